@@ -1,0 +1,68 @@
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { pathToFileURL } from "node:url";
+import { docsPath, specPath } from "@jobs-api/types";
+import { type Browser, chromium } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+interface Spec {
+  tags: { name: string }[];
+  paths: Record<string, Record<string, { operationId: string; summary: string }>>;
+}
+const spec = JSON.parse(readFileSync(specPath, "utf8")) as Spec;
+const operations = Object.values(spec.paths).flatMap((item) => Object.values(item));
+const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+
+describe("the published API docs", () => {
+  let browser: Browser;
+
+  beforeAll(async () => {
+    expect(existsSync(docsPath), `${docsPath} is missing: run \`pnpm generate\``).toBe(true);
+    expect(existsSync(chromiumPath), `no Chromium at ${chromiumPath}: apt-get install -y chromium`).toBe(true);
+    browser = await chromium.launch({
+      executablePath: chromiumPath,
+      // The machine has no network: without these flags Chromium keeps trying to reach Google's hosts.
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+      ],
+    });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  it("render offline every operation, without console errors", async () => {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    page.setDefaultTimeout(5_000);
+    const problems: string[] = [];
+    page.on("console", (message) => {
+      if (message.type() === "error") problems.push(message.text());
+    });
+    page.on("pageerror", (error) => problems.push(error.message));
+    // Any request off the file proves the page is not self-contained.
+    page.on("request", (request) => {
+      if (!/^(file|data|blob):/.test(request.url())) problems.push(`request to ${request.url()}`);
+    });
+
+    await page.goto(pathToFileURL(docsPath).href);
+    await page.waitForSelector("[data-section-id]");
+    expect(await page.title()).toBe("GitLab CI Jobs API");
+
+    // Redoc lists a tag's operations once the tag is opened, one tag at a time.
+    let sidebar = "";
+    for (const tag of spec.tags) {
+      await page.getByText(tag.name, { exact: true }).first().click();
+      sidebar += await page.locator("body").innerText();
+    }
+    expect(operations).toHaveLength(11);
+    for (const operation of operations) expect(sidebar, operation.operationId).toContain(operation.summary);
+
+    mkdirSync("test-results", { recursive: true });
+    await page.screenshot({ path: "test-results/docs.png" });
+    expect(problems).toEqual([]);
+  });
+});

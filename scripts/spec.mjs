@@ -1,0 +1,119 @@
+#!/usr/bin/env node
+// The spec pipeline: every generated artefact comes from openapi/openapi.yaml through the bundle.
+//   bundle  openapi/ → packages/types/spec/openapi.{yaml,json}
+//   types   bundle   → packages/types/src/generated/schema.ts
+//   docs    bundle   → packages/types/docs/index.html (self-contained Redoc page)
+//   all     the three above, timed
+//   check   regenerate bundle and types in a temp dir and fail if the committed files differ
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import openapiTS, { astToString, COMMENT_HEADER } from "openapi-typescript";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const source = join(root, "openapi/openapi.yaml");
+const out = {
+  yaml: join(root, "packages/types/spec/openapi.yaml"),
+  json: join(root, "packages/types/spec/openapi.json"),
+  types: join(root, "packages/types/src/generated/schema.ts"),
+  docs: join(root, "packages/types/docs/index.html"),
+};
+const redocly = join(root, "node_modules/.bin/redocly");
+const env = { ...process.env, REDOCLY_TELEMETRY: "off", REDOCLY_SUPPRESS_UPDATE_NOTICE: "true" };
+
+function run(args) {
+  execFileSync(redocly, args, { cwd: root, env, stdio: ["ignore", "ignore", "pipe"] });
+}
+
+function bundle(target) {
+  mkdirSync(dirname(target.yaml), { recursive: true });
+  run(["bundle", source, "--output", target.yaml]);
+  run(["bundle", source, "--output", target.json, "--ext", "json"]);
+}
+
+async function types(bundleJson, target) {
+  const ast = await openapiTS(JSON.parse(readFileSync(bundleJson, "utf8")), {
+    alphabetize: false,
+    exportType: false,
+    immutable: false,
+  });
+  mkdirSync(dirname(target), { recursive: true });
+  writeFileSync(target, COMMENT_HEADER + astToString(ast));
+}
+
+// Redoc fetches its "API docs by" logo from a CDN even with --inlineBundle; offline that request fails and
+// logs a console error, so the page points at an inline image instead and stays fully self-contained.
+const redocLogo = /https:\/\/cdn\.redoc\.ly\/redoc\/logo-mini(-full)?\.svg/g;
+const inlineLogo = "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' width='1' height='1'/%3E";
+
+function docs() {
+  mkdirSync(dirname(out.docs), { recursive: true });
+  run(["build-docs", out.json, "--output", out.docs, "--inlineBundle", "--title", "GitLab CI Jobs API"]);
+  writeFileSync(out.docs, readFileSync(out.docs, "utf8").replace(redocLogo, inlineLogo));
+}
+
+async function timed(name, fn) {
+  const start = performance.now();
+  await fn();
+  console.log(`${name.padEnd(7)} ${((performance.now() - start) / 1000).toFixed(2)} s`);
+}
+
+async function check() {
+  const dir = mkdtempSync(join(tmpdir(), "jobs-api-spec-"));
+  try {
+    const fresh = {
+      yaml: join(dir, "openapi.yaml"),
+      json: join(dir, "openapi.json"),
+      types: join(dir, "schema.ts"),
+    };
+    bundle(fresh);
+    await types(fresh.json, fresh.types);
+    const stale = ["yaml", "json", "types"].filter((k) => {
+      try {
+        return readFileSync(fresh[k], "utf8") !== readFileSync(out[k], "utf8");
+      } catch {
+        return true;
+      }
+    });
+    if (stale.length > 0) {
+      console.error(
+        `Generated files differ from what openapi/ produces: ${stale.map((k) => out[k].slice(root.length + 1)).join(", ")}`,
+      );
+      console.error("Run `pnpm generate` and commit the result.");
+      process.exit(1);
+    }
+    console.log("Generated files match the spec.");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const command = process.argv[2];
+switch (command) {
+  case "bundle":
+    bundle(out);
+    break;
+  case "types":
+    await types(out.json, out.types);
+    break;
+  case "docs":
+    docs();
+    break;
+  case "all": {
+    const start = performance.now();
+    await timed("lint", () => run(["lint", source]));
+    await timed("bundle", () => bundle(out));
+    await timed("types", () => types(out.json, out.types));
+    await timed("docs", docs);
+    console.log(`total   ${((performance.now() - start) / 1000).toFixed(2)} s`);
+    break;
+  }
+  case "check":
+    await check();
+    break;
+  default:
+    console.error("usage: spec.mjs bundle|types|docs|all|check");
+    process.exit(2);
+}
