@@ -17,7 +17,9 @@ describe("the published API docs", () => {
 
   beforeAll(async () => {
     expect(existsSync(docsPath), `${docsPath} is missing: run \`pnpm generate\``).toBe(true);
-    expect(existsSync(chromiumPath), `no Chromium at ${chromiumPath}: apt-get install -y chromium`).toBe(true);
+    expect(existsSync(chromiumPath), `no Chromium at ${chromiumPath}: apt-get install -y chromium`).toBe(
+      true,
+    );
     browser = await chromium.launch({
       executablePath: chromiumPath,
       // The machine has no network: without these flags Chromium keeps trying to reach Google's hosts.
@@ -56,6 +58,7 @@ describe("the published API docs", () => {
     let sidebar = "";
     for (const tag of spec.tags) {
       await page.getByText(tag.name, { exact: true }).first().click();
+      // biome-ignore lint/performance/useDomNodeTextContent: only what is rendered counts, not hidden text.
       sidebar += await page.locator("body").innerText();
     }
     expect(operations).toHaveLength(11);

@@ -1,0 +1,95 @@
+#!/usr/bin/env node
+import { mkdir } from "node:fs/promises";
+import { parseArgs } from "node:util";
+import { pino } from "pino";
+import { API_BASE, createApp } from "./app.js";
+import { openDatabase } from "./db/index.js";
+import { seedDemo } from "./seed/demo.js";
+import { listen } from "./server.js";
+
+const HELP = `Usage: jobs-api-server [options]
+
+Reference server of GitLab's CI Jobs API (v4).
+
+Options (environment variable in brackets):
+  --port <n>                 port to listen on [PORT] (default 3000; 0 picks a free one)
+  --host <addr>              address to listen on [HOST] (default 127.0.0.1)
+  --database-url <url>       postgres://… to use a PostgreSQL server [DATABASE_URL]
+  --data-dir <dir>           embedded database directory (default ./.data/pglite; memory:// for none)
+  --log-level <level>        pino level: fatal, error, warn, info, debug, trace, silent [LOG_LEVEL] (default info)
+  --no-response-validation   do not validate responses against the spec (faster)
+  --rate-limit <n>           answer 429 beyond n requests per minute and client [RATE_LIMIT] (default off)
+  --no-seed                  do not load the demo data into an empty database
+  -h, --help                 show this help
+
+JOBS_API_DEMO_TOKEN sets the demo maintainer's personal access token.`;
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      port: { type: "string" },
+      host: { type: "string" },
+      "database-url": { type: "string" },
+      "data-dir": { type: "string" },
+      "log-level": { type: "string" },
+      "no-response-validation": { type: "boolean" },
+      "rate-limit": { type: "string" },
+      "no-seed": { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(`${HELP}\n`);
+    return;
+  }
+  const env = process.env;
+  const port = Number(values.port ?? env.PORT ?? 3000);
+  const rate = values["rate-limit"] ?? env.RATE_LIMIT;
+  if (!Number.isInteger(port) || port < 0 || port > 65_535)
+    throw new Error(`invalid port: ${values.port ?? env.PORT}`);
+  const logger = pino({ level: values["log-level"] ?? env.LOG_LEVEL ?? "info" });
+
+  const started = performance.now();
+  const databaseUrl = values["database-url"] ?? env.DATABASE_URL;
+  const dataDir = values["data-dir"] ?? "./.data/pglite";
+  if (!databaseUrl && !dataDir.startsWith("memory://")) await mkdir(dataDir, { recursive: true });
+  const db = await openDatabase(databaseUrl ? { databaseUrl } : { dataDir });
+  if (!values["no-seed"]) {
+    const token = env.JOBS_API_DEMO_TOKEN;
+    const seeded = await seedDemo(db, token ? { maintainerToken: token } : {});
+    if (seeded) logger.info("loaded the demo data");
+  }
+  const app = createApp({
+    db,
+    logger,
+    validateResponses: !values["no-response-validation"],
+    ...(rate ? { rateLimit: { limit: Number(rate), windowMs: 60_000 } } : {}),
+  });
+  const running = await listen(app, { port, host: values.host ?? env.HOST ?? "127.0.0.1" });
+  logger.info(
+    { url: `${running.url}${API_BASE}`, storage: databaseUrl ? "postgres" : `pglite ${dataDir}` },
+    `listening on ${running.url}${API_BASE} (ready in ${Math.round(performance.now() - started)} ms)`,
+  );
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "shutting down");
+    try {
+      await running.close();
+      await db.close();
+      process.exit(0);
+    } catch (error) {
+      logger.error({ err: error }, "shutdown failed");
+      process.exit(1);
+    }
+  };
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+  process.on("SIGINT", () => void stop("SIGINT"));
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`jobs-api-server: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

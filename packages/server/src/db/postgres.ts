@@ -1,0 +1,66 @@
+import pg from "pg";
+import type { Database, Queryable } from "./database.js";
+
+const INT8_OID = 20;
+/** SQLSTATEs after which PostgreSQL asks the client to run the transaction again. */
+const RETRYABLE = new Set(["40001", "40P01"]);
+const MAX_ATTEMPTS = 5;
+
+export interface PostgresOptions {
+  connectionString: string;
+  /** Pool size; several server processes may share one database, so keep it modest. */
+  max?: number;
+}
+
+/** Ids are bigint columns; they stay far below 2^53, so parse them as numbers like PGlite does. */
+const types = {
+  getTypeParser: ((oid: number, format?: "text" | "binary") =>
+    oid === INT8_OID && format !== "binary"
+      ? (value: string) => Number(value)
+      : pg.types.getTypeParser(oid, format ?? "text")) as typeof pg.types.getTypeParser,
+};
+
+function wrap(client: pg.Pool | pg.PoolClient): Queryable {
+  return {
+    async query<T>(sql: string, params: readonly unknown[] = []) {
+      const result = await client.query(sql, [...params]);
+      return result.rows as T[];
+    },
+    async exec(sql: string) {
+      await client.query(sql);
+    },
+  };
+}
+
+export function openPostgres(options: PostgresOptions): Database {
+  const pool = new pg.Pool({ connectionString: options.connectionString, max: options.max ?? 10, types });
+  // An idle client that loses its connection emits here; without a listener the process would crash.
+  pool.on("error", () => {});
+  const root = wrap(pool);
+  return {
+    kind: "postgres",
+    query: root.query,
+    exec: root.exec,
+    async transaction(fn) {
+      for (let attempt = 1; ; attempt++) {
+        const client = await pool.connect();
+        try {
+          await client.query("BEGIN");
+          const result = await fn(wrap(client));
+          await client.query("COMMIT");
+          return result;
+        } catch (error) {
+          await client.query("ROLLBACK").catch(() => {});
+          const code = (error as { code?: unknown }).code;
+          if (attempt < MAX_ATTEMPTS && typeof code === "string" && RETRYABLE.has(code)) continue;
+          throw error;
+        } finally {
+          client.release();
+        }
+      }
+    },
+    async close() {
+      if (!pool.ended) await pool.end();
+    },
+  };
+}

@@ -1,0 +1,136 @@
+import type { ErrorRequestHandler, RequestHandler, Response } from "express";
+import type { Logger } from "pino";
+
+/** A failure with the status and body GitLab answers for it. Handlers throw these; nothing else. */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: { message: string } | { error: string },
+    readonly headers: Record<string, string> = {},
+  ) {
+    super("message" in body ? body.message : body.error);
+  }
+}
+
+export const unauthorized = () => new HttpError(401, { message: "401 Unauthorized" });
+export const forbidden = (reason?: string) =>
+  new HttpError(403, { message: reason ? `403 Forbidden - ${reason}` : "403 Forbidden" });
+/** `notFound("Project")` → `404 Project Not Found`; `notFound()` → `404 Not found`, GitLab's casing. */
+export const notFound = (what?: string) =>
+  new HttpError(404, { message: what ? `404 ${what} Not Found` : "404 Not found" });
+export const badRequest = (reason: string) => new HttpError(400, { message: `400 Bad request - ${reason}` });
+export const invalidParam = (name: string) =>
+  new HttpError(400, { error: `${name} does not have a valid value` });
+
+/** Statuses every operation of the spec declares; only these go through response validation. */
+const DECLARED = new Set([400, 401, 403, 404]);
+
+interface ValidatorError {
+  status: number;
+  errors?: { path: string; message: string; errorCode?: string }[];
+  headers?: Record<string, string>;
+}
+
+interface BodyParserError {
+  status: number;
+  type: string;
+}
+
+function hasStatus(error: unknown): error is { status: number } {
+  return (
+    typeof error === "object" && error !== null && typeof (error as { status?: unknown }).status === "number"
+  );
+}
+
+/**
+ * `/query/per_page` → `per_page`, `/body/job_variables_attributes/0/key` → `job_variables_attributes[0][key]`:
+ * the names GitLab (Grape) puts in its parameter errors. Null when the error is not about one parameter.
+ */
+function paramName(path: string): string | null {
+  const match = /^[./](query|params|path|headers|body)(?:[./](.*))?$/.exec(path);
+  if (!match) return null;
+  const [first = "body", ...rest] = (match[2] ?? "").split(/[./]|\[(\d+)\]/).filter(Boolean);
+  // A repeated query parameter (scope) is reported per item; GitLab names the parameter itself.
+  if (match[1] === "query") return first;
+  return first + rest.map((part) => `[${part}]`).join("");
+}
+
+function validationMessage(error: ValidatorError): string {
+  const [item] = error.errors ?? [];
+  const name = item ? paramName(item.path) : null;
+  // A path segment that is not valid percent-encoding cannot be pinned on one parameter.
+  if (!item || name === null) return "400 Bad Request - invalid URL encoding";
+  const code = item.errorCode ?? "";
+  if (code.startsWith("required")) return `${name} is missing`;
+  if (code.startsWith("type") || code.startsWith("anyOf")) return `${name} is invalid`;
+  return `${name} does not have a valid value`;
+}
+
+/** Maps whatever went wrong to GitLab's status and body. */
+function toHttpError(error: unknown): HttpError | null {
+  if (error instanceof HttpError) return error;
+  if (!hasStatus(error)) return null;
+  const { status } = error;
+  if ((error as Partial<BodyParserError>).type === "entity.too.large") {
+    return new HttpError(413, { message: "413 Request Entity Too Large" });
+  }
+  if ((error as Partial<BodyParserError>).type === "entity.parse.failed") {
+    return new HttpError(400, { error: "body is invalid" });
+  }
+  const validator = error as ValidatorError;
+  switch (status) {
+    case 400:
+      return new HttpError(400, { error: validationMessage(validator) });
+    case 404:
+      return new HttpError(404, { error: "404 Not Found" });
+    case 405:
+      return new HttpError(
+        405,
+        { error: "405 Not Allowed" },
+        validator.headers?.Allow ? { Allow: validator.headers.Allow } : {},
+      );
+    case 406:
+      return new HttpError(406, { error: "406 Not Acceptable" });
+    case 413:
+      return new HttpError(413, { message: "413 Request Entity Too Large" });
+    case 415:
+      return new HttpError(415, { error: "415 Unsupported Media Type" });
+    default:
+      return null;
+  }
+}
+
+function send(res: Response, error: HttpError) {
+  res.status(error.status).set(error.headers);
+  if (DECLARED.has(error.status)) {
+    res.json(error.body);
+  } else {
+    // Statuses the spec does not declare skip the response validator, which would refuse them.
+    res.type("application/json").send(JSON.stringify(error.body));
+  }
+}
+
+/** Routes nothing matched (outside the spec's base path, or `/api/v4/...` unknown to the spec). */
+export const unmatchedRoute: RequestHandler = () => {
+  throw new HttpError(404, { error: "404 Not Found" });
+};
+
+/** The one error handler: GitLab's JSON shapes, never HTML, never a stack; 500s are logged. */
+export function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (error, req, res, next) => {
+    if (res.headersSent) {
+      next(error);
+      return;
+    }
+    const known = toHttpError(error);
+    if (known) {
+      send(res, known);
+      return;
+    }
+    (req.log ?? logger).error({ err: error }, "request failed");
+    res
+      .status(500)
+      .type("application/json")
+      .send(JSON.stringify({ message: "500 Internal Server Error" }));
+  };
+}

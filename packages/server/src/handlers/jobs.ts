@@ -1,0 +1,239 @@
+import type { JobStatus, OperationId, operations } from "@jobs-api/types";
+import type { RequestHandler } from "express";
+import type { Database } from "../db/database.js";
+import { badRequest, forbidden, notFound } from "../errors.js";
+import {
+  atLeast,
+  authenticateJobCaller,
+  authenticateProjectCaller,
+  type CallerRequest,
+  projectAccess,
+} from "../http/auth.js";
+import { decodeCursor, setKeysetHeaders, setOffsetHeaders } from "../http/pagination.js";
+import * as entities from "../store/entities.js";
+import {
+  countJobs,
+  findJob,
+  getJobById,
+  getTrace,
+  type JobFilter,
+  listJobs,
+  listJobsKeyset,
+  pipelineExists,
+} from "../store/jobs.js";
+import { findProject, allowedAgents as listAllowedAgents } from "../store/projects.js";
+import type { JobRow, JobType } from "../store/rows.js";
+import { cancelJob, eraseJob, playJob, retryJob } from "../store/transitions.js";
+
+type Op<K extends OperationId> = operations[K];
+type Path<K extends OperationId> = Op<K>["parameters"] extends { path: infer P } ? P : Record<string, never>;
+type Query<K extends OperationId> = NonNullable<Op<K>["parameters"]["query"]>;
+type Body<K extends OperationId> =
+  Op<K> extends { requestBody?: { content: { "application/json": infer B } } } ? B | undefined : undefined;
+/** The JSON of an operation's success response (200 or 201). */
+type Success<K extends OperationId> = Op<K>["responses"] extends infer R
+  ? R extends { 200: { content: infer C } } | { 201: { content: infer C } }
+    ? C extends { "application/json": infer J }
+      ? J
+      : C extends { "text/plain": infer T }
+        ? T
+        : never
+    : never
+  : never;
+
+/** A handler typed from the spec: path parameters, query, body and success response of its operation. */
+type Handler<K extends OperationId> = RequestHandler<Path<K>, Success<K>, Body<K>, Query<K>>;
+export type Handlers = { [K in OperationId]: Handler<K> };
+
+type ProjectRequest = CallerRequest & { params: { id: number | string } };
+type JobRequest = CallerRequest & { params: { id: number | string; job_id: number } };
+
+/** The validator has checked the id against the spec; it may have coerced it to a number. */
+const projectRef = (req: ProjectRequest) => String(req.params.id);
+
+const scopeOf = (scope: readonly JobStatus[] | undefined) => (scope && scope.length > 0 ? scope : undefined);
+
+export function createHandlers(db: Database): Handlers {
+  /** Authenticates, then resolves the project for reading (Reporter, or a public/internal project). */
+  async function readableProject(req: ProjectRequest) {
+    const principal = await authenticateProjectCaller(db, req);
+    const access = await projectAccess(db, principal, projectRef(req));
+    if (!access.canRead) throw forbidden();
+    return { principal, ...access };
+  }
+
+  async function jobOf(projectId: number, jobId: number, types?: readonly JobType[]): Promise<JobRow> {
+    const job = await findJob(db, projectId, jobId, types);
+    if (!job) throw notFound();
+    return job;
+  }
+
+  /** Cancel, retry and erase: GitLab checks the Developer role before it looks the job up. */
+  async function updatable(req: JobRequest) {
+    const principal = await authenticateProjectCaller(db, req);
+    const access = await projectAccess(db, principal, projectRef(req));
+    if (!atLeast(access.role, "developer")) throw forbidden();
+    const job = await jobOf(access.project.id, Number(req.params.job_id));
+    return { principal, ...access, job };
+  }
+
+  async function reload(projectId: number, jobId: number): Promise<JobRow> {
+    return jobOf(projectId, jobId, ["build", "bridge"]);
+  }
+
+  async function pipelineList(
+    req: CallerRequest & { params: { id: number | string; pipeline_id: number } },
+    type: JobType,
+    query: { scope?: JobStatus[]; page?: number; per_page?: number; include_retried?: boolean },
+  ): Promise<JobRow[] & { total?: number | null }> {
+    const { project } = await readableProject(req);
+    const pipelineId = Number(req.params.pipeline_id);
+    if (!(await pipelineExists(db, project.id, pipelineId))) throw notFound();
+    const page = query.page ?? 1;
+    const perPage = query.per_page ?? 20;
+    const filter: JobFilter = {
+      pipelineId,
+      type,
+      scope: scopeOf(query.scope),
+      // GitLab hides retried builds from pipeline lists; bridges are listed as they are.
+      includeRetried: type === "bridge" || query.include_retried === true,
+    };
+    const [rows, total] = await Promise.all([
+      listJobs(db, filter, perPage + 1, (page - 1) * perPage),
+      countJobs(db, filter),
+    ]);
+    return Object.assign(rows, { total });
+  }
+
+  return {
+    async listProjectJobs(req, res) {
+      const { project } = await readableProject(req);
+      const q = req.query;
+      const perPage = q.per_page ?? 20;
+      const filter: JobFilter = {
+        projectId: project.id,
+        type: "build",
+        scope: scopeOf(q.scope),
+        includeRetried: true,
+      };
+      const now = new Date();
+      if (q.pagination === "keyset") {
+        const sort = q.sort ?? "desc";
+        const after = q.cursor === undefined ? null : decodeCursor(q.cursor);
+        const rows = await listJobsKeyset(db, filter, sort, after, perPage + 1);
+        const page = rows.slice(0, perPage);
+        setKeysetHeaders(req, res, rows.length > perPage ? (page.at(-1)?.id ?? null) : null, perPage);
+        res.json(page.map((row) => entities.job(row, now)));
+        return;
+      }
+      const pageNo = q.page ?? 1;
+      const rows = await listJobs(db, filter, perPage + 1, (pageNo - 1) * perPage);
+      const page = rows.slice(0, perPage);
+      setOffsetHeaders(req, res, {
+        page: pageNo,
+        perPage,
+        count: page.length,
+        hasNext: rows.length > perPage,
+        total: null,
+      });
+      res.json(page.map((row) => entities.job(row, now)));
+    },
+
+    async listPipelineJobs(req, res) {
+      const rows = await pipelineList(req, "build", req.query);
+      const perPage = req.query.per_page ?? 20;
+      const page = rows.slice(0, perPage);
+      setOffsetHeaders(req, res, {
+        page: req.query.page ?? 1,
+        perPage,
+        count: page.length,
+        hasNext: rows.length > perPage,
+        total: rows.total ?? null,
+      });
+      const now = new Date();
+      res.json(page.map((row) => entities.job(row, now)));
+    },
+
+    async listPipelineBridges(req, res) {
+      const rows = await pipelineList(req, "bridge", req.query);
+      const perPage = req.query.per_page ?? 20;
+      const page = rows.slice(0, perPage);
+      setOffsetHeaders(req, res, {
+        page: req.query.page ?? 1,
+        perPage,
+        count: page.length,
+        hasNext: rows.length > perPage,
+        total: rows.total ?? null,
+      });
+      const now = new Date();
+      res.json(page.map((row) => entities.bridge(row, now)));
+    },
+
+    async getJobTokenJob(req, res) {
+      const { jobId } = await authenticateJobCaller(db, req, true);
+      const job = await getJobById(db, jobId);
+      if (!job) throw notFound("Job");
+      res.json(entities.job(job));
+    },
+
+    async getJobTokenAllowedAgents(req, res) {
+      const { jobId, jobProjectId } = await authenticateJobCaller(db, req, false);
+      const [job, project] = await Promise.all([
+        getJobById(db, jobId),
+        findProject(db, String(jobProjectId)),
+      ]);
+      if (!job || !project) throw notFound("Job");
+      res.json(entities.allowedAgents(job, project, await listAllowedAgents(db, project.id)));
+    },
+
+    async getJob(req, res) {
+      const { project } = await readableProject(req);
+      res.json(entities.job(await jobOf(project.id, Number(req.params.job_id))));
+    },
+
+    async getJobTrace(req, res) {
+      const { project } = await readableProject(req);
+      const job = await jobOf(project.id, Number(req.params.job_id));
+      const trace = await getTrace(db, job.id);
+      res
+        .status(200)
+        .type("text/plain")
+        .set("Content-Disposition", `infile; filename="${job.id}.log"`)
+        .send(trace ?? "");
+    },
+
+    async cancelJob(req, res) {
+      const { job, role } = await updatable(req);
+      // Forcing a job out of `canceling` without its runner is for maintainers.
+      if (req.query.force === true && !atLeast(role, "maintainer")) throw forbidden();
+      await cancelJob(db, job.id);
+      res.status(201).json(entities.job(await reload(job.project_id, job.id)));
+    },
+
+    async retryJob(req, res) {
+      const { job, principal } = await updatable(req);
+      const outcome = await retryJob(db, job.id, principal.userId);
+      if ("refused" in outcome) throw forbidden("Job is not retryable");
+      res.status(201).json(entities.job(await reload(job.project_id, outcome.jobId)));
+    },
+
+    async eraseJob(req, res) {
+      const { job, principal, role } = await updatable(req);
+      const ownJob = job.user_id === principal.userId && atLeast(role, "developer");
+      if (!atLeast(role, "maintainer") && !ownJob) throw forbidden();
+      const outcome = await eraseJob(db, job.id, principal.userId);
+      if ("refused" in outcome) throw forbidden("Job is not erasable!");
+      res.status(201).json(entities.job(await reload(job.project_id, outcome.jobId)));
+    },
+
+    async playJob(req, res) {
+      // Play checks reading first and the right to play once the job (build or trigger job) is found.
+      const { project, role, principal } = await readableProject(req);
+      const job = await jobOf(project.id, Number(req.params.job_id), ["build", "bridge"]);
+      if (!atLeast(role, "developer")) throw forbidden();
+      const outcome = await playJob(db, job.id, principal.userId, req.body?.job_variables_attributes);
+      if ("refused" in outcome) throw badRequest("Unplayable Job");
+      res.status(200).json(entities.anyJob(await reload(job.project_id, outcome.jobId)));
+    },
+  };
+}

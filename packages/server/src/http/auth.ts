@@ -1,0 +1,99 @@
+import type { Request } from "express";
+import type { Queryable } from "../db/database.js";
+import { notFound, unauthorized } from "../errors.js";
+import { authenticateAccessToken, authenticateJobToken, type Principal } from "../store/auth.js";
+import { findProject, roleOf } from "../store/projects.js";
+import type { ProjectRow, Role } from "../store/rows.js";
+
+/** A single string value of a header or query parameter; repeated or odd values count as absent. */
+function single(value: unknown): string | undefined {
+  return typeof value === "string" && value.length > 0 ? value : undefined;
+}
+
+interface Credentials {
+  privateToken?: string | undefined;
+  bearer?: string | undefined;
+  jobToken?: string | undefined;
+}
+
+/** The parts of a request authentication reads, whatever the route's parameter types. */
+export type CallerRequest = Pick<Request, "get"> & { query: object };
+
+function credentials(req: CallerRequest): Credentials {
+  const query = req.query as Record<string, unknown>;
+  const authorization = req.get("authorization");
+  const bearer = authorization?.match(/^Bearer\s+(\S+)\s*$/i)?.[1];
+  return {
+    privateToken: single(req.get("private-token")) ?? single(query.private_token),
+    bearer: bearer ?? single(query.access_token),
+    jobToken: single(req.get("job-token")) ?? single(query.job_token),
+  };
+}
+
+/**
+ * The caller of a project endpoint. As in GitLab, the first kind of token present decides: an invalid
+ * one is not rescued by another. No token, or an invalid, expired or revoked one: 401.
+ */
+export async function authenticateProjectCaller(db: Queryable, req: CallerRequest): Promise<Principal> {
+  const c = credentials(req);
+  let principal: Principal | null = null;
+  if (c.privateToken) principal = await authenticateAccessToken(db, c.privateToken, ["personal"]);
+  else if (c.bearer) principal = await authenticateAccessToken(db, c.bearer, ["oauth", "personal"]);
+  else if (c.jobToken) principal = await authenticateJobToken(db, c.jobToken);
+  if (!principal) throw unauthorized();
+  return principal;
+}
+
+/**
+ * The running job behind a CI job token, for `/job` and `/job/allowed_agents`. `bearerIsJobToken`
+ * (only `/job`) lets `Authorization: Bearer` carry the job token. A valid token of another kind: 404 Job Not Found.
+ */
+export async function authenticateJobCaller(
+  db: Queryable,
+  req: CallerRequest,
+  bearerIsJobToken: boolean,
+): Promise<Principal & { jobId: number }> {
+  const c = credentials(req);
+  const jobToken = c.jobToken ?? (bearerIsJobToken ? c.bearer : undefined);
+  if (jobToken) {
+    const principal = await authenticateJobToken(db, jobToken);
+    if (principal?.jobId != null) return { ...principal, jobId: principal.jobId };
+    if (c.jobToken || !c.bearer) throw unauthorized();
+  }
+  const other = c.privateToken
+    ? await authenticateAccessToken(db, c.privateToken, ["personal"])
+    : c.bearer
+      ? await authenticateAccessToken(db, c.bearer, ["oauth", "personal"])
+      : null;
+  throw other ? notFound("Job") : unauthorized();
+}
+
+const RANK: Record<Role, number> = { guest: 10, reporter: 20, developer: 30, maintainer: 40, owner: 50 };
+
+export const atLeast = (role: Role | null, minimum: Role): boolean =>
+  role !== null && RANK[role] >= RANK[minimum];
+
+export interface ProjectAccess {
+  project: ProjectRow;
+  role: Role | null;
+  /** Reading jobs: Reporter, or anyone who can see a public or internal project. */
+  canRead: boolean;
+}
+
+/**
+ * The project `ref` as the caller may see it. Invisible and unknown projects both answer
+ * 404 Project Not Found, and a job token reaches only its own job's project.
+ */
+export async function projectAccess(
+  db: Queryable,
+  principal: Principal,
+  ref: string,
+): Promise<ProjectAccess> {
+  const project = await findProject(db, ref);
+  if (!project || (principal.jobProjectId !== null && principal.jobProjectId !== project.id)) {
+    throw notFound("Project");
+  }
+  const role = await roleOf(db, project.id, principal.userId);
+  if (role === null && project.visibility === "private") throw notFound("Project");
+  return { project, role, canRead: atLeast(role, "reporter") || project.visibility !== "private" };
+}

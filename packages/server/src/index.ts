@@ -1,0 +1,16 @@
+export { API_BASE, type AppOptions, createApp, type RateLimitOptions, redactUrl } from "./app.js";
+export {
+  type Database,
+  migrate,
+  migrationsDir,
+  type OpenDatabaseOptions,
+  openDatabase,
+  openPglite,
+  openPostgres,
+  type PgliteOptions,
+  type PostgresOptions,
+  type Queryable,
+} from "./db/index.js";
+export { DEMO_IDS, DEMO_TOKENS, type SeedOptions, seedDemo } from "./seed/demo.js";
+export { type ListenOptions, listen, type RunningServer } from "./server.js";
+export * as store from "./store/index.js";

@@ -1,0 +1,288 @@
+import type { Artifact, JobStatus, Runner } from "@jobs-api/types";
+import type { Queryable } from "../db/database.js";
+import { digestToken } from "./auth.js";
+import type { JobType, Role, Visibility } from "./rows.js";
+
+/** Inserts used by the demo seed and by tests to build their own data. Each returns the new id. */
+
+async function insertOne(db: Queryable, table: string, values: Record<string, unknown>): Promise<number> {
+  const entries = Object.entries(values).filter(([, value]) => value !== undefined);
+  const columns = entries.map(([column]) => `"${column}"`).join(", ");
+  const placeholders = entries.map((_, i) => `$${i + 1}`).join(", ");
+  const [row] = await db.query<{ id: number }>(
+    `INSERT INTO ${table} (${columns}) VALUES (${placeholders}) RETURNING id`,
+    entries.map(([, value]) => value),
+  );
+  if (!row) throw new Error(`insert into ${table} returned nothing`);
+  return row.id;
+}
+
+export interface NewUser {
+  id?: number;
+  username: string;
+  name?: string;
+  state?: "active" | "blocked" | "deactivated";
+  avatarUrl?: string | null;
+  webUrl?: string;
+  createdAt?: Date;
+  bio?: string | null;
+  location?: string | null;
+}
+
+export function createUser(db: Queryable, user: NewUser): Promise<number> {
+  return insertOne(db, "users", {
+    id: user.id,
+    username: user.username,
+    name: user.name ?? user.username,
+    state: user.state,
+    avatar_url: user.avatarUrl,
+    web_url: user.webUrl ?? `https://example.com/${user.username}`,
+    created_at: user.createdAt,
+    bio: user.bio,
+    location: user.location,
+  });
+}
+
+export interface NewAccessToken {
+  userId: number;
+  token: string;
+  kind?: "personal" | "oauth";
+  name?: string;
+  expiresAt?: Date;
+  revokedAt?: Date;
+}
+
+export function createAccessToken(db: Queryable, t: NewAccessToken): Promise<number> {
+  return insertOne(db, "access_tokens", {
+    user_id: t.userId,
+    kind: t.kind ?? "personal",
+    name: t.name ?? "token",
+    token_digest: digestToken(t.token),
+    expires_at: t.expiresAt,
+    revoked_at: t.revokedAt,
+  });
+}
+
+export interface NewProject {
+  id?: number;
+  fullPath: string;
+  visibility?: Visibility;
+  name?: string;
+  description?: string | null;
+  /** Defaults to `https://example.com/<full path>`, the host of GitLab's documentation examples. */
+  webUrl?: string;
+  archived?: boolean;
+  createdAt?: Date;
+}
+
+export function createProject(db: Queryable, p: NewProject): Promise<number> {
+  const segments = p.fullPath.split("/");
+  const path = segments.at(-1) ?? p.fullPath;
+  const name = p.name ?? path;
+  return insertOne(db, "projects", {
+    id: p.id,
+    name,
+    path,
+    full_path: p.fullPath,
+    name_with_namespace: [...segments.slice(0, -1), name].join(" / "),
+    description: p.description,
+    visibility: p.visibility ?? "private",
+    web_url: p.webUrl ?? `https://example.com/${p.fullPath}`,
+    archived: p.archived,
+    created_at: p.createdAt,
+  });
+}
+
+export async function addMember(db: Queryable, projectId: number, userId: number, role: Role): Promise<void> {
+  await db.query(
+    `INSERT INTO members (project_id, user_id, role) VALUES ($1, $2, $3)
+     ON CONFLICT (project_id, user_id) DO UPDATE SET role = EXCLUDED.role`,
+    [projectId, userId, role],
+  );
+}
+
+export interface NewCommit {
+  sha: string;
+  title?: string;
+  message?: string;
+  authorName?: string;
+  authorEmail?: string;
+  createdAt?: Date;
+}
+
+export interface NewPipeline {
+  id?: number;
+  projectId: number;
+  commit?: NewCommit;
+  ref?: string;
+  status?: string;
+  source?: string;
+  userId?: number;
+  createdAt?: Date;
+  updatedAt?: Date;
+}
+
+const DEFAULT_SHA = "0ff3ae198f8601a285adcf5c0fff204ee6fba5fd";
+
+export async function createPipeline(db: Queryable, p: NewPipeline): Promise<number> {
+  const commit = p.commit ?? { sha: DEFAULT_SHA };
+  const title = commit.title ?? "Test the CI integration.";
+  await db.query(
+    `INSERT INTO commits (project_id, sha, title, message, author_name, author_email, created_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (project_id, sha) DO NOTHING`,
+    [
+      p.projectId,
+      commit.sha,
+      title,
+      commit.message ?? title,
+      commit.authorName ?? "Administrator",
+      commit.authorEmail ?? "admin@example.com",
+      commit.createdAt ?? new Date(),
+    ],
+  );
+  const [next] = await db.query<{ iid: number }>(
+    "SELECT coalesce(max(iid), 0) + 1 AS iid FROM pipelines WHERE project_id = $1",
+    [p.projectId],
+  );
+  return insertOne(db, "pipelines", {
+    id: p.id,
+    iid: next?.iid ?? 1,
+    project_id: p.projectId,
+    sha: commit.sha,
+    ref: p.ref ?? "main",
+    status: p.status ?? "pending",
+    source: p.source,
+    user_id: p.userId,
+    created_at: p.createdAt,
+    updated_at: p.updatedAt ?? p.createdAt,
+  });
+}
+
+export interface NewRunner {
+  description?: string;
+  name?: string;
+  ipAddress?: string;
+  runnerType?: Runner["runner_type"];
+}
+
+export function createRunner(db: Queryable, r: NewRunner = {}): Promise<number> {
+  return insertOne(db, "runners", {
+    description: r.description ?? "shared-runner",
+    name: r.name ?? "gitlab-runner",
+    ip_address: r.ipAddress,
+    runner_type: r.runnerType ?? "instance_type",
+  });
+}
+
+export interface NewJob {
+  id?: number;
+  pipelineId: number;
+  name: string;
+  status: JobStatus;
+  type?: JobType;
+  stage?: string;
+  when?: "on_success" | "on_failure" | "always" | "manual" | "delayed";
+  allowFailure?: boolean;
+  retried?: boolean;
+  userId?: number;
+  runnerId?: number;
+  coverage?: number;
+  tagList?: string[];
+  failureReason?: string;
+  createdAt?: Date;
+  queuedAt?: Date;
+  startedAt?: Date;
+  finishedAt?: Date;
+  artifactsExpireAt?: Date;
+  downstreamPipelineId?: number;
+}
+
+/** A job in a pipeline; project and ref come from the pipeline. */
+export function createJob(db: Queryable, j: NewJob): Promise<number> {
+  return db
+    .query<{ id: number }>(
+      `INSERT INTO jobs (id, project_id, pipeline_id, ref, type, name, stage, status, "when", allow_failure, retried,
+         user_id, runner_id, coverage, tag_list, failure_reason, created_at, queued_at, started_at, finished_at,
+         artifacts_expire_at, downstream_pipeline_id)
+       SELECT coalesce($1, nextval(pg_get_serial_sequence('jobs', 'id'))), p.project_id, p.id, p.ref,
+         $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, coalesce($15, now()), $16, $17, $18, $19, $20
+       FROM pipelines p WHERE p.id = $2
+       RETURNING id`,
+      [
+        j.id ?? null,
+        j.pipelineId,
+        j.type ?? "build",
+        j.name,
+        j.stage ?? "test",
+        j.status,
+        j.when ?? "on_success",
+        j.allowFailure ?? false,
+        j.retried ?? false,
+        j.userId ?? null,
+        j.runnerId ?? null,
+        j.coverage ?? null,
+        j.tagList ?? [],
+        j.failureReason ?? null,
+        j.createdAt ?? null,
+        j.queuedAt ?? null,
+        j.startedAt ?? null,
+        j.finishedAt ?? null,
+        j.artifactsExpireAt ?? null,
+        j.downstreamPipelineId ?? null,
+      ],
+    )
+    .then(([row]) => {
+      if (!row) throw new Error(`pipeline ${j.pipelineId} does not exist`);
+      return row.id;
+    });
+}
+
+export async function addArtifacts(
+  db: Queryable,
+  jobId: number,
+  artifacts: readonly Artifact[],
+): Promise<void> {
+  for (const a of artifacts) {
+    await db.query(
+      "INSERT INTO job_artifacts (job_id, file_type, file_format, filename, size) VALUES ($1, $2, $3, $4, $5)",
+      [jobId, a.file_type, a.file_format, a.filename, a.size],
+    );
+  }
+}
+
+export async function setTrace(db: Queryable, jobId: number, content: string): Promise<void> {
+  await db.query(
+    "INSERT INTO job_traces (job_id, content) VALUES ($1, $2) ON CONFLICT (job_id) DO UPDATE SET content = EXCLUDED.content",
+    [jobId, content],
+  );
+}
+
+export async function createJobToken(db: Queryable, jobId: number, token: string): Promise<void> {
+  await db.query("INSERT INTO job_tokens (token_digest, job_id) VALUES ($1, $2)", [
+    digestToken(token),
+    jobId,
+  ]);
+}
+
+export async function createAgent(
+  db: Queryable,
+  a: { projectId: number; name: string; sharedWith?: readonly number[] },
+): Promise<number> {
+  const id = await insertOne(db, "agents", { project_id: a.projectId, name: a.name });
+  for (const projectId of a.sharedWith ?? []) {
+    await db.query("INSERT INTO agent_authorizations (agent_id, project_id) VALUES ($1, $2)", [
+      id,
+      projectId,
+    ]);
+  }
+  return id;
+}
+
+/** After inserting rows with explicit ids, move the identity sequences past them. */
+export async function resetSequences(db: Queryable): Promise<void> {
+  for (const table of ["users", "projects", "pipelines", "runners", "jobs", "agents"]) {
+    await db.query(
+      `SELECT setval(pg_get_serial_sequence('${table}', 'id'), coalesce((SELECT max(id) FROM ${table}), 0) + 1, false)`,
+    );
+  }
+}

@@ -1,0 +1,142 @@
+import type { JobStatus } from "@jobs-api/types";
+import type { Queryable } from "../db/database.js";
+import type { JobRow, JobType } from "./rows.js";
+
+/** GitLab stops counting big lists: above this many rows the counts (X-Total…) are not sent. */
+export const COUNT_LIMIT = 10_000;
+
+const pipelineJson = (alias: string, projectAlias: string) => `jsonb_build_object(
+  'id', ${alias}.id, 'iid', ${alias}.iid, 'project_id', ${alias}.project_id, 'sha', ${alias}.sha,
+  'ref', ${alias}.ref, 'status', ${alias}.status, 'source', ${alias}.source,
+  'created_at', ${alias}.created_at, 'updated_at', ${alias}.updated_at,
+  'web_url', ${projectAlias}.web_url || '/-/pipelines/' || ${alias}.id)`;
+
+/**
+ * Everything a job's JSON needs in one round trip. `{from}` is the relation that picks and orders the
+ * jobs (a page of ids), so the joins run only for the rows answered.
+ */
+const jobSelect = (from: string, orderBy: string) => `
+SELECT j.id, j.type, j.project_id, j.pipeline_id, j.name, j.stage, j.ref, j.tag, j.status, j."when",
+  j.allow_failure, j.retried, j.user_id, j.coverage, j.tag_list, j.failure_reason, j.created_at, j.queued_at,
+  j.started_at, j.finished_at, j.artifacts_expire_at, j.erased_at,
+  pr.web_url AS project_web_url, pr.archived AS project_archived, pr.ci_job_token_scope_enabled,
+  to_jsonb(u) AS "user",
+  ${pipelineJson("p", "pr")} AS pipeline,
+  to_jsonb(c) AS commit,
+  to_jsonb(r) AS runner,
+  CASE WHEN dp.id IS NULL THEN NULL ELSE ${pipelineJson("dp", "dpr")} END AS downstream_pipeline,
+  (SELECT coalesce(jsonb_agg(jsonb_build_object('file_type', a.file_type, 'size', a.size,
+      'filename', a.filename, 'file_format', a.file_format) ORDER BY a.id), '[]'::jsonb)
+    FROM job_artifacts a WHERE a.job_id = j.id) AS artifacts
+FROM ${from}
+JOIN jobs j ON j.id = picked.id
+JOIN projects pr ON pr.id = j.project_id
+JOIN pipelines p ON p.id = j.pipeline_id
+JOIN commits c ON c.project_id = p.project_id AND c.sha = p.sha
+LEFT JOIN users u ON u.id = j.user_id
+LEFT JOIN runners r ON r.id = j.runner_id
+LEFT JOIN pipelines dp ON dp.id = j.downstream_pipeline_id
+LEFT JOIN projects dpr ON dpr.id = dp.project_id
+ORDER BY ${orderBy}`;
+
+export interface JobFilter {
+  projectId?: number;
+  pipelineId?: number;
+  type: JobType;
+  scope?: readonly JobStatus[] | undefined;
+  includeRetried: boolean;
+}
+
+function where(filter: JobFilter, params: unknown[]): string {
+  const clauses = ["type = $1"];
+  params.push(filter.type);
+  if (filter.projectId !== undefined) {
+    params.push(filter.projectId);
+    clauses.push(`project_id = $${params.length}`);
+  }
+  if (filter.pipelineId !== undefined) {
+    params.push(filter.pipelineId);
+    clauses.push(`pipeline_id = $${params.length}`);
+  }
+  if (filter.scope) {
+    params.push([...filter.scope]);
+    clauses.push(`status = ANY($${params.length}::text[])`);
+  }
+  if (!filter.includeRetried) clauses.push("NOT retried");
+  return clauses.join(" AND ");
+}
+
+/** One page, newest first; `limit` may exceed the page size by one to learn whether a next page exists. */
+export function listJobs(db: Queryable, filter: JobFilter, limit: number, offset: number): Promise<JobRow[]> {
+  const params: unknown[] = [];
+  const condition = where(filter, params);
+  params.push(limit, offset);
+  const page = `(SELECT id FROM jobs WHERE ${condition} ORDER BY id DESC LIMIT $${params.length - 1} OFFSET $${params.length}) picked`;
+  return db.query<JobRow>(jobSelect(page, "j.id DESC"), params);
+}
+
+/** Keyset page: the jobs after `afterId` in the given direction (from the start when null). */
+export function listJobsKeyset(
+  db: Queryable,
+  filter: JobFilter,
+  sort: "asc" | "desc",
+  afterId: number | null,
+  limit: number,
+): Promise<JobRow[]> {
+  const params: unknown[] = [];
+  let condition = where(filter, params);
+  if (afterId !== null) {
+    params.push(afterId);
+    condition += ` AND id ${sort === "asc" ? ">" : "<"} $${params.length}`;
+  }
+  params.push(limit);
+  const page = `(SELECT id FROM jobs WHERE ${condition} ORDER BY id ${sort} LIMIT $${params.length}) picked`;
+  return db.query<JobRow>(jobSelect(page, `j.id ${sort}`), params);
+}
+
+/** The number of matching jobs, or null when there are more than `COUNT_LIMIT` (not worth counting). */
+export async function countJobs(db: Queryable, filter: JobFilter): Promise<number | null> {
+  const params: unknown[] = [];
+  const condition = where(filter, params);
+  params.push(COUNT_LIMIT + 1);
+  const [row] = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM (SELECT 1 FROM jobs WHERE ${condition} LIMIT $${params.length}) s`,
+    params,
+  );
+  const n = row?.n ?? 0;
+  return n > COUNT_LIMIT ? null : n;
+}
+
+/** A job of a project, or null if the project has no job of one of these types with that id. */
+export async function findJob(
+  db: Queryable,
+  projectId: number,
+  jobId: number,
+  types: readonly JobType[] = ["build"],
+): Promise<JobRow | null> {
+  const picked = "(SELECT id FROM jobs WHERE id = $1 AND project_id = $2 AND type = ANY($3::text[])) picked";
+  const [row] = await db.query<JobRow>(jobSelect(picked, "j.id"), [jobId, projectId, [...types]]);
+  return row ?? null;
+}
+
+/** Any job by id (for job tokens, whose job is known). */
+export async function getJobById(db: Queryable, jobId: number): Promise<JobRow | null> {
+  const [row] = await db.query<JobRow>(jobSelect("(SELECT $1::bigint AS id) picked", "j.id"), [jobId]);
+  return row ?? null;
+}
+
+export async function pipelineExists(db: Queryable, projectId: number, pipelineId: number): Promise<boolean> {
+  const rows = await db.query("SELECT 1 FROM pipelines WHERE id = $1 AND project_id = $2", [
+    pipelineId,
+    projectId,
+  ]);
+  return rows.length > 0;
+}
+
+/** The job's log, or null when it has none. */
+export async function getTrace(db: Queryable, jobId: number): Promise<string | null> {
+  const [row] = await db.query<{ content: string }>("SELECT content FROM job_traces WHERE job_id = $1", [
+    jobId,
+  ]);
+  return row?.content ?? null;
+}

@@ -1,0 +1,37 @@
+import type { Queryable } from "../db/database.js";
+import type { ProjectRow, Role } from "./rows.js";
+
+/** bigint's range: longer digit strings cannot be an id, and must not reach the database as one. */
+const NUMERIC_ID = /^[1-9][0-9]{0,17}$/;
+
+/** A project by numeric id or by full path (case-insensitive, as GitLab resolves paths). */
+export async function findProject(db: Queryable, ref: string): Promise<ProjectRow | null> {
+  const [row] = NUMERIC_ID.test(ref)
+    ? await db.query<ProjectRow>("SELECT * FROM projects WHERE id = $1", [Number(ref)])
+    : await db.query<ProjectRow>("SELECT * FROM projects WHERE lower(full_path) = lower($1)", [ref]);
+  return row ?? null;
+}
+
+export async function roleOf(db: Queryable, projectId: number, userId: number): Promise<Role | null> {
+  const [row] = await db.query<{ role: Role }>(
+    "SELECT role FROM members WHERE project_id = $1 AND user_id = $2",
+    [projectId, userId],
+  );
+  return row?.role ?? null;
+}
+
+export interface AgentRow {
+  id: number;
+  config_project: ProjectRow;
+}
+
+/** Agents a project's jobs may use: those configured in the project and those shared with it. */
+export function allowedAgents(db: Queryable, projectId: number): Promise<AgentRow[]> {
+  return db.query<AgentRow>(
+    `SELECT a.id, to_jsonb(p) AS config_project FROM agents a JOIN projects p ON p.id = a.project_id
+     WHERE a.project_id = $1
+        OR EXISTS (SELECT 1 FROM agent_authorizations z WHERE z.agent_id = a.id AND z.project_id = $1)
+     ORDER BY a.id`,
+    [projectId],
+  );
+}

@@ -1,0 +1,162 @@
+import type { JobStatus, JobVariableAttributes } from "@jobs-api/types";
+import type { Database, Queryable } from "../db/database.js";
+
+/**
+ * GitLab's state machine for the four actions. Each runs in one transaction holding the job's row lock
+ * (`SELECT … FOR UPDATE`), so concurrent actions on one job serialise and see each other's outcome:
+ * of many concurrent retries exactly one creates a new job, the others find the job already retried.
+ */
+
+const CANCELABLE: readonly JobStatus[] = [
+  "created",
+  "waiting_for_resource",
+  "preparing",
+  "waiting_for_callback",
+  "pending",
+  "running",
+  "canceling",
+  "scheduled",
+  "manual",
+];
+const RETRYABLE: readonly JobStatus[] = ["success", "failed", "canceled"];
+const ERASABLE: readonly JobStatus[] = ["success", "failed", "canceled", "skipped"];
+const PLAYABLE: readonly JobStatus[] = ["manual", "scheduled"];
+
+interface LockedJob {
+  id: number;
+  status: JobStatus;
+  when: string;
+  retried: boolean;
+  archived: boolean;
+}
+
+async function lockJob(tx: Queryable, jobId: number): Promise<LockedJob> {
+  const [row] = await tx.query<LockedJob>(
+    `SELECT j.id, j.status, j."when", j.retried, p.archived FROM jobs j JOIN projects p ON p.id = j.project_id
+     WHERE j.id = $1 FOR UPDATE OF j`,
+    [jobId],
+  );
+  // Jobs are never deleted while the server runs; the caller found this one just before.
+  if (!row) throw new Error(`job ${jobId} vanished`);
+  return row;
+}
+
+const isRetryable = (job: LockedJob) => RETRYABLE.includes(job.status) && !job.retried && !job.archived;
+
+async function setVariables(tx: Queryable, jobId: number, variables: readonly JobVariableAttributes[]) {
+  // Later duplicates win, as a hash built from the list would in GitLab.
+  const byKey = new Map(variables.map((v) => [v.key, v.value]));
+  await tx.query("DELETE FROM job_variables WHERE job_id = $1", [jobId]);
+  await tx.query(
+    "INSERT INTO job_variables (job_id, key, value) SELECT $1, k, v FROM unnest($2::text[], $3::text[]) AS x(k, v)",
+    [jobId, [...byKey.keys()], [...byKey.values()]],
+  );
+}
+
+/** Creates the new attempt of a locked, retryable job and returns its id. */
+async function retryLocked(
+  tx: Queryable,
+  jobId: number,
+  userId: number,
+  variables: readonly JobVariableAttributes[] | undefined,
+): Promise<number> {
+  const [created] = await tx.query<{ id: number }>(
+    `INSERT INTO jobs (project_id, pipeline_id, type, name, stage, ref, tag, status, "when", allow_failure,
+       user_id, tag_list, created_at, queued_at, retry_of_id)
+     SELECT project_id, pipeline_id, type, name, stage, ref, tag, 'pending', "when", allow_failure,
+       $2, tag_list, now(), now(), id
+     FROM jobs WHERE id = $1
+     RETURNING id`,
+    [jobId, userId],
+  );
+  if (!created) throw new Error(`job ${jobId} vanished`);
+  await tx.query("UPDATE jobs SET retried = true WHERE id = $1", [jobId]);
+  if (variables) {
+    await setVariables(tx, created.id, variables);
+  } else {
+    await tx.query(
+      "INSERT INTO job_variables (job_id, key, value) SELECT $2, key, value FROM job_variables WHERE job_id = $1",
+      [jobId, created.id],
+    );
+  }
+  await touchPipeline(tx, created.id);
+  return created.id;
+}
+
+async function touchPipeline(tx: Queryable, jobId: number) {
+  await tx.query(
+    "UPDATE pipelines SET updated_at = now() WHERE id = (SELECT pipeline_id FROM jobs WHERE id = $1)",
+    [jobId],
+  );
+}
+
+export type RetryOutcome = { jobId: number } | { refused: "not_retryable" };
+export type EraseOutcome = { jobId: number } | { refused: "not_erasable" };
+export type PlayOutcome = { jobId: number } | { refused: "unplayable" };
+
+/** Cancels the job if it has not finished; a finished job is left as it is. */
+export function cancelJob(db: Database, jobId: number): Promise<void> {
+  return db.transaction(async (tx) => {
+    const job = await lockJob(tx, jobId);
+    if (!CANCELABLE.includes(job.status)) return;
+    await tx.query("UPDATE jobs SET status = 'canceled', finished_at = now() WHERE id = $1", [jobId]);
+    await touchPipeline(tx, jobId);
+  });
+}
+
+export function retryJob(db: Database, jobId: number, userId: number): Promise<RetryOutcome> {
+  return db.transaction(async (tx) => {
+    const job = await lockJob(tx, jobId);
+    if (!isRetryable(job)) return { refused: "not_retryable" };
+    return { jobId: await retryLocked(tx, jobId, userId, undefined) };
+  });
+}
+
+/**
+ * A manual or scheduled job becomes pending for the caller with the given variables; a finished manual
+ * job is retried with them instead. Answers the id of the job that will run.
+ */
+export function playJob(
+  db: Database,
+  jobId: number,
+  userId: number,
+  variables: readonly JobVariableAttributes[] | undefined,
+): Promise<PlayOutcome> {
+  return db.transaction(async (tx) => {
+    const job = await lockJob(tx, jobId);
+    const action = job.when === "manual" || job.when === "delayed";
+    if (!action || job.archived) return { refused: "unplayable" };
+    if (PLAYABLE.includes(job.status)) {
+      await tx.query(
+        "UPDATE jobs SET status = 'pending', user_id = $2, queued_at = now(), scheduled_at = NULL WHERE id = $1",
+        [jobId, userId],
+      );
+      if (variables) await setVariables(tx, jobId, variables);
+      await touchPipeline(tx, jobId);
+      return { jobId };
+    }
+    if (isRetryable(job)) return { jobId: await retryLocked(tx, jobId, userId, variables) };
+    return { refused: "unplayable" };
+  });
+}
+
+/** Removes a finished job's artifacts and log and records who erased it. */
+export function eraseJob(db: Database, jobId: number, userId: number): Promise<EraseOutcome> {
+  return db.transaction(async (tx) => {
+    const job = await lockJob(tx, jobId);
+    if (!ERASABLE.includes(job.status) || job.archived) return { refused: "not_erasable" };
+    const [leftovers] = await tx.query<{ any: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM job_artifacts WHERE job_id = $1)
+           OR EXISTS (SELECT 1 FROM job_traces WHERE job_id = $1) AS any`,
+      [jobId],
+    );
+    if (!leftovers?.any) return { refused: "not_erasable" };
+    await tx.query("DELETE FROM job_artifacts WHERE job_id = $1", [jobId]);
+    await tx.query("DELETE FROM job_traces WHERE job_id = $1", [jobId]);
+    await tx.query(
+      "UPDATE jobs SET erased_at = now(), erased_by_id = $2, artifacts_expire_at = NULL WHERE id = $1",
+      [jobId, userId],
+    );
+    return { jobId };
+  });
+}

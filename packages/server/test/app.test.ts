@@ -1,0 +1,156 @@
+import { existsSync } from "node:fs";
+import { docsPath } from "@jobs-api/types";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Database, DEMO_TOKENS } from "../src/index.js";
+import { openTestPglite } from "./helpers/db.js";
+import { call, startServer, type TestServer } from "./helpers/server.js";
+
+let db: Database;
+let server: TestServer;
+const T = DEMO_TOKENS.maintainer;
+
+beforeAll(async () => {
+  db = await openTestPglite();
+  server = await startServer(db);
+});
+afterAll(async () => {
+  await server?.close();
+  await db?.close();
+});
+
+describe("service endpoints", () => {
+  it("reports health", async () => {
+    for (const path of ["/-/health", "/health"]) {
+      const r = await call(`${server.origin}${path}`);
+      expect(r.status).toBe(200);
+      expect(r.body).toEqual({ status: "ok" });
+    }
+  });
+
+  it("serves the bundled spec as JSON and YAML", async () => {
+    const json = await call(`${server.origin}/openapi.json`);
+    expect(json.status).toBe(200);
+    expect(json.body).toMatchObject({ openapi: expect.stringMatching(/^3\.1/) });
+    const yaml = await call(`${server.origin}/openapi.yaml`);
+    expect(yaml.status).toBe(200);
+    expect(yaml.text).toContain("openapi:");
+  });
+
+  it("serves the docs when built, JSON 404 otherwise", async () => {
+    const r = await call(`${server.origin}/docs`);
+    if (existsSync(docsPath)) {
+      expect(r.status).toBe(200);
+      expect(r.headers.get("content-type")).toMatch(/text\/html/);
+    } else {
+      expect(r.status).toBe(404);
+      expect(r.body).toHaveProperty("error");
+    }
+  });
+});
+
+describe("routing errors are GitLab's JSON", () => {
+  it.each([
+    "/api/v4/nothing",
+    "/api/v4/projects/1/jobs/8/artifacts",
+    "/api/v4/projects/foo/bar/jobs",
+    "/nothing",
+  ])("404 for %s", async (path) => {
+    const r = await call(`${server.origin}${path}`, { token: T });
+    expect(r.status).toBe(404);
+    expect(r.body).toEqual({ error: "404 Not Found" });
+  });
+
+  it("405 with Allow for a wrong method", async () => {
+    const r = await call(`${server.api}/projects/1/jobs/8`, { method: "DELETE", token: T });
+    expect(r.status).toBe(405);
+    expect(r.headers.get("allow")).toBe("GET");
+    expect(r.body).toEqual({ error: "405 Not Allowed" });
+    const get = await call(`${server.api}/projects/1/jobs/8/cancel`, { token: T });
+    expect(get.status).toBe(405);
+    expect(get.headers.get("allow")).toBe("POST");
+  });
+
+  it("400 for malformed percent-encoding, never HTML", async () => {
+    for (const path of ["/projects/foo%ZZbar/jobs", "/projects/%E0%A4%A/jobs/8"]) {
+      const r = await call(`${server.api}${path}`, { token: T });
+      expect(r.status).toBe(400);
+      expect(r.headers.get("content-type")).toMatch(/json/);
+      expect(r.body).toHaveProperty("error");
+    }
+  });
+
+  it("413 for a body over the limit", async () => {
+    const r = await call(`${server.api}/projects/1/jobs/11/play`, {
+      method: "POST",
+      token: T,
+      json: { job_variables_attributes: [{ key: "BIG", value: "x".repeat(2_000_000) }] },
+    });
+    expect(r.status).toBe(413);
+    expect(r.body).toEqual({ message: "413 Request Entity Too Large" });
+  });
+});
+
+describe("robustness", () => {
+  it("answers a JSON 500 without details when a handler fails, and logs it", async () => {
+    const broken: Database = {
+      ...db,
+      query: () => Promise.reject(new Error("database is on fire")),
+      transaction: () => Promise.reject(new Error("database is on fire")),
+    };
+    const s = await startServer(broken);
+    try {
+      const r = await call(`${s.api}/projects/1/jobs`, { token: T });
+      expect(r.status).toBe(500);
+      expect(r.body).toEqual({ message: "500 Internal Server Error" });
+      expect(r.text).not.toContain("fire");
+      expect(s.logs.join("")).toContain("database is on fire");
+    } finally {
+      await s.close();
+    }
+  });
+
+  it("turns a response that breaks the spec into a 500", async () => {
+    const lying: Database = {
+      ...db,
+      async query<T>(sql: string, params?: readonly unknown[]) {
+        const rows = await db.query<T>(sql, params);
+        return rows.map((row) =>
+          row && typeof row === "object" && "status" in row ? { ...row, status: "bogus" } : row,
+        );
+      },
+    };
+    const s = await startServer(lying);
+    try {
+      const r = await call(`${s.api}/projects/1/jobs/8`, { token: T });
+      expect(r.status).toBe(500);
+      expect(r.body).toEqual({ message: "500 Internal Server Error" });
+    } finally {
+      await s.close();
+    }
+  });
+
+  it("rate limits with 429 and Retry-After when configured", async () => {
+    const s = await startServer(db, { rateLimit: { limit: 2, windowMs: 60_000 } });
+    try {
+      const codes = [];
+      for (let i = 0; i < 3; i++) codes.push(await call(`${s.api}/projects/1/jobs/8`, { token: T }));
+      expect(codes.map((r) => r.status)).toEqual([200, 200, 429]);
+      expect(Number(codes[2]?.headers.get("retry-after"))).toBeGreaterThan(0);
+      expect(codes[2]?.body).toEqual({ message: "429 Too Many Requests" });
+    } finally {
+      await s.close();
+    }
+  });
+
+  it("keeps tokens out of the logs", async () => {
+    await call(`${server.api}/projects/1/jobs?private_token=${T}&per_page=1`);
+    await call(`${server.api}/job?job_token=${DEMO_TOKENS.job}`);
+    await call(`${server.api}/projects/1/jobs`, {
+      headers: { Authorization: `Bearer ${DEMO_TOKENS.oauth}` },
+    });
+    await call(`${server.api}/projects/1/jobs`, { headers: { "JOB-TOKEN": DEMO_TOKENS.job } });
+    const logs = server.logs.join("");
+    expect(logs).toContain("[REDACTED]");
+    for (const token of [T, DEMO_TOKENS.job, DEMO_TOKENS.oauth]) expect(logs).not.toContain(token);
+  });
+});

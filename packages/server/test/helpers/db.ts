@@ -1,0 +1,93 @@
+import { createHash, randomUUID } from "node:crypto";
+import { readdir, readFile, rename, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pg from "pg";
+import {
+  type Database,
+  migrate,
+  migrationsDir,
+  openPglite,
+  openPostgres,
+  seedDemo,
+} from "../../src/index.js";
+
+/** A real PostgreSQL server for the PG variants of the store tests (a superuser on an admin database). */
+export const postgresUrl = process.env.JOBS_API_TEST_DATABASE_URL;
+
+const seedSource = new URL("../../src/seed/demo.ts", import.meta.url);
+
+/** The template changes whenever the migrations, the seed or PGlite change. */
+async function templateKey(): Promise<string> {
+  const hash = createHash("sha256");
+  for (const name of (await readdir(migrationsDir)).sort())
+    hash.update(await readFile(new URL(name, migrationsDir)));
+  hash.update(await readFile(seedSource));
+  hash.update(
+    await readFile(new URL("../../node_modules/@electric-sql/pglite/package.json", import.meta.url)),
+  );
+  return hash.digest("hex").slice(0, 16);
+}
+
+/**
+ * A migrated, seeded PGlite data directory as a tarball under the OS temp dir, built once (about 3 s)
+ * and reused by every test file and every run until its inputs change.
+ */
+async function template(): Promise<Blob> {
+  const file = join(tmpdir(), `jobs-api-server-template-${await templateKey()}.tar`);
+  const exists = await stat(file).then(
+    (s) => s.size > 0,
+    () => false,
+  );
+  if (!exists) {
+    const db = await openPglite();
+    await migrate(db);
+    await seedDemo(db);
+    const dump = await db.dump();
+    await db.close();
+    // Parallel test files may build it at once; the rename makes whichever finishes last win atomically.
+    const partial = `${file}.${randomUUID()}`;
+    await writeFile(partial, Buffer.from(await dump.arrayBuffer()));
+    await rename(partial, file);
+  }
+  return new Blob([await readFile(file)]);
+}
+
+/** A fresh in-memory PGlite with the schema and the demo data, in about half a second. */
+export async function openTestPglite(): Promise<Database> {
+  return openPglite({ loadDataDir: await template() });
+}
+
+/**
+ * A fresh database on the PostgreSQL server of `JOBS_API_TEST_DATABASE_URL`, migrated and seeded;
+ * closing it drops the database.
+ */
+export async function openTestPostgres(): Promise<Database> {
+  if (!postgresUrl) throw new Error("JOBS_API_TEST_DATABASE_URL is not set");
+  const name = `jobs_api_test_${randomUUID().replaceAll("-", "")}`;
+  const admin = new pg.Client({ connectionString: postgresUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(postgresUrl);
+  url.pathname = `/${name}`;
+  const db = openPostgres({ connectionString: url.toString() });
+  await migrate(db);
+  await seedDemo(db);
+  return {
+    ...db,
+    async close() {
+      await db.close();
+      const dropper = new pg.Client({ connectionString: postgresUrl });
+      await dropper.connect();
+      await dropper.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await dropper.end();
+    },
+  };
+}
+
+/** The backends the store tests run on: always PGlite, PostgreSQL too when a server is given. */
+export const backends: { name: string; open: () => Promise<Database>; skip: boolean }[] = [
+  { name: "pglite", open: openTestPglite, skip: false },
+  { name: "postgres", open: openTestPostgres, skip: !postgresUrl },
+];

@@ -1,0 +1,380 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Database, DEMO_IDS, DEMO_TOKENS } from "../src/index.js";
+import { openTestPglite } from "./helpers/db.js";
+import { createWorld, type World } from "./helpers/fixtures.js";
+import { call, startServer, type TestServer } from "./helpers/server.js";
+
+let db: Database;
+let server: TestServer;
+let w: World;
+const T = DEMO_TOKENS.maintainer;
+
+beforeAll(async () => {
+  db = await openTestPglite();
+  server = await startServer(db);
+  w = await createWorld(db);
+});
+afterAll(async () => {
+  await server?.close();
+  await db?.close();
+});
+
+type JobJson = { id: number; status: string; failure_reason?: string; artifacts_file?: unknown };
+const ids = (body: unknown) => (body as JobJson[]).map((j) => j.id);
+
+describe("demo data: the page's examples", () => {
+  it("serves job 8 by id and by URL-encoded path", async () => {
+    for (const ref of ["1", "foo%2Fbar", "FOO%2Fbar"]) {
+      const r = await call(`${server.api}/projects/${ref}/jobs/8`, { token: T });
+      expect(r.status).toBe(200);
+      expect(r.body).toMatchObject({
+        id: 8,
+        name: "rubocop",
+        status: "failed",
+        duration: 0.465,
+        queued_duration: 0.01,
+        web_url: "https://example.com/foo/bar/-/jobs/8",
+        pipeline: { id: 6, project_id: 1, ref: "main", status: "pending" },
+        commit: { id: "0ff3ae198f8601a285adcf5c0fff204ee6fba5fd", short_id: "0ff3ae19" },
+        user: { id: 1, username: "root", name: "Administrator" },
+        tag_list: ["docker runner", "macos-10.15"],
+      });
+    }
+  });
+
+  it("lists pipeline 6 newest first, with artifacts_file only for the archive", async () => {
+    const r = await call(`${server.api}/projects/1/pipelines/6/jobs?scope[]=failed`, { token: T });
+    expect(r.status).toBe(200);
+    expect(ids(r.body)).toEqual([8, 7, 6]);
+    const [eight, seven] = r.body as JobJson[];
+    expect(seven?.artifacts_file).toEqual({ filename: "artifacts.zip", size: 1000 });
+    expect(eight && "artifacts_file" in eight).toBe(false);
+    expect(r.headers.get("x-total")).toBe("3");
+  });
+
+  it("lists the bridge with its downstream pipeline", async () => {
+    const r = await call(`${server.api}/projects/1/pipelines/6/bridges`, { token: T });
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject([
+      {
+        id: DEMO_IDS.bridge,
+        downstream_pipeline: { id: 5, sha: "f62a4b2fb89754372a346f24659212eb8da13601" },
+      },
+    ]);
+  });
+});
+
+describe("listProjectJobs", () => {
+  it("lists builds newest first, retried included, bridges excluded", async () => {
+    const r = await call(`${server.api}/projects/${w.projectId}/jobs?per_page=100`, {
+      token: w.tokens.reporter,
+    });
+    expect(r.status).toBe(200);
+    const list = ids(r.body);
+    expect(list).toEqual([...list].sort((a, b) => b - a));
+    expect(list).not.toContain(w.bridge);
+    expect(list).toContain(w.manualJob);
+  });
+
+  it.each([
+    ["scope=failed", ["failed"]],
+    ["scope=failed&scope=success", ["failed", "success"]],
+    ["scope[]=failed&scope[]=success", ["failed", "success"]],
+    ["scope%5B%5D=pending", ["pending"]],
+  ])("filters with %s", async (query, statuses) => {
+    const r = await call(`${server.api}/projects/${w.projectId}/jobs?${query}`, { token: w.tokens.reporter });
+    expect(r.status).toBe(200);
+    const body = r.body as JobJson[];
+    expect(body.length).toBeGreaterThan(0);
+    for (const job of body) expect(statuses).toContain(job.status);
+  });
+
+  it("paginates without counts and repeats every query parameter in Link", async () => {
+    const url = `${server.api}/projects/${w.path.replace("/", "%2F")}/jobs?scope[]=failed&scope[]=manual&per_page=1&page=2&private_token=${w.tokens.reporter}`;
+    const r = await call(url);
+    expect(r.status).toBe(200);
+    expect(ids(r.body)).toHaveLength(1);
+    expect(r.headers.get("x-page")).toBe("2");
+    expect(r.headers.get("x-per-page")).toBe("1");
+    expect(r.headers.get("x-prev-page")).toBe("1");
+    expect(r.headers.get("x-next-page")).toBe("3");
+    expect(r.headers.has("x-total")).toBe(false);
+    expect(r.headers.has("x-total-pages")).toBe(false);
+    const link = r.headers.get("link") ?? "";
+    expect(link).toContain('rel="prev"');
+    expect(link).toContain('rel="next"');
+    expect(link).toContain('rel="first"');
+    expect(link).not.toContain('rel="last"');
+    for (const part of link.split(", ")) {
+      expect(part).toContain("scope[]=failed&scope[]=manual");
+      expect(part).toContain("per_page=1");
+    }
+    const last = await call(url.replace("page=2", "page=3"));
+    expect(last.headers.get("x-next-page")).toBe("");
+    expect(last.headers.get("link")).not.toContain('rel="next"');
+  });
+
+  it("walks every job with keyset pagination, both directions", async () => {
+    const all = ids(
+      (
+        await call(`${server.api}/projects/${w.projectId}/jobs?per_page=100`, {
+          token: T.length ? w.tokens.owner : "",
+        })
+      ).body,
+    );
+    for (const sort of ["desc", "asc"] as const) {
+      let next: string | undefined =
+        `${server.api}/projects/${w.projectId}/jobs?pagination=keyset&order_by=id&sort=${sort}&per_page=4`;
+      const seen: number[] = [];
+      while (next) {
+        const r = await call(next, { token: w.tokens.owner });
+        expect(r.status).toBe(200);
+        expect(r.headers.has("x-page")).toBe(false);
+        seen.push(...ids(r.body));
+        next = /<([^>]+)>; rel="next"/.exec(r.headers.get("link") ?? "")?.[1];
+        if (next) expect(next).toContain(`sort=${sort}`);
+      }
+      expect(seen).toEqual(sort === "desc" ? all : [...all].reverse());
+    }
+  });
+
+  it.each([
+    ["scope=bogus", "scope does not have a valid value"],
+    ["scope[]=failed&scope[]=nope", "scope does not have a valid value"],
+    ["per_page=0", "per_page does not have a valid value"],
+    ["per_page=101", "per_page does not have a valid value"],
+    ["per_page=abc", "per_page is invalid"],
+    ["page=0", "page does not have a valid value"],
+    ["pagination=keyset&cursor=%21%21", "cursor does not have a valid value"],
+    ["pagination=keyset&cursor=eyJpZCI6LTF9", "cursor does not have a valid value"],
+    ["pagination=keyset&order_by=name", "order_by does not have a valid value"],
+  ])("answers 400 for %s", async (query, error) => {
+    const r = await call(`${server.api}/projects/${w.projectId}/jobs?${query}`, { token: w.tokens.owner });
+    expect(r.status).toBe(400);
+    expect(r.body).toEqual({ error });
+  });
+});
+
+describe("listPipelineJobs and listPipelineBridges", () => {
+  it("hides retried jobs unless include_retried=true", async () => {
+    const retried = await call(`${server.api}/projects/${w.projectId}/jobs/${w.jobs.failed}/retry`, {
+      method: "POST",
+      token: w.tokens.developer,
+    });
+    expect(retried.status).toBe(201);
+    const newId = (retried.body as JobJson).id;
+    const base = `${server.api}/projects/${w.projectId}/pipelines/${w.pipelineId}/jobs?per_page=100`;
+    const hidden = ids((await call(base, { token: w.tokens.reporter })).body);
+    expect(hidden).toContain(newId);
+    expect(hidden).not.toContain(w.jobs.failed);
+    const shown = ids((await call(`${base}&include_retried=true`, { token: w.tokens.reporter })).body);
+    expect(shown).toContain(w.jobs.failed);
+  });
+
+  it("sends counts and rel=last", async () => {
+    const r = await call(
+      `${server.api}/projects/${w.projectId}/pipelines/${w.pipelineId}/jobs?per_page=5&page=2`,
+      {
+        token: w.tokens.reporter,
+      },
+    );
+    expect(r.status).toBe(200);
+    const total = Number(r.headers.get("x-total"));
+    expect(total).toBeGreaterThan(10);
+    expect(r.headers.get("x-total-pages")).toBe(String(Math.ceil(total / 5)));
+    expect(r.headers.get("link")).toContain(`page=${Math.ceil(total / 5)}&per_page=5>; rel="last"`);
+    const beyond = await call(
+      `${server.api}/projects/${w.projectId}/pipelines/${w.pipelineId}/jobs?page=99`,
+      {
+        token: w.tokens.reporter,
+      },
+    );
+    expect(beyond.body).toEqual([]);
+    expect(beyond.headers.get("x-prev-page")).toBe("");
+  });
+
+  it("lists bridges only, with counts", async () => {
+    const r = await call(
+      `${server.api}/projects/${w.projectId}/pipelines/${w.pipelineId}/bridges?scope=success`,
+      {
+        token: w.tokens.reporter,
+      },
+    );
+    expect(r.status).toBe(200);
+    expect(ids(r.body)).toEqual([w.bridge]);
+    expect(r.headers.get("x-total")).toBe("1");
+  });
+
+  it("answers 404 Not found for another project's pipeline and bad ids", async () => {
+    for (const op of ["jobs", "bridges"]) {
+      const r = await call(`${server.api}/projects/${w.projectId}/pipelines/${DEMO_IDS.pipeline}/${op}`, {
+        token: w.tokens.owner,
+      });
+      expect(r.status).toBe(404);
+      expect(r.body).toEqual({ message: "404 Not found" });
+      const bad = await call(`${server.api}/projects/${w.projectId}/pipelines/x1/${op}`, {
+        token: w.tokens.owner,
+      });
+      expect(bad.status).toBe(400);
+      expect(bad.body).toEqual({ error: "pipeline_id is invalid" });
+    }
+  });
+});
+
+describe("getJob and getJobTrace", () => {
+  it("sends failure_reason only for failed jobs", async () => {
+    const failed = await call(`${server.api}/projects/${w.projectId}/jobs/${w.jobs.canceled}`, {
+      token: w.tokens.reporter,
+    });
+    expect(failed.status).toBe(200);
+    expect(failed.body).not.toHaveProperty("failure_reason");
+  });
+
+  it("answers 404 for a bridge, another project's job and an unknown job", async () => {
+    for (const id of [w.bridge, 8, 999_999_999]) {
+      const r = await call(`${server.api}/projects/${w.projectId}/jobs/${id}`, { token: w.tokens.reporter });
+      expect(r.status).toBe(404);
+      expect(r.body).toEqual({ message: "404 Not found" });
+    }
+  });
+
+  it("answers 400 for ids that are not ids", async () => {
+    for (const id of ["abc", "0", "-1", "1.5", "99999999999999999999"]) {
+      const r = await call(`${server.api}/projects/${w.projectId}/jobs/${id}`, { token: w.tokens.reporter });
+      expect(r.status, id).toBe(400);
+      expect(r.body).toHaveProperty("error");
+    }
+  });
+
+  it("serves the log as text/plain, empty when there is none", async () => {
+    const r = await call(`${server.api}/projects/${w.projectId}/jobs/${w.jobs.success}/trace`, {
+      token: w.tokens.reporter,
+    });
+    expect(r.status).toBe(200);
+    expect(r.headers.get("content-type")).toMatch(/^text\/plain/);
+    expect(r.headers.get("content-disposition")).toBe(`infile; filename="${w.jobs.success}.log"`);
+    expect(r.text).toBe("log of success\n");
+    const empty = await call(`${server.api}/projects/${w.projectId}/jobs/${w.jobs.created}/trace`, {
+      token: w.tokens.reporter,
+    });
+    expect(empty.status).toBe(200);
+    expect(empty.text).toBe("");
+    const missing = await call(`${server.api}/projects/${w.projectId}/jobs/999999/trace`, {
+      token: w.tokens.reporter,
+    });
+    expect(missing.status).toBe(404);
+  });
+});
+
+describe("authentication and visibility", () => {
+  const url = () => `${server.api}/projects/${w.projectId}/jobs/${w.jobs.success}`;
+
+  it.each([
+    ["no token", {}],
+    ["unknown token", { "PRIVATE-TOKEN": "glpat-nope" }],
+    ["expired token", { "PRIVATE-TOKEN": DEMO_TOKENS.expired }],
+    ["revoked token", { "PRIVATE-TOKEN": DEMO_TOKENS.revoked }],
+    ["OAuth token as PRIVATE-TOKEN", { "PRIVATE-TOKEN": DEMO_TOKENS.oauth }],
+    ["malformed Authorization", { Authorization: "Bearer" }],
+    ["finished job's token", { "JOB-TOKEN": DEMO_TOKENS.finishedJob }],
+  ])("answers 401 with %s", async (_name, headers) => {
+    const r = await call(url(), { headers });
+    expect(r.status).toBe(401);
+    expect(r.body).toEqual({ message: "401 Unauthorized" });
+  });
+
+  it("accepts every kind of token in header and query form", async () => {
+    const demo = `${server.api}/projects/1/jobs/8`;
+    const forms: [string, RequestInit][] = [
+      [`${demo}`, { headers: { "PRIVATE-TOKEN": T } }],
+      [`${demo}?private_token=${T}`, {}],
+      [`${demo}`, { headers: { Authorization: `Bearer ${DEMO_TOKENS.oauth}` } }],
+      [`${demo}`, { headers: { Authorization: `Bearer ${T}` } }],
+      [`${demo}?access_token=${DEMO_TOKENS.oauth}`, {}],
+      [`${demo}`, { headers: { "JOB-TOKEN": DEMO_TOKENS.job } }],
+      [`${demo}?job_token=${DEMO_TOKENS.job}`, {}],
+    ];
+    for (const [u, init] of forms) expect((await call(u, init)).status, u).toBe(200);
+  });
+
+  it("hides private projects from non-members and job tokens of other projects", async () => {
+    const callers: Record<string, string>[] = [
+      { "PRIVATE-TOKEN": w.tokens.outsider },
+      { "JOB-TOKEN": DEMO_TOKENS.job },
+    ];
+    for (const headers of callers) {
+      const r = await call(url(), { headers });
+      expect(r.status).toBe(404);
+      expect(r.body).toEqual({ message: "404 Project Not Found" });
+    }
+    const unknown = await call(`${server.api}/projects/no%2Fsuch/jobs`, { token: T });
+    expect(unknown.body).toEqual({ message: "404 Project Not Found" });
+  });
+
+  it("refuses guests (403) and lets anyone read a public project", async () => {
+    const r = await call(url(), { token: w.tokens.guest });
+    expect(r.status).toBe(403);
+    expect(r.body).toEqual({ message: "403 Forbidden" });
+    const pub = await call(`${server.api}/projects/${DEMO_IDS.publicProject}/jobs`, {
+      token: w.tokens.outsider,
+    });
+    expect(pub.status).toBe(200);
+  });
+
+  it("lets a job token act in its own project while its job runs", async () => {
+    const r = await call(`${server.api}/projects/${w.projectId}/jobs`, {
+      headers: { "JOB-TOKEN": w.runningJobToken },
+    });
+    expect(r.status).toBe(200);
+  });
+});
+
+describe("getJobTokenJob and getJobTokenAllowedAgents", () => {
+  it("returns the running job of the token, in all three forms", async () => {
+    const forms: [string, RequestInit][] = [
+      [`${server.api}/job`, { headers: { "JOB-TOKEN": DEMO_TOKENS.job } }],
+      [`${server.api}/job?job_token=${DEMO_TOKENS.job}`, {}],
+      [`${server.api}/job`, { headers: { Authorization: `Bearer ${DEMO_TOKENS.job}` } }],
+    ];
+    for (const [u, init] of forms) {
+      const r = await call(u, init);
+      expect(r.status).toBe(200);
+      expect(r.body).toMatchObject({ id: DEMO_IDS.runningJob, status: "running" });
+    }
+  });
+
+  it("answers 404 Job Not Found to other tokens and 401 to none or dead ones", async () => {
+    for (const path of ["job", "job/allowed_agents"]) {
+      const other = await call(`${server.api}/${path}`, { token: T });
+      expect(other.status).toBe(404);
+      expect(other.body).toEqual({ message: "404 Job Not Found" });
+      const dead: Record<string, string>[] = [
+        {},
+        { "JOB-TOKEN": DEMO_TOKENS.finishedJob },
+        { "JOB-TOKEN": "nope" },
+      ];
+      for (const headers of dead) {
+        const r = await call(`${server.api}/${path}`, { headers });
+        expect(r.status).toBe(401);
+      }
+    }
+  });
+
+  it("lists the agents configured in or shared with the job's project", async () => {
+    const r = await call(`${server.api}/job/allowed_agents`, { headers: { "JOB-TOKEN": DEMO_TOKENS.job } });
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({
+      allowed_agents: [
+        { id: 1, config_project: { id: 1 } },
+        { id: 2, config_project: { id: 2 } },
+      ],
+      job: { id: DEMO_IDS.runningJob, project_id: 1, project_name: "bar" },
+      project: { id: 1, path_with_namespace: "foo/bar" },
+      user: { id: 1, username: "root" },
+    });
+    const bearer = await call(`${server.api}/job/allowed_agents`, {
+      headers: { Authorization: `Bearer ${DEMO_TOKENS.job}` },
+    });
+    expect(bearer.status).toBe(401);
+  });
+});

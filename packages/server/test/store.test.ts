@@ -1,0 +1,95 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Database, DEMO_TOKENS, migrate, store } from "../src/index.js";
+import { authenticateAccessToken, authenticateJobToken } from "../src/store/auth.js";
+import { countJobs, listJobs, listJobsKeyset } from "../src/store/jobs.js";
+import { backends } from "./helpers/db.js";
+import { createWorld } from "./helpers/fixtures.js";
+
+describe.each(backends)("store on $name", ({ open, skip }) => {
+  let db: Database;
+
+  beforeAll(async () => {
+    if (!skip) db = await open();
+  });
+  afterAll(async () => {
+    await db?.close();
+  });
+
+  it.skipIf(skip)("migrates idempotently", async () => {
+    expect(await migrate(db)).toEqual([]);
+  });
+
+  it.skipIf(skip)("stores tokens as digests only and compares them", async () => {
+    const rows = await db.query<{ token_digest: Uint8Array }>("SELECT token_digest FROM access_tokens");
+    expect(rows.length).toBeGreaterThan(0);
+    const all = JSON.stringify(await db.query("SELECT * FROM access_tokens"));
+    expect(all).not.toContain(DEMO_TOKENS.maintainer);
+    expect(await authenticateAccessToken(db, DEMO_TOKENS.maintainer, ["personal"])).toMatchObject({
+      userId: 1,
+    });
+    expect(await authenticateAccessToken(db, DEMO_TOKENS.oauth, ["personal"])).toBeNull();
+    expect(await authenticateAccessToken(db, DEMO_TOKENS.expired, ["personal"])).toBeNull();
+    expect(await authenticateJobToken(db, DEMO_TOKENS.job)).toMatchObject({ jobId: 10, jobProjectId: 1 });
+    expect(await authenticateJobToken(db, DEMO_TOKENS.finishedJob)).toBeNull();
+  });
+
+  it.skipIf(skip)("lists, counts and pages consistently", async () => {
+    const w = await createWorld(db);
+    const filter = { projectId: w.projectId, type: "build" as const, includeRetried: true };
+    const all = await listJobs(db, filter, 100, 0);
+    expect(await countJobs(db, filter)).toBe(all.length);
+    expect(all.map((j) => j.id)).toEqual(all.map((j) => j.id).sort((a, b) => b - a));
+    const second = await listJobs(db, filter, 3, 3);
+    expect(second.map((j) => j.id)).toEqual(all.slice(3, 6).map((j) => j.id));
+    const keyset = await listJobsKeyset(db, filter, "asc", all.at(-2)?.id ?? null, 10);
+    const ascending = all.map((j) => j.id).reverse();
+    expect(keyset.map((j) => j.id)).toEqual(ascending.slice(2, 12));
+    const scoped = await listJobs(db, { ...filter, scope: ["failed", "success"] }, 100, 0);
+    expect(new Set(scoped.map((j) => j.status))).toEqual(new Set(["failed", "success"]));
+  });
+
+  it.skipIf(skip)("retries a job exactly once under 50 concurrent retries", async () => {
+    const w = await createWorld(db);
+    const outcomes = await Promise.all(
+      Array.from({ length: 50 }, () => store.retryJob(db, w.jobs.failed, w.users.developer)),
+    );
+    const created = outcomes.filter((o) => "jobId" in o);
+    expect(created).toHaveLength(1);
+    const [{ n }] = (await db.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM jobs WHERE retry_of_id = $1",
+      [w.jobs.failed],
+    )) as [{ n: number }];
+    expect(n).toBe(1);
+  });
+
+  it.skipIf(skip)("leaves one consistent outcome when all four actions race on each job", async () => {
+    const w = await createWorld(db);
+    const targets = [w.jobs.success, w.jobs.failed, w.jobs.running, w.jobs.manual, w.jobs.canceled];
+    const actions = (jobId: number) => [
+      () => store.cancelJob(db, jobId),
+      () => store.retryJob(db, jobId, w.users.developer),
+      () => store.playJob(db, jobId, w.users.developer, [{ key: "K", value: "v" }]),
+      () => store.eraseJob(db, jobId, w.users.maintainer),
+    ];
+    await Promise.all(
+      targets.flatMap((id) =>
+        Array.from({ length: 4 }, () => actions(id))
+          .flat()
+          .map((f) => f()),
+      ),
+    );
+    const retries = await db.query<{ retry_of_id: number; n: number }>(
+      "SELECT retry_of_id, count(*)::int AS n FROM jobs WHERE retry_of_id = ANY($1::bigint[]) GROUP BY retry_of_id",
+      [targets],
+    );
+    for (const row of retries) expect(row.n).toBe(1);
+    const states = await db.query<{ id: number; status: string; retried: boolean; erased_at: Date | null }>(
+      "SELECT id, status, retried, erased_at FROM jobs WHERE id = ANY($1::bigint[])",
+      [targets],
+    );
+    for (const job of states) {
+      expect(["success", "failed", "canceled"]).toContain(job.status);
+      expect(job.retried).toBe(retries.some((r) => r.retry_of_id === job.id));
+    }
+  });
+});
