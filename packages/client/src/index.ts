@@ -1,0 +1,39 @@
+export type {
+  AllowedAgents,
+  Bridge,
+  ErrorMessage,
+  ErrorValidation,
+  Job,
+  JobActionResult,
+  JobStatus,
+  JobTokenJob,
+  JobVariableAttributes,
+  OperationId,
+  PlayJobRequest,
+} from "@jobs-api/types";
+export {
+  createJobsClient,
+  type FollowJobTraceOptions,
+  finishedJobStatuses,
+  type JobsClient,
+  type JobsClientAuth,
+  type JobsClientOptions,
+  type PaginateOptions,
+} from "./client.js";
+export {
+  JobsApiError,
+  JobsApiNetworkError,
+  JobsApiTimeoutError,
+  JobsClientError,
+  type SentRequest,
+} from "./errors.js";
+export { type Page, type Pagination, parseLinkHeader } from "./pagination.js";
+export type {
+  CallOptions,
+  ListItem,
+  ListOperationId,
+  OperationMethod,
+  OperationMethods,
+  OperationParams,
+  OperationResult,
+} from "./types.js";

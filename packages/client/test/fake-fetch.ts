@@ -1,0 +1,59 @@
+import { readFileSync } from "node:fs";
+import { specPath } from "@jobs-api/types";
+
+/** What the client sent, read once so that assertions can compare plain values. */
+export interface Sent {
+  method: string;
+  url: string;
+  headers: Record<string, string>;
+  body: string | null;
+  signal: AbortSignal;
+}
+
+/**
+ * A `fetch` to inject: records every request and answers with `respond`, so tests see the exact wire format
+ * without a server, a global patch or a mocking library.
+ */
+export function fakeFetch(respond: (sent: Sent) => Response | Promise<Response> = () => json({})) {
+  const sent: Sent[] = [];
+  const fetch = async (request: Request): Promise<Response> => {
+    const body = request.body === null ? null : await request.text();
+    const entry: Sent = {
+      method: request.method,
+      url: request.url,
+      headers: Object.fromEntries(request.headers),
+      body,
+      signal: request.signal,
+    };
+    sent.push(entry);
+    return respond(entry);
+  };
+  return { fetch, sent };
+}
+
+export function json(body: unknown, init: ResponseInit = {}): Response {
+  const headers = new Headers(init.headers);
+  headers.set("Content-Type", "application/json");
+  return new Response(JSON.stringify(body), { status: 200, ...init, headers });
+}
+
+const spec = JSON.parse(readFileSync(specPath, "utf8")) as {
+  components: { examples: Record<string, { value: unknown }> };
+  paths: Record<string, Record<string, { operationId?: string }>>;
+};
+
+/** A response example of the spec (`components.examples`): realistic bodies without copying them here. */
+export function example(name: string): unknown {
+  const found = spec.components.examples[name];
+  if (found === undefined) throw new Error(`no example ${name} in the spec`);
+  return found.value;
+}
+
+/** `operationId` → `METHOD /path`, as the bundled spec declares them. */
+export const specRoutes: Record<string, string> = Object.fromEntries(
+  Object.entries(spec.paths).flatMap(([path, item]) =>
+    Object.entries(item).flatMap(([method, operation]) =>
+      operation.operationId ? [[operation.operationId, `${method.toUpperCase()} ${path}`]] : [],
+    ),
+  ),
+);
