@@ -1,0 +1,297 @@
+/** Checks of cancel, retry, play and erase: they change jobs, so they run only with `--destructive`. */
+import type { Job, JobStatus } from "@jobs-api/types";
+import type { CheckContext, OpExchange } from "../context.js";
+import { allPages, type CheckDefinition, ids, unknownId, wasRetried } from "./helpers.js";
+import { traceCandidates } from "./jobs.js";
+
+type ActionOp = "cancelJob" | "retryJob" | "playJob" | "eraseJob";
+
+/** Statuses GitLab's cancel acts on, those least needed by other checks first. */
+const cancelable: readonly JobStatus[] = [
+  "created",
+  "pending",
+  "waiting_for_resource",
+  "preparing",
+  "scheduled",
+  "running",
+  "manual",
+];
+const retryable: readonly JobStatus[] = ["failed", "success", "canceled"];
+/** Jobs that are neither manual nor finished: no action can play or retry them. */
+const inProgress: readonly JobStatus[] = [
+  "created",
+  "pending",
+  "waiting_for_resource",
+  "preparing",
+  "running",
+];
+
+/** The job as the server has it now, with the answer to show if a later assertion fails. */
+async function current(ctx: CheckContext, id: number): Promise<[Job, OpExchange<"getJob">]> {
+  const exchange = await ctx.call("getJob", { params: { job_id: id } });
+  return [ctx.ok(exchange, 200), exchange];
+}
+
+/** A finished job that is its pipeline's latest attempt, so that it can be retried. */
+function claimRetryable(ctx: CheckContext): Job {
+  return ctx.claim(retryable, (j) => !wasRetried(j, ctx.material.jobs));
+}
+
+function unknownJob(op: ActionOp): CheckDefinition {
+  return {
+    id: `${op}.unknownJob`,
+    description: 'an unknown job answers 404 {"message":"404 Not found"}',
+    destructive: true,
+    async run(ctx: CheckContext) {
+      const exchange = await ctx.call(op, { params: { job_id: unknownId(ids(ctx.material.jobs)) } });
+      ctx.expectError(exchange, 404, { message: "404 Not found" });
+    },
+  };
+}
+
+const cancelChecks: CheckDefinition[] = [
+  {
+    id: "cancelJob.cancelsActive",
+    description: "cancel answers 201 with the job canceled and finished_at set",
+    destructive: true,
+    async run(ctx: CheckContext) {
+      const job = ctx.claim(cancelable);
+      const exchange = await ctx.call("cancelJob", { params: { job_id: job.id } });
+      const canceled = ctx.ok(exchange, 201);
+      ctx.expect(
+        canceled.id === job.id && canceled.status === "canceled" && canceled.finished_at !== null,
+        `job ${canceled.id}, status ${canceled.status}, finished_at ${canceled.finished_at}`,
+        `job ${job.id} (was ${job.status}), status canceled, finished_at set`,
+        exchange,
+      );
+      const [after, afterExchange] = await current(ctx, job.id);
+      ctx.expect(
+        after.status === "canceled",
+        `GET answers status ${after.status}`,
+        "status canceled",
+        afterExchange,
+      );
+    },
+  },
+  {
+    id: "cancelJob.finishedUnchanged",
+    description: "cancel of a finished job answers 201 with the job unchanged",
+    destructive: true,
+    async run(ctx: CheckContext) {
+      const job = ctx.claim(["success", "failed"]);
+      const [before] = await current(ctx, job.id);
+      const exchange = await ctx.call("cancelJob", { params: { job_id: job.id } });
+      const answered = ctx.ok(exchange, 201);
+      ctx.expect(
+        answered.status === before.status && answered.finished_at === before.finished_at,
+        `status ${answered.status}, finished_at ${answered.finished_at}`,
+        `the job unchanged: status ${before.status}, finished_at ${before.finished_at}`,
+        exchange,
+      );
+      const [after, afterExchange] = await current(ctx, job.id);
+      ctx.expect(
+        after.status === before.status,
+        `GET answers status ${after.status}`,
+        `status ${before.status}`,
+        afterExchange,
+      );
+    },
+  },
+  unknownJob("cancelJob"),
+];
+
+const retryChecks: CheckDefinition[] = [
+  {
+    id: "retryJob.newJobPending",
+    description: "retry answers 201 with a new pending job of the same name, stage and pipeline",
+    destructive: true,
+    async run(ctx: CheckContext) {
+      const job = claimRetryable(ctx);
+      const exchange = await ctx.call("retryJob", { params: { job_id: job.id } });
+      const retry = ctx.ok(exchange, 201);
+      ctx.expect(
+        retry.id !== job.id &&
+          retry.status === "pending" &&
+          retry.name === job.name &&
+          retry.stage === job.stage,
+        `job ${retry.id} "${retry.name}" (${retry.stage}), status ${retry.status}`,
+        `a new job (not ${job.id}) "${job.name}" (${job.stage}), status pending`,
+        exchange,
+      );
+      const [fetched, fetchedExchange] = await current(ctx, retry.id);
+      ctx.expect(
+        fetched.pipeline.id === job.pipeline.id && fetched.status === "pending",
+        `GET answers pipeline ${fetched.pipeline.id}, status ${fetched.status}`,
+        `pipeline ${job.pipeline.id}, status pending`,
+        fetchedExchange,
+      );
+    },
+  },
+  {
+    id: "retryJob.oldJobHidden",
+    description:
+      "after a retry the pipeline lists the new job and hides the old one unless include_retried=true",
+    destructive: true,
+    async run(ctx: CheckContext) {
+      const job = claimRetryable(ctx);
+      const retry = ctx.ok(await ctx.call("retryJob", { params: { job_id: job.id } }), 201);
+      const params = { pipeline_id: job.pipeline.id };
+      const latest = await ctx.call("listPipelineJobs", { params, query: allPages });
+      const latestIds = ids(ctx.ok(latest, 200));
+      ctx.expect(
+        latestIds.includes(retry.id) && !latestIds.includes(job.id),
+        `the pipeline lists [${latestIds.join(", ")}]`,
+        `new job ${retry.id} listed, retried job ${job.id} hidden`,
+        latest,
+      );
+      const all = await ctx.call("listPipelineJobs", {
+        params,
+        query: [...allPages, ["include_retried", "true"]],
+      });
+      const allIds = ids(ctx.ok(all, 200));
+      ctx.expect(
+        allIds.includes(retry.id) && allIds.includes(job.id),
+        `include_retried=true lists [${allIds.join(", ")}]`,
+        `both ${retry.id} and ${job.id}`,
+        all,
+      );
+    },
+  },
+  {
+    id: "retryJob.onlyOnce",
+    description: 'a job already retried answers 403 {"message":"403 Forbidden - Job is not retryable"}',
+    destructive: true,
+    async run(ctx: CheckContext) {
+      const job = claimRetryable(ctx);
+      ctx.ok(await ctx.call("retryJob", { params: { job_id: job.id } }), 201);
+      const again = await ctx.call("retryJob", { params: { job_id: job.id } });
+      ctx.expectError(again, 403, { message: "403 Forbidden - Job is not retryable" });
+    },
+  },
+  {
+    id: "retryJob.notRetryable",
+    description: 'retry of an unfinished job answers 403 {"message":"403 Forbidden - Job is not retryable"}',
+    destructive: true,
+    async run(ctx: CheckContext) {
+      const job = ctx.claim(inProgress);
+      const exchange = await ctx.call("retryJob", { params: { job_id: job.id } });
+      ctx.expectError(exchange, 403, { message: "403 Forbidden - Job is not retryable" });
+    },
+  },
+  unknownJob("retryJob"),
+];
+
+const playChecks: CheckDefinition[] = [
+  {
+    id: "playJob.manualToPending",
+    description: "play of a manual job answers 200 with the job pending",
+    destructive: true,
+    async run(ctx: CheckContext) {
+      const job = ctx.claim(["manual"]);
+      const exchange = await ctx.call("playJob", { params: { job_id: job.id } });
+      const played = ctx.ok(exchange, 200);
+      ctx.expect(
+        played.id === job.id && played.status === "pending",
+        `job ${played.id}, status ${played.status}`,
+        `job ${job.id}, status pending`,
+        exchange,
+      );
+      const [after, afterExchange] = await current(ctx, job.id);
+      ctx.expect(
+        after.status === "pending",
+        `GET answers status ${after.status}`,
+        "status pending",
+        afterExchange,
+      );
+    },
+  },
+  {
+    id: "playJob.nonManualRefused",
+    description:
+      'play of a job that is not manual answers 400 {"message":"400 Bad request - Unplayable Job"}',
+    destructive: true,
+    async run(ctx: CheckContext) {
+      const job = ctx.claim(inProgress);
+      const exchange = await ctx.call("playJob", { params: { job_id: job.id } });
+      ctx.expectError(exchange, 400, { message: "400 Bad request - Unplayable Job" });
+      const [after, afterExchange] = await current(ctx, job.id);
+      ctx.expect(
+        after.status === job.status,
+        `GET answers status ${after.status}`,
+        `status ${job.status}, unchanged`,
+        afterExchange,
+      );
+    },
+  },
+  unknownJob("playJob"),
+];
+
+const eraseChecks: CheckDefinition[] = [
+  {
+    id: "eraseJob.removesTraceAndArtifacts",
+    description: "erase answers 201; the log and artifacts are gone and erased_at is set",
+    destructive: true,
+    async run(ctx: CheckContext) {
+      let job: Job | undefined;
+      for (const candidate of traceCandidates(ctx)) {
+        const trace = await ctx.call("getJobTrace", { params: { job_id: candidate.id } });
+        if (trace.status === 200 && trace.text.length > 0) {
+          job = candidate;
+          break;
+        }
+      }
+      if (!job) ctx.skip("no finished job with a log was found");
+      ctx.material.claimed.add(job.id);
+      const exchange = await ctx.call("eraseJob", { params: { job_id: job.id } });
+      const erased = ctx.ok(exchange, 201);
+      ctx.expect(
+        typeof erased.erased_at === "string" &&
+          (erased.artifacts ?? []).length === 0 &&
+          erased.artifacts_file === undefined &&
+          (erased.artifacts_expire_at ?? null) === null,
+        `erased_at ${erased.erased_at}, ${(erased.artifacts ?? []).length} artifacts, artifacts_file ${erased.artifacts_file ? "present" : "absent"}, artifacts_expire_at ${erased.artifacts_expire_at}`,
+        "erased_at set, no artifacts, no artifacts_file, artifacts_expire_at null",
+        exchange,
+      );
+      const trace = await ctx.call("getJobTrace", { params: { job_id: job.id } });
+      ctx.expect(
+        trace.status === 200 && trace.text === "",
+        `the log answers status ${trace.status} with ${trace.text.length} characters`,
+        "status 200 and an empty log",
+        trace,
+      );
+      const [after, afterExchange] = await current(ctx, job.id);
+      ctx.expect(
+        typeof after.erased_at === "string" && (after.artifacts ?? []).length === 0,
+        `GET answers erased_at ${after.erased_at}, ${(after.artifacts ?? []).length} artifacts`,
+        "erased_at set and no artifacts",
+        afterExchange,
+      );
+    },
+  },
+  {
+    id: "eraseJob.runningRefused",
+    description: 'erase of a running job answers 403 {"message":"403 Forbidden - Job is not erasable!"}',
+    destructive: true,
+    async run(ctx: CheckContext) {
+      const job = ctx.claim(["running"]);
+      const exchange = await ctx.call("eraseJob", { params: { job_id: job.id } });
+      ctx.expectError(exchange, 403, { message: "403 Forbidden - Job is not erasable!" });
+      const [after, afterExchange] = await current(ctx, job.id);
+      ctx.expect(
+        after.status === "running",
+        `GET answers status ${after.status}`,
+        "status running, unchanged",
+        afterExchange,
+      );
+    },
+  },
+  unknownJob("eraseJob"),
+];
+
+export const actionChecks: CheckDefinition[] = [
+  ...cancelChecks,
+  ...retryChecks,
+  ...playChecks,
+  ...eraseChecks,
+];

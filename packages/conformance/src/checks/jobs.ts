@@ -1,0 +1,237 @@
+/** Checks of single jobs, their logs and the job-token endpoints. */
+import type { Job } from "@jobs-api/types";
+import { type CheckContext, finishedStatuses, sameJson, unstartedStatuses } from "../context.js";
+import type { CheckDefinition } from "./helpers.js";
+import { unknownId } from "./helpers.js";
+
+/** How many finished jobs a check asks for their log before concluding none has one. */
+const traceProbes = 10;
+
+function unknownJob(ctx: CheckContext): number {
+  return unknownId(ctx.material.jobs.map((j) => j.id));
+}
+
+/** Finished jobs, those that list a log artifact first: the likeliest to have a log. */
+export function traceCandidates(ctx: CheckContext): Job[] {
+  const finished = ctx.available((j) => finishedStatuses.includes(j.status));
+  const hasTrace = (j: Job) => (j.artifacts ?? []).some((a) => a.file_type === "trace");
+  return [...finished.filter(hasTrace), ...finished.filter((j) => !hasTrace(j))].slice(0, traceProbes);
+}
+
+const getJobChecks: CheckDefinition[] = [
+  {
+    id: "getJob.matchesList",
+    description: "a finished job is the same object as in the project's list",
+    async run(ctx: CheckContext) {
+      const jobs = ctx.available((j) => finishedStatuses.includes(j.status)).slice(0, 3);
+      if (jobs.length === 0) ctx.skip("the project has no finished job");
+      for (const listed of jobs) {
+        const exchange = await ctx.call("getJob", { params: { job_id: listed.id } });
+        const job = ctx.ok(exchange, 200);
+        ctx.expect(
+          sameJson(job, listed),
+          `job ${job.id} differs from the list`,
+          `the list's job ${listed.id}`,
+          exchange,
+        );
+      }
+    },
+  },
+  {
+    id: "getJob.unknownJob",
+    description: 'an unknown job answers 404 {"message":"404 Not found"}',
+    async run(ctx: CheckContext) {
+      const exchange = await ctx.call("getJob", { params: { job_id: unknownJob(ctx) } });
+      ctx.expectError(exchange, 404, { message: "404 Not found" });
+    },
+  },
+  {
+    id: "getJob.invalidId",
+    description: 'a job id that is not a number answers 400 {"error":"job_id is invalid"}',
+    async run(ctx: CheckContext) {
+      const exchange = await ctx.call("getJob", { params: { job_id: "not-a-number" } });
+      ctx.expectError(exchange, 400, { error: "job_id is invalid" });
+    },
+  },
+  {
+    id: "getJob.pathIdSameAnswer",
+    description: "the URL-encoded project path gives the same job as the numeric id",
+    async run(ctx: CheckContext) {
+      const { id, path } = ctx.material.project;
+      const [job] = ctx.available((j) => finishedStatuses.includes(j.status));
+      if (id === undefined || path === undefined || !job) ctx.skip("the project has no finished job");
+      const numeric = await ctx.call("getJob", { params: { id, job_id: job.id } });
+      const byPath = await ctx.call("getJob", { params: { id: path, job_id: job.id } });
+      ctx.expect(
+        numeric.status === 200 && byPath.status === 200 && sameJson(byPath.json, numeric.json),
+        byPath.status === 200 ? "a different job" : `status ${byPath.status}`,
+        `the same job as for project ${id}`,
+        byPath,
+      );
+    },
+  },
+  {
+    id: "getJob.unauthenticated",
+    description: 'no token answers 401 {"message":"401 Unauthorized"}',
+    async run(ctx: CheckContext) {
+      const [job] = ctx.material.jobs;
+      const exchange = await ctx.call("getJob", { params: { job_id: job?.id ?? 1 }, auth: { kind: "none" } });
+      ctx.expectError(exchange, 401, { message: "401 Unauthorized" });
+    },
+  },
+];
+
+const traceChecks: CheckDefinition[] = [
+  {
+    id: "getJobTrace.plainText",
+    description: 'a log is text/plain with Content-Disposition: infile; filename="<id>.log"',
+    async run(ctx: CheckContext) {
+      const candidates = traceCandidates(ctx);
+      for (const job of candidates) {
+        const exchange = await ctx.call("getJobTrace", { params: { job_id: job.id } });
+        ctx.expect(exchange.status === 200, `status ${exchange.status}`, "status 200", exchange);
+        if (exchange.text.length === 0) continue;
+        ctx.expect(
+          exchange.mediaType === "text/plain",
+          `content type ${exchange.mediaType}`,
+          "text/plain",
+          exchange,
+        );
+        const disposition = exchange.headers.get("content-disposition");
+        const expected = `infile; filename="${job.id}.log"`;
+        ctx.expect(
+          disposition === expected,
+          `Content-Disposition: ${disposition ?? "(absent)"}`,
+          expected,
+          exchange,
+        );
+        return;
+      }
+      ctx.skip(`none of ${candidates.length} finished job(s) has a log`);
+    },
+  },
+  {
+    id: "getJobTrace.emptyWithoutLog",
+    description: "a job that never started has an empty log, answered 200",
+    async run(ctx: CheckContext) {
+      const [job] = ctx.available((j) => unstartedStatuses.includes(j.status) && j.started_at === null);
+      if (!job) ctx.skip("the project has no job that has not started");
+      const exchange = await ctx.call("getJobTrace", { params: { job_id: job.id } });
+      ctx.expect(
+        exchange.status === 200 && exchange.text === "",
+        `status ${exchange.status}, ${exchange.text.length} characters`,
+        `status 200 and an empty body for ${job.status} job ${job.id}`,
+        exchange,
+      );
+    },
+  },
+  {
+    id: "getJobTrace.unknownJob",
+    description: 'the log of an unknown job answers 404 {"message":"404 Not found"}',
+    async run(ctx: CheckContext) {
+      const exchange = await ctx.call("getJobTrace", { params: { job_id: unknownJob(ctx) } });
+      ctx.expectError(exchange, 404, { message: "404 Not found" });
+    },
+  },
+];
+
+function jobToken(ctx: CheckContext): string {
+  if (!ctx.tokens.jobToken) ctx.skip("needs a job token of a running job (--job-token)");
+  return ctx.tokens.jobToken;
+}
+
+const jobTokenChecks: CheckDefinition[] = [
+  {
+    id: "getJobTokenJob.withJobToken",
+    description: "a running job's token answers its job, the same as the project's view of it",
+    async run(ctx: CheckContext) {
+      const exchange = await ctx.call("getJobTokenJob", {
+        auth: { kind: "jobTokenHeader", token: jobToken(ctx) },
+      });
+      const job = ctx.ok(exchange, 200);
+      ctx.expect(
+        job.status === "running",
+        `status ${job.status}`,
+        "a running job (job tokens live while their job runs)",
+        exchange,
+      );
+      const viaProject = await ctx.call("getJob", {
+        params: { id: job.pipeline.project_id, job_id: job.id },
+      });
+      const same = ctx.ok(viaProject, 200);
+      ctx.expect(
+        same.id === job.id && same.name === job.name && same.pipeline.id === job.pipeline.id,
+        `job ${same.id} "${same.name}" of pipeline ${same.pipeline.id}`,
+        `job ${job.id} "${job.name}" of pipeline ${job.pipeline.id}`,
+        viaProject,
+      );
+    },
+  },
+  {
+    id: "getJobTokenJob.tokenSpellings",
+    description: "the job token works as JOB-TOKEN, as job_token and as Authorization: Bearer",
+    async run(ctx: CheckContext) {
+      const token = jobToken(ctx);
+      const reference = ctx.ok(
+        await ctx.call("getJobTokenJob", { auth: { kind: "jobTokenHeader", token } }),
+        200,
+      );
+      for (const kind of ["jobTokenQuery", "bearer"] as const) {
+        const exchange = await ctx.call("getJobTokenJob", { auth: { kind, token } });
+        const job = ctx.ok(exchange, 200);
+        ctx.expect(job.id === reference.id, `job ${job.id}`, `job ${reference.id}`, exchange);
+      }
+    },
+  },
+  {
+    id: "getJobTokenJob.personalToken",
+    description: 'a personal token answers 404 {"message":"404 Job Not Found"}',
+    async run(ctx: CheckContext) {
+      const exchange = await ctx.call("getJobTokenJob");
+      ctx.expectError(exchange, 404, { message: "404 Job Not Found" });
+    },
+  },
+  {
+    id: "getJobTokenJob.unauthenticated",
+    description: 'no token, or an unknown job token, answers 401 {"message":"401 Unauthorized"}',
+    async run(ctx: CheckContext) {
+      for (const auth of [
+        { kind: "none" },
+        { kind: "jobTokenHeader", token: "conformance-invalid-job-token" },
+      ] as const) {
+        const exchange = await ctx.call("getJobTokenJob", { auth });
+        ctx.expectError(exchange, 401, { message: "401 Unauthorized" });
+      }
+    },
+  },
+  {
+    id: "getJobTokenAllowedAgents.withJobToken",
+    description: "a running job's token answers its job, pipeline and project with the allowed agents",
+    async run(ctx: CheckContext) {
+      const token = jobToken(ctx);
+      const job = ctx.ok(await ctx.call("getJobTokenJob", { auth: { kind: "jobTokenHeader", token } }), 200);
+      const exchange = await ctx.call("getJobTokenAllowedAgents", {
+        auth: { kind: "jobTokenHeader", token },
+      });
+      const agents = ctx.ok(exchange, 200);
+      ctx.expect(
+        agents.job.id === job.id &&
+          agents.pipeline.id === job.pipeline.id &&
+          agents.project.id === job.pipeline.project_id,
+        `job ${agents.job.id}, pipeline ${agents.pipeline.id}, project ${agents.project.id}`,
+        `job ${job.id}, pipeline ${job.pipeline.id}, project ${job.pipeline.project_id} (as GET /job says)`,
+        exchange,
+      );
+    },
+  },
+  {
+    id: "getJobTokenAllowedAgents.personalToken",
+    description: 'a personal token answers 404 {"message":"404 Job Not Found"}',
+    async run(ctx: CheckContext) {
+      const exchange = await ctx.call("getJobTokenAllowedAgents");
+      ctx.expectError(exchange, 404, { message: "404 Job Not Found" });
+    },
+  },
+];
+
+export const jobChecks: CheckDefinition[] = [...getJobChecks, ...traceChecks, ...jobTokenChecks];

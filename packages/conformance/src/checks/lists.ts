@@ -1,0 +1,648 @@
+/** Checks of the three lists: project jobs, pipeline jobs and pipeline bridges. */
+import type { JobStatus } from "@jobs-api/types";
+import type { CheckContext, OpExchange } from "../context.js";
+import { sameJson, withoutClock } from "../context.js";
+import type { Query } from "../http.js";
+import {
+  allPages,
+  type CheckDefinition,
+  ids,
+  isNewestFirst,
+  maxPerPage,
+  parseLink,
+  pipelines,
+  queryValues,
+  statusesByFrequency,
+  unknownId,
+  wasRetried,
+} from "./helpers.js";
+
+type ListOp = "listProjectJobs" | "listPipelineJobs" | "listPipelineBridges";
+
+/** What every list item has, builds and bridges alike. */
+interface Listed {
+  id: number;
+  status: JobStatus;
+  name: string;
+  pipeline: { id: number; project_id: number };
+}
+
+interface ListTarget {
+  op: ListOp;
+  params: Record<string, number>;
+}
+
+async function list(
+  ctx: CheckContext,
+  target: ListTarget,
+  query: Query,
+): Promise<{ exchange: OpExchange<ListOp>; items: Listed[] }> {
+  const exchange = await ctx.call(target.op, { params: target.params, query });
+  ctx.expect(exchange.status === 200, `status ${exchange.status}`, "status 200 with a list", exchange);
+  // The body was validated against the operation's array schema by ctx.call.
+  return { exchange, items: exchange.json as Listed[] };
+}
+
+/** The whole list when it fits on one page; the check is skipped when it has fewer than `min` items. */
+async function wholeList(ctx: CheckContext, target: ListTarget, min: number, extra: Query = []) {
+  const result = await list(ctx, target, [...allPages, ...extra]);
+  if (result.items.length < min) {
+    ctx.skip(`the list has ${result.items.length} item(s); this check needs at least ${min}`);
+  }
+  return { ...result, complete: result.items.length < maxPerPage };
+}
+
+function projectJobs(): ListTarget {
+  return { op: "listProjectJobs", params: {} };
+}
+
+/** The discovered pipeline with the most jobs. */
+function busiestPipeline(ctx: CheckContext): ListTarget {
+  const [pipeline] = pipelines(ctx.material.jobs);
+  if (!pipeline) ctx.skip("the project has no jobs, so no pipeline was found");
+  return { op: "listPipelineJobs", params: { pipeline_id: pipeline.id } };
+}
+
+function bridgePipeline(ctx: CheckContext): ListTarget {
+  const id = ctx.material.bridgePipeline;
+  if (id === undefined) ctx.skip("no pipeline of the project has a trigger job (bridge)");
+  return { op: "listPipelineBridges", params: { pipeline_id: id } };
+}
+
+function orderNewestFirst(target: (ctx: CheckContext) => ListTarget): CheckDefinition["run"] {
+  return async (ctx: CheckContext) => {
+    const { exchange, items } = await wholeList(ctx, target(ctx), 2);
+    ctx.expect(
+      isNewestFirst(ids(items)),
+      `ids in this order: ${ids(items).join(", ")}`,
+      "ids strictly descending (newest first)",
+      exchange,
+    );
+  };
+}
+
+function scopeFilter(target: (ctx: CheckContext) => ListTarget): CheckDefinition["run"] {
+  return async (ctx: CheckContext) => {
+    const t = target(ctx);
+    const { items, complete } = await wholeList(ctx, t, 1);
+    for (const status of statusesByFrequency(items).slice(0, 3)) {
+      const { exchange, items: filtered } = await list(ctx, t, [["scope", status], ...allPages]);
+      const others = filtered.filter((j) => j.status !== status);
+      ctx.expect(
+        others.length === 0,
+        `scope=${status} returned ${others.map((j) => `${j.id} (${j.status})`).join(", ")}`,
+        `only ${status} jobs`,
+        exchange,
+      );
+      const wanted = ids(items.filter((j) => j.status === status));
+      ctx.expect(
+        complete ? sameJson(ids(filtered), wanted) : filtered.length > 0,
+        `scope=${status} returned ids [${ids(filtered).join(", ")}]`,
+        complete ? `every ${status} job of the unfiltered list: [${wanted.join(", ")}]` : `${status} jobs`,
+        exchange,
+      );
+    }
+  };
+}
+
+function scopeSpellings(target: (ctx: CheckContext) => ListTarget): CheckDefinition["run"] {
+  return async (ctx: CheckContext) => {
+    const t = target(ctx);
+    const { items } = await wholeList(ctx, t, 1);
+    const [a, b] = statusesByFrequency(items);
+    if (!a || !b) ctx.skip("every job of the list has the same status; two statuses are needed");
+    const single = await list(ctx, t, [["scope", a], ...allPages]);
+    const singleBracket = await list(ctx, t, [["scope[]", a], ...allPages]);
+    ctx.expect(
+      sameJson(ids(single.items), ids(singleBracket.items)),
+      `scope[]=${a} returned [${ids(singleBracket.items).join(", ")}], scope=${a} [${ids(single.items).join(", ")}]`,
+      "the same jobs for both spellings",
+      singleBracket.exchange,
+    );
+    const repeated = await list(ctx, t, [["scope", a], ["scope", b], ...allPages]);
+    const bracketed = await list(ctx, t, [["scope[]", a], ["scope[]", b], ...allPages]);
+    const statuses = new Set(repeated.items.map((j) => j.status));
+    ctx.expect(
+      statuses.has(a) && statuses.has(b) && statuses.size === 2,
+      `scope=${a}&scope=${b} returned statuses ${[...statuses].join(", ") || "(none)"}`,
+      `${a} and ${b} jobs, and only those`,
+      repeated.exchange,
+    );
+    ctx.expect(
+      sameJson(ids(repeated.items), ids(bracketed.items)),
+      `scope[]=${a}&scope[]=${b} returned [${ids(bracketed.items).join(", ")}]`,
+      `the same jobs as scope=${a}&scope=${b}: [${ids(repeated.items).join(", ")}]`,
+      bracketed.exchange,
+    );
+  };
+}
+
+function scopeInvalid(target: (ctx: CheckContext) => ListTarget): CheckDefinition["run"] {
+  return async (ctx: CheckContext) => {
+    const t = target(ctx);
+    for (const name of ["scope", "scope[]"]) {
+      const exchange = await ctx.call(t.op, { params: t.params, query: [[name, "not_a_status"]] });
+      ctx.expectError(exchange, 400, { error: "scope does not have a valid value" });
+    }
+  };
+}
+
+function unknownPipeline(op: "listPipelineJobs" | "listPipelineBridges"): CheckDefinition["run"] {
+  return async (ctx: CheckContext) => {
+    const pipelineId = unknownId(pipelines(ctx.material.jobs).map((p) => p.id));
+    const exchange = await ctx.call(op, { params: { pipeline_id: pipelineId } });
+    ctx.expectError(exchange, 404, { message: "404 Not found" });
+  };
+}
+
+function pathIdSameAnswer(target: (ctx: CheckContext) => ListTarget): CheckDefinition["run"] {
+  return async (ctx: CheckContext) => {
+    const t = target(ctx);
+    const { id, path } = ctx.material.project;
+    if (id === undefined || path === undefined)
+      ctx.skip("the project's numeric id or path is unknown (it has no jobs)");
+    const numeric = await list(ctx, { op: t.op, params: { ...t.params, id } }, allPages);
+    const byPath = await ctx.call(t.op, { params: { ...t.params, id: path }, query: allPages });
+    ctx.expect(
+      byPath.status === 200 && sameJson(withoutClock(byPath.json), withoutClock(numeric.exchange.json)),
+      byPath.status === 200 ? "a different list" : `status ${byPath.status}`,
+      `the same list as for project ${id}: [${ids(numeric.items).join(", ")}]`,
+      byPath,
+    );
+  };
+}
+
+/** Header values as a page of a counted or uncounted offset list must have them. */
+function expectPageHeaders(
+  ctx: CheckContext,
+  exchange: OpExchange<ListOp>,
+  expected: Record<string, string | null>,
+): void {
+  for (const [name, value] of Object.entries(expected)) {
+    const actual = exchange.headers.get(name);
+    ctx.expect(
+      actual === value,
+      `${name}: ${actual === null ? "(absent)" : JSON.stringify(actual)}`,
+      `${name}: ${value === null ? "(absent)" : JSON.stringify(value)}`,
+      exchange,
+    );
+  }
+}
+
+function expectRels(ctx: CheckContext, exchange: OpExchange<ListOp>, present: string[], absent: string[]) {
+  const rels = parseLink(exchange.headers.get("link"));
+  const shown = `Link rels: ${[...rels.keys()].join(", ") || "(none)"}`;
+  for (const rel of present) ctx.expect(rels.has(rel), shown, `a Link with rel="${rel}"`, exchange);
+  for (const rel of absent) ctx.expect(!rels.has(rel), shown, `no Link with rel="${rel}"`, exchange);
+  return rels;
+}
+
+/** Pages followed by the Link checks: enough to show the filters survive, few enough to stay quick. */
+const walkedPages = 5;
+
+/** Follows `rel="next"` from a first page until the end or `limit` pages, keeping every page's answer. */
+async function walk(ctx: CheckContext, op: ListOp, first: OpExchange<ListOp>, limit: number) {
+  const pages = [first];
+  let current = first;
+  for (let i = 1; i < limit; i += 1) {
+    const next = parseLink(current.headers.get("link")).get("next");
+    if (!next) break;
+    current = await ctx.follow(op, next, current);
+    ctx.expect(current.status === 200, `status ${current.status}`, "status 200 for the next page", current);
+    pages.push(current);
+  }
+  return pages;
+}
+
+const projectChecks: CheckDefinition[] = [
+  {
+    id: "listProjectJobs.projectJobsOnly",
+    description: "lists the project's jobs, each with a pipeline of that project",
+    async run(ctx: CheckContext) {
+      const { exchange, items } = await list(ctx, projectJobs(), allPages);
+      const projectId = ctx.material.project.id;
+      const strangers = items.filter((j) => projectId !== undefined && j.pipeline.project_id !== projectId);
+      ctx.expect(
+        strangers.length === 0,
+        `jobs of other projects: ${strangers.map((j) => `${j.id} (project ${j.pipeline.project_id})`).join(", ")}`,
+        `only jobs whose pipeline.project_id is ${projectId}`,
+        exchange,
+      );
+    },
+  },
+  {
+    id: "listProjectJobs.orderNewestFirst",
+    description: "orders jobs by id, newest first",
+    run: orderNewestFirst(projectJobs),
+  },
+  {
+    id: "listProjectJobs.scopeFilter",
+    description: "scope=<status> returns exactly the jobs with that status",
+    run: scopeFilter(projectJobs),
+  },
+  {
+    id: "listProjectJobs.scopeBracketSpelling",
+    description: "scope=a, scope=a&scope=b and scope[]=a&scope[]=b select the same jobs",
+    run: scopeSpellings(projectJobs),
+  },
+  {
+    id: "listProjectJobs.scopeInvalid",
+    description: 'an unknown status in scope answers 400 {"error":"scope does not have a valid value"}',
+    run: scopeInvalid(projectJobs),
+  },
+  {
+    id: "listProjectJobs.perPageBounds",
+    description: 'per_page outside 1..100 answers 400 {"error":"per_page does not have a valid value"}',
+    async run(ctx: CheckContext) {
+      for (const perPage of ["0", "101"]) {
+        const exchange = await ctx.call("listProjectJobs", { query: [["per_page", perPage]] });
+        ctx.expectError(exchange, 400, { error: "per_page does not have a valid value" });
+      }
+      const { exchange, items } = await list(ctx, projectJobs(), [["per_page", "1"]]);
+      ctx.expect(items.length <= 1, `${items.length} jobs for per_page=1`, "at most 1 job", exchange);
+    },
+  },
+  {
+    id: "listProjectJobs.paginationHeaders",
+    description:
+      "X-Page, X-Per-Page, X-Next-Page, X-Prev-Page and Link match the pages, and no counts are sent",
+    async run(ctx: CheckContext) {
+      const { items } = await wholeList(ctx, projectJobs(), 2);
+      const first = await list(ctx, projectJobs(), [["per_page", "1"]]);
+      expectPageHeaders(ctx, first.exchange, {
+        "x-page": "1",
+        "x-per-page": "1",
+        "x-prev-page": "",
+        "x-next-page": "2",
+        "x-total": null,
+        "x-total-pages": null,
+      });
+      expectRels(ctx, first.exchange, ["next", "first"], ["prev", "last"]);
+      const second = await list(ctx, projectJobs(), [
+        ["page", "2"],
+        ["per_page", "1"],
+      ]);
+      expectPageHeaders(ctx, second.exchange, { "x-page": "2", "x-prev-page": "1" });
+      expectRels(ctx, second.exchange, ["prev", "first"], ["last"]);
+      const expected = ids(items.slice(0, 2));
+      const got = [...ids(first.items), ...ids(second.items)];
+      ctx.expect(
+        sameJson(got, expected),
+        `pages 1 and 2 of per_page=1 hold [${got.join(", ")}]`,
+        `the first two jobs of the list: [${expected.join(", ")}]`,
+        second.exchange,
+      );
+    },
+  },
+  {
+    id: "listProjectJobs.paginationLastPage",
+    description: 'the last page has the remaining jobs, an empty X-Next-Page and no rel="next"',
+    async run(ctx: CheckContext) {
+      const { items, complete } = await wholeList(ctx, projectJobs(), 2);
+      if (!complete)
+        ctx.skip(`the project has ${maxPerPage} jobs or more, so its last page cannot be predicted`);
+      const perPage = Math.ceil(items.length / 2);
+      const lastPage = Math.ceil(items.length / perPage);
+      const last = await list(ctx, projectJobs(), [
+        ["page", String(lastPage)],
+        ["per_page", String(perPage)],
+      ]);
+      const expected = ids(items.slice((lastPage - 1) * perPage));
+      ctx.expect(
+        sameJson(ids(last.items), expected),
+        `page ${lastPage} of per_page=${perPage} holds [${ids(last.items).join(", ")}]`,
+        `the remaining jobs [${expected.join(", ")}]`,
+        last.exchange,
+      );
+      expectPageHeaders(ctx, last.exchange, { "x-next-page": "", "x-prev-page": String(lastPage - 1) });
+      expectRels(ctx, last.exchange, ["prev", "first"], ["next", "last"]);
+    },
+  },
+  {
+    id: "listProjectJobs.linkNextKeepsFilters",
+    description: 'following Link rel="next" walks the filtered list, keeping scope and per_page',
+    async run(ctx: CheckContext) {
+      const { items } = await wholeList(ctx, projectJobs(), 2);
+      const [a, b] = statusesByFrequency(items);
+      if (!a || !b) ctx.skip("every job has the same status; two statuses are needed");
+      const wanted = items.filter((j) => j.status === a || j.status === b);
+      const first = await list(ctx, projectJobs(), [
+        ["scope[]", a],
+        ["scope[]", b],
+        ["per_page", "1"],
+      ]);
+      const pages = await walk(ctx, "listProjectJobs", first.exchange, walkedPages);
+      for (const page of pages.slice(1)) {
+        const scope = queryValues(page.url, "scope").sort();
+        ctx.expect(
+          sameJson(scope, [a, b].sort()) && queryValues(page.url, "per_page")[0] === "1",
+          `the next page's URL has scope=${scope.join(",") || "(none)"} per_page=${queryValues(page.url, "per_page").join(",") || "(none)"}`,
+          `scope ${a} and ${b}, per_page=1`,
+          page,
+        );
+      }
+      const got = pages.flatMap((p) => ids(p.json as Listed[]));
+      const expected = ids(wanted.slice(0, walkedPages));
+      ctx.expect(
+        sameJson(got, expected),
+        `the pages held [${got.join(", ")}]`,
+        `the first ${expected.length} ${a}/${b} jobs, one per page: [${expected.join(", ")}]`,
+        pages.at(-1),
+      );
+    },
+  },
+  {
+    id: "listProjectJobs.keysetPagination",
+    description: 'pagination=keyset walks the list by Link rel="next", in both sort orders',
+    async run(ctx: CheckContext) {
+      const { items, complete } = await wholeList(ctx, projectJobs(), 3);
+      const keyset: Query = [
+        ["pagination", "keyset"],
+        ["order_by", "id"],
+        ["per_page", "2"],
+      ];
+      const first = await list(ctx, projectJobs(), [...keyset, ["sort", "desc"]]);
+      const pages = await walk(ctx, "listProjectJobs", first.exchange, 3);
+      const got = pages.flatMap((p) => ids(p.json as Listed[]));
+      const expected = ids(items.slice(0, Math.min(items.length, 6)));
+      ctx.expect(
+        sameJson(got, expected),
+        `${pages.length} keyset page(s) held [${got.join(", ")}]`,
+        `the newest jobs in order, two per page: [${expected.join(", ")}]`,
+        pages.at(-1),
+      );
+      const ascending = await list(ctx, projectJobs(), [...keyset, ["sort", "asc"]]);
+      const oldest = ids(ascending.items);
+      const expectedOldest = ids(items.slice(-2)).reverse();
+      ctx.expect(
+        complete
+          ? sameJson(oldest, expectedOldest)
+          : oldest.length === 2 && (oldest[0] ?? 0) < (oldest[1] ?? 0),
+        `sort=asc returned [${oldest.join(", ")}]`,
+        complete
+          ? `the two oldest jobs, oldest first: [${expectedOldest.join(", ")}]`
+          : "two jobs, oldest first",
+        ascending.exchange,
+      );
+    },
+  },
+  {
+    id: "listProjectJobs.pathIdSameAnswer",
+    description: "the URL-encoded project path gives the same answer as the numeric id",
+    run: pathIdSameAnswer(projectJobs),
+  },
+  {
+    id: "listProjectJobs.unknownProject",
+    description: 'an unknown or invisible project answers 404 {"message":"404 Project Not Found"}',
+    async run(ctx: CheckContext) {
+      const projectId = unknownId([ctx.material.project.id ?? 0]);
+      for (const id of [projectId, `conformance-no-such-group/no-such-project-${projectId}`]) {
+        const exchange = await ctx.call("listProjectJobs", { params: { id } });
+        ctx.expectError(exchange, 404, { message: "404 Project Not Found" });
+      }
+    },
+  },
+  {
+    id: "listProjectJobs.unauthenticated",
+    description: 'no token answers 401 {"message":"401 Unauthorized"}',
+    async run(ctx: CheckContext) {
+      const exchange = await ctx.call("listProjectJobs", { auth: { kind: "none" } });
+      ctx.expectError(exchange, 401, { message: "401 Unauthorized" });
+    },
+  },
+  {
+    id: "listProjectJobs.badToken",
+    description: 'an unknown token answers 401 {"message":"401 Unauthorized"}, in the header and the query',
+    async run(ctx: CheckContext) {
+      for (const kind of ["privateTokenHeader", "privateTokenQuery"] as const) {
+        const exchange = await ctx.call("listProjectJobs", {
+          auth: { kind, token: "conformance-invalid-token" },
+        });
+        ctx.expectError(exchange, 401, { message: "401 Unauthorized" });
+      }
+    },
+  },
+  {
+    id: "listProjectJobs.tokenSpellings",
+    description: "the token works as PRIVATE-TOKEN, as private_token and as Authorization: Bearer",
+    async run(ctx: CheckContext) {
+      const reference = await list(ctx, projectJobs(), allPages);
+      for (const kind of ["privateTokenQuery", "bearer"] as const) {
+        const exchange = await ctx.call("listProjectJobs", {
+          auth: { kind, token: ctx.tokens.token },
+          query: allPages,
+        });
+        ctx.expect(
+          exchange.status === 200 && sameJson(ids(exchange.json as Listed[]), ids(reference.items)),
+          exchange.status === 200 ? "a different list" : `status ${exchange.status}`,
+          "the same list as with PRIVATE-TOKEN",
+          exchange,
+        );
+      }
+    },
+  },
+];
+
+const pipelineChecks: CheckDefinition[] = [
+  {
+    id: "listPipelineJobs.pipelineJobsOnly",
+    description: "lists the jobs of that pipeline only",
+    async run(ctx: CheckContext) {
+      const target = busiestPipeline(ctx);
+      const { exchange, items } = await wholeList(ctx, target, 1);
+      const strangers = items.filter((j) => j.pipeline.id !== target.params.pipeline_id);
+      ctx.expect(
+        strangers.length === 0,
+        `jobs of other pipelines: ${strangers.map((j) => `${j.id} (pipeline ${j.pipeline.id})`).join(", ")}`,
+        `only jobs of pipeline ${target.params.pipeline_id}`,
+        exchange,
+      );
+    },
+  },
+  {
+    id: "listPipelineJobs.orderNewestFirst",
+    description: "orders the pipeline's jobs by id, newest first",
+    run: orderNewestFirst(busiestPipeline),
+  },
+  {
+    id: "listPipelineJobs.scopeFilter",
+    description: "scope=<status> returns exactly the pipeline's jobs with that status",
+    run: scopeFilter(busiestPipeline),
+  },
+  {
+    id: "listPipelineJobs.scopeBracketSpelling",
+    description: "scope=a, scope=a&scope=b and scope[]=a&scope[]=b select the same jobs",
+    run: scopeSpellings(busiestPipeline),
+  },
+  {
+    id: "listPipelineJobs.scopeInvalid",
+    description: 'an unknown status in scope answers 400 {"error":"scope does not have a valid value"}',
+    run: scopeInvalid(busiestPipeline),
+  },
+  {
+    id: "listPipelineJobs.includeRetried",
+    description: "retried jobs are hidden unless include_retried=true",
+    async run(ctx: CheckContext) {
+      const pool = ctx.material.jobs;
+      const retried = pool.find((j) => wasRetried(j, pool));
+      if (!retried) ctx.skip("no job of the project was retried (retry one, or run with --destructive)");
+      const target: ListTarget = { op: "listPipelineJobs", params: { pipeline_id: retried.pipeline.id } };
+      const latest = await list(ctx, target, allPages);
+      ctx.expect(
+        !ids(latest.items).includes(retried.id),
+        `retried job ${retried.id} is listed`,
+        `no job ${retried.id}: it was retried`,
+        latest.exchange,
+      );
+      const names = latest.items.map((j) => j.name);
+      ctx.expect(
+        new Set(names).size === names.length,
+        `names listed twice: ${names.filter((n, i) => names.indexOf(n) !== i).join(", ")}`,
+        "each job name once (its latest attempt)",
+        latest.exchange,
+      );
+      const all = await list(ctx, target, [...allPages, ["include_retried", "true"]]);
+      const missing = ids(latest.items).filter((id) => !ids(all.items).includes(id));
+      ctx.expect(
+        ids(all.items).includes(retried.id) && missing.length === 0,
+        `include_retried=true returned [${ids(all.items).join(", ")}]`,
+        `every job of the default list and retried job ${retried.id}`,
+        all.exchange,
+      );
+    },
+  },
+  {
+    id: "listPipelineJobs.paginationCounts",
+    description: 'X-Total, X-Total-Pages and rel="last" count the pipeline\'s jobs',
+    async run(ctx: CheckContext) {
+      const target = busiestPipeline(ctx);
+      const { items, complete } = await wholeList(ctx, target, 2);
+      if (!complete) ctx.skip(`the pipeline has ${maxPerPage} jobs or more`);
+      await expectCounts(ctx, target, items.length);
+    },
+  },
+  {
+    id: "listPipelineJobs.linkNextKeepsFilters",
+    description:
+      'following Link rel="next" walks the filtered list, keeping scope, include_retried and per_page',
+    async run(ctx: CheckContext) {
+      const target = busiestPipeline(ctx);
+      const filters: Query = [["include_retried", "true"]];
+      const { items } = await wholeList(ctx, target, 2, filters);
+      const [a, b] = statusesByFrequency(items);
+      if (!a) ctx.skip("the pipeline has no jobs");
+      const scope = b ? [a, b] : [a];
+      const wanted = ids(items.filter((j) => scope.includes(j.status)));
+      if (wanted.length < 2) ctx.skip("fewer than two jobs match the filter");
+      const first = await list(ctx, target, [
+        ...scope.map((s): [string, string] => ["scope[]", s]),
+        ...filters,
+        ["per_page", "1"],
+      ]);
+      const pages = await walk(ctx, "listPipelineJobs", first.exchange, walkedPages);
+      const last = pages.at(-1);
+      for (const page of pages.slice(1)) {
+        const sent = queryValues(page.url, "scope").sort();
+        ctx.expect(
+          sameJson(sent, [...scope].sort()) && queryValues(page.url, "include_retried")[0] === "true",
+          `the next page's URL has scope=${sent.join(",") || "(none)"} include_retried=${queryValues(page.url, "include_retried").join(",") || "(none)"}`,
+          `scope ${scope.join(" and ")} and include_retried=true`,
+          page,
+        );
+      }
+      const got = pages.flatMap((p) => ids(p.json as Listed[]));
+      const expected = wanted.slice(0, walkedPages);
+      ctx.expect(
+        sameJson(got, expected),
+        `the pages held [${got.join(", ")}]`,
+        `the first ${expected.length} matching jobs, one per page: [${expected.join(", ")}]`,
+        last,
+      );
+    },
+  },
+  {
+    id: "listPipelineJobs.unknownPipeline",
+    description: 'an unknown pipeline answers 404 {"message":"404 Not found"}',
+    run: unknownPipeline("listPipelineJobs"),
+  },
+  {
+    id: "listPipelineJobs.pathIdSameAnswer",
+    description: "the URL-encoded project path gives the same answer as the numeric id",
+    run: pathIdSameAnswer(busiestPipeline),
+  },
+];
+
+/** Checks the counted pagination of a list of `total` items, one item a page. */
+async function expectCounts(ctx: CheckContext, target: ListTarget, total: number): Promise<void> {
+  const first = await list(ctx, target, [["per_page", "1"]]);
+  expectPageHeaders(ctx, first.exchange, {
+    "x-total": String(total),
+    "x-total-pages": String(total),
+    "x-page": "1",
+    "x-next-page": total > 1 ? "2" : "",
+  });
+  const rels = expectRels(ctx, first.exchange, ["first", "last"], ["prev"]);
+  const lastUrl = rels.get("last") ?? "";
+  ctx.expect(
+    queryValues(lastUrl, "page")[0] === String(total),
+    `rel="last" is ${ctx.http.redact(lastUrl)}`,
+    `rel="last" pointing at page ${total}`,
+    first.exchange,
+  );
+}
+
+const bridgeChecks: CheckDefinition[] = [
+  {
+    id: "listPipelineBridges.bridgesOnly",
+    description: "lists the pipeline's trigger jobs, which the pipeline's job list leaves out",
+    async run(ctx: CheckContext) {
+      const target = bridgePipeline(ctx);
+      const { exchange, items } = await wholeList(ctx, target, 1);
+      const strangers = items.filter((j) => j.pipeline.id !== target.params.pipeline_id);
+      ctx.expect(
+        strangers.length === 0,
+        `bridges of other pipelines: ${ids(strangers).join(", ")}`,
+        `only bridges of pipeline ${target.params.pipeline_id}`,
+        exchange,
+      );
+      const jobs = await list(ctx, { op: "listPipelineJobs", params: target.params }, [
+        ...allPages,
+        ["include_retried", "true"],
+      ]);
+      const both = ids(items).filter((id) => ids(jobs.items).includes(id));
+      ctx.expect(
+        both.length === 0,
+        `bridges also in the job list: ${both.join(", ")}`,
+        "no bridge among the pipeline's jobs",
+        jobs.exchange,
+      );
+    },
+  },
+  {
+    id: "listPipelineBridges.orderNewestFirst",
+    description: "orders bridges by id, newest first",
+    run: orderNewestFirst(bridgePipeline),
+  },
+  {
+    id: "listPipelineBridges.scopeFilter",
+    description: "scope=<status> returns exactly the bridges with that status",
+    run: scopeFilter(bridgePipeline),
+  },
+  {
+    id: "listPipelineBridges.paginationCounts",
+    description: 'X-Total, X-Total-Pages and rel="last" count the pipeline\'s bridges',
+    async run(ctx: CheckContext) {
+      const target = bridgePipeline(ctx);
+      const { items, complete } = await wholeList(ctx, target, 1);
+      if (!complete) ctx.skip(`the pipeline has ${maxPerPage} bridges or more`);
+      await expectCounts(ctx, target, items.length);
+    },
+  },
+  {
+    id: "listPipelineBridges.unknownPipeline",
+    description: 'an unknown pipeline answers 404 {"message":"404 Not found"}',
+    run: unknownPipeline("listPipelineBridges"),
+  },
+];
+
+export const listChecks: CheckDefinition[] = [...projectChecks, ...pipelineChecks, ...bridgeChecks];

@@ -1,0 +1,226 @@
+/**
+ * What a check works with: requests that are validated against the spec as they come back, assertions
+ * that record what was sent, expected and received, and the material discovery found on the server.
+ */
+import type { Job, JobStatus, JobTokenJob, OperationId, operations } from "@jobs-api/types";
+import type { Auth, Exchange, Http, Query } from "./http.js";
+import type { Failure } from "./report.js";
+import type { SpecValidator } from "./spec.js";
+
+/** An answer together with the operation it answers, so that its body can be typed from the spec. */
+export type OpExchange<Op extends OperationId> = Exchange & { operationId: Op };
+
+type Responses<Op extends OperationId> = operations[Op]["responses"];
+type JsonOf<R> = R extends { content: { "application/json": infer B } } ? B : never;
+export type Body<Op extends OperationId, S extends keyof Responses<Op>> = JsonOf<Responses<Op>[S]>;
+
+export interface ProjectRef {
+  /** The project as the user named it (`--project`), or as found from the job token. */
+  given: string;
+  id: number | undefined;
+  path: string | undefined;
+}
+
+export interface Material {
+  project: ProjectRef;
+  /** The project's jobs, newest first, from the first pages of its list. */
+  jobs: Job[];
+  /** A pipeline with trigger jobs (bridges), when one was found. */
+  bridgePipeline: number | undefined;
+  /** The job of `--job-token`, when one was given and the server resolved it. */
+  jobTokenJob: JobTokenJob | undefined;
+  /** Jobs a destructive check has taken, so that no two checks change the same job. */
+  claimed: Set<number>;
+}
+
+export interface Tokens {
+  token: string;
+  jobToken: string | undefined;
+}
+
+export interface CallOptions {
+  /** Path parameters besides `id`, which defaults to the project; numbers and strings are URL-encoded. */
+  params?: Record<string, string | number>;
+  query?: Query;
+  /** Defaults to the personal token in `PRIVATE-TOKEN`. */
+  auth?: Auth;
+  body?: unknown;
+}
+
+export class CheckFailure extends Error {
+  override name = "CheckFailure";
+  constructor(readonly failure: Failure) {
+    super(failure.message);
+  }
+}
+
+export class CheckSkipped extends Error {
+  override name = "CheckSkipped";
+}
+
+/** Statuses of jobs that have not started and so have no log. */
+export const unstartedStatuses: readonly JobStatus[] = [
+  "created",
+  "waiting_for_resource",
+  "preparing",
+  "pending",
+  "manual",
+  "scheduled",
+];
+export const finishedStatuses: readonly JobStatus[] = ["success", "failed", "canceled", "skipped"];
+
+const excerptLength = 300;
+
+export class CheckContext {
+  constructor(
+    readonly http: Http,
+    readonly spec: SpecValidator,
+    readonly material: Material,
+    readonly tokens: Tokens,
+  ) {}
+
+  get token(): Auth {
+    return { kind: "privateTokenHeader", token: this.tokens.token };
+  }
+
+  /** The project as a path parameter: its numeric id when known, else the name it was given by. */
+  get project(): string | number {
+    return this.material.project.id ?? this.material.project.given;
+  }
+
+  /** Sends a request for an operation and fails the check at once if the answer contradicts the spec. */
+  async call<Op extends OperationId>(op: Op, options: CallOptions = {}): Promise<OpExchange<Op>> {
+    const info = this.spec.operation(op);
+    const params: Record<string, string | number> = { id: this.project, ...options.params };
+    const path = info.path.replace(/\{(\w+)\}/g, (_, name: string) => {
+      const value = params[name];
+      if (value === undefined) throw new Error(`${op}: no value for path parameter ${name}`);
+      return encodeURIComponent(String(value));
+    });
+    return this.#exchange(op, info.method, this.http.url(path, options.query), options);
+  }
+
+  /** Follows a URL the server gave (a `Link` header), for the operation it should lead to. */
+  async follow<Op extends OperationId>(op: Op, url: string, via: Exchange): Promise<OpExchange<Op>> {
+    // Tokens are only ever sent to the server under test, never to a host a Link header names.
+    if (new URL(url).origin !== new URL(this.http.baseUrl).origin) {
+      this.fail(
+        `a Link URL leads to another origin: ${this.http.redact(url)}`,
+        "Link URLs on the server's own origin",
+        via,
+      );
+    }
+    return this.#exchange(op, "GET", url, {});
+  }
+
+  async #exchange<Op extends OperationId>(
+    op: Op,
+    method: string,
+    url: string,
+    options: CallOptions,
+  ): Promise<OpExchange<Op>> {
+    const exchange = await this.http.send(method, url, options.auth ?? this.token, options.body);
+    const tagged = { ...exchange, operationId: op };
+    const problems = this.spec.validate(op, exchange);
+    if (problems.length > 0) {
+      this.fail(
+        `the answer does not match the spec: ${problems.join("; ")}`,
+        `an answer the spec documents for ${op}`,
+        tagged,
+      );
+    }
+    return tagged;
+  }
+
+  skip(reason: string): never {
+    throw new CheckSkipped(reason);
+  }
+
+  fail(message: string, expected: string, exchange?: Exchange): never {
+    const failure: Failure = { message, expected };
+    if (exchange) {
+      failure.sent = { method: exchange.method, url: exchange.shownUrl };
+      const body = exchange.text.replace(/\s+/g, " ").trim();
+      failure.got = {
+        status: exchange.status,
+        contentType: exchange.headers.get("content-type") ?? "",
+        body: body.length > excerptLength ? `${body.slice(0, excerptLength)}…` : body,
+      };
+    }
+    throw new CheckFailure(failure);
+  }
+
+  expect(condition: boolean, message: string, expected: string, exchange?: Exchange): asserts condition {
+    if (!condition) this.fail(message, expected, exchange);
+  }
+
+  /** Asserts the status and returns the body, typed by the spec (which the body was validated against). */
+  ok<Op extends OperationId, S extends keyof Responses<Op> & number>(
+    exchange: OpExchange<Op>,
+    status: S,
+  ): Body<Op, S> {
+    this.expect(exchange.status === status, `status ${exchange.status}`, `status ${status}`, exchange);
+    return exchange.json as Body<Op, S>;
+  }
+
+  /** Asserts one of GitLab's exact error answers, e.g. `404 {"message":"404 Not found"}`. */
+  expectError(exchange: Exchange, status: number, body: { message: string } | { error: string }): void {
+    const expected = `status ${status} with body ${JSON.stringify(body)}`;
+    this.expect(exchange.status === status, `status ${exchange.status}`, expected, exchange);
+    this.expect(sameJson(exchange.json, body), "a different error body", expected, exchange);
+  }
+
+  /** The jobs of the discovered pool that satisfy `predicate`, not claimed by a destructive check. */
+  available(predicate: (job: Job) => boolean): Job[] {
+    const tokenJob = this.material.jobTokenJob?.id;
+    return this.material.jobs.filter(
+      (j) => !this.material.claimed.has(j.id) && j.id !== tokenJob && predicate(j),
+    );
+  }
+
+  /** Takes a job for a check that changes it, preferring statuses in the order given. */
+  claim(statuses: readonly JobStatus[], extra: (job: Job) => boolean = () => true): Job {
+    for (const status of statuses) {
+      const [job] = this.available((j) => j.status === status && extra(j));
+      if (job) {
+        this.material.claimed.add(job.id);
+        return job;
+      }
+    }
+    this.skip(
+      `no ${statuses.join(" or ")} job${this.material.jobs.length === 0 ? " (the project has no jobs)" : ""} left to use`,
+    );
+  }
+}
+
+/**
+ * A job as it will read a moment later: an unfinished job's `duration` and `queued_duration` grow with
+ * the clock, so two answers about it never agree on them.
+ */
+export function withoutClock(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutClock);
+  if (
+    typeof value !== "object" ||
+    value === null ||
+    !("finished_at" in value) ||
+    value.finished_at !== null
+  ) {
+    return value;
+  }
+  const { duration: _d, queued_duration: _q, ...rest } = value as Record<string, unknown>;
+  return rest;
+}
+
+/** Deep equality of JSON values, key order ignored. */
+export function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  if (ka.length !== kb.length) return false;
+  return ka.every(
+    (k) =>
+      Object.hasOwn(b, k) && sameJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]),
+  );
+}

@@ -1,0 +1,152 @@
+/**
+ * The conformance suite's own HTTP layer: a thin wrapper over `fetch` that keeps everything a check needs to
+ * judge a server (exact status, headers, content type and body text) and never interprets or retries
+ * anything, unlike a client library would.
+ */
+
+/** How a request authenticates; each kind is one of GitLab's token spellings. */
+export type Auth =
+  | { kind: "none" }
+  | {
+      kind: "privateTokenHeader" | "privateTokenQuery" | "bearer" | "jobTokenHeader" | "jobTokenQuery";
+      token: string;
+    };
+
+/** Query parameters as ordered pairs, so that spellings such as `scope[]=a&scope[]=b` are sent exactly. */
+export type Query = ReadonlyArray<readonly [string, string]>;
+
+export interface Exchange {
+  method: string;
+  /** The URL as sent, tokens included: for following up, never for printing. */
+  url: string;
+  /** The URL with every token replaced, safe to print and store in reports. */
+  shownUrl: string;
+  status: number;
+  headers: Headers;
+  /** Media type of the answer without parameters, lower case (`application/json`), or "" when absent. */
+  mediaType: string;
+  text: string;
+  /** The parsed body when it is JSON, `undefined` otherwise. */
+  json: unknown;
+  durationMs: number;
+}
+
+/** Nothing answered at the HTTP level: refused connection, DNS failure, TLS error, timeout. */
+export class NetworkError extends Error {
+  override name = "NetworkError";
+}
+
+const tokenQueryNames = ["private_token", "access_token", "job_token"];
+
+export interface HttpOptions {
+  baseUrl: string;
+  fetch?: typeof fetch;
+  /** Tokens to hide in printed URLs, besides the values of the token query parameters. */
+  secrets: string[];
+  timeoutMs?: number;
+}
+
+export class Http {
+  readonly baseUrl: string;
+  readonly #fetch: typeof fetch;
+  readonly #secrets: string[];
+  readonly #timeoutMs: number;
+
+  constructor(options: HttpOptions) {
+    this.baseUrl = options.baseUrl.replace(/\/+$/, "");
+    this.#fetch = options.fetch ?? globalThis.fetch;
+    this.#secrets = options.secrets.filter((s) => s.length > 0);
+    this.#timeoutMs = options.timeoutMs ?? 30_000;
+  }
+
+  /** Builds an absolute URL from a path below the base URL (already encoded) and query pairs. */
+  url(path: string, query: Query = []): string {
+    // Keys are written as given (brackets stay literal, as `curl --globoff` sends them); values are encoded.
+    const search = query.map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join("&");
+    return `${this.baseUrl}${path}${search ? `?${search}` : ""}`;
+  }
+
+  redact(url: string): string {
+    let shown = url;
+    for (const secret of this.#secrets) {
+      shown = shown.replaceAll(secret, "[REDACTED]").replaceAll(encodeURIComponent(secret), "[REDACTED]");
+    }
+    for (const name of tokenQueryNames) {
+      shown = shown.replace(new RegExp(`([?&]${name}=)[^&#]*`, "g"), "$1[REDACTED]");
+    }
+    return shown;
+  }
+
+  async send(method: string, url: string, auth: Auth, body?: unknown): Promise<Exchange> {
+    const target = withQueryAuth(url, auth);
+    const headers = new Headers({ accept: "application/json, text/plain, */*" });
+    if (auth.kind === "privateTokenHeader") headers.set("private-token", auth.token);
+    if (auth.kind === "bearer") headers.set("authorization", `Bearer ${auth.token}`);
+    if (auth.kind === "jobTokenHeader") headers.set("job-token", auth.token);
+    if (body !== undefined) headers.set("content-type", "application/json");
+    const started = performance.now();
+    let response: Response;
+    let text: string;
+    try {
+      response = await this.#fetch(target, {
+        method,
+        headers,
+        body: body === undefined ? null : JSON.stringify(body),
+        redirect: "manual",
+        signal: AbortSignal.timeout(this.#timeoutMs),
+      });
+      text = await response.text();
+    } catch (error) {
+      throw new NetworkError(`${method} ${this.redact(target)}: ${describeNetworkError(error)}`, {
+        cause: error,
+      });
+    }
+    const mediaType = (response.headers.get("content-type") ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
+    return {
+      method,
+      url: target,
+      shownUrl: this.redact(target),
+      status: response.status,
+      headers: response.headers,
+      mediaType,
+      text,
+      json: parseJson(mediaType, text),
+      durationMs: performance.now() - started,
+    };
+  }
+}
+
+function withQueryAuth(url: string, auth: Auth): string {
+  const name =
+    auth.kind === "privateTokenQuery"
+      ? "private_token"
+      : auth.kind === "jobTokenQuery"
+        ? "job_token"
+        : undefined;
+  if (!name || auth.kind === "none") return url;
+  return `${url}${url.includes("?") ? "&" : "?"}${name}=${encodeURIComponent(auth.token)}`;
+}
+
+function parseJson(mediaType: string, text: string): unknown {
+  // Only a body that says it is JSON counts as JSON: a server sending JSON as text/html is a deviation.
+  if (mediaType !== "application/json" && !mediaType.endsWith("+json")) return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Turns undici's generic "fetch failed" into the reason a person can act on. */
+function describeNetworkError(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  if (error.name === "TimeoutError") return "no answer before the timeout";
+  const cause = error.cause;
+  if (cause instanceof Error) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    if (code === "ECONNREFUSED") return "connection refused (nothing is listening at this address)";
+    if (code === "ENOTFOUND") return "host not found";
+    return code ? `${code}: ${cause.message}` : cause.message;
+  }
+  return error.message;
+}

@@ -1,0 +1,8 @@
+export type { CheckDefinition } from "./checks/helpers.js";
+export { SetupError } from "./discovery.js";
+export { failureLines, junitXml, progressLine, summary } from "./format.js";
+export { type Auth, type Exchange, NetworkError } from "./http.js";
+export { exitCodes, main } from "./main.js";
+export type { CheckId, CheckResult, CheckStatus, Failure, Report } from "./report.js";
+export { type ConformanceOptions, checks, runConformance, selectChecks } from "./run.js";
+export { SpecValidator } from "./spec.js";

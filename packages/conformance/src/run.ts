@@ -1,0 +1,122 @@
+import type { OperationId } from "@jobs-api/types";
+import { actionChecks } from "./checks/actions.js";
+import type { CheckDefinition } from "./checks/helpers.js";
+import { jobChecks } from "./checks/jobs.js";
+import { listChecks } from "./checks/lists.js";
+import { CheckContext, CheckFailure, CheckSkipped } from "./context.js";
+import { discover, SetupError } from "./discovery.js";
+import { Http } from "./http.js";
+import { type CheckResult, countResults, type Report } from "./report.js";
+import { SpecValidator } from "./spec.js";
+
+export interface ConformanceOptions {
+  /** The API root, e.g. `https://gitlab.example.com/api/v4`. */
+  baseUrl: string;
+  /** A personal (or project) access token of a user with at least the Developer role in the project. */
+  token: string;
+  /** Numeric id or full path of the project to examine; defaults to the project of `jobToken`'s job. */
+  project?: string | number;
+  /** The CI job token of a running job, for the `/job` endpoints. */
+  jobToken?: string;
+  /** Also run the checks that cancel, retry, play and erase jobs. */
+  destructive?: boolean;
+  /** Check ids (`retryJob.newJobPending`) or operation ids (`retryJob`) to run; all when absent. */
+  only?: readonly string[];
+  fetch?: typeof fetch;
+  /** Called as each check ends, in order: live progress. */
+  onResult?: (result: CheckResult) => void;
+  /** Per request; 30 s by default. */
+  timeoutMs?: number;
+}
+
+/** Every check, in the order they run: read-only ones first, then the destructive ones. */
+export const checks: readonly CheckDefinition[] = [...listChecks, ...jobChecks, ...actionChecks];
+
+function operationOf(check: CheckDefinition): OperationId {
+  return check.id.slice(0, check.id.indexOf(".")) as OperationId;
+}
+
+/** The checks `only` names; throws a SetupError for a name that matches none. */
+export function selectChecks(only?: readonly string[]): CheckDefinition[] {
+  if (!only || only.length === 0) return [...checks];
+  const unknown = only.filter((name) => !checks.some((c) => c.id === name || operationOf(c) === name));
+  if (unknown.length > 0) {
+    throw new SetupError(`unknown check or operation: ${unknown.join(", ")} (list them with --list)`);
+  }
+  return checks.filter((c) => only.includes(c.id) || only.includes(operationOf(c)));
+}
+
+export async function runConformance(options: ConformanceOptions): Promise<Report> {
+  const startedAt = new Date();
+  const started = performance.now();
+  const selected = selectChecks(options.only);
+  const tokens = { token: options.token, jobToken: options.jobToken };
+  const http = new Http({
+    baseUrl: options.baseUrl,
+    fetch: options.fetch,
+    secrets: [options.token, options.jobToken ?? ""],
+    timeoutMs: options.timeoutMs,
+  });
+  const spec = SpecValidator.load();
+  const material = await discover(
+    http,
+    tokens,
+    options.project === undefined ? undefined : String(options.project),
+  );
+  const ctx = new CheckContext(http, spec, material, tokens);
+  const results: CheckResult[] = [];
+  for (const check of selected) {
+    const result = await runCheck(ctx, check, options.destructive ?? false);
+    results.push(result);
+    options.onResult?.(result);
+  }
+  return {
+    baseUrl: http.baseUrl,
+    project: material.project.given,
+    destructive: options.destructive ?? false,
+    startedAt: startedAt.toISOString(),
+    durationMs: performance.now() - started,
+    counts: countResults(results),
+    results,
+  };
+}
+
+async function runCheck(
+  ctx: CheckContext,
+  check: CheckDefinition,
+  destructive: boolean,
+): Promise<CheckResult> {
+  const base = {
+    id: check.id,
+    operationId: operationOf(check),
+    description: check.description,
+    destructive: check.destructive ?? false,
+  };
+  if (check.destructive && !destructive) {
+    return {
+      ...base,
+      status: "skipped",
+      durationMs: 0,
+      reason: "changes data: runs only with --destructive",
+    };
+  }
+  const started = performance.now();
+  try {
+    await check.run(ctx);
+    return { ...base, status: "passed", durationMs: performance.now() - started };
+  } catch (error) {
+    const durationMs = performance.now() - started;
+    if (error instanceof CheckSkipped)
+      return { ...base, status: "skipped", durationMs, reason: error.message };
+    if (error instanceof CheckFailure)
+      return { ...base, status: "failed", durationMs, failure: error.failure };
+    // A network error or an answer the check could not use: still this check's failure, not the run's.
+    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    return {
+      ...base,
+      status: "failed",
+      durationMs,
+      failure: { message, expected: "an answer the check can use" },
+    };
+  }
+}

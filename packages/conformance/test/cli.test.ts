@@ -1,0 +1,155 @@
+import { once } from "node:events";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { XMLValidator } from "fast-xml-parser";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { exitCodes, main, type Report } from "../src/index.js";
+import { startFaultProxy } from "./fault-proxy.js";
+import { faultCases } from "./faults.js";
+import { type Reference, startReference } from "./reference.js";
+
+function capture() {
+  const out: string[] = [];
+  const err: string[] = [];
+  return { io: { out: (t: string) => out.push(t), err: (t: string) => err.push(t) }, out, err };
+}
+
+/** A port on which nothing listens: bound by a server that is then closed. */
+async function deadPort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address() as AddressInfo;
+  server.close();
+  await once(server, "close");
+  return port;
+}
+
+describe("jobs-api-conformance usage", () => {
+  it("prints help and exits 0", async () => {
+    const { io, out } = capture();
+    expect(await main(["--help"], io)).toBe(exitCodes.passed);
+    expect(out.join("")).toContain("--base-url URL");
+  });
+
+  it("exits 2 with the reason when a required option is missing or unknown", async () => {
+    const missing = capture();
+    expect(await main(["--token", "t"], missing.io)).toBe(exitCodes.usage);
+    expect(missing.err.join("")).toContain("--base-url is required");
+    const unknown = capture();
+    expect(
+      await main(["--base-url", "http://127.0.0.1:1/api/v4", "--token", "t", "--bogus"], unknown.io),
+    ).toBe(exitCodes.usage);
+    expect(unknown.err.join("")).toContain("--bogus");
+  });
+
+  it("exits 2 when nothing listens at the base URL", async () => {
+    const port = await deadPort();
+    const { io, err } = capture();
+    const code = await main(
+      ["--base-url", `http://127.0.0.1:${port}/api/v4`, "--token", "t", "--project", "1"],
+      io,
+    );
+    expect(code).toBe(exitCodes.usage);
+    expect(err.join("")).toMatch(/connection refused \(nothing is listening/);
+  });
+});
+
+describe("jobs-api-conformance against the reference server", () => {
+  let reference: Reference;
+  let dir: string;
+
+  beforeAll(async () => {
+    reference = await startReference();
+    dir = await mkdtemp(join(tmpdir(), "conformance-cli-"));
+  });
+  afterAll(async () => {
+    await reference?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  const args = () => [
+    "--base-url",
+    reference.baseUrl,
+    "--token",
+    reference.token,
+    "--project",
+    reference.project,
+  ];
+
+  it("exits 0 when every check passes, and writes JUnit XML and JSON reports", async () => {
+    const junit = join(dir, "pass.xml");
+    const json = join(dir, "pass.json");
+    const { io, out } = capture();
+    const code = await main(
+      [...args(), "--only", "listProjectJobs,getJob", "--junit", junit, "--json", json],
+      io,
+    );
+    expect(out.join(""), out.join("")).not.toContain("FAIL");
+    expect(code).toBe(exitCodes.passed);
+    const report = JSON.parse(await readFile(json, "utf8")) as Report;
+    expect(report.counts.failed).toBe(0);
+    expect(report.counts.passed).toBeGreaterThan(10);
+    const xml = await readFile(junit, "utf8");
+    expect(xml).toMatch(/^<\?xml version="1.0" encoding="UTF-8"\?>/);
+    expect(xml).toContain(`tests="${report.counts.total}"`);
+    expect(xml).toContain('failures="0"');
+    expect(countTags(xml, "testcase")).toBe(report.counts.total);
+    expect(XMLValidator.validate(xml)).toBe(true);
+  });
+
+  it("exits 1 when a check fails, and the reports say what was sent, expected and received", async () => {
+    const fault = faultCases.find((f) => f.name === "wrong order");
+    if (!fault) throw new Error("the wrong-order fault is missing");
+    const proxy = await startFaultProxy(reference.baseUrl, fault.make(reference.token));
+    try {
+      const junit = join(dir, "fail.xml");
+      const json = join(dir, "fail.json");
+      const { io, out } = capture();
+      const code = await main(
+        [
+          "--base-url",
+          proxy.baseUrl,
+          "--token",
+          reference.token,
+          "--project",
+          reference.project,
+          "--only",
+          "listProjectJobs.orderNewestFirst,getJob.unknownJob",
+          "--junit",
+          junit,
+          "--json",
+          json,
+        ],
+        io,
+      );
+      expect(code).toBe(exitCodes.failed);
+      const printed = out.join("");
+      expect(printed).toContain("FAIL  listProjectJobs.orderNewestFirst");
+      expect(printed).toMatch(
+        /sent: +GET http:\/\/127\.0\.0\.1:\d+\/api\/v4\/projects\/\d+\/jobs\?per_page=100/,
+      );
+      expect(printed).toContain("expected: ids strictly descending (newest first)");
+      expect(printed).toMatch(/got: +200 application\/json/);
+      expect(printed).not.toContain(reference.token);
+      const report = JSON.parse(await readFile(json, "utf8")) as Report;
+      expect(report.results.map((r) => [r.id, r.status])).toEqual([
+        ["listProjectJobs.orderNewestFirst", "failed"],
+        ["getJob.unknownJob", "passed"],
+      ]);
+      const xml = await readFile(junit, "utf8");
+      expect(XMLValidator.validate(xml)).toBe(true);
+      expect(xml).toContain('failures="1"');
+      expect(xml).toMatch(/<failure message="ids in this order: [\d, ]+" type="conformance">/);
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
+function countTags(xml: string, tag: string): number {
+  return xml.match(new RegExp(`<${tag}[\\s>]`, "g"))?.length ?? 0;
+}

@@ -1,0 +1,432 @@
+/**
+ * The deliberate deviations the conformance suite must catch, each as a request or answer rewrite of
+ * the fault proxy. A factory per fault, because some faults remember what they saw.
+ */
+import type { OperationId } from "@jobs-api/types";
+import type { CheckId } from "../src/index.js";
+import type { Fault, ProxiedRequest, ProxiedResponse } from "./fault-proxy.js";
+
+export interface FaultCase {
+  name: string;
+  /** The deviation, as a server would have it. */
+  what: string;
+  /** Whether it is in the actions, which only the destructive checks exercise (on a fresh server each). */
+  destructive: boolean;
+  make(validToken: string): Fault;
+  /** Exactly the checks that fail with this fault in place. */
+  caughtBy: CheckId[];
+}
+
+const routes: Array<[OperationId, RegExp]> = [
+  ["listProjectJobs", /\/projects\/[^/]+\/jobs$/],
+  ["listPipelineJobs", /\/projects\/[^/]+\/pipelines\/[^/]+\/jobs$/],
+  ["listPipelineBridges", /\/projects\/[^/]+\/pipelines\/[^/]+\/bridges$/],
+  ["getJobTokenAllowedAgents", /\/job\/allowed_agents$/],
+  ["getJobTokenJob", /\/job$/],
+  ["getJobTrace", /\/projects\/[^/]+\/jobs\/[^/]+\/trace$/],
+  ["cancelJob", /\/projects\/[^/]+\/jobs\/[^/]+\/cancel$/],
+  ["retryJob", /\/projects\/[^/]+\/jobs\/[^/]+\/retry$/],
+  ["eraseJob", /\/projects\/[^/]+\/jobs\/[^/]+\/erase$/],
+  ["playJob", /\/projects\/[^/]+\/jobs\/[^/]+\/play$/],
+  ["getJob", /\/projects\/[^/]+\/jobs\/[^/]+$/],
+];
+
+function operation(request: ProxiedRequest): OperationId | undefined {
+  return routes.find(([, pattern]) => pattern.test(request.url.pathname))?.[0];
+}
+
+const lists: readonly (OperationId | undefined)[] = [
+  "listProjectJobs",
+  "listPipelineJobs",
+  "listPipelineBridges",
+];
+
+function isList(request: ProxiedRequest): boolean {
+  return lists.includes(operation(request));
+}
+
+function projectSegment(request: ProxiedRequest): string {
+  return decodeURIComponent(/\/projects\/([^/]+)/.exec(request.url.pathname)?.[1] ?? "");
+}
+
+function jobIdOf(request: ProxiedRequest): number {
+  return Number(/\/jobs\/(\d+)/.exec(request.url.pathname)?.[1]);
+}
+
+type JsonRecord = Record<string, unknown>;
+
+function json(response: ProxiedResponse): unknown {
+  return response.headers.get("content-type")?.includes("json")
+    ? (JSON.parse(response.body) as unknown)
+    : undefined;
+}
+
+function setJson(response: ProxiedResponse, status: number, value: unknown): void {
+  response.status = status;
+  response.body = JSON.stringify(value);
+  response.headers.set("content-type", "application/json");
+}
+
+/** Applies `change` to every job object of a JSON answer: the items of a list, or the single job. */
+function eachJob(response: ProxiedResponse, change: (job: JsonRecord) => void): void {
+  const body = json(response);
+  const jobs = Array.isArray(body) ? body : [body];
+  const touched = jobs.filter((j): j is JsonRecord => typeof j === "object" && j !== null && "status" in j);
+  if (touched.length === 0) return;
+  touched.forEach(change);
+  response.body = JSON.stringify(body);
+}
+
+export const faultCases: FaultCase[] = [
+  {
+    name: "wrong order",
+    what: "lists come oldest first",
+    destructive: false,
+    make: () => ({
+      response(response, request) {
+        const body = json(response);
+        if (isList(request) && Array.isArray(body)) setJson(response, response.status, body.reverse());
+      },
+    }),
+    caughtBy: [
+      "listProjectJobs.orderNewestFirst",
+      "listProjectJobs.paginationHeaders",
+      "listProjectJobs.paginationLastPage",
+      "listProjectJobs.linkNextKeepsFilters",
+      "listProjectJobs.keysetPagination",
+      "listPipelineJobs.orderNewestFirst",
+      "listPipelineJobs.linkNextKeepsFilters",
+      "listPipelineBridges.orderNewestFirst",
+    ],
+  },
+  {
+    name: "scope ignored",
+    what: "the scope filter is not applied",
+    destructive: false,
+    make: () => ({
+      request(request) {
+        request.url.searchParams.delete("scope");
+        request.url.searchParams.delete("scope[]");
+      },
+    }),
+    caughtBy: [
+      "listProjectJobs.scopeFilter",
+      "listProjectJobs.scopeBracketSpelling",
+      "listProjectJobs.scopeInvalid",
+      "listProjectJobs.linkNextKeepsFilters",
+      "listPipelineJobs.scopeFilter",
+      "listPipelineJobs.scopeBracketSpelling",
+      "listPipelineJobs.scopeInvalid",
+      "listPipelineJobs.linkNextKeepsFilters",
+      "listPipelineBridges.scopeFilter",
+    ],
+  },
+  {
+    name: "missing X-Next-Page",
+    what: "pages do not say which page comes next",
+    destructive: false,
+    make: () => ({
+      response(response) {
+        response.headers.delete("x-next-page");
+      },
+    }),
+    caughtBy: [
+      "listProjectJobs.paginationHeaders",
+      "listProjectJobs.paginationLastPage",
+      "listPipelineJobs.paginationCounts",
+      "listPipelineBridges.paginationCounts",
+    ],
+  },
+  {
+    name: "Link drops filters",
+    what: "Link URLs lose scope and include_retried",
+    destructive: false,
+    make: () => ({
+      response(response) {
+        const link = response.headers.get("link");
+        if (!link) return;
+        const rewritten = link.replace(/<([^>]*)>/g, (_, href: string) => {
+          const url = new URL(href);
+          for (const name of ["scope", "scope[]", "include_retried"]) url.searchParams.delete(name);
+          return `<${url.href}>`;
+        });
+        response.headers.set("link", rewritten);
+      },
+    }),
+    caughtBy: ["listProjectJobs.linkNextKeepsFilters", "listPipelineJobs.linkNextKeepsFilters"],
+  },
+  {
+    name: "200 instead of 201",
+    what: "cancel, retry and erase answer 200",
+    destructive: true,
+    make: () => ({
+      response(response) {
+        if (response.status === 201) response.status = 200;
+      },
+    }),
+    caughtBy: [
+      "cancelJob.cancelsActive",
+      "cancelJob.finishedUnchanged",
+      "retryJob.newJobPending",
+      "retryJob.oldJobHidden",
+      "retryJob.onlyOnce",
+      "eraseJob.removesTraceAndArtifacts",
+    ],
+  },
+  {
+    name: "wrong error shape",
+    what: 'errors come as {"error": …} where GitLab sends {"message": …}',
+    destructive: false,
+    make: () => ({
+      response(response) {
+        const body = json(response) as JsonRecord | undefined;
+        if (response.status >= 400 && typeof body?.message === "string") {
+          setJson(response, response.status, { error: body.message });
+        }
+      },
+    }),
+    caughtBy: [
+      "listProjectJobs.unknownProject",
+      "listProjectJobs.unauthenticated",
+      "listProjectJobs.badToken",
+      "listPipelineJobs.unknownPipeline",
+      "listPipelineBridges.unknownPipeline",
+      "getJob.unknownJob",
+      "getJob.unauthenticated",
+      "getJobTrace.unknownJob",
+      "getJobTokenJob.personalToken",
+      "getJobTokenJob.unauthenticated",
+      "getJobTokenAllowedAgents.personalToken",
+    ],
+  },
+  {
+    name: "field with the wrong type",
+    what: 'a single job\'s allow_failure is sent as a string ("false")',
+    destructive: false,
+    make: () => ({
+      response(response, request) {
+        if (operation(request) !== "getJob") return;
+        eachJob(response, (job) => {
+          job.allow_failure = String(job.allow_failure);
+        });
+      },
+    }),
+    caughtBy: ["getJob.matchesList", "getJob.pathIdSameAnswer", "getJobTokenJob.withJobToken"],
+  },
+  {
+    name: "required field missing",
+    what: "a pipeline's jobs come without their commit",
+    destructive: false,
+    make: () => ({
+      response(response, request) {
+        if (operation(request) !== "listPipelineJobs") return;
+        eachJob(response, (job) => {
+          delete job.commit;
+        });
+      },
+    }),
+    caughtBy: [
+      "listPipelineJobs.pipelineJobsOnly",
+      "listPipelineJobs.orderNewestFirst",
+      "listPipelineJobs.scopeFilter",
+      "listPipelineJobs.scopeBracketSpelling",
+      "listPipelineJobs.includeRetried",
+      "listPipelineJobs.paginationCounts",
+      "listPipelineJobs.linkNextKeepsFilters",
+      "listPipelineJobs.pathIdSameAnswer",
+      "listPipelineBridges.bridgesOnly",
+    ],
+  },
+  {
+    name: "retry reuses the id",
+    what: "retry answers with the old job's id",
+    destructive: true,
+    make: () => ({
+      response(response, request) {
+        if (operation(request) !== "retryJob" || response.status !== 201) return;
+        eachJob(response, (job) => {
+          job.id = jobIdOf(request);
+        });
+      },
+    }),
+    caughtBy: ["retryJob.newJobPending", "retryJob.oldJobHidden"],
+  },
+  {
+    name: "play accepts any job",
+    what: "play of a job that is not manual answers 200 with the job pending",
+    destructive: true,
+    make: () => ({
+      async response(response, request, upstream) {
+        if (operation(request) !== "playJob" || response.status !== 400) return;
+        const job = await upstream("GET", request.url.pathname.replace(/\/play$/, ""), request.headers);
+        setJson(response, 200, { ...(JSON.parse(job.body) as JsonRecord), status: "pending" });
+      },
+    }),
+    caughtBy: ["playJob.nonManualRefused"],
+  },
+  {
+    name: "erase keeps the log",
+    what: "the log of an erased job is still served",
+    destructive: true,
+    make: () => {
+      const logs = new Map<number, string>();
+      return {
+        response(response, request) {
+          if (operation(request) !== "getJobTrace" || response.status !== 200) return;
+          const id = jobIdOf(request);
+          if (response.body) logs.set(id, response.body);
+          else response.body = logs.get(id) ?? "";
+        },
+      };
+    },
+    caughtBy: ["eraseJob.removesTraceAndArtifacts"],
+  },
+  {
+    name: "500 on bad input",
+    what: "invalid parameters answer 500 instead of 400",
+    destructive: false,
+    make: () => ({
+      response(response) {
+        if (response.status === 400) setJson(response, 500, { message: "500 Internal Server Error" });
+      },
+    }),
+    caughtBy: [
+      "listProjectJobs.scopeInvalid",
+      "listProjectJobs.perPageBounds",
+      "listPipelineJobs.scopeInvalid",
+      "getJob.invalidId",
+    ],
+  },
+  {
+    name: "numeric and path ids disagree",
+    what: "the project's path gives one job fewer than its numeric id",
+    destructive: false,
+    make: () => ({
+      response(response, request) {
+        const body = json(response);
+        const project = projectSegment(request);
+        if (project === "" || /^\d+$/.test(project) || response.status !== 200) return;
+        if (Array.isArray(body)) setJson(response, 200, body.slice(0, -1));
+        else
+          eachJob(response, (job) => {
+            job.name = `${String(job.name)} (by path)`;
+          });
+      },
+    }),
+    caughtBy: [
+      "listProjectJobs.pathIdSameAnswer",
+      "listPipelineJobs.pathIdSameAnswer",
+      "getJob.pathIdSameAnswer",
+    ],
+  },
+  {
+    name: "log as a download",
+    what: "the log is application/octet-stream",
+    destructive: false,
+    make: () => ({
+      response(response, request) {
+        if (operation(request) === "getJobTrace")
+          response.headers.set("content-type", "application/octet-stream");
+      },
+    }),
+    caughtBy: ["getJobTrace.plainText", "getJobTrace.emptyWithoutLog", "getJobTrace.unknownJob"],
+  },
+  {
+    name: "missing Content-Disposition",
+    what: "the log has no file name",
+    destructive: false,
+    make: () => ({
+      response(response) {
+        response.headers.delete("content-disposition");
+      },
+    }),
+    caughtBy: ["getJobTrace.plainText"],
+  },
+  {
+    name: "any token accepted",
+    what: "an unknown personal token is taken for a valid one",
+    destructive: false,
+    make: (validToken) => ({
+      request(request) {
+        if (request.headers.has("private-token")) request.headers.set("private-token", validToken);
+        if (request.url.searchParams.has("private_token"))
+          request.url.searchParams.set("private_token", validToken);
+      },
+    }),
+    caughtBy: ["listProjectJobs.badToken"],
+  },
+  {
+    name: "counts on the project list",
+    what: "the project jobs list sends X-Total and X-Total-Pages",
+    destructive: false,
+    make: () => ({
+      response(response, request) {
+        if (operation(request) !== "listProjectJobs" || response.status !== 200) return;
+        response.headers.set("x-total", "1000");
+        response.headers.set("x-total-pages", "50");
+      },
+    }),
+    caughtBy: ["listProjectJobs.paginationHeaders"],
+  },
+  {
+    name: "include_retried ignored",
+    what: "retried jobs are never listed",
+    destructive: false,
+    make: () => ({
+      request(request) {
+        request.url.searchParams.delete("include_retried");
+      },
+    }),
+    caughtBy: ["listPipelineJobs.includeRetried", "listPipelineJobs.linkNextKeepsFilters"],
+  },
+  {
+    name: "per_page clamped",
+    what: "per_page out of range is clamped instead of refused",
+    destructive: false,
+    make: () => ({
+      request(request) {
+        const perPage = Number(request.url.searchParams.get("per_page") ?? "20");
+        if (perPage > 100) request.url.searchParams.set("per_page", "100");
+        if (perPage < 1) request.url.searchParams.set("per_page", "1");
+      },
+    }),
+    caughtBy: ["listProjectJobs.perPageBounds"],
+  },
+  {
+    name: "cancel changes finished jobs",
+    what: "cancel of a finished job answers it canceled",
+    destructive: true,
+    make: () => ({
+      response(response, request) {
+        if (operation(request) !== "cancelJob" || response.status !== 201) return;
+        eachJob(response, (job) => {
+          job.status = "canceled";
+        });
+      },
+    }),
+    caughtBy: ["cancelJob.finishedUnchanged"],
+  },
+  {
+    name: "keyset without Link",
+    what: "keyset pages have no rel=next",
+    destructive: false,
+    make: () => ({
+      response(response, request) {
+        if (request.url.searchParams.get("pagination") === "keyset") response.headers.delete("link");
+      },
+    }),
+    caughtBy: ["listProjectJobs.keysetPagination"],
+  },
+  {
+    name: "invisible project forbidden",
+    what: "an unknown project answers 403, revealing less than GitLab's 404",
+    destructive: false,
+    make: () => ({
+      response(response) {
+        const body = json(response) as JsonRecord | undefined;
+        if (body?.message === "404 Project Not Found") setJson(response, 403, { message: "403 Forbidden" });
+      },
+    }),
+    caughtBy: ["listProjectJobs.unknownProject"],
+  },
+];
