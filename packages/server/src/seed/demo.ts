@@ -58,6 +58,8 @@ export const DEMO_IDS = {
   bridge: 9,
   runningJob: 10,
   manualJob: 11,
+  /** A second bridge of pipeline 6 whose downstream pipeline does not exist yet. */
+  createdBridge: 12,
   maintainerUser: 1,
 } as const;
 
@@ -272,6 +274,7 @@ async function seed(db: Queryable, maintainerToken: string): Promise<void> {
     userId: root,
     runnerId: runner,
     tagList: ["docker runner"],
+    createdAt: new Date(Date.now() - 70_000),
     queuedAt: new Date(Date.now() - 60_000),
     startedAt: new Date(Date.now() - 50_000),
   });
@@ -285,6 +288,15 @@ async function seed(db: Queryable, maintainerToken: string): Promise<void> {
     status: "manual",
     when: "manual",
     allowFailure: true,
+  });
+  await createJob(db, {
+    id: DEMO_IDS.createdBridge,
+    pipelineId: pipeline,
+    type: "bridge",
+    name: "trigger:docs",
+    stage: "deploy",
+    status: "created",
+    userId: root,
   });
   await createAgent(db, { projectId: project, name: "demo-agent" });
   await createAgent(db, { projectId: client, name: "shared-agent", sharedWith: [project] });
