@@ -1,12 +1,13 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { type JsonSchema, loadSpec, responseSchemaPointer, undeclaredFields, validatorFor } from "./spec.js";
 
-const page = readFileSync(
-  fileURLToPath(new URL("../../../shared/reference/jobs-api-doc.md", import.meta.url)),
-  "utf8",
-);
+// GitLab's endpoint page, kept in the repository so the check runs anywhere; the copy must stay
+// identical to the project's shared reference wherever that is checked out beside the repository.
+const pagePath = fileURLToPath(new URL("../reference/jobs-api-doc.md", import.meta.url));
+const sharedPagePath = fileURLToPath(new URL("../../../shared/reference/jobs-api-doc.md", import.meta.url));
+const page = readFileSync(pagePath, "utf8");
 
 interface PageExample {
   section: string;
@@ -66,6 +67,10 @@ function without(value: unknown, field: string): unknown {
 }
 
 describe("the JSON examples of GitLab's Jobs API page", () => {
+  it.runIf(existsSync(sharedPagePath))("come from the page in shared/reference", () => {
+    expect(page).toBe(readFileSync(sharedPagePath, "utf8"));
+  });
+
   it("are all found, one per documented answer, each under an operation of the spec", () => {
     expect(examples.map((e) => spec.paths[e.path]?.[e.method]?.operationId)).toEqual([
       "listProjectJobs",

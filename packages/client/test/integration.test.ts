@@ -62,7 +62,8 @@ describe("every operation against the reference server", () => {
     expect(jobs.map((job) => job.id)).not.toContain(bridge);
 
     const bridges = await as().listPipelineBridges({ id: projectId, pipeline_id: pipeline });
-    expect(bridges.map((b) => [b.id, b.downstream_pipeline?.id])).toEqual([
+    expect(bridges.map((b) => [b.id, b.downstream_pipeline?.id ?? null])).toEqual([
+      [DEMO_IDS.createdBridge, null],
       [bridge, DEMO_IDS.downstreamPipeline],
     ]);
   });

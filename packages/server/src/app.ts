@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { docsPath, specPath, specYamlPath } from "@jobs-api/types";
 import express, { type Express, type RequestHandler, Router } from "express";
 import * as OpenApiValidator from "express-openapi-validator";
@@ -6,7 +6,7 @@ import { rateLimit } from "express-rate-limit";
 import { type Logger, pino } from "pino";
 import { pinoHttp } from "pino-http";
 import type { Database } from "./db/database.js";
-import { errorHandler, HttpError, unmatchedRoute } from "./errors.js";
+import { errorHandler, HttpError, invalidParam, unmatchedRoute } from "./errors.js";
 import { createHandlers, type Handlers } from "./handlers/jobs.js";
 
 export interface RateLimitOptions {
@@ -29,13 +29,104 @@ export interface AppOptions {
 
 export const API_BASE = "/api/v4";
 
-const TOKEN_PARAMS = /([?&](?:private_token|access_token|job_token)=)[^&]*/gi;
+const TOKEN_PARAMS = new Set(["private_token", "access_token", "job_token"]);
 
-/** Request URLs as logged: token query parameters replaced, so that logs never hold a token. */
-export const redactUrl = (url: string): string => url.replace(TOKEN_PARAMS, "$1[REDACTED]");
+/**
+ * Request URLs as logged: the values of token query parameters replaced, so that logs never hold a token.
+ * Names are compared as the query parser reads them (`private%5Ftoken` is `private_token`, `job_token[]`
+ * an array of it) and in any case, so that no spelling the server might accept slips through.
+ */
+export function redactUrl(url: string): string {
+  const start = url.indexOf("?");
+  if (start < 0) return url;
+  const pairs = url
+    .slice(start + 1)
+    .split("&")
+    .map((pair) => {
+      const eq = pair.indexOf("=");
+      if (eq < 0) return pair;
+      const key = pair.slice(0, eq);
+      let name = key;
+      try {
+        name = decodeURIComponent(key.replaceAll("+", " "));
+      } catch {
+        // Not valid percent-encoding: compared as written.
+      }
+      const base = name.replace(/\[.*$/, "").toLowerCase();
+      return TOKEN_PARAMS.has(base) ? `${key}=[REDACTED]` : pair;
+    });
+  return `${url.slice(0, start + 1)}${pairs.join("&")}`;
+}
+
+/** Names of the spec's parameters typed as plain integers (`job_id`, `pipeline_id`, `page`, `per_page`). */
+function integerParameters(): Set<string> {
+  const spec = JSON.parse(readFileSync(specPath, "utf8")) as {
+    components: { parameters: Record<string, { name: string; schema?: { type?: string } }> };
+  };
+  return new Set(
+    Object.values(spec.components.parameters)
+      .filter((p) => p.schema?.type === "integer")
+      .map((p) => p.name),
+  );
+}
+
+/**
+ * Ajv's type coercion turns a digit string too long for a double (`"9"` × 400, `1e309`) into `Infinity`,
+ * and then skips `minimum`/`maximum`, which it checks on finite numbers only: such a value passes the
+ * validator and would reach the database. It is as out of range as any id above the spec's maximum.
+ */
+function rejectNonFinite(names: Set<string>): RequestHandler {
+  return (req, _res, next) => {
+    const path = (req as { openapi?: { pathParams?: Record<string, unknown> } }).openapi?.pathParams ?? {};
+    for (const source of [path, req.query as Record<string, unknown>]) {
+      for (const name of names) {
+        const value = source[name];
+        if (typeof value === "number" && !Number.isFinite(value)) throw invalidParam(name);
+      }
+    }
+    next();
+  };
+}
+
+/**
+ * A raw `#` or `\` in the request target: Express's URL parser cuts the path at the `#` and turns `\` into
+ * `/`, while the validator matches the target as sent, so the two would disagree on the operation (the
+ * validator then checks the router's 404 against that operation's schema). Neither belongs in a request
+ * target (RFC 9112); they are refused before either looks at it.
+ */
+const rejectAmbiguousTarget: RequestHandler = (req, _res, next) => {
+  const path = req.url.split("?", 1)[0] ?? "";
+  if (path.includes("#") || path.includes("\\")) {
+    throw new HttpError(400, { error: "400 Bad Request - invalid request target" });
+  }
+  next();
+};
+
+const UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
+
+/** `"1mb"` → 1048576: the units body-parser takes for its limit (1024-based). */
+function parseBytes(size: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?$/i.exec(size.trim());
+  if (!match) throw new Error(`invalid body limit: ${size}`);
+  return Math.floor(Number(match[1]) * (UNITS[(match[2] ?? "b").toLowerCase()] ?? 1));
+}
+
+/**
+ * A declared body over the limit is refused at once. body-parser would refuse it too, but only after
+ * reading the whole body off the connection, so a client could keep the server reading for as long as
+ * the request timeout; closing the connection after the answer spares reading it at all.
+ */
+function refuseLargeBodies(limit: number): RequestHandler {
+  return (req, _res, next) => {
+    if (Number(req.get("content-length") ?? 0) > limit) {
+      throw new HttpError(413, { message: "413 Request Entity Too Large" }, { Connection: "close" });
+    }
+    next();
+  };
+}
 
 function routes(h: Handlers): Router {
-  const router = Router();
+  const router = Router({ caseSensitive: true });
   // Express 5 forwards rejected promises to the error handler; no wrapper needed.
   router.get("/projects/:id/jobs", h.listProjectJobs);
   router.get("/projects/:id/pipelines/:pipeline_id/jobs", h.listPipelineJobs);
@@ -57,6 +148,9 @@ export function createApp(options: AppOptions): Express {
   const logger = options.logger ?? pino();
   const app = express();
   app.disable("x-powered-by");
+  // As on GitLab, `/API/V4/…` is not `/api/v4/…`. Case-insensitive routing would also let such a
+  // request past the validator, which only looks at paths under the exact base.
+  app.enable("case sensitive routing");
   // `scope[]=a&scope[]=b` (GitLab's clients) must parse to an array like `scope=a&scope=b`.
   app.set("query parser", "extended");
 
@@ -92,6 +186,8 @@ export function createApp(options: AppOptions): Express {
     );
   }
 
+  app.use(rejectAmbiguousTarget);
+
   const health: RequestHandler = async (_req, res) => {
     await db.query("SELECT 1");
     res.json({ status: "ok" });
@@ -105,7 +201,8 @@ export function createApp(options: AppOptions): Express {
     res.sendFile(docsPath);
   });
 
-  app.use(API_BASE, express.json({ limit: options.bodyLimit ?? "1mb" }));
+  const bodyLimit = parseBytes(options.bodyLimit ?? "1mb");
+  app.use(API_BASE, refuseLargeBodies(bodyLimit), express.json({ limit: bodyLimit }));
   app.use(
     OpenApiValidator.middleware({
       apiSpec: specPath,
@@ -115,7 +212,7 @@ export function createApp(options: AppOptions): Express {
       ignorePaths: (path: string) => !path.startsWith(`${API_BASE}/`),
     }),
   );
-  app.use(API_BASE, routes(createHandlers(db)));
+  app.use(API_BASE, rejectNonFinite(integerParameters()), routes(createHandlers(db)));
   app.use(unmatchedRoute);
   app.use(errorHandler(logger));
   return app;

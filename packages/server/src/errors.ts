@@ -19,8 +19,9 @@ export const forbidden = (reason?: string) =>
 export const notFound = (what?: string) =>
   new HttpError(404, { message: what ? `404 ${what} Not Found` : "404 Not found" });
 export const badRequest = (reason: string) => new HttpError(400, { message: `400 Bad request - ${reason}` });
-export const invalidParam = (name: string) =>
-  new HttpError(400, { error: `${name} does not have a valid value` });
+/** Grape's wording: `does not have a valid value` for a value out of range, `is invalid` for a wrong type. */
+export const invalidParam = (name: string, problem = "does not have a valid value") =>
+  new HttpError(400, { error: `${name} ${problem}` });
 
 /** Statuses every operation of the spec declares; only these go through response validation. */
 const DECLARED = new Set([400, 401, 403, 404]);

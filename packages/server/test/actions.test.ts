@@ -1,20 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Database } from "../src/index.js";
-import { openTestPglite } from "./helpers/db.js";
+import { backends } from "./helpers/db.js";
 import { createWorld, type World } from "./helpers/fixtures.js";
 import { call, startServer, type TestServer } from "./helpers/server.js";
 
 let db: Database;
 let server: TestServer;
-
-beforeAll(async () => {
-  db = await openTestPglite();
-  server = await startServer(db);
-});
-afterAll(async () => {
-  await server?.close();
-  await db?.close();
-});
 
 type JobJson = {
   id: number;
@@ -38,249 +29,268 @@ const get = async (w: World, jobId: number) =>
   (await call(`${server.api}/projects/${w.projectId}/jobs/${jobId}`, { token: w.tokens.owner }))
     .body as JobJson;
 
-describe("cancelJob", () => {
-  it("cancels unfinished jobs (201) and returns finished ones unchanged (201)", async () => {
-    const w = await createWorld(db);
-    for (const status of ["created", "pending", "running", "manual", "scheduled", "preparing"] as const) {
-      const r = await post(w, w.jobs[status], "cancel", w.tokens.developer);
-      expect(r.status).toBe(201);
-      expect(r.body).toMatchObject({ id: w.jobs[status], status: "canceled" });
-      expect((r.body as JobJson).finished_at).not.toBeNull();
-    }
-    for (const status of ["success", "failed", "skipped"] as const) {
-      const r = await post(w, w.jobs[status], "cancel", w.tokens.developer);
-      expect(r.status).toBe(201);
-      expect(r.body).toMatchObject({ id: w.jobs[status], status });
-    }
-  });
-
-  it("ends the job token of a canceled running job", async () => {
-    const w = await createWorld(db);
-    expect((await call(`${server.api}/job`, { headers: { "JOB-TOKEN": w.runningJobToken } })).status).toBe(
-      200,
-    );
-    await post(w, w.jobs.running, "cancel", w.tokens.maintainer);
-    expect((await call(`${server.api}/job`, { headers: { "JOB-TOKEN": w.runningJobToken } })).status).toBe(
-      401,
-    );
-  });
-
-  it("keeps force=true for maintainers", async () => {
-    const w = await createWorld(db);
-    const dev = await call(
-      `${server.api}/projects/${w.projectId}/jobs/${w.jobs.canceling}/cancel?force=true`,
-      {
-        method: "POST",
-        token: w.tokens.developer,
-      },
-    );
-    expect(dev.status).toBe(403);
-    const maintainer = await call(
-      `${server.api}/projects/${w.projectId}/jobs/${w.jobs.canceling}/cancel?force=true`,
-      {
-        method: "POST",
-        token: w.tokens.maintainer,
-      },
-    );
-    expect(maintainer.status).toBe(201);
-    expect(maintainer.body).toMatchObject({ status: "canceled" });
-  });
-});
-
-describe("retryJob", () => {
-  it("creates a new pending job for the caller, once", async () => {
-    const w = await createWorld(db);
-    const r = await post(w, w.jobs.failed, "retry", w.tokens.maintainer);
-    expect(r.status).toBe(201);
-    const fresh = r.body as JobJson;
-    expect(fresh.id).toBeGreaterThan(w.jobs.failed);
-    expect(fresh).toMatchObject({ name: "job-failed", status: "pending", user: { id: w.users.maintainer } });
-    expect(fresh).not.toHaveProperty("failure_reason");
-    const again = await post(w, w.jobs.failed, "retry", w.tokens.maintainer);
-    expect(again.status).toBe(403);
-    expect(again.body).toEqual({ message: "403 Forbidden - Job is not retryable" });
-  });
-
-  it("refuses unfinished jobs", async () => {
-    const w = await createWorld(db);
-    for (const status of ["running", "pending", "manual", "skipped"] as const) {
-      const r = await post(w, w.jobs[status], "retry", w.tokens.developer);
-      expect(r.status).toBe(403);
-      expect(r.body).toEqual({ message: "403 Forbidden - Job is not retryable" });
-    }
-  });
-
-  it("retries a job at most once under 30 concurrent requests", async () => {
-    const w = await createWorld(db);
-    const results = await Promise.all(
-      Array.from({ length: 30 }, () => post(w, w.jobs.success, "retry", w.tokens.developer)),
-    );
-    expect(results.filter((r) => r.status === 201)).toHaveLength(1);
-    expect(results.filter((r) => r.status === 403)).toHaveLength(29);
-    const list = await call(`${server.api}/projects/${w.projectId}/jobs?per_page=100`, {
-      token: w.tokens.owner,
+// The transitions run on PGlite always, and on PostgreSQL too when a server is given, where row locks
+// and concurrent connections are real.
+describe.each(backends)("actions on $name", ({ open, skip }) => {
+  describe.skipIf(skip)("over HTTP", () => {
+    beforeAll(async () => {
+      db = await open();
+      server = await startServer(db);
     });
-    expect((list.body as JobJson[]).filter((j) => j.name === "job-success")).toHaveLength(2);
-  });
-});
-
-describe("playJob", () => {
-  it("moves a manual job to pending with its variables (200)", async () => {
-    const w = await createWorld(db);
-    const r = await post(w, w.manualJob, "play", w.tokens.developer, {
-      job_variables_attributes: [{ key: "DEPLOY_TARGET", value: "staging" }],
+    afterAll(async () => {
+      await server?.close();
+      await db?.close();
     });
-    expect(r.status).toBe(200);
-    expect(r.body).toMatchObject({ id: w.manualJob, status: "pending", user: { id: w.users.developer } });
-    const rows = await db.query<{ key: string; value: string }>(
-      "SELECT key, value FROM job_variables WHERE job_id = $1",
-      [w.manualJob],
-    );
-    expect(rows).toEqual([{ key: "DEPLOY_TARGET", value: "staging" }]);
-  });
 
-  it("plays without a body and plays scheduled jobs", async () => {
-    const w = await createWorld(db);
-    expect((await post(w, w.jobs.manual, "play", w.tokens.developer)).status).toBe(200);
-    expect((await post(w, w.jobs.scheduled, "play", w.tokens.developer)).body).toMatchObject({
-      status: "pending",
-    });
-  });
-
-  it("retries a finished manual job", async () => {
-    const w = await createWorld(db);
-    await post(w, w.manualJob, "play", w.tokens.developer);
-    await post(w, w.manualJob, "cancel", w.tokens.developer);
-    const r = await post(w, w.manualJob, "play", w.tokens.developer);
-    expect(r.status).toBe(200);
-    expect((r.body as JobJson).id).not.toBe(w.manualJob);
-    expect(r.body).toMatchObject({ name: "deploy", status: "pending" });
-  });
-
-  it("answers 400 Unplayable Job for other jobs", async () => {
-    const w = await createWorld(db);
-    for (const status of ["success", "running", "pending"] as const) {
-      const r = await post(w, w.jobs[status], "play", w.tokens.developer);
-      expect(r.status).toBe(400);
-      expect(r.body).toEqual({ message: "400 Bad request - Unplayable Job" });
-    }
-  });
-
-  it("validates the body", async () => {
-    const w = await createWorld(db);
-    const cases: [unknown, string][] = [
-      [{ job_variables_attributes: [{ value: "x" }] }, "job_variables_attributes[0][key] is missing"],
-      [
-        { job_variables_attributes: [{ key: "bad key", value: "x" }] },
-        "job_variables_attributes[0][key] does not have a valid value",
-      ],
-      [{ job_variables_attributes: "nope" }, "job_variables_attributes is invalid"],
-    ];
-    for (const [json, error] of cases) {
-      const r = await post(w, w.manualJob, "play", w.tokens.developer, json);
-      expect(r.status).toBe(400);
-      expect(r.body).toEqual({ error });
-    }
-    const malformed = await call(`${server.api}/projects/${w.projectId}/jobs/${w.manualJob}/play`, {
-      method: "POST",
-      token: w.tokens.developer,
-      headers: { "Content-Type": "application/json" },
-      body: "{nope",
-    });
-    expect(malformed.status).toBe(400);
-    expect(malformed.body).toHaveProperty("error");
-  });
-
-  it("plays a manual trigger job and answers a bridge", async () => {
-    const w = await createWorld(db);
-    const { store } = await import("../src/index.js");
-    const bridge = await store.createJob(db, {
-      pipelineId: w.pipelineId,
-      type: "bridge",
-      name: "trigger:manual",
-      status: "manual",
-      when: "manual",
-    });
-    const r = await post(w, bridge, "play", w.tokens.developer);
-    expect(r.status).toBe(200);
-    expect(r.body).toMatchObject({ id: bridge, status: "pending", downstream_pipeline: null });
-  });
-});
-
-describe("eraseJob", () => {
-  it("removes artifacts and log and records erased_at", async () => {
-    const w = await createWorld(db);
-    const r = await post(w, w.jobs.success, "erase", w.tokens.maintainer);
-    expect(r.status).toBe(201);
-    const job = r.body as JobJson;
-    expect(job.erased_at).not.toBeNull();
-    expect(job.artifacts).toEqual([]);
-    expect(job).not.toHaveProperty("artifacts_file");
-    expect(job.artifacts_expire_at ?? null).toBeNull();
-    const trace = await call(`${server.api}/projects/${w.projectId}/jobs/${w.jobs.success}/trace`, {
-      token: w.tokens.owner,
-    });
-    expect(trace.text).toBe("");
-    const again = await post(w, w.jobs.success, "erase", w.tokens.maintainer);
-    expect(again.status).toBe(403);
-    expect(again.body).toEqual({ message: "403 Forbidden - Job is not erasable!" });
-  });
-
-  it("refuses unfinished jobs", async () => {
-    const w = await createWorld(db);
-    const r = await post(w, w.jobs.running, "erase", w.tokens.maintainer);
-    expect(r.status).toBe(403);
-    expect(r.body).toEqual({ message: "403 Forbidden - Job is not erasable!" });
-  });
-
-  it("lets developers erase their own jobs only", async () => {
-    const w = await createWorld(db);
-    // The world's jobs belong to its developer.
-    expect((await post(w, w.jobs.failed, "erase", w.tokens.developer)).status).toBe(201);
-    const { store } = await import("../src/index.js");
-    const others = await store.createJob(db, {
-      pipelineId: w.pipelineId,
-      name: "theirs",
-      status: "success",
-      userId: w.users.maintainer,
-    });
-    await store.setTrace(db, others, "log");
-    const r = await post(w, others, "erase", w.tokens.developer);
-    expect(r.status).toBe(403);
-    expect(r.body).toEqual({ message: "403 Forbidden" });
-    expect((await get(w, others)).erased_at).toBeNull();
-  });
-});
-
-describe("permissions of the actions", () => {
-  it.each(["cancel", "retry", "erase", "play"])(
-    "%s: reporters and guests get 403, outsiders 404",
-    async (action) => {
-      const w = await createWorld(db);
-      for (const role of ["reporter", "guest"] as const) {
-        const r = await post(w, w.jobs.failed, action, w.tokens[role]);
-        expect(r.status, role).toBe(403);
-        expect(r.body).toEqual({ message: "403 Forbidden" });
-      }
-      const outsider = await post(w, w.jobs.failed, action, w.tokens.outsider);
-      expect(outsider.status).toBe(404);
-      expect(outsider.body).toEqual({ message: "404 Project Not Found" });
-      const none = await call(`${server.api}/projects/${w.projectId}/jobs/${w.jobs.failed}/${action}`, {
-        method: "POST",
+    describe("cancelJob", () => {
+      it("cancels unfinished jobs (201) and returns finished ones unchanged (201)", async () => {
+        const w = await createWorld(db);
+        for (const status of ["created", "pending", "running", "manual", "scheduled", "preparing"] as const) {
+          const r = await post(w, w.jobs[status], "cancel", w.tokens.developer);
+          expect(r.status).toBe(201);
+          expect(r.body).toMatchObject({ id: w.jobs[status], status: "canceled" });
+          expect((r.body as JobJson).finished_at).not.toBeNull();
+        }
+        for (const status of ["success", "failed", "skipped"] as const) {
+          const r = await post(w, w.jobs[status], "cancel", w.tokens.developer);
+          expect(r.status).toBe(201);
+          expect(r.body).toMatchObject({ id: w.jobs[status], status });
+        }
       });
-      expect(none.status).toBe(401);
-      const unknown = await post(w, 987_654_321, action, w.tokens.maintainer);
-      expect(unknown.status).toBe(404);
-      expect(unknown.body).toEqual({ message: "404 Not found" });
-      expect((await get(w, w.jobs.failed)).status).toBe("failed");
-    },
-  );
 
-  it("reporters of a public project may read but not act", async () => {
-    const w = await createWorld(db, { visibility: "public" });
-    expect(
-      (await call(`${server.api}/projects/${w.projectId}/jobs`, { token: w.tokens.outsider })).status,
-    ).toBe(200);
-    expect((await post(w, w.jobs.pending, "cancel", w.tokens.outsider)).status).toBe(403);
+      it("ends the job token of a canceled running job", async () => {
+        const w = await createWorld(db);
+        expect(
+          (await call(`${server.api}/job`, { headers: { "JOB-TOKEN": w.runningJobToken } })).status,
+        ).toBe(200);
+        await post(w, w.jobs.running, "cancel", w.tokens.maintainer);
+        expect(
+          (await call(`${server.api}/job`, { headers: { "JOB-TOKEN": w.runningJobToken } })).status,
+        ).toBe(401);
+      });
+
+      it("keeps force=true for maintainers", async () => {
+        const w = await createWorld(db);
+        const dev = await call(
+          `${server.api}/projects/${w.projectId}/jobs/${w.jobs.canceling}/cancel?force=true`,
+          {
+            method: "POST",
+            token: w.tokens.developer,
+          },
+        );
+        expect(dev.status).toBe(403);
+        const maintainer = await call(
+          `${server.api}/projects/${w.projectId}/jobs/${w.jobs.canceling}/cancel?force=true`,
+          {
+            method: "POST",
+            token: w.tokens.maintainer,
+          },
+        );
+        expect(maintainer.status).toBe(201);
+        expect(maintainer.body).toMatchObject({ status: "canceled" });
+      });
+    });
+
+    describe("retryJob", () => {
+      it("creates a new pending job for the caller, once", async () => {
+        const w = await createWorld(db);
+        const r = await post(w, w.jobs.failed, "retry", w.tokens.maintainer);
+        expect(r.status).toBe(201);
+        const fresh = r.body as JobJson;
+        expect(fresh.id).toBeGreaterThan(w.jobs.failed);
+        expect(fresh).toMatchObject({
+          name: "job-failed",
+          status: "pending",
+          user: { id: w.users.maintainer },
+        });
+        expect(fresh).not.toHaveProperty("failure_reason");
+        const again = await post(w, w.jobs.failed, "retry", w.tokens.maintainer);
+        expect(again.status).toBe(403);
+        expect(again.body).toEqual({ message: "403 Forbidden - Job is not retryable" });
+      });
+
+      it("refuses unfinished jobs", async () => {
+        const w = await createWorld(db);
+        for (const status of ["running", "pending", "manual", "skipped"] as const) {
+          const r = await post(w, w.jobs[status], "retry", w.tokens.developer);
+          expect(r.status).toBe(403);
+          expect(r.body).toEqual({ message: "403 Forbidden - Job is not retryable" });
+        }
+      });
+
+      it("retries a job at most once under 30 concurrent requests", async () => {
+        const w = await createWorld(db);
+        const results = await Promise.all(
+          Array.from({ length: 30 }, () => post(w, w.jobs.success, "retry", w.tokens.developer)),
+        );
+        expect(results.filter((r) => r.status === 201)).toHaveLength(1);
+        expect(results.filter((r) => r.status === 403)).toHaveLength(29);
+        const list = await call(`${server.api}/projects/${w.projectId}/jobs?per_page=100`, {
+          token: w.tokens.owner,
+        });
+        expect((list.body as JobJson[]).filter((j) => j.name === "job-success")).toHaveLength(2);
+      });
+    });
+
+    describe("playJob", () => {
+      it("moves a manual job to pending with its variables (200)", async () => {
+        const w = await createWorld(db);
+        const r = await post(w, w.manualJob, "play", w.tokens.developer, {
+          job_variables_attributes: [{ key: "DEPLOY_TARGET", value: "staging" }],
+        });
+        expect(r.status).toBe(200);
+        expect(r.body).toMatchObject({ id: w.manualJob, status: "pending", user: { id: w.users.developer } });
+        const rows = await db.query<{ key: string; value: string }>(
+          "SELECT key, value FROM job_variables WHERE job_id = $1",
+          [w.manualJob],
+        );
+        expect(rows).toEqual([{ key: "DEPLOY_TARGET", value: "staging" }]);
+      });
+
+      it("plays without a body and plays scheduled jobs", async () => {
+        const w = await createWorld(db);
+        expect((await post(w, w.jobs.manual, "play", w.tokens.developer)).status).toBe(200);
+        expect((await post(w, w.jobs.scheduled, "play", w.tokens.developer)).body).toMatchObject({
+          status: "pending",
+        });
+      });
+
+      it("retries a finished manual job", async () => {
+        const w = await createWorld(db);
+        await post(w, w.manualJob, "play", w.tokens.developer);
+        await post(w, w.manualJob, "cancel", w.tokens.developer);
+        const r = await post(w, w.manualJob, "play", w.tokens.developer);
+        expect(r.status).toBe(200);
+        expect((r.body as JobJson).id).not.toBe(w.manualJob);
+        expect(r.body).toMatchObject({ name: "deploy", status: "pending" });
+      });
+
+      it("answers 400 Unplayable Job for other jobs", async () => {
+        const w = await createWorld(db);
+        for (const status of ["success", "running", "pending"] as const) {
+          const r = await post(w, w.jobs[status], "play", w.tokens.developer);
+          expect(r.status).toBe(400);
+          expect(r.body).toEqual({ message: "400 Bad request - Unplayable Job" });
+        }
+      });
+
+      it("validates the body", async () => {
+        const w = await createWorld(db);
+        const cases: [unknown, string][] = [
+          [{ job_variables_attributes: [{ value: "x" }] }, "job_variables_attributes[0][key] is missing"],
+          [
+            { job_variables_attributes: [{ key: "bad key", value: "x" }] },
+            "job_variables_attributes[0][key] does not have a valid value",
+          ],
+          [{ job_variables_attributes: "nope" }, "job_variables_attributes is invalid"],
+        ];
+        for (const [json, error] of cases) {
+          const r = await post(w, w.manualJob, "play", w.tokens.developer, json);
+          expect(r.status).toBe(400);
+          expect(r.body).toEqual({ error });
+        }
+        const malformed = await call(`${server.api}/projects/${w.projectId}/jobs/${w.manualJob}/play`, {
+          method: "POST",
+          token: w.tokens.developer,
+          headers: { "Content-Type": "application/json" },
+          body: "{nope",
+        });
+        expect(malformed.status).toBe(400);
+        expect(malformed.body).toHaveProperty("error");
+      });
+
+      it("plays a manual trigger job and answers a bridge", async () => {
+        const w = await createWorld(db);
+        const { store } = await import("../src/index.js");
+        const bridge = await store.createJob(db, {
+          pipelineId: w.pipelineId,
+          type: "bridge",
+          name: "trigger:manual",
+          status: "manual",
+          when: "manual",
+        });
+        const r = await post(w, bridge, "play", w.tokens.developer);
+        expect(r.status).toBe(200);
+        expect(r.body).toMatchObject({ id: bridge, status: "pending", downstream_pipeline: null });
+      });
+    });
+
+    describe("eraseJob", () => {
+      it("removes artifacts and log and records erased_at", async () => {
+        const w = await createWorld(db);
+        const r = await post(w, w.jobs.success, "erase", w.tokens.maintainer);
+        expect(r.status).toBe(201);
+        const job = r.body as JobJson;
+        expect(job.erased_at).not.toBeNull();
+        expect(job.artifacts).toEqual([]);
+        expect(job).not.toHaveProperty("artifacts_file");
+        expect(job.artifacts_expire_at ?? null).toBeNull();
+        const trace = await call(`${server.api}/projects/${w.projectId}/jobs/${w.jobs.success}/trace`, {
+          token: w.tokens.owner,
+        });
+        expect(trace.text).toBe("");
+        const again = await post(w, w.jobs.success, "erase", w.tokens.maintainer);
+        expect(again.status).toBe(403);
+        expect(again.body).toEqual({ message: "403 Forbidden - Job is not erasable!" });
+      });
+
+      it("refuses unfinished jobs", async () => {
+        const w = await createWorld(db);
+        const r = await post(w, w.jobs.running, "erase", w.tokens.maintainer);
+        expect(r.status).toBe(403);
+        expect(r.body).toEqual({ message: "403 Forbidden - Job is not erasable!" });
+      });
+
+      it("lets developers erase their own jobs only", async () => {
+        const w = await createWorld(db);
+        // The world's jobs belong to its developer.
+        expect((await post(w, w.jobs.failed, "erase", w.tokens.developer)).status).toBe(201);
+        const { store } = await import("../src/index.js");
+        const others = await store.createJob(db, {
+          pipelineId: w.pipelineId,
+          name: "theirs",
+          status: "success",
+          userId: w.users.maintainer,
+        });
+        await store.setTrace(db, others, "log");
+        const r = await post(w, others, "erase", w.tokens.developer);
+        expect(r.status).toBe(403);
+        expect(r.body).toEqual({ message: "403 Forbidden" });
+        expect((await get(w, others)).erased_at).toBeNull();
+      });
+    });
+
+    describe("permissions of the actions", () => {
+      it.each(["cancel", "retry", "erase", "play"])(
+        "%s: reporters and guests get 403, outsiders 404",
+        async (action) => {
+          const w = await createWorld(db);
+          for (const role of ["reporter", "guest"] as const) {
+            const r = await post(w, w.jobs.failed, action, w.tokens[role]);
+            expect(r.status, role).toBe(403);
+            expect(r.body).toEqual({ message: "403 Forbidden" });
+          }
+          const outsider = await post(w, w.jobs.failed, action, w.tokens.outsider);
+          expect(outsider.status).toBe(404);
+          expect(outsider.body).toEqual({ message: "404 Project Not Found" });
+          const none = await call(`${server.api}/projects/${w.projectId}/jobs/${w.jobs.failed}/${action}`, {
+            method: "POST",
+          });
+          expect(none.status).toBe(401);
+          const unknown = await post(w, 987_654_321, action, w.tokens.maintainer);
+          expect(unknown.status).toBe(404);
+          expect(unknown.body).toEqual({ message: "404 Not found" });
+          expect((await get(w, w.jobs.failed)).status).toBe("failed");
+        },
+      );
+
+      it("reporters of a public project may read but not act", async () => {
+        const w = await createWorld(db, { visibility: "public" });
+        expect(
+          (await call(`${server.api}/projects/${w.projectId}/jobs`, { token: w.tokens.outsider })).status,
+        ).toBe(200);
+        expect((await post(w, w.jobs.pending, "cancel", w.tokens.outsider)).status).toBe(403);
+      });
+    });
   });
 });

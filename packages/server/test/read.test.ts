@@ -52,10 +52,11 @@ describe("demo data: the page's examples", () => {
     expect(r.headers.get("x-total")).toBe("3");
   });
 
-  it("lists the bridge with its downstream pipeline", async () => {
+  it("lists the bridges newest first, with their downstream pipeline when there is one", async () => {
     const r = await call(`${server.api}/projects/1/pipelines/6/bridges`, { token: T });
     expect(r.status).toBe(200);
     expect(r.body).toMatchObject([
+      { id: DEMO_IDS.createdBridge, downstream_pipeline: null },
       {
         id: DEMO_IDS.bridge,
         downstream_pipeline: { id: 5, sha: "f62a4b2fb89754372a346f24659212eb8da13601" },

@@ -1,7 +1,7 @@
 import type { JobStatus, OperationId, operations } from "@jobs-api/types";
 import type { RequestHandler } from "express";
 import type { Database } from "../db/database.js";
-import { badRequest, forbidden, notFound } from "../errors.js";
+import { badRequest, forbidden, invalidParam, notFound } from "../errors.js";
 import {
   atLeast,
   authenticateJobCaller,
@@ -231,7 +231,11 @@ export function createHandlers(db: Database): Handlers {
       const { project, role, principal } = await readableProject(req);
       const job = await jobOf(project.id, Number(req.params.job_id), ["build", "bridge"]);
       if (!atLeast(role, "developer")) throw forbidden();
-      const outcome = await playJob(db, job.id, principal.userId, req.body?.job_variables_attributes);
+      const variables = req.body?.job_variables_attributes;
+      // PostgreSQL text cannot hold NUL: refuse such a value as invalid instead of failing in the database.
+      const nul = variables?.findIndex((v) => v.value.includes("\0")) ?? -1;
+      if (nul >= 0) throw invalidParam(`job_variables_attributes[${nul}][value]`, "is invalid");
+      const outcome = await playJob(db, job.id, principal.userId, variables);
       if ("refused" in outcome) throw badRequest("Unplayable Job");
       res.status(200).json(entities.anyJob(await reload(job.project_id, outcome.jobId)));
     },

@@ -371,12 +371,19 @@ async function generated(
         ...(finished ? { finishedAt: new Date(base + i * 1000 + 62_000 + n * 1500) } : {}),
         ...(status === "success" ? { coverage: 80 + n, artifactsExpireAt: new Date(base + 30 * day) } : {}),
       };
-      // A failed attempt that was retried, so `include_retried` has something to show.
+      // A failed attempt that was retried, so `include_retried` has something to show; linked to its
+      // retry as the retry action links them, so that every retried job has exactly one retry.
+      let retryOfId: number | undefined;
       if (status === "success") {
         const { coverage: _, artifactsExpireAt: __, ...attempt } = job;
-        await createJob(db, { ...attempt, status: "failed", failureReason: "script_failure", retried: true });
+        retryOfId = await createJob(db, {
+          ...attempt,
+          status: "failed",
+          failureReason: "script_failure",
+          retried: true,
+        });
       }
-      const id = await createJob(db, job);
+      const id = await createJob(db, retryOfId === undefined ? job : { ...job, retryOfId });
       if (started) await setTrace(db, id, log(job.name, finished ? `Job ${status}` : "…"));
       if (status === "success") {
         await addArtifacts(db, id, [

@@ -195,6 +195,8 @@ export interface NewJob {
   finishedAt?: Date;
   artifactsExpireAt?: Date;
   downstreamPipelineId?: number;
+  /** The attempt this job retries (which must be marked `retried`). */
+  retryOfId?: number;
 }
 
 /** A job in a pipeline; project and ref come from the pipeline. */
@@ -203,9 +205,9 @@ export function createJob(db: Queryable, j: NewJob): Promise<number> {
     .query<{ id: number }>(
       `INSERT INTO jobs (id, project_id, pipeline_id, ref, type, name, stage, status, "when", allow_failure, retried,
          user_id, runner_id, coverage, tag_list, failure_reason, created_at, queued_at, started_at, finished_at,
-         artifacts_expire_at, downstream_pipeline_id)
+         artifacts_expire_at, downstream_pipeline_id, retry_of_id)
        SELECT coalesce($1, nextval(pg_get_serial_sequence('jobs', 'id'))), p.project_id, p.id, p.ref,
-         $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, coalesce($15, now()), $16, $17, $18, $19, $20
+         $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, coalesce($15, now()), $16, $17, $18, $19, $20, $21
        FROM pipelines p WHERE p.id = $2
        RETURNING id`,
       [
@@ -229,6 +231,7 @@ export function createJob(db: Queryable, j: NewJob): Promise<number> {
         j.finishedAt ?? null,
         j.artifactsExpireAt ?? null,
         j.downstreamPipelineId ?? null,
+        j.retryOfId ?? null,
       ],
     )
     .then(([row]) => {

@@ -6,6 +6,8 @@ const NUMERIC_ID = /^[1-9][0-9]{0,17}$/;
 
 /** A project by numeric id or by full path (case-insensitive, as GitLab resolves paths). */
 export async function findProject(db: Queryable, ref: string): Promise<ProjectRow | null> {
+  // PostgreSQL text cannot hold NUL, so no path contains one; sent as a parameter it is an encoding error.
+  if (ref.includes("\0")) return null;
   const [row] = NUMERIC_ID.test(ref)
     ? await db.query<ProjectRow>("SELECT * FROM projects WHERE id = $1", [Number(ref)])
     : await db.query<ProjectRow>("SELECT * FROM projects WHERE lower(full_path) = lower($1)", [ref]);

@@ -58,11 +58,14 @@ export async function openTestPglite(): Promise<Database> {
   return openPglite({ loadDataDir: await template() });
 }
 
-/**
- * A fresh database on the PostgreSQL server of `JOBS_API_TEST_DATABASE_URL`, migrated and seeded;
- * closing it drops the database.
- */
-export async function openTestPostgres(): Promise<Database> {
+/** A PGlite data directory holding the migrated, seeded template, for server processes to start on. */
+export async function createTestDataDir(dataDir: string): Promise<void> {
+  const db = await openPglite({ dataDir, loadDataDir: await template() });
+  await db.close();
+}
+
+/** An empty database on the PostgreSQL server of `JOBS_API_TEST_DATABASE_URL`; `drop()` removes it. */
+export async function createEmptyPostgresDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
   if (!postgresUrl) throw new Error("JOBS_API_TEST_DATABASE_URL is not set");
   const name = `jobs_api_test_${randomUUID().replaceAll("-", "")}`;
   const admin = new pg.Client({ connectionString: postgresUrl });
@@ -71,17 +74,32 @@ export async function openTestPostgres(): Promise<Database> {
   await admin.end();
   const url = new URL(postgresUrl);
   url.pathname = `/${name}`;
-  const db = openPostgres({ connectionString: url.toString() });
-  await migrate(db);
-  await seedDemo(db);
   return {
-    ...db,
-    async close() {
-      await db.close();
+    url: url.toString(),
+    async drop() {
       const dropper = new pg.Client({ connectionString: postgresUrl });
       await dropper.connect();
       await dropper.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       await dropper.end();
+    },
+  };
+}
+
+/**
+ * A fresh database on the PostgreSQL server of `JOBS_API_TEST_DATABASE_URL`, migrated and seeded;
+ * closing it drops the database. `url` lets other pools (other "server processes") share it.
+ */
+export async function openTestPostgres(): Promise<Database & { url: string }> {
+  const empty = await createEmptyPostgresDatabase();
+  const db = openPostgres({ connectionString: empty.url });
+  await migrate(db);
+  await seedDemo(db);
+  return {
+    ...db,
+    url: empty.url,
+    async close() {
+      await db.close();
+      await empty.drop();
     },
   };
 }

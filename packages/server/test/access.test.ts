@@ -1,0 +1,338 @@
+import * as crypto from "node:crypto";
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { type Database, DEMO_TOKENS, store } from "../src/index.js";
+import { openTestPglite } from "./helpers/db.js";
+import { keepAliveAgent, sendRaw } from "./helpers/http.js";
+import { startServer, type TestServer } from "./helpers/server.js";
+import { checkExchange, operations } from "./helpers/spec.js";
+
+// Wraps the real timingSafeEqual so that a test can see the token check go through it.
+vi.mock("node:crypto", async (importOriginal) => {
+  const original = await importOriginal<typeof import("node:crypto")>();
+  return { ...original, timingSafeEqual: vi.fn(original.timingSafeEqual) };
+});
+
+/**
+ * Each kind of token × each operation × the caller's own project, another project it may read, a project it
+ * cannot see and a public one: the status GitLab would give (`gitlab-behaviour.md`), and never a token in
+ * a log line or an error body.
+ */
+
+type Place = "own" | "other" | "invisible" | "public";
+const PLACES: Place[] = ["own", "other", "invisible", "public"];
+
+interface Matrix {
+  projects: Record<Place, { id: number; pipelineId: number }>;
+  tokens: {
+    personal: string;
+    oauth: string;
+    job: string;
+    expired: string;
+    revoked: string;
+    finishedJob: string;
+  };
+  userId: number;
+}
+
+let db: Database;
+let server: TestServer;
+let m: Matrix;
+
+/** A caller who is Maintainer of `own`, Reporter of `other`, nothing in `invisible` and `public`. */
+async function buildMatrix(): Promise<Matrix> {
+  const tag = randomUUID().slice(0, 8);
+  const userId = await store.createUser(db, { username: `caller-${tag}` });
+  const ownerId = await store.createUser(db, { username: `owner-${tag}` });
+  const projects = {} as Matrix["projects"];
+  for (const place of PLACES) {
+    const id = await store.createProject(db, {
+      fullPath: `${place}-${tag}/app`,
+      visibility: place === "public" ? "public" : "private",
+    });
+    await store.addMember(db, id, ownerId, "owner");
+    if (place === "own") await store.addMember(db, id, userId, "maintainer");
+    if (place === "other") await store.addMember(db, id, userId, "reporter");
+    const pipelineId = await store.createPipeline(db, { projectId: id, commit: { sha: "c".repeat(40) } });
+    projects[place] = { id, pipelineId };
+  }
+  const token = (name: string) => `${name}-${tag}`;
+  const tokens = {
+    personal: token("glpat-personal"),
+    oauth: token("oauth"),
+    job: token("glcbt-running"),
+    expired: token("glpat-expired"),
+    revoked: token("glpat-revoked"),
+    finishedJob: token("glcbt-finished"),
+  };
+  await store.createAccessToken(db, { userId, token: tokens.personal });
+  await store.createAccessToken(db, { userId, token: tokens.oauth, kind: "oauth" });
+  await store.createAccessToken(db, {
+    userId,
+    token: tokens.expired,
+    expiresAt: new Date(Date.now() - 1000),
+  });
+  await store.createAccessToken(db, { userId, token: tokens.revoked, revokedAt: new Date() });
+  const own = projects.own.pipelineId;
+  const running = await store.createJob(db, { pipelineId: own, name: "ci", status: "running", userId });
+  await store.createJobToken(db, running, tokens.job);
+  const finished = await store.createJob(db, { pipelineId: own, name: "done", status: "success", userId });
+  await store.createJobToken(db, finished, tokens.finishedJob);
+  return { projects, tokens, userId };
+}
+
+beforeAll(async () => {
+  db = await openTestPglite();
+  server = await startServer(db);
+  m = await buildMatrix();
+});
+afterAll(async () => {
+  await server?.close();
+  await db?.close();
+});
+
+/** A fresh job for one request, in the state its operation acts on (actions change jobs). */
+async function jobFor(operationId: string, place: Place): Promise<number> {
+  const pipelineId = m.projects[place].pipelineId;
+  const finished = { startedAt: new Date(Date.now() - 60_000), finishedAt: new Date() };
+  switch (operationId) {
+    case "cancelJob":
+      return store.createJob(db, { pipelineId, name: "cancel-me", status: "pending" });
+    case "playJob":
+      return store.createJob(db, { pipelineId, name: "play-me", status: "manual", when: "manual" });
+    default: {
+      const id = await store.createJob(db, { pipelineId, name: "finished", status: "failed", ...finished });
+      await store.setTrace(db, id, "log\n");
+      return id;
+    }
+  }
+}
+
+type Kind =
+  | "personal"
+  | "oauth"
+  | "job"
+  | "expired"
+  | "revoked"
+  | "finishedJob"
+  | "none"
+  | `malformed ${number}`;
+
+const MALFORMED: Record<string, string>[] = [
+  { "PRIVATE-TOKEN": "glpat-" },
+  { "PRIVATE-TOKEN": "x".repeat(4096) },
+  { "PRIVATE-TOKEN": "' OR '1'='1" },
+  { Authorization: "Bearer" },
+  { Authorization: "Basic Zm9vOmJhcg==" },
+  { Authorization: "Bearer a b" },
+  { "JOB-TOKEN": "\u00ff\u00fe" },
+];
+
+function headersOf(kind: Kind): Record<string, string> {
+  switch (kind) {
+    case "personal":
+    case "expired":
+    case "revoked":
+      return { "PRIVATE-TOKEN": m.tokens[kind] };
+    case "oauth":
+      return { Authorization: `Bearer ${m.tokens.oauth}` };
+    case "job":
+    case "finishedJob":
+      return { "JOB-TOKEN": m.tokens[kind] };
+    case "none":
+      return {};
+    default:
+      return MALFORMED[Number(kind.split(" ")[1])] ?? {};
+  }
+}
+
+const READS = ["listProjectJobs", "listPipelineJobs", "listPipelineBridges", "getJob", "getJobTrace"];
+const SUCCESS: Record<string, number> = { cancelJob: 201, retryJob: 201, eraseJob: 201, playJob: 200 };
+
+/** The status GitLab gives: an oracle written from the reference, not from the server's code. */
+function expected(kind: Kind, operationId: string, place: Place): { status: number; message?: string } {
+  const valid = kind === "personal" || kind === "oauth" || kind === "job";
+  if (!valid) return { status: 401, message: "401 Unauthorized" };
+  if (operationId === "getJobTokenJob" || operationId === "getJobTokenAllowedAgents") {
+    return kind === "job" ? { status: 200 } : { status: 404, message: "404 Job Not Found" };
+  }
+  // A job token reaches its own job's project only; others' private projects are invisible.
+  if (place === "invisible" || (kind === "job" && place !== "own")) {
+    return { status: 404, message: "404 Project Not Found" };
+  }
+  if (READS.includes(operationId)) return { status: 200 };
+  // Actions need Developer: the caller is Maintainer of its own project, Reporter or nobody elsewhere.
+  return place === "own" ? { status: SUCCESS[operationId] ?? 0 } : { status: 403, message: "403 Forbidden" };
+}
+
+const KINDS: Kind[] = [
+  "personal",
+  "oauth",
+  "job",
+  "expired",
+  "revoked",
+  "finishedJob",
+  "none",
+  ...MALFORMED.map((_, i) => `malformed ${i}` as const),
+];
+
+describe("token kind × operation × project", () => {
+  it(`answers what GitLab answers in all ${KINDS.length * operations.length * PLACES.length} cells`, async () => {
+    const agent = keepAliveAgent();
+    const wrong: string[] = [];
+    let cells = 0;
+    try {
+      for (const kind of KINDS) {
+        for (const op of operations) {
+          for (const place of PLACES) {
+            const project = m.projects[place];
+            const jobId = await jobFor(op.operationId, place);
+            const target = `/api/v4${op.template
+              .replace("{id}", String(project.id))
+              .replace("{pipeline_id}", String(project.pipelineId))
+              .replace("{job_id}", String(jobId))}`;
+            const ex = await sendRaw(
+              server.origin,
+              { method: op.method, target, headers: headersOf(kind) },
+              agent,
+            );
+            const want = expected(kind, op.operationId, place);
+            const body = ex.headers["content-type"]?.includes("json")
+              ? (JSON.parse(ex.body) as unknown)
+              : ex.body;
+            const message = (body as { message?: string } | null)?.message;
+            if (ex.status !== want.status || (want.message !== undefined && message !== want.message)) {
+              wrong.push(
+                `${kind} ${op.operationId} ${place}: ${ex.status} ${ex.body.slice(0, 80)}, want ${want.status}`,
+              );
+            }
+            wrong.push(...checkExchange(ex).map((p) => `${kind} ${op.operationId} ${place}: ${p}`));
+            cells++;
+          }
+        }
+      }
+    } finally {
+      agent.destroy();
+    }
+    expect(wrong).toEqual([]);
+    expect(cells).toBe(KINDS.length * 11 * 4);
+  });
+
+  it("takes the query forms of each token kind like the headers", async () => {
+    const own = m.projects.own.id;
+    for (const [param, token] of [
+      ["private_token", m.tokens.personal],
+      ["access_token", m.tokens.oauth],
+      ["job_token", m.tokens.job],
+    ] as const) {
+      const r = await fetch(`${server.api}/projects/${own}/jobs?${param}=${token}`);
+      expect(r.status, param).toBe(200);
+      const dead = await fetch(`${server.api}/projects/${own}/jobs?${param}=${m.tokens.revoked}`);
+      expect(dead.status, param).toBe(401);
+    }
+  });
+});
+
+describe("job tokens", () => {
+  it("stop working when their job finishes, however it finishes", async () => {
+    const pipelineId = m.projects.own.pipelineId;
+    for (const finish of ["cancel over the API", "runner reports success"]) {
+      const jobId = await store.createJob(db, {
+        pipelineId,
+        name: "ci",
+        status: "running",
+        userId: m.userId,
+      });
+      const token = `glcbt-${randomUUID()}`;
+      await store.createJobToken(db, jobId, token);
+      const job = () => fetch(`${server.api}/job`, { headers: { "JOB-TOKEN": token } });
+      const list = () =>
+        fetch(`${server.api}/projects/${m.projects.own.id}/jobs`, { headers: { "JOB-TOKEN": token } });
+      expect((await job()).status).toBe(200);
+      expect((await list()).status).toBe(200);
+      if (finish === "cancel over the API") {
+        const r = await fetch(`${server.api}/projects/${m.projects.own.id}/jobs/${jobId}/cancel`, {
+          method: "POST",
+          headers: { "PRIVATE-TOKEN": m.tokens.personal },
+        });
+        expect(r.status).toBe(201);
+      } else {
+        await db.query("UPDATE jobs SET status = 'success', finished_at = now() WHERE id = $1", [jobId]);
+      }
+      expect((await job()).status, finish).toBe(401);
+      expect((await list()).status, finish).toBe(401);
+    }
+  });
+});
+
+describe("tokens at rest and in logs", () => {
+  const everyToken = () => [...Object.values(DEMO_TOKENS), ...Object.values(m.tokens)];
+
+  it("stores only digests: no table holds a token in clear", async () => {
+    const tables = await db.query<{ tablename: string }>(
+      "SELECT tablename FROM pg_tables WHERE schemaname = 'public'",
+    );
+    for (const { tablename } of tables) {
+      const rows = await db.query<{ row: string }>(`SELECT t::text AS row FROM ${tablename} t`);
+      const dump = rows.map((r) => r.row).join("\n");
+      for (const token of everyToken()) expect(dump, tablename).not.toContain(token);
+    }
+  });
+
+  it("checks digests with timingSafeEqual", async () => {
+    const compare = vi.mocked(crypto.timingSafeEqual);
+    compare.mockClear();
+    const r = await fetch(`${server.api}/projects/${m.projects.own.id}/jobs`, {
+      headers: { "PRIVATE-TOKEN": m.tokens.personal },
+    });
+    expect(r.status).toBe(200);
+    expect(compare).toHaveBeenCalled();
+  });
+
+  it("never writes a token to the log or into an error body, in any form", async () => {
+    const s = await startServer(db);
+    const bodies: string[] = [];
+    try {
+      const paths = [
+        `/projects/${m.projects.own.id}/jobs`,
+        `/projects/${m.projects.invisible.id}/jobs/1`,
+        `/projects/${m.projects.own.id}/jobs?per_page=1000`,
+        "/job",
+        "/job/allowed_agents",
+        "/nothing",
+      ];
+      // Header forms and query forms: plain, with an encoded name, as an array, in upper case.
+      const forms = (t: string): { query: string; headers: Record<string, string> }[] => [
+        { query: "", headers: { "PRIVATE-TOKEN": t } },
+        { query: "", headers: { Authorization: `Bearer ${t}` } },
+        { query: "", headers: { "JOB-TOKEN": t } },
+        { query: `private_token=${t}`, headers: {} },
+        { query: `access_token=${t}`, headers: {} },
+        { query: `job_token=${t}`, headers: {} },
+        { query: `private%5Ftoken=${t}`, headers: {} },
+        { query: `job_token[]=${t}`, headers: {} },
+        { query: `JOB_TOKEN=${t}&per_page=x`, headers: {} },
+      ];
+      for (const token of everyToken()) {
+        for (const path of paths) {
+          for (const form of forms(token)) {
+            const sep = path.includes("?") ? "&" : "?";
+            const r = await fetch(`${s.api}${path}${form.query ? `${sep}${form.query}` : ""}`, {
+              headers: form.headers,
+            });
+            const text = await r.text();
+            if (r.status >= 400) bodies.push(text);
+          }
+        }
+      }
+    } finally {
+      await s.close();
+    }
+    const logs = s.logs.join("");
+    expect(logs).toContain("[REDACTED]");
+    for (const token of everyToken()) {
+      expect(logs, token).not.toContain(token);
+      expect(bodies.join("\n"), token).not.toContain(token);
+    }
+  });
+});

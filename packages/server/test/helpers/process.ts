@@ -1,0 +1,64 @@
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { once } from "node:events";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+
+const root = fileURLToPath(new URL("../../../../", import.meta.url));
+export const cliPath = fileURLToPath(new URL("../../dist/cli.js", import.meta.url));
+
+/** Brings `dist/` up to date with `src/` (incremental: a fraction of a second when nothing changed). */
+export function buildServer(): void {
+  execFileSync(process.execPath, [`${root}node_modules/typescript/bin/tsc`, "-b", "packages/server"], {
+    cwd: root,
+    stdio: "inherit",
+  });
+}
+
+export interface CliProcess {
+  child: ChildProcess;
+  /** `http://127.0.0.1:<port>` */
+  origin: string;
+  /** Every stdout line so far (pino JSON). */
+  lines: string[];
+  /** Resolves with the first stdout line that contains `text`. */
+  waitForLine(text: string): Promise<string>;
+  /** Resolves with the exit code (null when killed by a signal) and the signal. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Starts `jobs-api-server` on a free port and resolves once it logs that it listens. */
+export async function startCli(args: string[], env: Record<string, string> = {}): Promise<CliProcess> {
+  const child = spawn(process.execPath, [cliPath, "--port", "0", ...args], {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const exited = once(child, "exit").then(([code, signal]) => ({
+    code: code as number | null,
+    signal: signal as NodeJS.Signals | null,
+  }));
+  const lines: string[] = [];
+  const waiting: { text: string; resolve: (line: string) => void }[] = [];
+  let stderr = "";
+  child.stderr?.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (line) => {
+    lines.push(line);
+    for (const w of waiting.filter((w) => line.includes(w.text))) {
+      waiting.splice(waiting.indexOf(w), 1);
+      w.resolve(line);
+    }
+  });
+  const waitForLine = (text: string) =>
+    new Promise<string>((resolve, reject) => {
+      const seen = lines.find((line) => line.includes(text));
+      if (seen) return resolve(seen);
+      waiting.push({ text, resolve });
+      void exited.then(({ code, signal }) =>
+        reject(new Error(`server exited (${code ?? signal}) before "${text}": ${stderr}`)),
+      );
+    });
+  const listening = JSON.parse(await waitForLine("listening on")) as { url: string };
+  return { child, origin: new URL(listening.url).origin, lines, waitForLine, exited };
+}

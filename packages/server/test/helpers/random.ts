@@ -1,0 +1,24 @@
+/**
+ * A seeded generator (mulberry32) for the randomised tests: the seed comes from `envName` when set, so a
+ * failure can be replayed, and is printed either way.
+ */
+export function seededRandom(envName: string, label: string) {
+  const fromEnv = process.env[envName];
+  const seed = fromEnv === undefined ? Date.now() % 2 ** 31 : Number(fromEnv);
+  console.info(`${label}: seed ${seed} (replay: ${envName}=${seed})`);
+  let state = seed >>> 0;
+  const next = (): number => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
+  return {
+    seed,
+    next,
+    /** An integer in [0, n). */
+    below: (n: number) => Math.floor(next() * n),
+    pick: <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)] as T,
+  };
+}

@@ -1,0 +1,257 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Database, DEMO_TOKENS, openPglite, openPostgres } from "../src/index.js";
+import { createEmptyPostgresDatabase, createTestDataDir, postgresUrl } from "./helpers/db.js";
+import { buildServer, type CliProcess, startCli } from "./helpers/process.js";
+import { seededRandom } from "./helpers/random.js";
+
+/**
+ * The real `jobs-api-server` process: killed with SIGKILL in the middle of a stream of state changes, then
+ * restarted on the same data, it must still hold every change it answered with 2xx, and nothing half-done;
+ * stopped with SIGTERM, it finishes the requests under way, refuses new ones and exits 0.
+ */
+
+const ROUNDS = Number(process.env.CRASH_ROUNDS ?? 2);
+const CHAINS = 6;
+const T = DEMO_TOKENS.maintainer;
+
+type Write =
+  | { type: "erase"; id: number }
+  | { type: "retry"; from: number; to: number }
+  | { type: "cancel"; id: number };
+
+const cleanup: (() => Promise<unknown>)[] = [];
+beforeAll(() => buildServer());
+afterAll(async () => {
+  for (const step of cleanup.reverse()) await step();
+});
+
+const post = (cli: CliProcess, jobId: number, action: string) =>
+  fetch(`${cli.origin}/api/v4/projects/1/jobs/${jobId}/${action}`, {
+    method: "POST",
+    headers: { "PRIVATE-TOKEN": T },
+  });
+
+/** Finished jobs of the demo project, split between the rounds so that each round starts from its own. */
+async function startingJobs(cli: CliProcess, round: number): Promise<number[]> {
+  const r = await fetch(
+    `${cli.origin}/api/v4/projects/1/jobs?scope[]=success&scope[]=failed&scope[]=canceled&per_page=100`,
+    { headers: { "PRIVATE-TOKEN": T } },
+  );
+  expect(r.status).toBe(200);
+  const ids = ((await r.json()) as { id: number }[]).map((j) => j.id).sort((a, b) => a - b);
+  return ids.filter((_, i) => i % ROUNDS === round).slice(0, CHAINS);
+}
+
+/**
+ * Chains of erase → retry → cancel of the new job → retry of that one … run in parallel; the process is
+ * killed once `killAfter` changes have been answered, with the other chains' requests still under way.
+ */
+async function streamUntilKilled(cli: CliProcess, starts: number[], killAfter: number): Promise<Write[]> {
+  const acked: Write[] = [];
+  let killed = false;
+  const ack = (write: Write) => {
+    if (killed) return;
+    acked.push(write);
+    if (acked.length >= killAfter) {
+      killed = true;
+      cli.child.kill("SIGKILL");
+    }
+  };
+  const chain = async (start: number) => {
+    let job = start;
+    try {
+      if ((await post(cli, job, "erase")).status === 201) ack({ type: "erase", id: job });
+      while (!killed) {
+        const retry = await post(cli, job, "retry");
+        if (retry.status !== 201) return;
+        const to = ((await retry.json()) as { id: number }).id;
+        ack({ type: "retry", from: job, to });
+        if ((await post(cli, to, "cancel")).status !== 201) return;
+        ack({ type: "cancel", id: to });
+        job = to;
+      }
+    } catch (error) {
+      // Only the kill may cut a request short.
+      if (!killed) throw error;
+    }
+  };
+  await Promise.all(starts.map(chain));
+  expect(killed).toBe(true);
+  expect(await cli.exited).toEqual({ code: null, signal: "SIGKILL" });
+  return acked;
+}
+
+/** Every answered change is there, and nothing is half-done: no retry without its new job, and so on. */
+async function verify(db: Database, writes: Write[]): Promise<void> {
+  for (const w of writes) {
+    if (w.type === "erase") {
+      const [row] = await db.query<{ erased: boolean; leftovers: boolean }>(
+        `SELECT erased_at IS NOT NULL AS erased, EXISTS (SELECT 1 FROM job_traces WHERE job_id = $1)
+           OR EXISTS (SELECT 1 FROM job_artifacts WHERE job_id = $1) AS leftovers FROM jobs WHERE id = $1`,
+        [w.id],
+      );
+      expect(row, `erase ${w.id}`).toEqual({ erased: true, leftovers: false });
+    } else if (w.type === "retry") {
+      const rows = await db.query<{ id: number; retried: boolean; retry_of_id: number | null }>(
+        "SELECT id, retried, retry_of_id FROM jobs WHERE id = ANY($1::bigint[]) ORDER BY id",
+        [[w.from, w.to]],
+      );
+      expect(rows, `retry ${w.from} → ${w.to}`).toMatchObject([
+        { id: w.from, retried: true },
+        { id: w.to, retry_of_id: w.from },
+      ]);
+    } else {
+      const [row] = await db.query<{ status: string }>("SELECT status FROM jobs WHERE id = $1", [w.id]);
+      expect(row?.status, `cancel ${w.id}`).toBe("canceled");
+    }
+  }
+  const halfDone = await db.query(
+    `SELECT id FROM jobs j WHERE (status = 'canceled' AND finished_at IS NULL)
+       OR (erased_at IS NOT NULL AND (EXISTS (SELECT 1 FROM job_artifacts a WHERE a.job_id = j.id)
+         OR EXISTS (SELECT 1 FROM job_traces t WHERE t.job_id = j.id)))
+       OR (retried <> EXISTS (SELECT 1 FROM jobs c WHERE c.retry_of_id = j.id))
+       OR (retry_of_id IS NOT NULL AND NOT (SELECT retried FROM jobs p WHERE p.id = j.retry_of_id))`,
+  );
+  expect(halfDone).toEqual([]);
+}
+
+async function crashRounds(label: string, start: () => Promise<CliProcess>): Promise<Write[]> {
+  const random = seededRandom("CRASH_SEED", `crash on ${label}`);
+  const writes: Write[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const cli = await start();
+    const killAfter = 5 + random.below(30);
+    writes.push(...(await streamUntilKilled(cli, await startingJobs(cli, round), killAfter)));
+  }
+  console.info(`crash on ${label}: ${ROUNDS} kills survived, ${writes.length} acknowledged writes checked`);
+  return writes;
+}
+
+describe("SIGKILL in the middle of a stream of changes, then restart", () => {
+  it("loses nothing on the embedded database (data directory)", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "jobs-api-crash-"));
+    cleanup.push(() => rm(dir, { recursive: true, force: true }));
+    await createTestDataDir(dir);
+    const start = () => startCli(["--data-dir", dir, "--log-level", "info"]);
+    const writes = await crashRounds("pglite", start);
+    // The last restart must come up healthy; then it is stopped cleanly so that the data can be read.
+    const cli = await start();
+    expect((await fetch(`${cli.origin}/-/health`)).status).toBe(200);
+    cli.child.kill("SIGTERM");
+    expect(await cli.exited).toEqual({ code: 0, signal: null });
+    const db = await openPglite({ dataDir: dir });
+    try {
+      await verify(db, writes);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it.skipIf(!postgresUrl)("loses nothing on PostgreSQL", async () => {
+    const empty = await createEmptyPostgresDatabase();
+    cleanup.push(() => empty.drop());
+    // The first start migrates and seeds the empty database.
+    const start = () => startCli(["--database-url", empty.url, "--log-level", "info"]);
+    const writes = await crashRounds("postgres", start);
+    const cli = await start();
+    expect((await fetch(`${cli.origin}/-/health`)).status).toBe(200);
+    cli.child.kill("SIGTERM");
+    expect(await cli.exited).toEqual({ code: 0, signal: null });
+    const db = openPostgres({ connectionString: empty.url });
+    try {
+      await verify(db, writes);
+    } finally {
+      await db.close();
+    }
+  });
+});
+
+describe("SIGTERM", () => {
+  it("finishes the request under way, refuses new connections and exits 0", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "jobs-api-term-"));
+    cleanup.push(() => rm(dir, { recursive: true, force: true }));
+    await createTestDataDir(dir);
+    const cli = await startCli(["--data-dir", dir]);
+    const { port } = new URL(cli.origin);
+
+    // A play request whose body is held back: the server has its headers (it said 100 Continue), so
+    // the request is under way when the signal comes.
+    const socket = connect(Number(port), "127.0.0.1");
+    const body = JSON.stringify({ job_variables_attributes: [{ key: "AT", value: "shutdown" }] });
+    let received = "";
+    const continued = new Promise<void>((resolve) => {
+      socket.on("data", (chunk: Buffer) => {
+        received += chunk.toString();
+        if (received.includes("100 Continue")) resolve();
+      });
+    });
+    const closed = new Promise<void>((resolve) => socket.on("close", () => resolve()));
+    socket.write(
+      `POST /api/v4/projects/1/jobs/11/play HTTP/1.1\r\nHost: 127.0.0.1\r\nPRIVATE-TOKEN: ${T}\r\n` +
+        `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nExpect: 100-continue\r\n\r\n`,
+    );
+    await continued;
+
+    cli.child.kill("SIGTERM");
+    await cli.waitForLine("shutting down");
+    // New connections are refused once the listener is closed (polled: the signal handler runs async).
+    let refused = false;
+    for (let attempt = 0; attempt < 100 && !refused; attempt++) {
+      refused = await fetch(`${cli.origin}/-/health`).then(
+        () => false,
+        () => true,
+      );
+    }
+    expect(refused).toBe(true);
+
+    socket.write(body);
+    await closed;
+    const [head = "", json = ""] = received.slice(received.lastIndexOf("HTTP/1.1 200")).split("\r\n\r\n");
+    expect(head).toMatch(/^HTTP\/1\.1 200 OK/);
+    expect(JSON.parse(json)).toMatchObject({ id: 11, status: "pending" });
+    expect(await cli.exited).toEqual({ code: 0, signal: null });
+
+    // The change it finished before exiting is in the database.
+    const db = await openPglite({ dataDir: dir });
+    try {
+      const vars = await db.query("SELECT key, value FROM job_variables WHERE job_id = 11");
+      expect(vars).toEqual([{ key: "AT", value: "shutdown" }]);
+    } finally {
+      await db.close();
+    }
+  });
+});
+
+describe("jobs-api-server options", () => {
+  it("rate limits when asked (--rate-limit), answering 429 with Retry-After, and not by default", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "jobs-api-rate-"));
+    cleanup.push(() => rm(dir, { recursive: true, force: true }));
+    await createTestDataDir(dir);
+    for (const [args, limited] of [
+      [["--rate-limit", "3"], true],
+      [[], false],
+    ] as const) {
+      const cli = await startCli(["--data-dir", dir, ...args]);
+      try {
+        const statuses: number[] = [];
+        let retryAfter: string | null = null;
+        for (let i = 0; i < 5; i++) {
+          const r = await fetch(`${cli.origin}/api/v4/projects/1/jobs/8`, {
+            headers: { "PRIVATE-TOKEN": T },
+          });
+          statuses.push(r.status);
+          if (r.status === 429) retryAfter = r.headers.get("retry-after");
+        }
+        expect(statuses).toEqual(limited ? [200, 200, 200, 429, 429] : [200, 200, 200, 200, 200]);
+        if (limited) expect(Number(retryAfter)).toBeGreaterThan(0);
+      } finally {
+        cli.child.kill("SIGTERM");
+        expect(await cli.exited).toEqual({ code: 0, signal: null });
+      }
+    }
+  });
+});
