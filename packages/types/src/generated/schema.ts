@@ -610,6 +610,7 @@ export interface components {
         JobVariableAttributes: {
             /** @description Variable name; letters, digits and `_` only. */
             key: string;
+            /** @description Variable value; any text without NUL characters. */
             value: string;
         };
         /** @description Optional body of the play action. */
@@ -656,6 +657,39 @@ export interface components {
             };
             content: {
                 "application/json": components["schemas"]["ErrorMessage"];
+            };
+        };
+        /**
+         * @description Rate limit exceeded; try again after `Retry-After` seconds. GitLab's instance-wide throttles answer
+         *     `Retry later` as plain text, its per-endpoint limits (and the reference server, when started with
+         *     `--rate-limit`) answer with a JSON message.
+         */
+        TooManyRequests: {
+            headers: {
+                "Retry-After": components["headers"]["RetryAfter"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorMessage"];
+                "text/plain": string;
+            };
+        };
+        /** @description The request body is larger than the server accepts. */
+        PayloadTooLarge: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorMessage"];
+            };
+        };
+        /** @description The request body is not JSON. */
+        UnsupportedMediaType: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorValidation"];
             };
         };
     };
@@ -739,6 +773,11 @@ export interface components {
          */
         Link: string;
         /**
+         * @description Seconds to wait before trying again.
+         * @example 60
+         */
+        RetryAfter: number;
+        /**
          * @description Total number of items. Not sent when the list has more than 10,000 items.
          * @example 42
          */
@@ -818,6 +857,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     listPipelineJobs: {
@@ -878,6 +918,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     listPipelineBridges: {
@@ -933,6 +974,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     getJobTokenJob: {
@@ -963,6 +1005,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorMessage"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
         };
     };
     getJobTokenAllowedAgents: {
@@ -993,6 +1036,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorMessage"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
         };
     };
     getJob: {
@@ -1029,6 +1073,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     getJobTrace: {
@@ -1066,6 +1111,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     cancelJob: {
@@ -1105,6 +1151,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     retryJob: {
@@ -1149,6 +1196,7 @@ export interface operations {
                 };
             };
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     eraseJob: {
@@ -1193,6 +1241,7 @@ export interface operations {
                 };
             };
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     playJob: {
@@ -1241,6 +1290,9 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
 }
