@@ -1,0 +1,80 @@
+// Command-line flags (and BENCH_* environment variables) of `pnpm bench`.
+export const SUITES = ["validation", "scale", "client", "pipeline", "conformance", "ready"];
+
+export const USAGE = `usage: pnpm bench [-- options]   (or: node bench/run.mjs [options])
+  --quick                smoke run of every suite: 0.5 s runs, 2 rounds, sizes 1k and 10k
+  --only=a,b             suites to run: ${SUITES.join(", ")} (default: all)
+  --rounds=N             alternating rounds per comparison (default 5; quick 2)
+  --duration=S           seconds per measured load run (default 4; quick 0.5)
+  --warmup=S             seconds of warm-up per target and request (default 2; quick 0.25)
+  --connections=N        autocannon connections for throughput runs (default 10)
+  --sizes=1000,100000    job counts for the scale suite (default 1000,100000,1000000)
+  --db=pglite,postgres   databases for the scale suite (default pglite; postgres needs PostgreSQL installed)
+  --cpu-prof             run server children under node --cpu-prof (profiles in bench/results/)
+  --no-pin               do not pin server and load generator to separate cores
+Environment: BENCH_QUICK=1, BENCH_ONLY, BENCH_ROUNDS, BENCH_DURATION, BENCH_WARMUP, BENCH_CONNECTIONS,
+BENCH_SIZES, BENCH_DB, BENCH_CPU_PROF=1, BENCH_NO_PIN=1.`;
+
+export function parseOptions(argv, env = {}) {
+  const flags = new Map();
+  for (const arg of argv) {
+    if (arg === "--") continue;
+    const m = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
+    if (!m) throw new Error(`unknown argument ${arg}\n${USAGE}`);
+    flags.set(m[1], m[2] ?? "true");
+  }
+  const get = (name, envName) => flags.get(name) ?? env[envName];
+  const known = [
+    "quick",
+    "only",
+    "rounds",
+    "duration",
+    "warmup",
+    "connections",
+    "sizes",
+    "db",
+    "cpu-prof",
+    "no-pin",
+    "help",
+  ];
+  for (const name of flags.keys())
+    if (!known.includes(name)) throw new Error(`unknown option --${name}\n${USAGE}`);
+  const truthy = (v) => v !== undefined && v !== "0" && v !== "false" && v !== "";
+  const quick = truthy(get("quick", "BENCH_QUICK"));
+  const num = (v, fallback) => {
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0) throw new Error(`not a positive number: ${v}`);
+    return n;
+  };
+  const list = (v) =>
+    v
+      ?.split(",")
+      .map((s) => s.trim())
+      .filter(Boolean);
+  const only = list(get("only", "BENCH_ONLY")) ?? SUITES;
+  for (const s of only)
+    if (!SUITES.includes(s)) throw new Error(`unknown suite ${s}; known: ${SUITES.join(", ")}`);
+  const sizes = (
+    list(get("sizes", "BENCH_SIZES")) ?? (quick ? ["1000", "10000"] : ["1000", "100000", "1000000"])
+  ).map((s) => {
+    const n = Number(s.replace(/k$/i, "e3").replace(/m$/i, "e6"));
+    if (!Number.isInteger(n) || n < 100) throw new Error(`bad size ${s} (at least 100 jobs)`);
+    return n;
+  });
+  const db = list(get("db", "BENCH_DB")) ?? ["pglite"];
+  for (const d of db) if (!["pglite", "postgres"].includes(d)) throw new Error(`unknown db ${d}`);
+  return {
+    help: flags.has("help"),
+    quick,
+    only,
+    rounds: Math.max(2, Math.round(num(get("rounds", "BENCH_ROUNDS"), quick ? 2 : 5))),
+    duration: num(get("duration", "BENCH_DURATION"), quick ? 0.5 : 4),
+    warmup: num(get("warmup", "BENCH_WARMUP"), quick ? 0.25 : 2),
+    connections: Math.round(num(get("connections", "BENCH_CONNECTIONS"), 10)),
+    sizes,
+    db,
+    cpuProf: truthy(get("cpu-prof", "BENCH_CPU_PROF")),
+    pin: !truthy(get("no-pin", "BENCH_NO_PIN")),
+  };
+}

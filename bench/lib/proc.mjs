@@ -1,0 +1,120 @@
+// Child processes for servers and load: pinned to a core with taskset when available, killed on exit.
+import { spawn, spawnSync } from "node:child_process";
+import { createServer } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
+
+const children = new Set();
+
+export const hasTaskset =
+  process.platform === "linux" && spawnSync("taskset", ["-V"], { stdio: "ignore" }).status === 0;
+
+/** Pin every thread of this process to `cpu` (the load generator's core). */
+export function pinSelf(cpu) {
+  if (!hasTaskset) return false;
+  return (
+    spawnSync("taskset", ["-a", "-cp", String(cpu), String(process.pid)], { stdio: "ignore" }).status === 0
+  );
+}
+
+/** Spawn `command args` pinned to `cpu` (or unpinned when cpu is null or taskset is missing). */
+export function spawnPinned(cpu, command, args, options = {}) {
+  const pinned = hasTaskset && cpu !== null && cpu !== undefined;
+  const child = pinned
+    ? spawn("taskset", ["-c", String(cpu), command, ...args], options)
+    : spawn(command, args, options);
+  children.add(child);
+  child.on("exit", () => children.delete(child));
+  return child;
+}
+
+export function killAll() {
+  for (const child of children) {
+    try {
+      child.kill("SIGKILL");
+    } catch {}
+  }
+}
+
+for (const signal of ["SIGINT", "SIGTERM"]) {
+  process.on(signal, () => {
+    killAll();
+    process.exit(130);
+  });
+}
+process.on("exit", killAll);
+
+export async function stop(child, timeoutMs = 5000) {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  child.kill("SIGTERM");
+  const done = await Promise.race([exited.then(() => true), sleep(timeoutMs).then(() => false)]);
+  if (!done) {
+    child.kill("SIGKILL");
+    await exited;
+  }
+}
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Resolves with the first JSON object printed on a line starting with `prefix` by the child. */
+export function waitForMessage(child, prefix, timeoutMs = 120_000, label = "child") {
+  return new Promise((resolve, reject) => {
+    let buffer = "";
+    let stderr = "";
+    const timer = setTimeout(() => {
+      reject(new Error(`${label}: no ${prefix} line within ${timeoutMs} ms\n${stderr.slice(-2000)}`));
+    }, timeoutMs);
+    const onData = (chunk) => {
+      buffer += chunk;
+      let nl = buffer.indexOf("\n");
+      while (nl >= 0) {
+        const line = buffer.slice(0, nl);
+        buffer = buffer.slice(nl + 1);
+        if (line.startsWith(prefix)) {
+          clearTimeout(timer);
+          child.stdout.off("data", onData);
+          child.stdout.resume();
+          resolve(JSON.parse(line.slice(prefix.length)));
+          return;
+        }
+        nl = buffer.indexOf("\n");
+      }
+    };
+    child.stdout.setEncoding("utf8");
+    child.stdout.on("data", onData);
+    child.stderr?.setEncoding("utf8");
+    child.stderr?.on("data", (d) => {
+      stderr = (stderr + d).slice(-8000);
+    });
+    child.once("exit", (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`${label} exited (${code ?? signal}) before ${prefix}\n${stderr.slice(-2000)}`));
+    });
+  });
+}
+
+/** Polls `url` until it answers (any HTTP status), e.g. for Prism, whose logs we do not read. */
+export async function waitForHttp(url, timeoutMs = 60_000, headers = {}) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const res = await fetch(url, { headers });
+      await res.arrayBuffer();
+      return res.status;
+    } catch (error) {
+      if (Date.now() > deadline)
+        throw new Error(`${url} not answering after ${timeoutMs} ms: ${error.message}`);
+      await sleep(100);
+    }
+  }
+}

@@ -1,0 +1,92 @@
+// The reference server as a user runs it: its own CLI (packages/server/dist/cli.js) in a child process,
+// on 127.0.0.1 and a free port, pinned to the server core. Request logs stay at the CLI's default level
+// (info) and go to /dev/null unless a variant says otherwise.
+import { mkdirSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { freePort, spawnPinned } from "./proc.mjs";
+
+const root = resolve(fileURLToPath(new URL("../..", import.meta.url)));
+export const SERVER_CLI = join(root, "packages/server/dist/cli.js");
+export const DEMO_TOKEN = "glpat-demo-maintainer-token";
+export const DEMO_PROJECT = 1;
+/** A build of the demo seed (GitLab's documentation example `rubocop`, with user, runner, pipeline, commit). */
+export const DEMO_JOB = 8;
+
+/**
+ * @param {{ label: string, cpu: number|null, validation?: "full"|"requests", db: { dataDir?: string, databaseUrl?: string },
+ *   logLevel?: string, profileDir?: string|null, seed?: boolean }} o
+ */
+export async function startServer(o) {
+  const port = await freePort();
+  const args = ["--port", String(port), "--host", "127.0.0.1"];
+  if (o.db.databaseUrl) args.push("--database-url", o.db.databaseUrl);
+  else args.push("--data-dir", o.db.dataDir ?? "memory://");
+  if (o.validation === "requests") args.push("--no-response-validation");
+  if (o.logLevel) args.push("--log-level", o.logLevel);
+  if (o.seed === false) args.push("--no-seed");
+  const nodeArgs = [];
+  if (o.profileDir) {
+    mkdirSync(o.profileDir, { recursive: true });
+    const name = o.label.replace(/[^a-z0-9]+/gi, "-");
+    nodeArgs.push(
+      "--cpu-prof",
+      `--cpu-prof-dir=${o.profileDir}`,
+      `--cpu-prof-name=${name}-${port}.cpuprofile`,
+    );
+  }
+  const env = { ...process.env };
+  delete env.DATABASE_URL;
+  delete env.JOBS_API_DEMO_TOKEN;
+  const started = performance.now();
+  const child = spawnPinned(o.cpu, process.execPath, [...nodeArgs, SERVER_CLI, ...args], {
+    stdio: ["ignore", "ignore", "pipe"],
+    env,
+  });
+  let stderr = "";
+  child.stderr.setEncoding("utf8");
+  child.stderr.on("data", (d) => {
+    stderr = (stderr + d).slice(-4000);
+  });
+  const baseUrl = `http://127.0.0.1:${port}/api/v4`;
+  const headers = { "PRIVATE-TOKEN": DEMO_TOKEN };
+  const readyMs = await waitReady(
+    child,
+    `${baseUrl}/projects/${DEMO_PROJECT}/jobs/${DEMO_JOB}`,
+    headers,
+    () => stderr,
+  );
+  return {
+    name: o.label,
+    kind: "server",
+    child,
+    port,
+    baseUrl,
+    headers,
+    project: DEMO_PROJECT,
+    jobId: DEMO_JOB,
+    readyMs: readyMs - started,
+  };
+}
+
+/** Polls until `url` answers 200 (not merely listening): the time a user waits before the first answer. */
+async function waitReady(child, url, headers, stderr, timeoutMs = 180_000) {
+  const deadline = performance.now() + timeoutMs;
+  let exited = null;
+  child.once("exit", (code, signal) => {
+    exited = code ?? signal;
+  });
+  for (;;) {
+    if (exited !== null) throw new Error(`server exited (${exited}) before ready:\n${stderr()}`);
+    try {
+      const res = await fetch(url, { headers });
+      await res.arrayBuffer();
+      if (res.status === 200) return performance.now();
+      throw new Error(`HTTP ${res.status}`);
+    } catch (error) {
+      if (performance.now() > deadline)
+        throw new Error(`server not ready at ${url}: ${error.message}\n${stderr()}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+}

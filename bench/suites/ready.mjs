@@ -1,0 +1,46 @@
+// Server ready time: spawn of `jobs-api-server` to the first 200 answer of getJob, on an existing PGlite
+// data directory (demo data only, and the largest scale dataset when it exists), alternating, sequential
+// (a PGlite directory has one process at a time). A fresh in-memory database is shown for comparison.
+
+import { pgliteDataset } from "../lib/dataset.mjs";
+import { stop } from "../lib/proc.mjs";
+import { target } from "../lib/report.mjs";
+import { startServer } from "../lib/servers.mjs";
+import { push, summary } from "../lib/stats.mjs";
+import { fmtSize } from "./scale.mjs";
+
+export async function readySuite({ options, root, cpu, log }) {
+  const demo = await pgliteDataset({ root, n: 0, log });
+  const candidates = [{ name: "existing data dir, demo data", db: { dataDir: demo.dataDir } }];
+  const biggest = Math.max(...options.sizes);
+  const big = await pgliteDataset({ root, n: biggest, log });
+  candidates.push({ name: `existing data dir, ${fmtSize(biggest)} jobs`, db: { dataDir: big.dataDir } });
+  if (!options.quick) candidates.push({ name: "fresh in-memory database (init + seed)", db: {} });
+  const rounds = options.quick ? 2 : Math.max(options.rounds, 3);
+  const ms = {};
+  // One unmeasured start of each: the first open after a build may hit a cold page cache.
+  for (const c of candidates.slice(0, 2))
+    await stop((await startServer({ label: "warm", cpu: cpu.server, db: c.db })).child);
+  for (let round = 0; round < rounds; round++) {
+    for (const c of round % 2 ? [...candidates].reverse() : candidates) {
+      const s = await startServer({ label: `ready ${c.name}`, cpu: cpu.server, db: c.db });
+      push(ms, c.name, s.readyMs);
+      await stop(s.child);
+    }
+    log(
+      `  round ${round + 1}: ${candidates.map((c) => `${c.name} ${Math.round(ms[c.name].at(-1))} ms`).join(", ")}`,
+    );
+  }
+  const rows = candidates.map((c) => ({
+    name: `server ready: ${c.name}`,
+    unit: "ms",
+    ...summary(ms[c.name]),
+  }));
+  return {
+    rows,
+    perRound: ms,
+    targets: candidates
+      .slice(0, 2)
+      .map((c) => target(`server ready (s), ${c.name}`, summary(ms[c.name]).median / 1000, "<=", 2)),
+  };
+}

@@ -1,0 +1,172 @@
+// Suite 3: list latency as the data grows — first page, a deep offset page and a deep keyset page of
+// listProjectJobs at each size, one server per database, sizes alternating within every round.
+// Latency is measured over one keep-alive connection: mean = run time / answered requests.
+
+import { pgliteDataset, postgresDataset } from "../lib/dataset.mjs";
+import { checkRun, load } from "../lib/load.mjs";
+import { startPostgres, stopPostgres } from "../lib/postgres.mjs";
+import { stop } from "../lib/proc.mjs";
+import { target } from "../lib/report.mjs";
+import { startServer } from "../lib/servers.mjs";
+import { push, ratioOfRounds, rotation, summary } from "../lib/stats.mjs";
+
+/** The keyset cursor of the reference server (base64url of {"id": n}); checked against a real answer below. */
+const cursorAfter = (id) => Buffer.from(JSON.stringify({ id })).toString("base64url");
+
+export async function scaleSuite(ctx) {
+  const out = { rows: [], targets: [], datasets: {}, perRound: {} };
+  for (const engine of ctx.options.db) {
+    const r = await scaleOn(engine, ctx);
+    out.rows.push(...r.rows);
+    out.targets.push(...r.targets);
+    out.datasets[engine] = r.datasets;
+    out.perRound[engine] = r.perRound;
+  }
+  return out;
+}
+
+async function scaleOn(engine, { options, root, cpu, log, profileDir }) {
+  const sizes = options.sizes;
+  let cluster = null;
+  const datasets = [];
+  try {
+    if (engine === "postgres") cluster = await startPostgres(root, log);
+    for (const n of sizes) {
+      datasets.push(
+        engine === "pglite"
+          ? await pgliteDataset({ root, n, log })
+          : await postgresDataset({ root, n, adminUrl: cluster.url, log }),
+      );
+    }
+    const servers = await Promise.all(
+      datasets.map((d, i) =>
+        startServer({
+          label: `${engine} ${sizes[i]}`,
+          cpu: cpu.server,
+          db: d.databaseUrl ? { databaseUrl: d.databaseUrl } : { dataDir: d.dataDir },
+          profileDir,
+        }),
+      ),
+    );
+    try {
+      const kinds = ["first page", "deep offset page", "deep keyset page"];
+      const requests = [];
+      for (const [i, d] of datasets.entries()) {
+        const s = servers[i];
+        const list = `${s.baseUrl}/projects/${s.project}/jobs`;
+        const middlePage = Math.max(2, Math.floor(d.listed / 20 / 2));
+        const middleId = await idAtOffset(list, s.headers, (middlePage - 1) * 20);
+        const urls = {
+          "first page": `${list}?per_page=20`,
+          "deep offset page": `${list}?per_page=20&page=${middlePage}`,
+          "deep keyset page": `${list}?per_page=20&pagination=keyset&cursor=${cursorAfter(middleId + 1)}`,
+        };
+        // The deep keyset and deep offset pages must be the same 20 jobs: the harness measures what it claims.
+        const [a, b] = await Promise.all([
+          json(urls["deep offset page"], s.headers),
+          json(urls["deep keyset page"], s.headers),
+        ]);
+        if (a.length !== 20 || a.map((j) => j.id).join() !== b.map((j) => j.id).join()) {
+          throw new Error(
+            `size ${sizes[i]}: deep offset and keyset pages differ (${a[0]?.id}… vs ${b[0]?.id}…)`,
+          );
+        }
+        requests.push({ size: sizes[i], server: s, urls, offset: (middlePage - 1) * 20 });
+      }
+      log(
+        `  deep pages at offset ${requests.map((r) => `${r.offset.toLocaleString("en-US")} (${r.size})`).join(", ")}`,
+      );
+      const warm = Math.min(options.warmup, 1);
+      for (const r of requests) {
+        for (const k of kinds)
+          await load({ url: r.urls[k], headers: r.server.headers, connections: 1, duration: warm });
+      }
+      const ms = {};
+      for (let round = 0; round < options.rounds; round++) {
+        for (const k of kinds) {
+          for (const r of rotation(requests, round)) {
+            const key = `${k} @ ${r.size}`;
+            const run = checkRun(
+              await load({
+                url: r.urls[k],
+                headers: r.server.headers,
+                connections: 1,
+                duration: options.duration,
+              }),
+              `${engine} ${key}`,
+            );
+            push(ms, key, (run.seconds * 1000) / run.ok);
+          }
+        }
+        log(
+          `  ${engine} round ${round + 1}: ${Object.entries(ms)
+            .map(([k, v]) => `${k} ${v.at(-1).toFixed(1)}`)
+            .join(", ")}`,
+        );
+      }
+      const rows = [];
+      for (const k of kinds) {
+        for (const r of requests) {
+          const key = `${k} @ ${r.size}`;
+          rows.push({
+            name: `${engine} list ${k}, ${fmtSize(r.size)} jobs`,
+            unit: "ms",
+            ...summary(ms[key]),
+          });
+        }
+      }
+      const small = sizes[0];
+      const big = sizes.at(-1);
+      const growth = ratioOfRounds(ms[`first page @ ${big}`], ms[`first page @ ${small}`]);
+      rows.push({
+        name: `${engine} ratio first page ${fmtSize(big)} / ${fmtSize(small)}`,
+        unit: "×",
+        ...summary([growth]),
+      });
+      const targets = [
+        target(`${engine}: first page ${fmtSize(big)} / ${fmtSize(small)}`, growth, "<=", 1.5),
+      ];
+      for (const n of sizes) {
+        const keyset = ratioOfRounds(ms[`deep keyset page @ ${n}`], ms[`first page @ ${n}`]);
+        const offset = ratioOfRounds(ms[`deep offset page @ ${n}`], ms[`first page @ ${n}`]);
+        rows.push({
+          name: `${engine} ratio deep keyset / first page, ${fmtSize(n)}`,
+          unit: "×",
+          ...summary([keyset]),
+        });
+        rows.push({
+          name: `${engine} ratio deep offset / first page, ${fmtSize(n)}`,
+          unit: "×",
+          ...summary([offset]),
+        });
+        if (n === big)
+          targets.push(target(`${engine}: deep keyset / first page at ${fmtSize(n)}`, keyset, "<=", 1.5));
+      }
+      return { rows, targets, perRound: ms, datasets: datasets.map(({ dataDir, databaseUrl, ...d }) => d) };
+    } finally {
+      await Promise.all(servers.map((s) => stop(s.child)));
+    }
+  } finally {
+    if (cluster) await stopPostgres(cluster);
+  }
+}
+
+async function json(url, headers) {
+  const res = await fetch(url, { headers });
+  const body = await res.json();
+  if (res.status !== 200) throw new Error(`${url}: HTTP ${res.status} ${JSON.stringify(body)}`);
+  return body;
+}
+
+/** The id of the job at `offset` in the newest-first list (taken from the server's own offset page). */
+async function idAtOffset(list, headers, offset) {
+  const perPage = 20;
+  const page = Math.floor(offset / perPage) + 1;
+  const jobs = await json(`${list}?per_page=${perPage}&page=${page}`, headers);
+  const job = jobs[offset % perPage];
+  if (!job) throw new Error(`no job at offset ${offset}`);
+  return job.id;
+}
+
+export const fmtSize = (n) =>
+  n >= 1e6 && n % 1e6 === 0 ? `${n / 1e6}M` : n >= 1e3 && n % 1e3 === 0 ? `${n / 1e3}k` : String(n);

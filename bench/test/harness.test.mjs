@@ -1,0 +1,78 @@
+// Smoke test of the harness's parsing and statistics (never of timings): node --test bench/test/
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { checkRun, parseResult } from "../lib/load.mjs";
+import { parseOptions } from "../lib/options.mjs";
+import { median, ratioOfRounds, rotation } from "../lib/stats.mjs";
+import { summariseProfile } from "../profile.mjs";
+import { parseSpecTimes } from "../suites/pipeline.mjs";
+
+test("autocannon results are reduced to rates and latencies, and failures invalidate a run", () => {
+  const raw = {
+    duration: 2,
+    "2xx": 400,
+    non2xx: 0,
+    errors: 0,
+    timeouts: 0,
+    requests: { total: 400 },
+    throughput: { total: 400_000 },
+    latency: { mean: 5, p50: 4, p99: 20 },
+  };
+  const run = parseResult(raw);
+  assert.equal(run.rps, 200);
+  assert.equal(run.bytesPerRequest, 1000);
+  assert.equal(run.latencyP99, 20);
+  assert.equal(checkRun(run, "ok"), run);
+  assert.throws(() => checkRun(parseResult({ ...raw, non2xx: 1 }), "bad"), /non-2xx/);
+  assert.throws(() => checkRun(parseResult({ ...raw, "2xx": 0 }), "none"), /results invalid/);
+});
+
+test("the spec pipeline's timing lines are parsed", () => {
+  const out = "lint    0.46 s\nbundle  0.63 s\ntypes   0.08 s\ndocs    0.58 s\ntotal   1.75 s\n";
+  assert.deepEqual(parseSpecTimes(out), { lint: 0.46, bundle: 0.63, types: 0.08, docs: 0.58, total: 1.75 });
+});
+
+test("medians, per-round ratios and rotations", () => {
+  assert.equal(median([3, 1, 2]), 2);
+  assert.equal(median([4, 1, 3, 2]), 2.5);
+  assert.ok(Number.isNaN(median([])));
+  assert.equal(ratioOfRounds([2, 4, 9], [1, 2, 3]), 2);
+  assert.deepEqual(rotation(["a", "b", "c"], 1), ["b", "c", "a"]);
+  assert.deepEqual(rotation(["a", "b", "c"], 3), ["a", "b", "c"]);
+});
+
+test("options: defaults, quick mode, subsets and errors", () => {
+  const d = parseOptions([], {});
+  assert.deepEqual(d.sizes, [1000, 100000, 1000000]);
+  assert.equal(d.rounds, 5);
+  const q = parseOptions(["--quick", "--only=validation,client", "--sizes=1k,20k"], {});
+  assert.deepEqual(q.only, ["validation", "client"]);
+  assert.deepEqual(q.sizes, [1000, 20000]);
+  assert.equal(q.duration, 0.5);
+  assert.equal(parseOptions([], { BENCH_ROUNDS: "7" }).rounds, 7);
+  assert.throws(() => parseOptions(["--only=nope"], {}), /unknown suite/);
+  assert.throws(() => parseOptions(["--bogus"], {}), /unknown option/);
+});
+
+test("CPU profiles are summarised by self time", () => {
+  const profile = {
+    nodes: [
+      { id: 1, callFrame: { functionName: "(root)", url: "", lineNumber: -1 } },
+      {
+        id: 2,
+        callFrame: { functionName: "validate", url: "file:///x/node_modules/ajv/dist/a.js", lineNumber: 0 },
+      },
+      {
+        id: 3,
+        callFrame: { functionName: "job", url: "file:///w/packages/server/dist/e.js", lineNumber: 9 },
+      },
+    ],
+    samples: [2, 2, 3, 2],
+    timeDeltas: [1000, 1000, 2000, 1000],
+  };
+  const s = summariseProfile(profile);
+  assert.equal(s.totalMs, 5);
+  assert.equal(s.packages[0].name, "ajv");
+  assert.equal(s.packages[0].ms, 3);
+  assert.equal(s.packages[1].name, "@jobs-api/server");
+});
