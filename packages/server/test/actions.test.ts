@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Database } from "../src/index.js";
+import { type Database, store } from "../src/index.js";
 import { backends } from "./helpers/db.js";
 import { createWorld, type World } from "./helpers/fixtures.js";
 import { call, startServer, type TestServer } from "./helpers/server.js";
@@ -17,6 +17,7 @@ type JobJson = {
   artifacts_expire_at?: string | null;
   user: { id: number } | null;
   downstream_pipeline?: unknown;
+  pipeline?: { id: number; status: string };
 };
 
 const post = (w: World, jobId: number, action: string, token: string, json?: unknown) =>
@@ -290,6 +291,34 @@ describe.each(backends)("actions on $name", ({ open, skip }) => {
           (await call(`${server.api}/projects/${w.projectId}/jobs`, { token: w.tokens.outsider })).status,
         ).toBe(200);
         expect((await post(w, w.jobs.pending, "cancel", w.tokens.outsider)).status).toBe(403);
+      });
+    });
+
+    describe("the pipeline's status", () => {
+      it("follows its latest jobs through retry, cancel and play", async () => {
+        const w = await createWorld(db);
+        const pipelineId = await store.createPipeline(db, { projectId: w.projectId, status: "failed" });
+        const job = (name: string, status: "success" | "failed" | "manual") =>
+          store.createJob(db, {
+            pipelineId,
+            name,
+            status,
+            ...(status === "failed" ? { failureReason: "script_failure" } : {}),
+            ...(status === "manual" ? { when: "manual" as const } : {}),
+          });
+        const build = await job("build", "success");
+        const test = await job("test", "failed");
+        const deploy = await job("deploy", "manual");
+        const pipelineStatus = async () => (await get(w, build)).pipeline?.status;
+
+        const retried = await post(w, test, "retry", w.tokens.developer);
+        expect(await pipelineStatus()).toBe("running");
+        await post(w, (retried.body as JobJson).id, "cancel", w.tokens.developer);
+        expect(await pipelineStatus()).toBe("manual");
+        await post(w, deploy, "play", w.tokens.developer);
+        expect(await pipelineStatus()).toBe("running");
+        await post(w, deploy, "cancel", w.tokens.developer);
+        expect(await pipelineStatus()).toBe("canceled");
       });
     });
   });

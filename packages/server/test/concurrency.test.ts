@@ -1,5 +1,7 @@
+import type { JobStatus } from "@jobs-api/types";
 import { afterAll, describe, expect, it } from "vitest";
 import { type Database, openPostgres } from "../src/index.js";
+import { compositeStatus } from "../src/store/pipeline-status.js";
 import { openTestPglite, openTestPostgres, postgresUrl } from "./helpers/db.js";
 import { createWorld, type World } from "./helpers/fixtures.js";
 import { keepAliveAgent, sendRaw } from "./helpers/http.js";
@@ -251,6 +253,15 @@ async function race(db: Database, servers: TestServer[], w: World, label: string
     [w.projectId],
   );
   expect(broken).toEqual([]);
+  // No lost update on the pipeline either: its status is the composite of its latest jobs.
+  const [pipeline] = await db.query<{ status: string }>("SELECT status FROM pipelines WHERE id = $1", [
+    w.pipelineId,
+  ]);
+  const latest = await db.query<{ status: JobStatus; allow_failure: boolean }>(
+    "SELECT status, allow_failure FROM jobs WHERE pipeline_id = $1 AND NOT retried",
+    [w.pipelineId],
+  );
+  expect(pipeline?.status).toBe(compositeStatus(latest));
   console.info(`concurrency on ${label}: ${observed.length} operations by ${CLIENTS} clients`);
 }
 

@@ -107,12 +107,26 @@ describe("listProjectJobs", () => {
     expect(link).toContain('rel="first"');
     expect(link).not.toContain('rel="last"');
     for (const part of link.split(", ")) {
-      expect(part).toContain("scope[]=failed&scope[]=manual");
+      // Kept in the client's order and spelling, with the brackets encoded as GitLab does.
+      expect(part).toContain("scope%5B%5D=failed&scope%5B%5D=manual");
       expect(part).toContain("per_page=1");
     }
+    const next = /<([^>]+)>; rel="next"/.exec(link)?.[1] ?? "";
+    const followed = await call(next);
+    expect(followed.headers.get("x-page")).toBe("3");
+    expect((followed.body as { status: string }[]).map((j) => j.status)).toEqual(["failed"]);
     const last = await call(url.replace("page=2", "page=3"));
     expect(last.headers.get("x-next-page")).toBe("");
     expect(last.headers.get("link")).not.toContain('rel="next"');
+  });
+
+  it("encodes in Link what a URI may not hold, so no parameter can break the header", async () => {
+    const r = await call(`${server.api}/projects/${w.projectId}/jobs?per_page=1&note=a>b<c"d`, {
+      token: w.tokens.reporter,
+    });
+    const link = r.headers.get("link") ?? "";
+    expect(link).toContain("note=a%3Eb%3Cc%22d");
+    expect(link.split(", ").every((part) => /^<[^<>"]+>; rel="\w+"$/.test(part))).toBe(true);
   });
 
   it("walks every job with keyset pagination, both directions", async () => {

@@ -1,27 +1,36 @@
 import type { Request, Response } from "express";
+import { invalidParam } from "../errors.js";
 
 /** The parts of a request that page URLs are built from. */
 type PageRequest = Pick<Request, "originalUrl" | "protocol" | "get">;
 
-import { invalidParam } from "../errors.js";
+/**
+ * Characters a URI may not hold as they are (RFC 3986), e.g. the brackets of `scope[]`, spaces and `<>`,
+ * which would also end the `<…>` of a Link value. `%` stays: what the client encoded stays encoded.
+ */
+const NOT_URI = /[^A-Za-z0-9\-._~!$&'()*+,;=:@/?%]/g;
 
 /**
- * The URL of another page: the request's own URL with every query parameter kept as the client wrote
- * it (filters, tokens, bracketed arrays), except those in `replace`, which are set anew.
+ * The URL of another page: the request's own URL with every query parameter kept in the client's order
+ * and spelling (filters, tokens, bracketed arrays, encoded as GitLab does: `scope%5B%5D=failed`),
+ * except those in `replace`, which are set anew.
  */
 function pageUrl(req: PageRequest, replace: Record<string, string | number>): string {
   const [path = "", query = ""] = req.originalUrl.split("?", 2);
-  const keep = query.split("&").filter((pair) => {
-    if (pair === "") return false;
-    const key = pair.split("=", 1)[0] ?? "";
-    let name: string;
-    try {
-      name = decodeURIComponent(key.replaceAll("+", " "));
-    } catch {
-      name = key;
-    }
-    return !(name in replace);
-  });
+  const keep = query
+    .split("&")
+    .filter((pair) => {
+      if (pair === "") return false;
+      const key = pair.split("=", 1)[0] ?? "";
+      let name: string;
+      try {
+        name = decodeURIComponent(key.replaceAll("+", " "));
+      } catch {
+        name = key;
+      }
+      return !Object.hasOwn(replace, name);
+    })
+    .map((pair) => pair.replace(NOT_URI, (c) => encodeURIComponent(c)));
   const set = Object.entries(replace).map(
     ([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`,
   );

@@ -1,5 +1,6 @@
 import type { JobStatus, JobVariableAttributes } from "@jobs-api/types";
 import type { Database, Queryable } from "../db/database.js";
+import { compositeStatus, type JobState } from "./pipeline-status.js";
 
 /**
  * GitLab's state machine for the four actions. Each runs in one transaction holding the job's row lock
@@ -79,15 +80,31 @@ async function retryLocked(
       [jobId, created.id],
     );
   }
-  await touchPipeline(tx, created.id);
+  await updatePipeline(tx, created.id);
   return created.id;
 }
 
-async function touchPipeline(tx: Queryable, jobId: number) {
-  await tx.query(
-    "UPDATE pipelines SET updated_at = now() WHERE id = (SELECT pipeline_id FROM jobs WHERE id = $1)",
+/**
+ * Recomputes the status of the job's pipeline from its latest jobs, as GitLab does after every job
+ * transition. The pipeline row is locked before the jobs are read, so two actions on different jobs of
+ * one pipeline cannot both write a status computed from a view without the other's change. The lock is
+ * NO KEY UPDATE: a retry's INSERT already holds KEY SHARE on the pipeline through the foreign key, and
+ * FOR UPDATE would deadlock two concurrent retries in one pipeline.
+ */
+async function updatePipeline(tx: Queryable, jobId: number) {
+  const [pipeline] = await tx.query<{ id: number }>(
+    "SELECT id FROM pipelines WHERE id = (SELECT pipeline_id FROM jobs WHERE id = $1) FOR NO KEY UPDATE",
     [jobId],
   );
+  if (!pipeline) return;
+  const jobs = await tx.query<JobState>(
+    "SELECT status, allow_failure FROM jobs WHERE pipeline_id = $1 AND NOT retried",
+    [pipeline.id],
+  );
+  await tx.query("UPDATE pipelines SET status = coalesce($2, status), updated_at = now() WHERE id = $1", [
+    pipeline.id,
+    compositeStatus(jobs),
+  ]);
 }
 
 export type RetryOutcome = { jobId: number } | { refused: "not_retryable" };
@@ -100,7 +117,7 @@ export function cancelJob(db: Database, jobId: number): Promise<void> {
     const job = await lockJob(tx, jobId);
     if (!CANCELABLE.includes(job.status)) return;
     await tx.query("UPDATE jobs SET status = 'canceled', finished_at = now() WHERE id = $1", [jobId]);
-    await touchPipeline(tx, jobId);
+    await updatePipeline(tx, jobId);
   });
 }
 
@@ -132,7 +149,7 @@ export function playJob(
         [jobId, userId],
       );
       if (variables) await setVariables(tx, jobId, variables);
-      await touchPipeline(tx, jobId);
+      await updatePipeline(tx, jobId);
       return { jobId };
     }
     if (isRetryable(job)) return { jobId: await retryLocked(tx, jobId, userId, variables) };
