@@ -36,6 +36,7 @@ function bundle(target) {
 async function types(bundleJson, target) {
   const ast = await openapiTS(JSON.parse(readFileSync(bundleJson, "utf8")), {
     alphabetize: false,
+    enumValues: true,
     exportType: false,
     immutable: false,
   });

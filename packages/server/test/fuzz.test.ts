@@ -1,3 +1,4 @@
+import { jobStatusValues } from "@jobs-api/types";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Database, DEMO_TOKENS } from "../src/index.js";
@@ -100,22 +101,6 @@ type Schema = {
   items?: Schema & { $ref?: string };
 };
 
-const JOB_STATUSES = [
-  "created",
-  "waiting_for_resource",
-  "preparing",
-  "waiting_for_callback",
-  "pending",
-  "running",
-  "success",
-  "failed",
-  "canceling",
-  "canceled",
-  "skipped",
-  "manual",
-  "scheduled",
-];
-
 /** Where the demo data lives, so that valid values mostly reach real rows and get past the lookups. */
 const DEMO_RANGES: Record<string, [number, number]> = {
   id: [1, 2],
@@ -199,7 +184,7 @@ const pathEncoding = fc.constantFrom<(v: string) => string>(
 function arrayParam(p: SpecParameter): fc.Arbitrary<string[]> {
   const schema = p.schema as Schema;
   const item = fc.oneof(
-    { weight: 5, arbitrary: fc.constantFrom(...JOB_STATUSES) },
+    { weight: 5, arbitrary: fc.constantFrom(...jobStatusValues) },
     { weight: 1, arbitrary: hostile },
   );
   const key = fc.constantFrom(p.name, `${p.name}[]`, `${p.name}[0]`, encodeURIComponent(`${p.name}[]`));

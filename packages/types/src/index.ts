@@ -1,6 +1,8 @@
 import { fileURLToPath } from "node:url";
 import type { components, operations, paths } from "./generated/schema.js";
 
+/** Every job and pipeline status, in the spec's order: generated from its enums. */
+export { jobStatusValues, pipelineStatusValues } from "./generated/schema.js";
 export type { components, operations, paths };
 
 type Schemas = components["schemas"];

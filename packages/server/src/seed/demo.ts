@@ -1,4 +1,4 @@
-import type { Artifact, JobStatus } from "@jobs-api/types";
+import { type Artifact, type JobStatus, jobStatusValues } from "@jobs-api/types";
 import type { Database, Queryable } from "../db/database.js";
 import { digestToken } from "../store/auth.js";
 import {
@@ -313,21 +313,6 @@ async function seed(db: Queryable, maintainerToken: string): Promise<void> {
   }
 }
 
-const ALL_STATUSES: JobStatus[] = [
-  "created",
-  "waiting_for_resource",
-  "preparing",
-  "waiting_for_callback",
-  "pending",
-  "running",
-  "success",
-  "failed",
-  "canceling",
-  "canceled",
-  "skipped",
-  "manual",
-  "scheduled",
-];
 const FINISHED = new Set<JobStatus>(["success", "failed", "canceled", "skipped"]);
 const STARTED = new Set<JobStatus>(["running", "success", "failed", "canceling", "canceled"]);
 
@@ -352,7 +337,7 @@ async function generated(
       createdAt: new Date(base),
       updatedAt: new Date(base + 600_000),
     });
-    for (const [i, status] of ALL_STATUSES.entries()) {
+    for (const [i, status] of jobStatusValues.entries()) {
       const started = STARTED.has(status);
       const finished = FINISHED.has(status) && status !== "skipped";
       const job: NewJob = {

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { JobStatus } from "@jobs-api/types";
+import { type JobStatus, jobStatusValues } from "@jobs-api/types";
 import type { Database } from "../../src/index.js";
 import { store } from "../../src/index.js";
 
@@ -16,22 +16,6 @@ export interface World {
   bridge: number;
   runningJobToken: string;
 }
-
-const STATUSES: JobStatus[] = [
-  "created",
-  "waiting_for_resource",
-  "preparing",
-  "waiting_for_callback",
-  "pending",
-  "running",
-  "success",
-  "failed",
-  "canceling",
-  "canceled",
-  "skipped",
-  "manual",
-  "scheduled",
-];
 
 /** A project of its own for one test: users of every role with tokens, one pipeline, a job in every status. */
 export async function createWorld(
@@ -55,7 +39,7 @@ export async function createWorld(
   }
   const pipelineId = await store.createPipeline(db, { projectId, commit: { sha: "a".repeat(40) } });
   const jobs = {} as World["jobs"];
-  for (const status of STATUSES) {
+  for (const status of jobStatusValues) {
     const finished = ["success", "failed", "canceled"].includes(status);
     jobs[status] = await store.createJob(db, {
       pipelineId,

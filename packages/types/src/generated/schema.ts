@@ -1296,6 +1296,23 @@ export interface operations {
         };
     };
 }
+type FlattenedDeepRequired<T> = {
+    [K in keyof T]-?: FlattenedDeepRequired<T[K] extends unknown[] | undefined | null ? Extract<T[K], unknown[]>[number] : T[K]>;
+};
+type ReadonlyArray<T> = [
+    Exclude<T, undefined>
+] extends [
+    unknown[]
+] ? Readonly<Exclude<T, undefined>> : Readonly<Exclude<T, undefined>[]>;
+export const jobStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["JobStatus"]> = ["created", "waiting_for_resource", "preparing", "waiting_for_callback", "pending", "running", "success", "failed", "canceling", "canceled", "skipped", "manual", "scheduled"];
+export const userBasicStateValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["UserBasic"]["state"]> = ["active", "blocked", "deactivated", "banned", "ldap_blocked", "blocked_pending_approval"];
+export const pipelineStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["PipelineStatus"]> = ["created", "waiting_for_resource", "preparing", "waiting_for_callback", "pending", "running", "success", "failed", "canceling", "canceled", "skipped", "manual", "scheduled"];
+export const runnerRunner_typeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Runner"]["runner_type"]> = ["instance_type", "group_type", "project_type"];
+export const runnerStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Runner"]["status"]> = ["online", "offline", "stale", "never_contacted", "active", "paused"];
+export const runnerManagerStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["RunnerManager"]["status"]> = ["online", "offline", "stale", "never_contacted"];
 type WithRequired<T, K extends keyof T> = T & {
     [P in K]-?: T[P];
 };
+export const componentsParametersPaginationValues: ReadonlyArray<FlattenedDeepRequired<components>["parameters"]["Pagination"]> = ["offset", "keyset"];
+export const componentsParametersOrderByValues: ReadonlyArray<FlattenedDeepRequired<components>["parameters"]["OrderBy"]> = ["id"];
+export const componentsParametersSortValues: ReadonlyArray<FlattenedDeepRequired<components>["parameters"]["Sort"]> = ["asc", "desc"];
