@@ -32,6 +32,17 @@ async function current(ctx: CheckContext, id: number): Promise<[Job, OpExchange<
   return [ctx.ok(exchange, 200), exchange];
 }
 
+/** The job as GET answers it afterwards has `status`: the action was stored, not only answered. */
+async function expectStoredStatus(ctx: CheckContext, id: number, status: string, note = ""): Promise<void> {
+  const [after, exchange] = await current(ctx, id);
+  ctx.expect(
+    after.status === status,
+    `GET answers status ${after.status}`,
+    `status ${status}${note}`,
+    exchange,
+  );
+}
+
 /** A finished job that is its pipeline's latest attempt, so that it can be retried. */
 function claimRetryable(ctx: CheckContext): Job {
   return ctx.claim(retryable, (j) => !wasRetried(j, ctx.material.jobs));
@@ -64,13 +75,7 @@ const cancelChecks: CheckDefinition[] = [
         `job ${job.id} (was ${job.status}), status canceled, finished_at set`,
         exchange,
       );
-      const [after, afterExchange] = await current(ctx, job.id);
-      ctx.expect(
-        after.status === "canceled",
-        `GET answers status ${after.status}`,
-        "status canceled",
-        afterExchange,
-      );
+      await expectStoredStatus(ctx, job.id, "canceled");
     },
   },
   {
@@ -88,13 +93,7 @@ const cancelChecks: CheckDefinition[] = [
         `the job unchanged: status ${before.status}, finished_at ${before.finished_at}`,
         exchange,
       );
-      const [after, afterExchange] = await current(ctx, job.id);
-      ctx.expect(
-        after.status === before.status,
-        `GET answers status ${after.status}`,
-        `status ${before.status}`,
-        afterExchange,
-      );
+      await expectStoredStatus(ctx, job.id, before.status);
     },
   },
   unknownJob("cancelJob"),
@@ -196,13 +195,7 @@ const playChecks: CheckDefinition[] = [
         `job ${job.id}, status pending`,
         exchange,
       );
-      const [after, afterExchange] = await current(ctx, job.id);
-      ctx.expect(
-        after.status === "pending",
-        `GET answers status ${after.status}`,
-        "status pending",
-        afterExchange,
-      );
+      await expectStoredStatus(ctx, job.id, "pending");
     },
   },
   {
@@ -214,13 +207,7 @@ const playChecks: CheckDefinition[] = [
       const job = ctx.claim(inProgress);
       const exchange = await ctx.call("playJob", { params: { job_id: job.id } });
       ctx.expectError(exchange, 400, { message: "400 Bad request - Unplayable Job" });
-      const [after, afterExchange] = await current(ctx, job.id);
-      ctx.expect(
-        after.status === job.status,
-        `GET answers status ${after.status}`,
-        `status ${job.status}, unchanged`,
-        afterExchange,
-      );
+      await expectStoredStatus(ctx, job.id, job.status, ", unchanged");
     },
   },
   unknownJob("playJob"),
@@ -277,13 +264,7 @@ const eraseChecks: CheckDefinition[] = [
       const job = ctx.claim(["running"]);
       const exchange = await ctx.call("eraseJob", { params: { job_id: job.id } });
       ctx.expectError(exchange, 403, { message: "403 Forbidden - Job is not erasable!" });
-      const [after, afterExchange] = await current(ctx, job.id);
-      ctx.expect(
-        after.status === "running",
-        `GET answers status ${after.status}`,
-        "status running, unchanged",
-        afterExchange,
-      );
+      await expectStoredStatus(ctx, job.id, "running", ", unchanged");
     },
   },
   unknownJob("eraseJob"),
