@@ -9,11 +9,13 @@ export const USAGE = `usage: pnpm bench [-- options]   (or: node bench/run.mjs [
   --warmup=S             seconds of warm-up per target and request (default 2; quick 0.25)
   --connections=N        autocannon connections for throughput runs (default 10)
   --sizes=1000,100000    job counts for the scale suite (default 1000,100000,1000000)
-  --db=pglite,postgres   databases for the scale suite (default pglite; postgres needs PostgreSQL installed)
+  --db=pglite,postgres   databases for the validation and scale suites (default pglite; postgres needs PostgreSQL installed)
+  --baseline=PATH        also run another build's CLI (e.g. a copy of packages/server/dist/cli.js made before a
+                         change) in the validation and ready suites: before/after in the same run
   --cpu-prof             run server children under node --cpu-prof (profiles in bench/results/)
   --no-pin               do not pin server and load generator to separate cores
 Environment: BENCH_QUICK=1, BENCH_ONLY, BENCH_ROUNDS, BENCH_DURATION, BENCH_WARMUP, BENCH_CONNECTIONS,
-BENCH_SIZES, BENCH_DB, BENCH_CPU_PROF=1, BENCH_NO_PIN=1.`;
+BENCH_SIZES, BENCH_DB, BENCH_BASELINE, BENCH_CPU_PROF=1, BENCH_NO_PIN=1.`;
 
 export function parseOptions(argv, env = {}) {
   const flags = new Map();
@@ -33,6 +35,7 @@ export function parseOptions(argv, env = {}) {
     "connections",
     "sizes",
     "db",
+    "baseline",
     "cpu-prof",
     "no-pin",
     "help",
@@ -74,6 +77,7 @@ export function parseOptions(argv, env = {}) {
     connections: Math.round(num(get("connections", "BENCH_CONNECTIONS"), 10)),
     sizes,
     db,
+    baseline: get("baseline", "BENCH_BASELINE") ?? null,
     cpuProf: truthy(get("cpu-prof", "BENCH_CPU_PROF")),
     pin: !truthy(get("no-pin", "BENCH_NO_PIN")),
   };

@@ -15,7 +15,7 @@ export const DEMO_JOB = 8;
 
 /**
  * @param {{ label: string, cpu: number|null, validation?: "full"|"requests", db: { dataDir?: string, databaseUrl?: string },
- *   logLevel?: string, profileDir?: string|null, seed?: boolean }} o
+ *   logLevel?: string, profileDir?: string|null, seed?: boolean, cli?: string }} o  `cli`: another build's CLI (--baseline)
  */
 export async function startServer(o) {
   const port = await freePort();
@@ -39,7 +39,7 @@ export async function startServer(o) {
   delete env.DATABASE_URL;
   delete env.JOBS_API_DEMO_TOKEN;
   const started = performance.now();
-  const child = spawnPinned(o.cpu, process.execPath, [...nodeArgs, SERVER_CLI, ...args], {
+  const child = spawnPinned(o.cpu, process.execPath, [...nodeArgs, o.cli ?? SERVER_CLI, ...args], {
     stdio: ["ignore", "ignore", "pipe"],
     env,
   });

@@ -12,6 +12,13 @@ import { fmtSize } from "./scale.mjs";
 export async function readySuite({ options, root, cpu, log }) {
   const demo = await pgliteDataset({ root, n: 0, log });
   const candidates = [{ name: "existing data dir, demo data", db: { dataDir: demo.dataDir } }];
+  // Another build (--baseline) on the same data dir, alternating with this one: before/after of a change.
+  if (options.baseline)
+    candidates.push({
+      name: "existing data dir, demo data, baseline build",
+      db: { dataDir: demo.dataDir },
+      cli: options.baseline,
+    });
   const biggest = Math.max(...options.sizes);
   const big = await pgliteDataset({ root, n: biggest, log });
   candidates.push({ name: `existing data dir, ${fmtSize(biggest)} jobs`, db: { dataDir: big.dataDir } });
@@ -19,11 +26,11 @@ export async function readySuite({ options, root, cpu, log }) {
   const rounds = options.quick ? 2 : Math.max(options.rounds, 3);
   const ms = {};
   // One unmeasured start of each: the first open after a build may hit a cold page cache.
-  for (const c of candidates.slice(0, 2))
-    await stop((await startServer({ label: "warm", cpu: cpu.server, db: c.db })).child);
+  for (const c of candidates.filter((c) => c.db.dataDir))
+    await stop((await startServer({ label: "warm", cpu: cpu.server, db: c.db, cli: c.cli })).child);
   for (let round = 0; round < rounds; round++) {
     for (const c of round % 2 ? [...candidates].reverse() : candidates) {
-      const s = await startServer({ label: `ready ${c.name}`, cpu: cpu.server, db: c.db });
+      const s = await startServer({ label: `ready ${c.name}`, cpu: cpu.server, db: c.db, cli: c.cli });
       push(ms, c.name, s.readyMs);
       await stop(s.child);
     }
@@ -40,7 +47,7 @@ export async function readySuite({ options, root, cpu, log }) {
     rows,
     perRound: ms,
     targets: candidates
-      .slice(0, 2)
+      .filter((c) => c.db.dataDir && !c.cli)
       .map((c) => target(`server ready (s), ${c.name}`, summary(ms[c.name]).median / 1000, "<=", 2)),
   };
 }

@@ -30,7 +30,7 @@ async function scaleOn(engine, { options, root, cpu, log, profileDir }) {
   let cluster = null;
   const datasets = [];
   try {
-    if (engine === "postgres") cluster = await startPostgres(root, log);
+    if (engine === "postgres") cluster = await startPostgres(root, log, cpu.server);
     for (const n of sizes) {
       datasets.push(
         engine === "pglite"

@@ -1,17 +1,32 @@
-// Suites 1 and 2: listProjectJobs (20 a page) and getJob on the reference server with full validation,
-// with response validation off, with request logs off, and on Prism's mock of the same bundled spec.
+// Suites 1 and 2: listProjectJobs (20 a page, and 2 a page: the size of Prism's example) and getJob on the
+// reference server with full validation, with response validation off, with request logs off, optionally
+// another build of it (--baseline), and on Prism's mock of the same bundled spec. On each database of --db.
 import { cpSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { pgliteDataset } from "../lib/dataset.mjs";
+import { pgliteDataset, postgresDataset } from "../lib/dataset.mjs";
 import { checkRun, load } from "../lib/load.mjs";
+import { startPostgres, stopPostgres } from "../lib/postgres.mjs";
 import { startPrism } from "../lib/prism.mjs";
 import { stop } from "../lib/proc.mjs";
 import { target } from "../lib/report.mjs";
 import { startServer } from "../lib/servers.mjs";
 import { push, ratioOfRounds, rotation, summary } from "../lib/stats.mjs";
 
-export async function validationSuite({ options, root, cpu, log, profileDir }) {
+export async function validationSuite(ctx) {
+  const out = { rows: [], targets: [], ratios: {}, shapes: {}, perRound: {} };
+  for (const engine of ctx.options.db) {
+    const r = await validationOn(engine, ctx);
+    out.rows.push(...r.rows);
+    out.targets.push(...r.targets);
+    out.ratios[engine] = r.ratios;
+    out.shapes[engine] = r.shapes;
+    out.perRound[engine] = r.perRound;
+  }
+  return out;
+}
+
+async function validationOn(engine, { options, root, cpu, log, profileDir }) {
   // The server's only validation switch is --no-response-validation: request validation also coerces and
   // defaults the parameters the handlers rely on, so it cannot be turned off. The third variant shows
   // what the per-request log line costs (--log-level warn).
@@ -20,33 +35,50 @@ export async function validationSuite({ options, root, cpu, log, profileDir }) {
     { name: "responses unvalidated", validation: "requests" },
     { name: "full, request logs off", validation: "full", logLevel: "warn" },
   ];
-  // Each server gets its own copy of a prepared demo database: opening a data dir takes about 1 s, while a
-  // fresh in-memory database takes 3 s of initdb and seeding per server.
-  const demo = await pgliteDataset({ root, n: 0, log });
-  const scratch = mkdtempSync(join(tmpdir(), "jobs-api-bench-validation-"));
-  const dirs = variants.map((_, i) => {
-    const dir = join(scratch, String(i));
-    cpSync(demo.dataDir, dir, { recursive: true });
-    return dir;
-  });
-  const started = await Promise.all([
-    ...variants.map((v) =>
-      startServer({
-        label: v.name,
-        cpu: cpu.server,
-        validation: v.validation,
-        logLevel: v.logLevel,
-        db: { dataDir: dirs[variants.indexOf(v)] },
-        profileDir,
-      }),
-    ),
-    startPrism({ spec: join(root, "packages/types/spec/openapi.json"), cpu: cpu.server, token: "bench" }),
-  ]);
-  const targets = started.map((s, i) => ({ ...s, name: variants[i]?.name ?? "prism" }));
+  if (options.baseline) variants.push({ name: "baseline build", validation: "full", cli: options.baseline });
+  const suffix = engine === "pglite" ? "" : ` [${engine}]`;
+  let cluster = null;
+  let scratch = null;
+  let targets = [];
   try {
+    let dbOf;
+    if (engine === "postgres") {
+      // One database for every variant: the requests only read.
+      cluster = await startPostgres(root, log, cpu.server);
+      const demo = await postgresDataset({ root, n: 0, adminUrl: cluster.url, log });
+      dbOf = () => ({ databaseUrl: demo.databaseUrl });
+    } else {
+      // Each server gets its own copy of a prepared demo database: opening a data dir takes about 1 s, while
+      // a fresh in-memory database takes 3 s of initdb and seeding per server.
+      const demo = await pgliteDataset({ root, n: 0, log });
+      scratch = mkdtempSync(join(tmpdir(), "jobs-api-bench-validation-"));
+      const dirs = variants.map((_, i) => {
+        const dir = join(scratch, String(i));
+        cpSync(demo.dataDir, dir, { recursive: true });
+        return dir;
+      });
+      dbOf = (i) => ({ dataDir: dirs[i] });
+    }
+    const started = await Promise.all([
+      ...variants.map((v, i) =>
+        startServer({
+          label: `${v.name}${suffix}`,
+          cpu: cpu.server,
+          validation: v.validation,
+          logLevel: v.logLevel,
+          cli: v.cli,
+          db: dbOf(i),
+          profileDir,
+        }),
+      ),
+      startPrism({ spec: join(root, "packages/types/spec/openapi.json"), cpu: cpu.server, token: "bench" }),
+    ]);
+    targets = started.map((s, i) => ({ ...s, name: variants[i]?.name ?? "prism" }));
     const server = targets[0];
+    // Prism answers every list request with the spec's 2-job example, whatever `per_page` says.
     const requests = [
       { op: "listProjectJobs", path: `/projects/${server.project}/jobs?per_page=20`, items: 20 },
+      { op: "listProjectJobs 2 a page", path: `/projects/${server.project}/jobs?per_page=2`, items: 2 },
       { op: "getJob", path: `/projects/${server.project}/jobs/${server.jobId}` },
     ];
     // Correctness first: every target answers 200 with the expected shape before anything is timed.
@@ -54,14 +86,14 @@ export async function validationSuite({ options, root, cpu, log, profileDir }) {
     for (const t of targets) {
       for (const r of requests) {
         const res = await fetch(urlOf(t, r), { headers: t.headers });
-        const body = await res.json();
-        if (res.status !== 200)
-          throw new Error(`${t.name} ${r.op}: HTTP ${res.status} ${JSON.stringify(body)}`);
+        const text = await res.text();
+        if (res.status !== 200) throw new Error(`${t.name} ${r.op}: HTTP ${res.status} ${text}`);
+        const body = JSON.parse(text);
         const items = Array.isArray(body) ? body.length : null;
         if (r.items && t.kind === "server" && items !== r.items) {
           throw new Error(`${t.name} ${r.op}: ${items} items, expected ${r.items}`);
         }
-        shapes[`${t.name} ${r.op}`] = { items, bytes: JSON.stringify(body).length };
+        shapes[`${r.op} ${t.name}`] = { items, bytes: Buffer.byteLength(text) };
       }
     }
     log(`  response shapes: ${JSON.stringify(shapes)}`);
@@ -95,7 +127,7 @@ export async function validationSuite({ options, root, cpu, log, profileDir }) {
         }
       }
       log(
-        `  round ${round + 1}: ${Object.entries(rps)
+        `  round ${round + 1}${suffix}: ${Object.entries(rps)
           .map(([k, v]) => `${k} ${Math.round(v.at(-1))}`)
           .join(", ")}`,
       );
@@ -104,8 +136,12 @@ export async function validationSuite({ options, root, cpu, log, profileDir }) {
     for (const r of requests) {
       for (const t of targets) {
         const key = `${r.op} ${t.name}`;
-        rows.push({ name: `${key} (${options.connections} conn)`, unit: "req/s", ...summary(rps[key]) });
-        rows.push({ name: `${key} p99 latency`, unit: "ms", ...summary(lat[key]) });
+        rows.push({
+          name: `${key}${suffix} (${options.connections} conn)`,
+          unit: "req/s",
+          ...summary(rps[key]),
+        });
+        rows.push({ name: `${key}${suffix} p99 latency`, unit: "ms", ...summary(lat[key]) });
       }
     }
     const ratios = {};
@@ -119,25 +155,37 @@ export async function validationSuite({ options, root, cpu, log, profileDir }) {
         full,
         rps[`${r.op} full, request logs off`],
       );
+      if (options.baseline)
+        ratios[`${r.op} full / baseline build`] = ratioOfRounds(full, rps[`${r.op} baseline build`]);
       ratios[`${r.op} full / prism`] = ratioOfRounds(full, rps[`${r.op} prism`]);
+      // Prism's list answer is its 2-job example: per job and per byte served, the 20-a-page list
+      // does 10× (and ~10× the bytes) of the work of one Prism answer.
+      const ours = shapes[`${r.op} full validation`];
+      const theirs = shapes[`${r.op} prism`];
+      if (r.items && ours.items && theirs.items) {
+        ratios[`${r.op} full / prism, per job served`] =
+          ratios[`${r.op} full / prism`] * (ours.items / theirs.items);
+        ratios[`${r.op} full / prism, per byte served`] =
+          ratios[`${r.op} full / prism`] * (ours.bytes / theirs.bytes);
+      }
     }
     for (const [name, value] of Object.entries(ratios))
-      rows.push({ name: `ratio ${name}`, unit: "×", ...summary([value]) });
+      rows.push({ name: `ratio ${name}${suffix}`, unit: "×", ...summary([value]) });
     return {
       rows,
       ratios,
       shapes,
       perRound: { rps, p99: lat },
       targets: [
-        target("list: full validation / Prism", ratios["listProjectJobs full / prism"], ">=", 2),
+        target(`list: full validation / Prism${suffix}`, ratios["listProjectJobs full / prism"], ">=", 2),
         target(
-          "list: full validation / validation off",
+          `list: full validation / validation off${suffix}`,
           ratios["listProjectJobs full / responses unvalidated"],
           ">=",
           0.85,
         ),
         target(
-          "get: full validation / validation off",
+          `get: full validation / validation off${suffix}`,
           ratios["getJob full / responses unvalidated"],
           ">=",
           0.85,
@@ -146,7 +194,8 @@ export async function validationSuite({ options, root, cpu, log, profileDir }) {
     };
   } finally {
     await Promise.all(targets.map((t) => stop(t.child)));
-    rmSync(scratch, { recursive: true, force: true });
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
+    if (cluster) await stopPostgres(cluster);
   }
 }
 

@@ -2,7 +2,7 @@
 import { mkdir } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { pino } from "pino";
-import { API_BASE, createApp } from "./app.js";
+import { API_BASE, createApp, setUpValidator } from "./app.js";
 import { openDatabase } from "./db/index.js";
 import { seedDemo } from "./seed/demo.js";
 import { listen } from "./server.js";
@@ -65,6 +65,8 @@ async function main(): Promise<void> {
     validateResponses: !values["no-response-validation"],
     ...(rate ? { rateLimit: { limit: Number(rate), windowMs: 60_000 } } : {}),
   });
+  // Before listening, so that the first caller does not wait for it.
+  await setUpValidator(app);
   const running = await listen(app, { port, host: values.host ?? env.HOST ?? "127.0.0.1" });
   logger.info(
     { url: `${running.url}${API_BASE}`, storage: databaseUrl ? "postgres" : `pglite ${dataDir}` },

@@ -80,7 +80,9 @@ describe("inputs found by the fuzz test", () => {
       agent,
     );
     expect(play.status).toBe(400);
-    expect(JSON.parse(play.body)).toEqual({ error: "job_variables_attributes[1][value] is invalid" });
+    expect(JSON.parse(play.body)).toEqual({
+      error: "job_variables_attributes[1][value] does not have a valid value",
+    });
     const job = await send("GET", "/api/v4/projects/1/jobs/11");
     expect(JSON.parse(job.body)).toMatchObject({ status: "manual" });
   });

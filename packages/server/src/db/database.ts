@@ -1,6 +1,16 @@
+export interface QueryOptions {
+  /**
+   * Prepare the statement once per connection, under a name derived from its text, and from then on
+   * only bind and execute it: PostgreSQL parses it once and, after five executions, may keep a generic
+   * plan instead of planning every call. For the statements every request runs; their texts must come
+   * from a small fixed set (each distinct text stays prepared for the life of the connection).
+   */
+  prepare?: boolean;
+}
+
 /** What the store needs from a connection: parameterised queries and multi-statement scripts. */
 export interface Queryable {
-  query<T>(sql: string, params?: readonly unknown[]): Promise<T[]>;
+  query<T>(sql: string, params?: readonly unknown[], options?: QueryOptions): Promise<T[]>;
   /** Runs a script of several statements without parameters (migrations). */
   exec(sql: string): Promise<void>;
 }

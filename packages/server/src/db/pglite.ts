@@ -1,11 +1,24 @@
-import { PGlite } from "@electric-sql/pglite";
-import type { Database } from "./database.js";
+import { PGlite, parse, protocol } from "@electric-sql/pglite";
+import type { Database, QueryOptions } from "./database.js";
+import { statementName } from "./statement-name.js";
 
 export interface PgliteOptions {
   /** A directory for a persistent database, or `memory://` (the default) for an in-memory one. */
   dataDir?: string;
   /** A tarball from `dumpPglite()` to start from instead of running initdb (about 3 s saved). */
   loadDataDir?: Blob;
+}
+
+const { serialize } = protocol;
+
+function concat(messages: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(messages.reduce((n, m) => n + m.length, 0));
+  let at = 0;
+  for (const m of messages) {
+    out.set(m, at);
+    at += m.length;
+  }
+  return out;
 }
 
 /**
@@ -17,10 +30,57 @@ export async function openPglite(options: PgliteOptions = {}): Promise<Database 
     dataDir: options.dataDir ?? "memory://",
     ...(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {}),
   });
+
+  /** Parameter type oids of the statements prepared on the backend, by statement name. */
+  const prepared = new Map<string, number[]>();
+
+  /**
+   * PGlite's `query()` sends Parse of an unnamed statement on every call, so PostgreSQL parses and
+   * plans the query every time. A named statement is parsed once; each call then sends only Bind,
+   * Describe, Execute and Sync, in one message, as `query()` would send them (same serialisers and
+   * parsers). The caller holds PGlite's query lock, and outside a transaction its transaction lock.
+   */
+  async function runPrepared<T>(sql: string, params: readonly unknown[], inTransaction: boolean) {
+    const name = statementName(sql);
+    let types = prepared.get(name);
+    if (!types) {
+      const described = await pg.execProtocol(
+        concat([
+          serialize.parse({ name, text: sql }),
+          serialize.describe({ type: "S", name }),
+          serialize.sync(),
+        ]),
+        { syncToFs: false },
+      );
+      types = parse.parseDescribeStatementResults(described.messages);
+      prepared.set(name, types);
+    }
+    const oids = types;
+    const values = params.map((value, i) => {
+      if (value === null || value === undefined) return null;
+      const oid = oids[i];
+      const serializer = oid === undefined ? undefined : pg.serializers[oid];
+      return serializer ? serializer(value) : String(value);
+    });
+    const result = await pg.execProtocol(
+      concat([
+        serialize.bind({ statement: name, values }),
+        serialize.describe({ type: "P" }),
+        serialize.execute({}),
+        serialize.sync(),
+      ]),
+      // As `query()`: a statement outside a transaction is persisted at once, inside one at COMMIT.
+      { syncToFs: !inTransaction },
+    );
+    return (parse.parseResults(result.messages, pg.parsers)[0]?.rows ?? []) as T[];
+  }
+
   return {
     kind: "pglite",
-    async query<T>(sql: string, params: readonly unknown[] = []) {
-      return (await pg.query<T>(sql, [...params])).rows;
+    async query<T>(sql: string, params: readonly unknown[] = [], options: QueryOptions = {}) {
+      if (!options.prepare) return (await pg.query<T>(sql, [...params])).rows;
+      // The same two locks `query()` takes: no statement runs inside another caller's transaction.
+      return pg._runExclusiveTransaction(() => pg.runExclusive(() => runPrepared<T>(sql, params, false)));
     },
     async exec(sql: string) {
       await pg.exec(sql);
@@ -28,8 +88,10 @@ export async function openPglite(options: PgliteOptions = {}): Promise<Database 
     transaction(fn) {
       return pg.transaction((tx) =>
         fn({
-          async query<T>(sql: string, params: readonly unknown[] = []) {
-            return (await tx.query<T>(sql, [...params])).rows;
+          async query<T>(sql: string, params: readonly unknown[] = [], options: QueryOptions = {}) {
+            if (!options.prepare) return (await tx.query<T>(sql, [...params])).rows;
+            // This transaction holds the transaction lock already; take the query lock as `tx.query` does.
+            return pg.runExclusive(() => runPrepared<T>(sql, params, true));
           },
           async exec(sql: string) {
             await tx.exec(sql);

@@ -1,5 +1,6 @@
 import pg from "pg";
-import type { Database, Queryable } from "./database.js";
+import type { Database, Queryable, QueryOptions } from "./database.js";
+import { statementName } from "./statement-name.js";
 
 const INT8_OID = 20;
 /** SQLSTATEs after which PostgreSQL asks the client to run the transaction again. */
@@ -22,8 +23,13 @@ const types = {
 
 function wrap(client: pg.Pool | pg.PoolClient): Queryable {
   return {
-    async query<T>(sql: string, params: readonly unknown[] = []) {
-      const result = await client.query(sql, [...params]);
+    async query<T>(sql: string, params: readonly unknown[] = [], options: QueryOptions = {}) {
+      // A named statement is prepared on each pooled connection the first time it runs there.
+      const result = await client.query(
+        options.prepare
+          ? { name: statementName(sql), text: sql, values: [...params] }
+          : { text: sql, values: [...params] },
+      );
       return result.rows as T[];
     },
     async exec(sql: string) {

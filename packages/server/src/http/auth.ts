@@ -1,7 +1,14 @@
 import type { Request } from "express";
 import type { Queryable } from "../db/database.js";
 import { notFound, unauthorized } from "../errors.js";
-import { authenticateAccessToken, authenticateJobToken, type Principal } from "../store/auth.js";
+import {
+  authenticateAccessToken,
+  authenticateForProject,
+  authenticateJobToken,
+  type Credential,
+  type Principal,
+  type ProjectTarget,
+} from "../store/auth.js";
 import { findProject, roleOf } from "../store/projects.js";
 import type { ProjectRow, Role } from "../store/rows.js";
 
@@ -30,18 +37,29 @@ function credentials(req: CallerRequest): Credentials {
   };
 }
 
+/** A request to a project endpoint: `:id` is the project's id or full path. */
+export type ProjectCallerRequest = CallerRequest & { params: { id: number | string } };
+
+/** A project endpoint's caller, with the project of the request as this caller sees it. */
+export type ProjectCaller = Principal & { target: ProjectTarget };
+
 /**
- * The caller of a project endpoint. As in GitLab, the first kind of token present decides: an invalid
- * one is not rescued by another. No token, or an invalid, expired or revoked one: 401.
+ * The caller of a project endpoint, and the project the request names (read in the same query; see
+ * `projectAccess`). As in GitLab, the first kind of token present decides: an invalid one is not rescued
+ * by another. No token, or an invalid, expired or revoked one: 401.
  */
-export async function authenticateProjectCaller(db: Queryable, req: CallerRequest): Promise<Principal> {
+export async function authenticateProjectCaller(
+  db: Queryable,
+  req: ProjectCallerRequest,
+): Promise<ProjectCaller> {
   const c = credentials(req);
-  let principal: Principal | null = null;
-  if (c.privateToken) principal = await authenticateAccessToken(db, c.privateToken, ["personal"]);
-  else if (c.bearer) principal = await authenticateAccessToken(db, c.bearer, ["oauth", "personal"]);
-  else if (c.jobToken) principal = await authenticateJobToken(db, c.jobToken);
-  if (!principal) throw unauthorized();
-  return principal;
+  let credential: Credential | undefined;
+  if (c.privateToken) credential = { token: c.privateToken, kinds: ["personal"] };
+  else if (c.bearer) credential = { token: c.bearer, kinds: ["oauth", "personal"] };
+  else if (c.jobToken) credential = { token: c.jobToken, kinds: "job" };
+  const caller = credential && (await authenticateForProject(db, credential, String(req.params.id)));
+  if (!caller) throw unauthorized();
+  return caller;
 }
 
 /**
@@ -82,18 +100,20 @@ export interface ProjectAccess {
 
 /**
  * The project `ref` as the caller may see it. Invisible and unknown projects both answer
- * 404 Project Not Found, and a job token reaches only its own job's project.
+ * 404 Project Not Found, and a job token reaches only its own job's project. The project and role come
+ * from the caller's authentication when it was for this `ref`, and are looked up otherwise.
  */
 export async function projectAccess(
   db: Queryable,
-  principal: Principal,
+  caller: Principal & { target?: ProjectTarget },
   ref: string,
 ): Promise<ProjectAccess> {
-  const project = await findProject(db, ref);
-  if (!project || (principal.jobProjectId !== null && principal.jobProjectId !== project.id)) {
+  const known = caller.target?.ref === ref ? caller.target : undefined;
+  const project = known ? known.project : await findProject(db, ref);
+  if (!project || (caller.jobProjectId !== null && caller.jobProjectId !== project.id)) {
     throw notFound("Project");
   }
-  const role = await roleOf(db, project.id, principal.userId);
+  const role = known ? known.role : await roleOf(db, project.id, caller.userId);
   if (role === null && project.visibility === "private") throw notFound("Project");
   return { project, role, canRead: atLeast(role, "reporter") || project.visibility !== "private" };
 }

@@ -1,5 +1,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { Queryable } from "../db/database.js";
+import { projectRefMatch } from "./projects.js";
+import type { ProjectRow, Role } from "./rows.js";
 
 /** Where a token came from decides which table it may match. */
 export type TokenKind = "personal" | "oauth" | "job";
@@ -11,6 +13,24 @@ export interface Principal {
   jobId: number | null;
   /** The project a job token is confined to. */
   jobProjectId: number | null;
+}
+
+/**
+ * A token as the request presented it. `kinds` lists the token tables the transport allows
+ * (`PRIVATE-TOKEN` takes personal tokens only; `Authorization: Bearer` takes OAuth and personal ones).
+ */
+export type Credential =
+  | { token: string; kinds: readonly ("personal" | "oauth")[] }
+  | { token: string; kinds: "job" };
+
+/** The project a request names, as its caller sees it. */
+export interface ProjectTarget {
+  /** The project's id or full path, as the request gave it. */
+  ref: string;
+  /** Null when no project has that id or path. */
+  project: ProjectRow | null;
+  /** The caller's membership role in it. */
+  role: Role | null;
 }
 
 /** Tokens are stored and looked up only as SHA-256 digests, never in clear. */
@@ -26,41 +46,86 @@ function sameDigest(stored: Uint8Array, digest: Buffer): boolean {
   return stored.length === digest.length && timingSafeEqual(stored, digest);
 }
 
+interface TokenRow {
+  token_digest: Uint8Array;
+  user_id: number;
+  kind: TokenKind;
+  job_id: number | null;
+  job_project_id: number | null;
+  project?: ProjectRow | null;
+  role?: Role | null;
+}
+
 /**
- * The user behind an access token. `kinds` lists the token tables the transport allows
- * (`PRIVATE-TOKEN` takes personal tokens only; `Authorization: Bearer` takes OAuth and personal ones).
- * Expired, revoked and unknown tokens, and tokens of blocked users, give null.
+ * The valid token's row (`u` is its user), and with `ref` the project it names and the user's role
+ * there, in one statement. Expired, revoked and unknown tokens, tokens of blocked users and job tokens
+ * of jobs no longer running match no row; an unknown project leaves `project` null.
  */
+async function lookUp(db: Queryable, credential: Credential, ref?: string): Promise<TokenRow | null> {
+  const digest = digestToken(credential.token);
+  const params: unknown[] = [digest];
+  let sql =
+    credential.kinds === "job"
+      ? `SELECT t.token_digest, j.user_id, 'job' AS kind, t.job_id, j.project_id AS job_project_id`
+      : `SELECT t.token_digest, t.user_id, t.kind, NULL::bigint AS job_id, NULL::bigint AS job_project_id`;
+  if (ref !== undefined) sql += ", to_jsonb(p) AS project, m.role";
+  sql +=
+    credential.kinds === "job"
+      ? " FROM job_tokens t JOIN jobs j ON j.id = t.job_id JOIN users u ON u.id = j.user_id"
+      : " FROM access_tokens t JOIN users u ON u.id = t.user_id";
+  if (ref !== undefined) {
+    const match = projectRefMatch(ref, 2);
+    if (match) params.push(match.value);
+    sql += ` LEFT JOIN projects p ON ${match?.condition ?? "false"}
+      LEFT JOIN members m ON m.project_id = p.id AND m.user_id = u.id`;
+  }
+  if (credential.kinds === "job") {
+    sql += " WHERE t.token_digest = $1 AND j.status = 'running' AND u.state = 'active'";
+  } else {
+    params.push([...credential.kinds]);
+    sql += ` WHERE t.token_digest = $1 AND t.kind = ANY($${params.length}::text[]) AND t.revoked_at IS NULL
+      AND (t.expires_at IS NULL OR t.expires_at > now()) AND u.state = 'active'`;
+  }
+  // Every project request runs this first: a handful of texts, prepared once.
+  const [row] = await db.query<TokenRow>(sql, params, { prepare: true });
+  return row && sameDigest(row.token_digest, digest) ? row : null;
+}
+
+const principalOf = (row: TokenRow): Principal => ({
+  userId: row.user_id,
+  kind: row.kind,
+  jobId: row.job_id,
+  jobProjectId: row.job_project_id,
+});
+
+/** The user behind an access token, or null (expired, revoked, unknown, blocked user). */
 export async function authenticateAccessToken(
   db: Queryable,
   token: string,
   kinds: readonly ("personal" | "oauth")[],
 ): Promise<Principal | null> {
-  const digest = digestToken(token);
-  const [row] = await db.query<{ token_digest: Uint8Array; user_id: number; kind: "personal" | "oauth" }>(
-    `SELECT t.token_digest, t.user_id, t.kind FROM access_tokens t JOIN users u ON u.id = t.user_id
-     WHERE t.token_digest = $1 AND t.kind = ANY($2::text[]) AND t.revoked_at IS NULL
-       AND (t.expires_at IS NULL OR t.expires_at > now()) AND u.state = 'active'`,
-    [digest, [...kinds]],
-  );
-  if (!row || !sameDigest(row.token_digest, digest)) return null;
-  return { userId: row.user_id, kind: row.kind, jobId: null, jobProjectId: null };
+  const row = await lookUp(db, { token, kinds });
+  return row && principalOf(row);
 }
 
 /** The job of a CI job token, which is valid only while that job runs. */
 export async function authenticateJobToken(db: Queryable, token: string): Promise<Principal | null> {
-  const digest = digestToken(token);
-  const [row] = await db.query<{
-    token_digest: Uint8Array;
-    job_id: number;
-    project_id: number;
-    user_id: number;
-  }>(
-    `SELECT t.token_digest, t.job_id, j.project_id, j.user_id FROM job_tokens t
-     JOIN jobs j ON j.id = t.job_id JOIN users u ON u.id = j.user_id
-     WHERE t.token_digest = $1 AND j.status = 'running' AND u.state = 'active'`,
-    [digest],
+  const row = await lookUp(db, { token, kinds: "job" });
+  return row && principalOf(row);
+}
+
+/**
+ * The caller and the project `ref` with the caller's role in it, in one round trip instead of three
+ * (token, project, membership): every project request starts with these. Null when the token is not valid.
+ * Nothing is cached, so a revoked or expired token is refused from the next request on.
+ */
+export async function authenticateForProject(
+  db: Queryable,
+  credential: Credential,
+  ref: string,
+): Promise<(Principal & { target: ProjectTarget }) | null> {
+  const row = await lookUp(db, credential, ref);
+  return (
+    row && { ...principalOf(row), target: { ref, project: row.project ?? null, role: row.role ?? null } }
   );
-  if (!row || !sameDigest(row.token_digest, digest)) return null;
-  return { userId: row.user_id, kind: "job", jobId: row.job_id, jobProjectId: row.project_id };
 }

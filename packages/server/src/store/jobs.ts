@@ -1,9 +1,15 @@
 import type { JobStatus } from "@jobs-api/types";
-import type { Queryable } from "../db/database.js";
+import type { Queryable, QueryOptions } from "../db/database.js";
 import type { JobRow, JobType } from "./rows.js";
 
 /** GitLab stops counting big lists: above this many rows the counts (X-Total…) are not sent. */
 export const COUNT_LIMIT = 10_000;
+
+/**
+ * The reads of the request paths are prepared (parsed once, plans cached): their texts vary only with
+ * which filters are set (`where`), a few dozen at most.
+ */
+const PREPARE: QueryOptions = { prepare: true };
 
 const pipelineJson = (alias: string, projectAlias: string) => `jsonb_build_object(
   'id', ${alias}.id, 'iid', ${alias}.iid, 'project_id', ${alias}.project_id, 'sha', ${alias}.sha,
@@ -13,18 +19,22 @@ const pipelineJson = (alias: string, projectAlias: string) => `jsonb_build_objec
 
 /**
  * Everything a job's JSON needs in one round trip. `{from}` is the relation that picks and orders the
- * jobs (a page of ids), so the joins run only for the rows answered.
+ * jobs (a page of ids), so the lookups run only for the rows answered. Only the relations every job has
+ * are joined; the one-to-one lookups (user, commit, runner, downstream pipeline, artifacts) are scalar
+ * subqueries: as joins they made PostgreSQL search the orders of 8 relations on every call, which cost
+ * more than running the query (about 2 ms of planning a call on PGlite, BENCHMARKS.md).
  */
 const jobSelect = (from: string, orderBy: string) => `
 SELECT j.id, j.type, j.project_id, j.pipeline_id, j.name, j.stage, j.ref, j.tag, j.status, j."when",
   j.allow_failure, j.retried, j.user_id, j.coverage, j.tag_list, j.failure_reason, j.created_at, j.queued_at,
   j.started_at, j.finished_at, j.artifacts_expire_at, j.erased_at,
   pr.web_url AS project_web_url, pr.archived AS project_archived, pr.ci_job_token_scope_enabled,
-  to_jsonb(u) AS "user",
+  (SELECT to_jsonb(u) FROM users u WHERE u.id = j.user_id) AS "user",
   ${pipelineJson("p", "pr")} AS pipeline,
-  to_jsonb(c) AS commit,
-  to_jsonb(r) AS runner,
-  CASE WHEN dp.id IS NULL THEN NULL ELSE ${pipelineJson("dp", "dpr")} END AS downstream_pipeline,
+  (SELECT to_jsonb(c) FROM commits c WHERE c.project_id = p.project_id AND c.sha = p.sha) AS commit,
+  (SELECT to_jsonb(r) FROM runners r WHERE r.id = j.runner_id) AS runner,
+  (SELECT ${pipelineJson("dp", "dpr")} FROM pipelines dp JOIN projects dpr ON dpr.id = dp.project_id
+    WHERE dp.id = j.downstream_pipeline_id) AS downstream_pipeline,
   (SELECT coalesce(jsonb_agg(jsonb_build_object('file_type', a.file_type, 'size', a.size,
       'filename', a.filename, 'file_format', a.file_format) ORDER BY a.id), '[]'::jsonb)
     FROM job_artifacts a WHERE a.job_id = j.id) AS artifacts
@@ -32,11 +42,6 @@ FROM ${from}
 JOIN jobs j ON j.id = picked.id
 JOIN projects pr ON pr.id = j.project_id
 JOIN pipelines p ON p.id = j.pipeline_id
-JOIN commits c ON c.project_id = p.project_id AND c.sha = p.sha
-LEFT JOIN users u ON u.id = j.user_id
-LEFT JOIN runners r ON r.id = j.runner_id
-LEFT JOIN pipelines dp ON dp.id = j.downstream_pipeline_id
-LEFT JOIN projects dpr ON dpr.id = dp.project_id
 ORDER BY ${orderBy}`;
 
 export interface JobFilter {
@@ -72,7 +77,7 @@ export function listJobs(db: Queryable, filter: JobFilter, limit: number, offset
   const condition = where(filter, params);
   params.push(limit, offset);
   const page = `(SELECT id FROM jobs WHERE ${condition} ORDER BY id DESC LIMIT $${params.length - 1} OFFSET $${params.length}) picked`;
-  return db.query<JobRow>(jobSelect(page, "j.id DESC"), params);
+  return db.query<JobRow>(jobSelect(page, "j.id DESC"), params, PREPARE);
 }
 
 /** Keyset page: the jobs after `afterId` in the given direction (from the start when null). */
@@ -91,7 +96,7 @@ export function listJobsKeyset(
   }
   params.push(limit);
   const page = `(SELECT id FROM jobs WHERE ${condition} ORDER BY id ${sort} LIMIT $${params.length}) picked`;
-  return db.query<JobRow>(jobSelect(page, `j.id ${sort}`), params);
+  return db.query<JobRow>(jobSelect(page, `j.id ${sort}`), params, PREPARE);
 }
 
 /** The number of matching jobs, or null when there are more than `COUNT_LIMIT` (not worth counting). */
@@ -102,6 +107,7 @@ export async function countJobs(db: Queryable, filter: JobFilter): Promise<numbe
   const [row] = await db.query<{ n: number }>(
     `SELECT count(*)::int AS n FROM (SELECT 1 FROM jobs WHERE ${condition} LIMIT $${params.length}) s`,
     params,
+    PREPARE,
   );
   const n = row?.n ?? 0;
   return n > COUNT_LIMIT ? null : n;
@@ -115,28 +121,35 @@ export async function findJob(
   types: readonly JobType[] = ["build"],
 ): Promise<JobRow | null> {
   const picked = "(SELECT id FROM jobs WHERE id = $1 AND project_id = $2 AND type = ANY($3::text[])) picked";
-  const [row] = await db.query<JobRow>(jobSelect(picked, "j.id"), [jobId, projectId, [...types]]);
+  const [row] = await db.query<JobRow>(jobSelect(picked, "j.id"), [jobId, projectId, [...types]], PREPARE);
   return row ?? null;
 }
 
 /** Any job by id (for job tokens, whose job is known). */
 export async function getJobById(db: Queryable, jobId: number): Promise<JobRow | null> {
-  const [row] = await db.query<JobRow>(jobSelect("(SELECT $1::bigint AS id) picked", "j.id"), [jobId]);
+  const [row] = await db.query<JobRow>(
+    jobSelect("(SELECT $1::bigint AS id) picked", "j.id"),
+    [jobId],
+    PREPARE,
+  );
   return row ?? null;
 }
 
 export async function pipelineExists(db: Queryable, projectId: number, pipelineId: number): Promise<boolean> {
-  const rows = await db.query("SELECT 1 FROM pipelines WHERE id = $1 AND project_id = $2", [
-    pipelineId,
-    projectId,
-  ]);
+  const rows = await db.query(
+    "SELECT 1 FROM pipelines WHERE id = $1 AND project_id = $2",
+    [pipelineId, projectId],
+    PREPARE,
+  );
   return rows.length > 0;
 }
 
 /** The job's log, or null when it has none. */
 export async function getTrace(db: Queryable, jobId: number): Promise<string | null> {
-  const [row] = await db.query<{ content: string }>("SELECT content FROM job_traces WHERE job_id = $1", [
-    jobId,
-  ]);
+  const [row] = await db.query<{ content: string }>(
+    "SELECT content FROM job_traces WHERE job_id = $1",
+    [jobId],
+    PREPARE,
+  );
   return row?.content ?? null;
 }

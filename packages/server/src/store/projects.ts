@@ -4,13 +4,32 @@ import type { ProjectRow, Role } from "./rows.js";
 /** bigint's range: longer digit strings cannot be an id, and must not reach the database as one. */
 const NUMERIC_ID = /^[1-9][0-9]{0,17}$/;
 
-/** A project by numeric id or by full path (case-insensitive, as GitLab resolves paths). */
-export async function findProject(db: Queryable, ref: string): Promise<ProjectRow | null> {
+/**
+ * How `ref`, a numeric id or a full path (case-insensitive, as GitLab resolves paths), selects the
+ * project row `p`, with `$param` its value; null when no project can have it.
+ */
+export function projectRefMatch(
+  ref: string,
+  param: number,
+): { condition: string; value: number | string } | null {
   // PostgreSQL text cannot hold NUL, so no path contains one; sent as a parameter it is an encoding error.
   if (ref.includes("\0")) return null;
-  const [row] = NUMERIC_ID.test(ref)
-    ? await db.query<ProjectRow>("SELECT * FROM projects WHERE id = $1", [Number(ref)])
-    : await db.query<ProjectRow>("SELECT * FROM projects WHERE lower(full_path) = lower($1)", [ref]);
+  return NUMERIC_ID.test(ref)
+    ? { condition: `p.id = $${param}`, value: Number(ref) }
+    : { condition: `lower(p.full_path) = lower($${param})`, value: ref };
+}
+
+/** A project by numeric id or by full path. */
+export async function findProject(db: Queryable, ref: string): Promise<ProjectRow | null> {
+  const match = projectRefMatch(ref, 1);
+  if (!match) return null;
+  const [row] = await db.query<ProjectRow>(
+    `SELECT * FROM projects p WHERE ${match.condition}`,
+    [match.value],
+    {
+      prepare: true,
+    },
+  );
   return row ?? null;
 }
 
