@@ -1,10 +1,16 @@
+/** The seed of a randomised test: fixed by default so runs are repeatable, `random` to explore, a number to replay. */
+export function seedFrom(envName: string, fixed: number): number {
+  const fromEnv = process.env[envName];
+  if (fromEnv === undefined) return fixed;
+  return fromEnv === "random" ? Date.now() % 2 ** 31 : Number(fromEnv);
+}
+
 /**
- * A seeded generator (mulberry32) for the randomised tests: the seed comes from `envName` when set, so a
+ * A seeded generator (mulberry32) for the randomised tests: the seed comes from `seedFrom(envName)`, so a
  * failure can be replayed, and is printed either way.
  */
 export function seededRandom(envName: string, label: string) {
-  const fromEnv = process.env[envName];
-  const seed = fromEnv === undefined ? Date.now() % 2 ** 31 : Number(fromEnv);
+  const seed = seedFrom(envName, 20_261_125);
   console.info(`${label}: seed ${seed} (replay: ${envName}=${seed})`);
   let state = seed >>> 0;
   const next = (): number => {
