@@ -83,7 +83,8 @@ async function check() {
         `Generated files differ from what openapi/ produces: ${stale.map((k) => out[k].slice(root.length + 1)).join(", ")}`,
       );
       console.error("Run `pnpm generate` and commit the result.");
-      process.exit(1);
+      process.exitCode = 1;
+      return;
     }
     console.log("Generated files match the spec.");
   } finally {

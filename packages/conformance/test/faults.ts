@@ -186,6 +186,7 @@ export const faultCases: FaultCase[] = [
       },
     }),
     caughtBy: [
+      "listProjectJobs.keysetUnsupportedOrder",
       "listProjectJobs.unknownProject",
       "listProjectJobs.unauthenticated",
       "listProjectJobs.badToken",

@@ -70,8 +70,11 @@ describe.each(backends)("actions on $name", ({ open, skip }) => {
         ).toBe(401);
       });
 
-      it("keeps force=true for maintainers", async () => {
+      it("leaves a canceling job to its runner unless a maintainer forces it", async () => {
         const w = await createWorld(db);
+        const plain = await post(w, w.jobs.canceling, "cancel", w.tokens.maintainer);
+        expect(plain.status).toBe(201);
+        expect(plain.body).toMatchObject({ id: w.jobs.canceling, status: "canceling" });
         const dev = await call(
           `${server.api}/projects/${w.projectId}/jobs/${w.jobs.canceling}/cancel?force=true`,
           {

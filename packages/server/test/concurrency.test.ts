@@ -26,7 +26,6 @@ const CANCELABLE = [
   "waiting_for_callback",
   "pending",
   "running",
-  "canceling",
   "scheduled",
   "manual",
 ];

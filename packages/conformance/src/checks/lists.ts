@@ -352,6 +352,20 @@ const projectChecks: CheckDefinition[] = [
     },
   },
   {
+    id: "listProjectJobs.keysetUnsupportedOrder",
+    description:
+      'keyset pagination in an order other than id answers 405 {"message":"405 Method Not Allowed"}',
+    async run(ctx: CheckContext) {
+      const exchange = await ctx.call("listProjectJobs", {
+        query: [
+          ["pagination", "keyset"],
+          ["order_by", "name"],
+        ],
+      });
+      ctx.expectError(exchange, 405, { message: "405 Method Not Allowed" });
+    },
+  },
+  {
     id: "listProjectJobs.keysetPagination",
     description: 'pagination=keyset walks the list by Link rel="next", in both sort orders',
     async run(ctx: CheckContext) {

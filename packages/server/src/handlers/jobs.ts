@@ -1,7 +1,7 @@
 import type { JobStatus, OperationId, operations } from "@jobs-api/types";
 import type { Request, RequestHandler, Response } from "express";
 import type { Database } from "../db/database.js";
-import { badRequest, forbidden, notFound } from "../errors.js";
+import { badRequest, forbidden, HttpError, notFound } from "../errors.js";
 import {
   atLeast,
   authenticateJobCaller,
@@ -123,6 +123,8 @@ export function createHandlers(db: Database): Handlers {
       };
       const now = new Date();
       if (q.pagination === "keyset") {
+        // GitLab refuses keyset pagination in an order it has no index for with 405, not 400.
+        if ((q.order_by ?? "id") !== "id") throw new HttpError(405, { message: "405 Method Not Allowed" });
         const sort = q.sort ?? "desc";
         const after = q.cursor === undefined ? null : decodeCursor(q.cursor);
         const rows = await listJobsKeyset(db, filter, sort, after, perPage + 1);
@@ -193,7 +195,7 @@ export function createHandlers(db: Database): Handlers {
       const { job, role } = await updatable(req);
       // Forcing a job out of `canceling` without its runner is for maintainers.
       if (req.query.force === true && !atLeast(role, "maintainer")) throw forbidden();
-      await cancelJob(db, job.id);
+      await cancelJob(db, job.id, { force: req.query.force === true });
       res.status(201).json(entities.job(await reload(job.project_id, job.id)));
     },
 
@@ -206,7 +208,8 @@ export function createHandlers(db: Database): Handlers {
 
     async eraseJob(req, res) {
       const { job, principal, role } = await updatable(req);
-      const ownJob = job.user_id === principal.userId && atLeast(role, "developer");
+      // `updatable` has required Developer: a developer may erase their own jobs.
+      const ownJob = job.user_id === principal.userId;
       if (!atLeast(role, "maintainer") && !ownJob) throw forbidden();
       const outcome = await eraseJob(db, job.id, principal.userId);
       if ("refused" in outcome) throw forbidden("Job is not erasable!");

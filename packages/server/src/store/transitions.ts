@@ -15,7 +15,6 @@ const CANCELABLE: readonly JobStatus[] = [
   "waiting_for_callback",
   "pending",
   "running",
-  "canceling",
   "scheduled",
   "manual",
 ];
@@ -111,11 +110,15 @@ export type RetryOutcome = { jobId: number } | { refused: "not_retryable" };
 export type EraseOutcome = { jobId: number } | { refused: "not_erasable" };
 export type PlayOutcome = { jobId: number } | { refused: "unplayable" };
 
-/** Cancels the job if it has not finished; a finished job is left as it is. */
-export function cancelJob(db: Database, jobId: number): Promise<void> {
+/**
+ * Cancels the job if it has not finished; a finished job is left as it is. A job already `canceling`
+ * (waiting for its runner to stop) is only canceled at once with `force`.
+ */
+export function cancelJob(db: Database, jobId: number, options: { force?: boolean } = {}): Promise<void> {
   return db.transaction(async (tx) => {
     const job = await lockJob(tx, jobId);
-    if (!CANCELABLE.includes(job.status)) return;
+    const forced = options.force === true && job.status === "canceling";
+    if (!CANCELABLE.includes(job.status) && !forced) return;
     await tx.query("UPDATE jobs SET status = 'canceled', finished_at = now() WHERE id = $1", [jobId]);
     await updatePipeline(tx, jobId);
   });

@@ -21,7 +21,7 @@ export interface paths {
          *     `rel="last"`, but never `X-Total` or `X-Total-Pages`.
          *
          *     **Keyset pagination**: `pagination=keyset&order_by=id&sort=desc` (or `asc`). Only `Link` is sent;
-         *     follow its `rel="next"` URL until there is none.
+         *     follow its `rel="next"` URL until there is none. Another `order_by` answers 405.
          */
         get: operations["listProjectJobs"];
         put?: never;
@@ -716,8 +716,11 @@ export interface components {
          *     only in the `Link` header (`rel="next"`). GitLab 15.9 and later.
          */
         Pagination: "offset" | "keyset";
-        /** @description Ordering column for keyset pagination. Jobs support `id` only. */
-        OrderBy: "id";
+        /**
+         * @description Ordering column for keyset pagination. Jobs support `id` only: keyset pagination with any other
+         *     ordering answers 405 `{"message":"405 Method Not Allowed"}`, as GitLab does.
+         */
+        OrderBy: string;
         /** @description Direction of keyset pagination; `desc` (newest first) by default. */
         Sort: "asc" | "desc";
         /**
@@ -816,7 +819,10 @@ export interface operations {
                  *     only in the `Link` header (`rel="next"`). GitLab 15.9 and later.
                  */
                 pagination?: components["parameters"]["Pagination"];
-                /** @description Ordering column for keyset pagination. Jobs support `id` only. */
+                /**
+                 * @description Ordering column for keyset pagination. Jobs support `id` only: keyset pagination with any other
+                 *     ordering answers 405 `{"message":"405 Method Not Allowed"}`, as GitLab does.
+                 */
                 order_by?: components["parameters"]["OrderBy"];
                 /** @description Direction of keyset pagination; `desc` (newest first) by default. */
                 sort?: components["parameters"]["Sort"];
@@ -857,6 +863,15 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            /** @description Keyset pagination was asked for with an ordering it does not support (anything but `order_by=id`). */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
             429: components["responses"]["TooManyRequests"];
         };
     };
@@ -1314,5 +1329,4 @@ type WithRequired<T, K extends keyof T> = T & {
     [P in K]-?: T[P];
 };
 export const componentsParametersPaginationValues: ReadonlyArray<FlattenedDeepRequired<components>["parameters"]["Pagination"]> = ["offset", "keyset"];
-export const componentsParametersOrderByValues: ReadonlyArray<FlattenedDeepRequired<components>["parameters"]["OrderBy"]> = ["id"];
 export const componentsParametersSortValues: ReadonlyArray<FlattenedDeepRequired<components>["parameters"]["Sort"]> = ["asc", "desc"];
