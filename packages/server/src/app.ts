@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { docsPath, specPath, specYamlPath } from "@jobs-api/types";
+import bytes from "bytes";
 import express, { type Express, type RequestHandler, Router } from "express";
 import * as OpenApiValidator from "express-openapi-validator";
 import { rateLimit } from "express-rate-limit";
@@ -102,15 +103,6 @@ const rejectAmbiguousTarget: RequestHandler = (req, _res, next) => {
   }
   next();
 };
-
-const UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
-
-/** `"1mb"` → 1048576: the units body-parser takes for its limit (1024-based). */
-function parseBytes(size: string): number {
-  const match = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?$/i.exec(size.trim());
-  if (!match) throw new Error(`invalid body limit: ${size}`);
-  return Math.floor(Number(match[1]) * (UNITS[(match[2] ?? "b").toLowerCase()] ?? 1));
-}
 
 /**
  * A declared body over the limit is refused at once. body-parser would refuse it too, but only after
@@ -229,7 +221,8 @@ export function createApp(options: AppOptions): Express {
     res.sendFile(docsPath);
   });
 
-  const bodyLimit = parseBytes(options.bodyLimit ?? "1mb");
+  const bodyLimit = bytes.parse(options.bodyLimit ?? "1mb");
+  if (bodyLimit === null) throw new Error(`invalid body limit: ${options.bodyLimit}`);
   app.use(API_BASE, refuseLargeBodies(bodyLimit), express.json({ limit: bodyLimit }));
   const validator = OpenApiValidator.middleware({
     apiSpec: specPath,

@@ -44,16 +44,26 @@ async function main(): Promise<void> {
   }
   const env = process.env;
   const port = Number(values.port ?? env.PORT ?? 3000);
-  const rate = values["rate-limit"] ?? env.RATE_LIMIT;
+  const rateText = values["rate-limit"] ?? env.RATE_LIMIT;
+  const rate = rateText === undefined ? undefined : Number(rateText);
   if (!Number.isInteger(port) || port < 0 || port > 65_535)
     throw new Error(`invalid port: ${values.port ?? env.PORT}`);
+  if (rate !== undefined && !(Number.isInteger(rate) && rate > 0))
+    throw new Error(`invalid rate limit: ${rateText} (a whole number of requests per minute)`);
   const logger = pino({ level: values["log-level"] ?? env.LOG_LEVEL ?? "info" });
 
   const started = performance.now();
   const databaseUrl = values["database-url"] ?? env.DATABASE_URL;
   const dataDir = values["data-dir"] ?? "./.data/pglite";
   if (!databaseUrl && !dataDir.startsWith("memory://")) await mkdir(dataDir, { recursive: true });
-  const db = await openDatabase(databaseUrl ? { databaseUrl } : { dataDir });
+  const db = await openDatabase(
+    databaseUrl
+      ? {
+          databaseUrl,
+          onConnectionError: (error) => logger.warn({ err: error }, "lost an idle PostgreSQL connection"),
+        }
+      : { dataDir },
+  );
   if (!values["no-seed"]) {
     const token = env.JOBS_API_DEMO_TOKEN;
     const seeded = await seedDemo(db, token ? { maintainerToken: token } : {});
@@ -63,7 +73,7 @@ async function main(): Promise<void> {
     db,
     logger,
     validateResponses: !values["no-response-validation"],
-    ...(rate ? { rateLimit: { limit: Number(rate), windowMs: 60_000 } } : {}),
+    ...(rate ? { rateLimit: { limit: rate, windowMs: 60_000 } } : {}),
   });
   // Before listening, so that the first caller does not wait for it.
   await setUpValidator(app);

@@ -15,12 +15,17 @@ export interface OpenDatabaseOptions {
   dataDir?: string;
   /** Apply pending migrations before returning (default true). */
   migrate?: boolean;
+  /** PostgreSQL only: told when an idle connection is lost. */
+  onConnectionError?: (error: Error) => void;
 }
 
 /** Opens PostgreSQL (`databaseUrl`) or PGlite (`dataDir`, in memory by default) and migrates it. */
 export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<Database> {
   const db = options.databaseUrl
-    ? openPostgres({ connectionString: options.databaseUrl })
+    ? openPostgres({
+        connectionString: options.databaseUrl,
+        ...(options.onConnectionError ? { onConnectionError: options.onConnectionError } : {}),
+      })
     : await openPglite(options.dataDir === undefined ? {} : { dataDir: options.dataDir });
   if (options.migrate !== false) {
     try {

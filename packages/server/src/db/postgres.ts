@@ -11,6 +11,8 @@ export interface PostgresOptions {
   connectionString: string;
   /** Pool size; several server processes may share one database, so keep it modest. */
   max?: number;
+  /** Told when an idle connection is lost (the pool replaces it); by default such errors are dropped. */
+  onConnectionError?: (error: Error) => void;
 }
 
 /** Ids are bigint columns; they stay far below 2^53, so parse them as numbers like PGlite does. */
@@ -41,7 +43,7 @@ function wrap(client: pg.Pool | pg.PoolClient): Queryable {
 export function openPostgres(options: PostgresOptions): Database {
   const pool = new pg.Pool({ connectionString: options.connectionString, max: options.max ?? 10, types });
   // An idle client that loses its connection emits here; without a listener the process would crash.
-  pool.on("error", () => {});
+  pool.on("error", (error) => options.onConnectionError?.(error));
   const root = wrap(pool);
   return {
     kind: "postgres",
@@ -50,18 +52,22 @@ export function openPostgres(options: PostgresOptions): Database {
     async transaction(fn) {
       for (let attempt = 1; ; attempt++) {
         const client = await pool.connect();
+        // A connection whose ROLLBACK failed is in an unknown state: destroy it instead of pooling it.
+        let broken: Error | undefined;
         try {
           await client.query("BEGIN");
           const result = await fn(wrap(client));
           await client.query("COMMIT");
           return result;
         } catch (error) {
-          await client.query("ROLLBACK").catch(() => {});
+          await client.query("ROLLBACK").catch((rollbackError: Error) => {
+            broken = rollbackError;
+          });
           const code = (error as { code?: unknown }).code;
           if (attempt < MAX_ATTEMPTS && typeof code === "string" && RETRYABLE.has(code)) continue;
           throw error;
         } finally {
-          client.release();
+          client.release(broken);
         }
       }
     },

@@ -48,16 +48,13 @@ export type Handlers = { [K in OperationId]: Handler<K> };
 type ProjectRequest = CallerRequest & { params: { id: number | string } };
 type JobRequest = CallerRequest & { params: { id: number | string; job_id: number } };
 
-/** The validator has checked the id against the spec; it may have coerced it to a number. */
-const projectRef = (req: ProjectRequest) => String(req.params.id);
-
 const scopeOf = (scope: readonly JobStatus[] | undefined) => (scope && scope.length > 0 ? scope : undefined);
 
 export function createHandlers(db: Database): Handlers {
   /** Authenticates, then resolves the project for reading (Reporter, or a public/internal project). */
   async function readableProject(req: ProjectRequest) {
     const principal = await authenticateProjectCaller(db, req);
-    const access = await projectAccess(db, principal, projectRef(req));
+    const access = projectAccess(principal);
     if (!access.canRead) throw forbidden();
     return { principal, ...access };
   }
@@ -71,7 +68,7 @@ export function createHandlers(db: Database): Handlers {
   /** Cancel, retry and erase: GitLab checks the Developer role before it looks the job up. */
   async function updatable(req: JobRequest) {
     const principal = await authenticateProjectCaller(db, req);
-    const access = await projectAccess(db, principal, projectRef(req));
+    const access = projectAccess(principal);
     if (!atLeast(access.role, "developer")) throw forbidden();
     const job = await jobOf(access.project.id, Number(req.params.job_id));
     return { principal, ...access, job };

@@ -9,7 +9,6 @@ import {
   type Principal,
   type ProjectTarget,
 } from "../store/auth.js";
-import { findProject, roleOf } from "../store/projects.js";
 import type { ProjectRow, Role } from "../store/rows.js";
 
 /** A single string value of a header or query parameter; repeated or odd values count as absent. */
@@ -99,21 +98,15 @@ export interface ProjectAccess {
 }
 
 /**
- * The project `ref` as the caller may see it. Invisible and unknown projects both answer
- * 404 Project Not Found, and a job token reaches only its own job's project. The project and role come
- * from the caller's authentication when it was for this `ref`, and are looked up otherwise.
+ * The project of the request as its caller may see it, from the caller's authentication (which read it
+ * in the same query). Invisible and unknown projects both answer 404 Project Not Found, and a job token
+ * reaches only its own job's project.
  */
-export async function projectAccess(
-  db: Queryable,
-  caller: Principal & { target?: ProjectTarget },
-  ref: string,
-): Promise<ProjectAccess> {
-  const known = caller.target?.ref === ref ? caller.target : undefined;
-  const project = known ? known.project : await findProject(db, ref);
+export function projectAccess(caller: ProjectCaller): ProjectAccess {
+  const { project, role } = caller.target;
   if (!project || (caller.jobProjectId !== null && caller.jobProjectId !== project.id)) {
     throw notFound("Project");
   }
-  const role = known ? known.role : await roleOf(db, project.id, caller.userId);
   if (role === null && project.visibility === "private") throw notFound("Project");
   return { project, role, canRead: atLeast(role, "reporter") || project.visibility !== "private" };
 }

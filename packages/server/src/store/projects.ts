@@ -1,5 +1,5 @@
 import type { Queryable } from "../db/database.js";
-import type { ProjectRow, Role } from "./rows.js";
+import type { ProjectRow } from "./rows.js";
 
 /** bigint's range: longer digit strings cannot be an id, and must not reach the database as one. */
 const NUMERIC_ID = /^[1-9][0-9]{0,17}$/;
@@ -31,14 +31,6 @@ export async function findProject(db: Queryable, ref: string): Promise<ProjectRo
     },
   );
   return row ?? null;
-}
-
-export async function roleOf(db: Queryable, projectId: number, userId: number): Promise<Role | null> {
-  const [row] = await db.query<{ role: Role }>(
-    "SELECT role FROM members WHERE project_id = $1 AND user_id = $2",
-    [projectId, userId],
-  );
-  return row?.role ?? null;
 }
 
 export interface AgentRow {
