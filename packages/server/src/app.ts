@@ -38,7 +38,7 @@ const TOKEN_PARAMS = new Set(["private_token", "access_token", "job_token"]);
  * Names are compared as the query parser reads them (`private%5Ftoken` is `private_token`, `job_token[]`
  * an array of it) and in any case, so that no spelling the server might accept slips through.
  */
-export function redactUrl(url: string): string {
+function redactUrl(url: string): string {
   const start = url.indexOf("?");
   if (start < 0) return url;
   const pairs = url

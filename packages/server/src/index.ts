@@ -1,4 +1,4 @@
-export { API_BASE, type AppOptions, createApp, type RateLimitOptions, redactUrl } from "./app.js";
+export { API_BASE, type AppOptions, createApp, type RateLimitOptions } from "./app.js";
 export {
   type Database,
   migrate,

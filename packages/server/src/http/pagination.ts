@@ -76,7 +76,7 @@ export function setOffsetHeaders(req: PageRequest, res: Response, p: OffsetPage)
 }
 
 /** Keyset cursors are opaque to clients: base64url of `{"id": <last id of the page>}`. */
-export function encodeCursor(id: number): string {
+function encodeCursor(id: number): string {
   return Buffer.from(JSON.stringify({ id })).toString("base64url");
 }
 

@@ -3,7 +3,7 @@ import type { Queryable, QueryOptions } from "../db/database.js";
 import type { JobRow, JobType } from "./rows.js";
 
 /** GitLab stops counting big lists: above this many rows the counts (X-Total…) are not sent. */
-export const COUNT_LIMIT = 10_000;
+const COUNT_LIMIT = 10_000;
 
 /**
  * The reads of the request paths are prepared (parsed once, plans cached): their texts vary only with
