@@ -53,7 +53,7 @@ describe.each(backends)("store on $name", ({ open, skip }) => {
     const outcomes = await Promise.all(
       Array.from({ length: 50 }, () => store.retryJob(db, w.jobs.failed, w.users.developer)),
     );
-    const created = outcomes.filter((o) => "jobId" in o);
+    const created = outcomes.filter((o) => "job" in o);
     expect(created).toHaveLength(1);
     const [{ n }] = (await db.query<{ n: number }>(
       "SELECT count(*)::int AS n FROM jobs WHERE retry_of_id = $1",

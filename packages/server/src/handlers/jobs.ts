@@ -74,10 +74,6 @@ export function createHandlers(db: Database): Handlers {
     return { principal, ...access, job };
   }
 
-  async function reload(projectId: number, jobId: number): Promise<JobRow> {
-    return jobOf(projectId, jobId, ["build", "bridge"]);
-  }
-
   /** One page of a pipeline's builds or bridges, with GitLab's pagination headers (counts included) set. */
   async function pipelinePage(
     req: CallerRequest &
@@ -192,15 +188,15 @@ export function createHandlers(db: Database): Handlers {
       const { job, role } = await updatable(req);
       // Forcing a job out of `canceling` without its runner is for maintainers.
       if (req.query.force === true && !atLeast(role, "maintainer")) throw forbidden();
-      await cancelJob(db, job.id, { force: req.query.force === true });
-      res.status(201).json(entities.job(await reload(job.project_id, job.id)));
+      const outcome = await cancelJob(db, job.id, { force: req.query.force === true });
+      res.status(201).json(entities.job(outcome.job));
     },
 
     async retryJob(req, res) {
       const { job, principal } = await updatable(req);
       const outcome = await retryJob(db, job.id, principal.userId);
       if ("refused" in outcome) throw forbidden("Job is not retryable");
-      res.status(201).json(entities.job(await reload(job.project_id, outcome.jobId)));
+      res.status(201).json(entities.job(outcome.job));
     },
 
     async eraseJob(req, res) {
@@ -210,7 +206,7 @@ export function createHandlers(db: Database): Handlers {
       if (!atLeast(role, "maintainer") && !ownJob) throw forbidden();
       const outcome = await eraseJob(db, job.id, principal.userId);
       if ("refused" in outcome) throw forbidden("Job is not erasable!");
-      res.status(201).json(entities.job(await reload(job.project_id, outcome.jobId)));
+      res.status(201).json(entities.job(outcome.job));
     },
 
     async playJob(req, res) {
@@ -221,7 +217,7 @@ export function createHandlers(db: Database): Handlers {
       // The spec's pattern has already refused values with NUL, which PostgreSQL text cannot hold.
       const outcome = await playJob(db, job.id, principal.userId, req.body?.job_variables_attributes);
       if ("refused" in outcome) throw badRequest("Unplayable Job");
-      res.status(200).json(entities.anyJob(await reload(job.project_id, outcome.jobId)));
+      res.status(200).json(entities.anyJob(outcome.job));
     },
   };
 }

@@ -1,6 +1,8 @@
 import type { JobStatus, JobVariableAttributes } from "@jobs-api/types";
 import type { Database, Queryable } from "../db/database.js";
+import { getJobById } from "./jobs.js";
 import { compositeStatus, type JobState } from "./pipeline-status.js";
+import type { JobRow } from "./rows.js";
 
 /**
  * GitLab's state machine for the four actions. Each runs in one transaction holding the job's row lock
@@ -106,21 +108,36 @@ async function updatePipeline(tx: Queryable, jobId: number) {
   ]);
 }
 
-export type RetryOutcome = { jobId: number } | { refused: "not_retryable" };
-export type EraseOutcome = { jobId: number } | { refused: "not_erasable" };
-export type PlayOutcome = { jobId: number } | { refused: "unplayable" };
+/**
+ * The job as the action leaves it, read inside the action's transaction: the answer shows this action's
+ * outcome, not the state after some later concurrent action.
+ */
+async function resulting(tx: Queryable, jobId: number): Promise<{ job: JobRow }> {
+  const job = await getJobById(tx, jobId);
+  if (!job) throw new Error(`job ${jobId} vanished`);
+  return { job };
+}
+
+export type RetryOutcome = { job: JobRow } | { refused: "not_retryable" };
+export type EraseOutcome = { job: JobRow } | { refused: "not_erasable" };
+export type PlayOutcome = { job: JobRow } | { refused: "unplayable" };
 
 /**
  * Cancels the job if it has not finished; a finished job is left as it is. A job already `canceling`
  * (waiting for its runner to stop) is only canceled at once with `force`.
  */
-export function cancelJob(db: Database, jobId: number, options: { force?: boolean } = {}): Promise<void> {
+export function cancelJob(
+  db: Database,
+  jobId: number,
+  options: { force?: boolean } = {},
+): Promise<{ job: JobRow }> {
   return db.transaction(async (tx) => {
     const job = await lockJob(tx, jobId);
     const forced = options.force === true && job.status === "canceling";
-    if (!CANCELABLE.includes(job.status) && !forced) return;
+    if (!CANCELABLE.includes(job.status) && !forced) return resulting(tx, jobId);
     await tx.query("UPDATE jobs SET status = 'canceled', finished_at = now() WHERE id = $1", [jobId]);
     await updatePipeline(tx, jobId);
+    return resulting(tx, jobId);
   });
 }
 
@@ -128,13 +145,13 @@ export function retryJob(db: Database, jobId: number, userId: number): Promise<R
   return db.transaction(async (tx) => {
     const job = await lockJob(tx, jobId);
     if (!isRetryable(job)) return { refused: "not_retryable" };
-    return { jobId: await retryLocked(tx, jobId, userId, undefined) };
+    return resulting(tx, await retryLocked(tx, jobId, userId, undefined));
   });
 }
 
 /**
  * A manual or scheduled job becomes pending for the caller with the given variables; a finished manual
- * job is retried with them instead. Answers the id of the job that will run.
+ * job is retried with them instead. Answers the job that will run.
  */
 export function playJob(
   db: Database,
@@ -153,9 +170,9 @@ export function playJob(
       );
       if (variables) await setVariables(tx, jobId, variables);
       await updatePipeline(tx, jobId);
-      return { jobId };
+      return resulting(tx, jobId);
     }
-    if (isRetryable(job)) return { jobId: await retryLocked(tx, jobId, userId, variables) };
+    if (isRetryable(job)) return resulting(tx, await retryLocked(tx, jobId, userId, variables));
     return { refused: "unplayable" };
   });
 }
@@ -177,6 +194,6 @@ export function eraseJob(db: Database, jobId: number, userId: number): Promise<E
       "UPDATE jobs SET erased_at = now(), erased_by_id = $2, artifacts_expire_at = NULL WHERE id = $1",
       [jobId, userId],
     );
-    return { jobId };
+    return resulting(tx, jobId);
   });
 }
