@@ -27,6 +27,11 @@ export interface AppOptions {
   bodyLimit?: string;
   /** Answer 429 with `Retry-After` beyond this rate. Off by default. */
   rateLimit?: RateLimitOptions;
+  /**
+   * Origin the `Link` headers point at (`https://gitlab.example.com`), as GitLab's `external_url`. By
+   * default the request's own scheme and Host, which is right when clients reach the server directly.
+   */
+  externalUrl?: string;
 }
 
 export const API_BASE = "/api/v4";
@@ -236,7 +241,11 @@ export function createApp(options: AppOptions): Express {
   });
   validators.set(app, validator);
   app.use(validator);
-  app.use(API_BASE, rejectNonFinite(integerParameters()), routes(createHandlers(db)));
+  app.use(
+    API_BASE,
+    rejectNonFinite(integerParameters()),
+    routes(createHandlers(db, { externalUrl: options.externalUrl })),
+  );
   app.use(unmatchedRoute);
   app.use(errorHandler(logger));
   return app;

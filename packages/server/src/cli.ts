@@ -19,10 +19,23 @@ Options (environment variable in brackets):
   --log-level <level>        pino level: fatal, error, warn, info, debug, trace, silent [LOG_LEVEL] (default info)
   --no-response-validation   do not validate responses against the spec (faster)
   --rate-limit <n>           answer 429 beyond n requests per minute and client [RATE_LIMIT] (default off)
+  --external-url <origin>    origin of the URLs in Link headers, e.g. https://jobs.example.com [EXTERNAL_URL]
+                             (default: the scheme and Host of each request)
   --no-seed                  do not load the demo data into an empty database
   -h, --help                 show this help
 
 JOBS_API_DEMO_TOKEN sets the demo maintainer's personal access token.`;
+
+/** The origin of an http(s) URL; anything else is a usage error. */
+function originOf(url: string): string {
+  const parsed = URL.canParse(url) ? new URL(url) : null;
+  if (!parsed || !["http:", "https:"].includes(parsed.protocol) || parsed.pathname !== "/") {
+    throw new Error(
+      `invalid external URL: ${url} (scheme, host and optional port, e.g. https://jobs.example.com)`,
+    );
+  }
+  return parsed.origin;
+}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -34,6 +47,7 @@ async function main(): Promise<void> {
       "log-level": { type: "string" },
       "no-response-validation": { type: "boolean" },
       "rate-limit": { type: "string" },
+      "external-url": { type: "string" },
       "no-seed": { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
@@ -48,6 +62,8 @@ async function main(): Promise<void> {
   const rate = rateText === undefined ? undefined : Number(rateText);
   if (!Number.isInteger(port) || port < 0 || port > 65_535)
     throw new Error(`invalid port: ${values.port ?? env.PORT}`);
+  const externalUrlText = values["external-url"] ?? env.EXTERNAL_URL;
+  const externalUrl = externalUrlText === undefined ? undefined : originOf(externalUrlText);
   if (rate !== undefined && !(Number.isInteger(rate) && rate > 0))
     throw new Error(`invalid rate limit: ${rateText} (a whole number of requests per minute)`);
   const logger = pino({ level: values["log-level"] ?? env.LOG_LEVEL ?? "info" });
@@ -74,6 +90,7 @@ async function main(): Promise<void> {
     logger,
     validateResponses: !values["no-response-validation"],
     ...(rate ? { rateLimit: { limit: rate, windowMs: 60_000 } } : {}),
+    ...(externalUrl ? { externalUrl } : {}),
   });
   // Before listening, so that the first caller does not wait for it.
   await setUpValidator(app);

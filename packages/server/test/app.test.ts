@@ -142,6 +142,22 @@ describe("robustness", () => {
     }
   });
 
+  it("builds Link URLs on the external URL when one is configured, whatever Host the client sent", async () => {
+    const s = await startServer(db, { externalUrl: "https://jobs.example.com" });
+    try {
+      const r = await call(`${s.api}/projects/1/pipelines/6/jobs?per_page=1`, {
+        token: T,
+        headers: { Host: "attacker.example" },
+      });
+      const links = (r.headers.get("link") ?? "").split(", ");
+      expect(links.length).toBeGreaterThan(1);
+      for (const l of links)
+        expect(l).toMatch(/^<https:\/\/jobs\.example\.com\/api\/v4\/projects\/1\/pipelines\/6\/jobs\?/);
+    } finally {
+      await s.close();
+    }
+  });
+
   it("keeps tokens out of the logs", async () => {
     await call(`${server.api}/projects/1/jobs?private_token=${T}&per_page=1`);
     await call(`${server.api}/job?job_token=${DEMO_TOKENS.job}`);

@@ -50,7 +50,16 @@ type JobRequest = CallerRequest & { params: { id: number | string; job_id: numbe
 
 const scopeOf = (scope: readonly JobStatus[] | undefined) => (scope && scope.length > 0 ? scope : undefined);
 
-export function createHandlers(db: Database): Handlers {
+export interface HandlerOptions {
+  /** Origin of the URLs in `Link` headers, as GitLab's `external_url`; by default the request's own. */
+  externalUrl?: string | undefined;
+}
+
+export function createHandlers(db: Database, options: HandlerOptions = {}): Handlers {
+  /** Where page links point: behind a proxy, the Host a client sent is not where others reach the API. */
+  const origin = (req: Pick<Request, "protocol" | "get">) =>
+    options.externalUrl ?? `${req.protocol}://${req.get("host") ?? "localhost"}`;
+
   /** Authenticates, then resolves the project for reading (Reporter, or a public/internal project). */
   async function readableProject(req: ProjectRequest) {
     const principal = await authenticateProjectCaller(db, req);
@@ -99,7 +108,14 @@ export function createHandlers(db: Database): Handlers {
       countJobs(db, filter),
     ]);
     const items = rows.slice(0, perPage);
-    setOffsetHeaders(req, res, { page, perPage, count: items.length, hasNext: rows.length > perPage, total });
+    setOffsetHeaders(req, res, {
+      origin: origin(req),
+      page,
+      perPage,
+      count: items.length,
+      hasNext: rows.length > perPage,
+      total,
+    });
     return items;
   }
 
@@ -122,7 +138,13 @@ export function createHandlers(db: Database): Handlers {
         const after = q.cursor === undefined ? null : decodeCursor(q.cursor);
         const rows = await listJobsKeyset(db, filter, sort, after, perPage + 1);
         const page = rows.slice(0, perPage);
-        setKeysetHeaders(req, res, rows.length > perPage ? (page.at(-1)?.id ?? null) : null, perPage);
+        setKeysetHeaders(
+          req,
+          res,
+          origin(req),
+          rows.length > perPage ? (page.at(-1)?.id ?? null) : null,
+          perPage,
+        );
         res.json(page.map((row) => entities.job(row, now)));
         return;
       }
@@ -130,6 +152,7 @@ export function createHandlers(db: Database): Handlers {
       const rows = await listJobs(db, filter, perPage + 1, (pageNo - 1) * perPage);
       const page = rows.slice(0, perPage);
       setOffsetHeaders(req, res, {
+        origin: origin(req),
         page: pageNo,
         perPage,
         count: page.length,

@@ -1,8 +1,8 @@
 import type { Request, Response } from "express";
 import { invalidParam } from "../errors.js";
 
-/** The parts of a request that page URLs are built from. */
-type PageRequest = Pick<Request, "originalUrl" | "protocol" | "get">;
+/** The part of a request that page URLs are built from: its path and query, after an origin. */
+type PageRequest = Pick<Request, "originalUrl">;
 
 /**
  * Characters a URI may not hold as they are (RFC 3986), e.g. the brackets of `scope[]`, spaces and `<>`,
@@ -15,7 +15,7 @@ const NOT_URI = /[^A-Za-z0-9\-._~!$&'()*+,;=:@/?%]/g;
  * and spelling (filters, tokens, bracketed arrays, encoded as GitLab does: `scope%5B%5D=failed`),
  * except those in `replace`, which are set anew.
  */
-function pageUrl(req: PageRequest, replace: Record<string, string | number>): string {
+function pageUrl(req: PageRequest, origin: string, replace: Record<string, string | number>): string {
   const [path = "", query = ""] = req.originalUrl.split("?", 2);
   const keep = query
     .split("&")
@@ -34,12 +34,14 @@ function pageUrl(req: PageRequest, replace: Record<string, string | number>): st
   const set = Object.entries(replace).map(
     ([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`,
   );
-  return `${req.protocol}://${req.get("host") ?? "localhost"}${path}?${[...keep, ...set].join("&")}`;
+  return `${origin}${path}?${[...keep, ...set].join("&")}`;
 }
 
 const link = (url: string, rel: string) => `<${url}>; rel="${rel}"`;
 
 export interface OffsetPage {
+  /** Scheme, host and port of the page URLs, e.g. `https://gitlab.example.com`. */
+  origin: string;
   page: number;
   perPage: number;
   /** Rows on this page. */
@@ -57,7 +59,7 @@ export function setOffsetHeaders(req: PageRequest, res: Response, p: OffsetPage)
   const outOfRange = totalPages === null ? p.count === 0 : p.page > totalPages;
   const next = p.hasNext ? p.page + 1 : null;
   const prev = p.page > 1 && !outOfRange ? p.page - 1 : null;
-  const url = (page: number) => pageUrl(req, { page, per_page: p.perPage });
+  const url = (page: number) => pageUrl(req, p.origin, { page, per_page: p.perPage });
   const links: string[] = [];
   if (prev !== null) links.push(link(url(prev), "prev"));
   if (next !== null) links.push(link(url(next), "next"));
@@ -95,9 +97,10 @@ export function decodeCursor(cursor: string): number {
 export function setKeysetHeaders(
   req: PageRequest,
   res: Response,
+  origin: string,
   lastId: number | null,
   perPage: number,
 ): void {
   if (lastId === null) return;
-  res.set("Link", link(pageUrl(req, { cursor: encodeCursor(lastId), per_page: perPage }), "next"));
+  res.set("Link", link(pageUrl(req, origin, { cursor: encodeCursor(lastId), per_page: perPage }), "next"));
 }
