@@ -45,8 +45,8 @@ type Success<K extends OperationId> = Op<K>["responses"] extends infer R
 type Handler<K extends OperationId> = RequestHandler<Path<K>, Success<K>, Body<K>, Query<K>>;
 export type Handlers = { [K in OperationId]: Handler<K> };
 
-type ProjectRequest = CallerRequest & { params: { id: number | string } };
-type JobRequest = CallerRequest & { params: { id: number | string; job_id: number } };
+type ProjectRequest = CallerRequest & { params: Pick<Path<"listProjectJobs">, "id"> };
+type JobRequest = CallerRequest & { params: Path<"getJob"> };
 
 const scopeOf = (scope: readonly JobStatus[] | undefined) => (scope && scope.length > 0 ? scope : undefined);
 
@@ -85,11 +85,10 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
 
   /** One page of a pipeline's builds or bridges, with GitLab's pagination headers (counts included) set. */
   async function pipelinePage(
-    req: CallerRequest &
-      Pick<Request, "originalUrl" | "protocol"> & { params: { id: number | string; pipeline_id: number } },
+    req: CallerRequest & Pick<Request, "originalUrl" | "protocol"> & { params: Path<"listPipelineJobs"> },
     res: Response,
     type: JobType,
-    query: { scope?: JobStatus[]; page?: number; per_page?: number; include_retried?: boolean },
+    query: Query<"listPipelineJobs">,
   ): Promise<JobRow[]> {
     const { project } = await readableProject(req);
     const pipelineId = Number(req.params.pipeline_id);
