@@ -1,10 +1,9 @@
 import * as crypto from "node:crypto";
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { type Database, DEMO_TOKENS, store } from "../src/index.js";
-import { openTestPglite } from "./helpers/db.js";
 import { keepAliveAgent, sendRaw } from "./helpers/http.js";
-import { startServer, type TestServer } from "./helpers/server.js";
+import { serveForFile, startServer, type TestServer } from "./helpers/server.js";
 import { checkExchange, operations } from "./helpers/spec.js";
 
 // Wraps the real timingSafeEqual so that a test can see the token check go through it.
@@ -81,14 +80,10 @@ async function buildMatrix(): Promise<Matrix> {
   return { projects, tokens, userId };
 }
 
-beforeAll(async () => {
-  db = await openTestPglite();
-  server = await startServer(db);
+serveForFile(async (d, s) => {
+  db = d;
+  server = s;
   m = await buildMatrix();
-});
-afterAll(async () => {
-  await server?.close();
-  await db?.close();
 });
 
 /** A fresh job for one request, in the state its operation acts on (actions change jobs). */

@@ -1,21 +1,16 @@
 import { existsSync } from "node:fs";
 import { docsPath } from "@jobs-api/types";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { type Database, DEMO_TOKENS } from "../src/index.js";
-import { openTestPglite } from "./helpers/db.js";
-import { call, startServer, type TestServer } from "./helpers/server.js";
+import { call, serveForFile, startServer, type TestServer } from "./helpers/server.js";
 
 let db: Database;
 let server: TestServer;
 const T = DEMO_TOKENS.maintainer;
 
-beforeAll(async () => {
-  db = await openTestPglite();
-  server = await startServer(db);
-});
-afterAll(async () => {
-  await server?.close();
-  await db?.close();
+serveForFile((d, s) => {
+  db = d;
+  server = s;
 });
 
 describe("service endpoints", () => {

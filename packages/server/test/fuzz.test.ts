@@ -1,11 +1,10 @@
 import { jobStatusValues } from "@jobs-api/types";
 import fc from "fast-check";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { type Database, DEMO_TOKENS } from "../src/index.js";
-import { openTestPglite } from "./helpers/db.js";
 import { keepAliveAgent, type RawRequest, sendRaw } from "./helpers/http.js";
 import { seedFrom } from "./helpers/random.js";
-import { startServer, type TestServer } from "./helpers/server.js";
+import { serveForFile, type TestServer } from "./helpers/server.js";
 import { checkExchange, operations, type SpecOperation, type SpecParameter } from "./helpers/spec.js";
 
 /**
@@ -388,16 +387,12 @@ const anyRequest = fc.oneof(
   { weight: 1, arbitrary: strayRequest },
 );
 
-let db: Database;
+let _db: Database;
 let server: TestServer;
 
-beforeAll(async () => {
-  db = await openTestPglite();
-  server = await startServer(db);
-});
-afterAll(async () => {
-  await server?.close();
-  await db?.close();
+serveForFile((d, s) => {
+  _db = d;
+  server = s;
 });
 
 describe("fuzz: requests derived from the spec", () => {

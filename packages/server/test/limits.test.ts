@@ -1,9 +1,8 @@
 import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp, type Database, DEMO_TOKENS, listen, type RunningServer } from "../src/index.js";
-import { openTestPglite } from "./helpers/db.js";
 import { keepAliveAgent, sendRaw } from "./helpers/http.js";
-import { startServer, type TestServer } from "./helpers/server.js";
+import { serveForFile, type TestServer } from "./helpers/server.js";
 import { checkExchange } from "./helpers/spec.js";
 
 /** The inputs the fuzz test found answered with a 5xx, an HTML page or a bare status line, kept as cases. */
@@ -13,14 +12,12 @@ let server: TestServer;
 const agent = keepAliveAgent();
 const T = DEMO_TOKENS.maintainer;
 
-beforeAll(async () => {
-  db = await openTestPglite();
-  server = await startServer(db);
+serveForFile((d, s) => {
+  db = d;
+  server = s;
 });
-afterAll(async () => {
+afterAll(() => {
   agent.destroy();
-  await server?.close();
-  await db?.close();
 });
 
 const send = (method: string, target: string, headers: Record<string, string> = { "PRIVATE-TOKEN": T }) =>

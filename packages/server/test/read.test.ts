@@ -1,22 +1,17 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { type Database, DEMO_IDS, DEMO_TOKENS } from "../src/index.js";
-import { openTestPglite } from "./helpers/db.js";
 import { createWorld, type World } from "./helpers/fixtures.js";
-import { call, startServer, type TestServer } from "./helpers/server.js";
+import { call, serveForFile, type TestServer } from "./helpers/server.js";
 
 let db: Database;
 let server: TestServer;
 let w: World;
 const T = DEMO_TOKENS.maintainer;
 
-beforeAll(async () => {
-  db = await openTestPglite();
-  server = await startServer(db);
+serveForFile(async (d, s) => {
+  db = d;
+  server = s;
   w = await createWorld(db);
-});
-afterAll(async () => {
-  await server?.close();
-  await db?.close();
 });
 
 type JobJson = { id: number; status: string; failure_reason?: string; artifacts_file?: unknown };

@@ -1,6 +1,8 @@
 import { Writable } from "node:stream";
 import { pino } from "pino";
+import { afterAll, beforeAll } from "vitest";
 import { type AppOptions, createApp, type Database, listen } from "../../src/index.js";
+import { openTestPglite } from "./db.js";
 
 export interface TestServer {
   /** `http://127.0.0.1:<port>/api/v4` */
@@ -23,6 +25,24 @@ export async function startServer(db: Database, options: Partial<AppOptions> = {
   const app = createApp({ db, logger: pino({ level: "info" }, sink), ...options });
   const running = await listen(app, { port: 0, host: "127.0.0.1" });
   return { api: `${running.url}/api/v4`, origin: running.url, logs, close: running.close };
+}
+
+/**
+ * A test file's seeded database and its server, opened before the file's tests and closed after them;
+ * `ready` receives both (and may build the file's shared data).
+ */
+export function serveForFile(ready: (db: Database, server: TestServer) => void | Promise<void>): void {
+  let db: Database | undefined;
+  let server: TestServer | undefined;
+  beforeAll(async () => {
+    db = await openTestPglite();
+    server = await startServer(db);
+    await ready(db, server);
+  });
+  afterAll(async () => {
+    await server?.close();
+    await db?.close();
+  });
 }
 
 /** `fetch` with a `PRIVATE-TOKEN`, answering status, headers and the parsed JSON (or text). */
