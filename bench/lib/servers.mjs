@@ -25,21 +25,34 @@ export async function startServer(o) {
   if (o.validation === "requests") args.push("--no-response-validation");
   if (o.logLevel) args.push("--log-level", o.logLevel);
   if (o.seed === false) args.push("--no-seed");
+  return spawnServer({ ...o, script: o.cli ?? SERVER_CLI, args, port, basePath: "/api/v4" });
+}
+
+/**
+ * One of the bounds in bench/bounds/ (the server's app over a memoised database, or Express alone), started
+ * like the server: a child on the server core, ready when getJob answers 200.
+ * @param {{ label: string, script: string, cpu: number|null, args?: string[], db?: { dataDir?: string, databaseUrl?: string } }} o
+ */
+export async function startBound(o) {
+  const port = await freePort();
+  const args = ["--port", String(port), ...(o.args ?? [])];
+  if (o.db?.databaseUrl) args.push("--database-url", o.db.databaseUrl);
+  else if (o.db?.dataDir) args.push("--data-dir", o.db.dataDir);
+  return spawnServer({ ...o, script: join(root, "bench/bounds", o.script), args, port, basePath: "/api/v4" });
+}
+
+async function spawnServer({ label, cpu, profileDir, script, args, port, basePath }) {
   const nodeArgs = [];
-  if (o.profileDir) {
-    mkdirSync(o.profileDir, { recursive: true });
-    const name = o.label.replace(/[^a-z0-9]+/gi, "-");
-    nodeArgs.push(
-      "--cpu-prof",
-      `--cpu-prof-dir=${o.profileDir}`,
-      `--cpu-prof-name=${name}-${port}.cpuprofile`,
-    );
+  if (profileDir) {
+    mkdirSync(profileDir, { recursive: true });
+    const name = label.replace(/[^a-z0-9]+/gi, "-");
+    nodeArgs.push("--cpu-prof", `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name}-${port}.cpuprofile`);
   }
   const env = { ...process.env };
   delete env.DATABASE_URL;
   delete env.JOBS_API_DEMO_TOKEN;
   const started = performance.now();
-  const child = spawnPinned(o.cpu, process.execPath, [...nodeArgs, o.cli ?? SERVER_CLI, ...args], {
+  const child = spawnPinned(cpu, process.execPath, [...nodeArgs, script, ...args], {
     stdio: ["ignore", "ignore", "pipe"],
     env,
   });
@@ -48,7 +61,7 @@ export async function startServer(o) {
   child.stderr.on("data", (d) => {
     stderr = (stderr + d).slice(-4000);
   });
-  const baseUrl = `http://127.0.0.1:${port}/api/v4`;
+  const baseUrl = `http://127.0.0.1:${port}${basePath}`;
   const headers = { "PRIVATE-TOKEN": DEMO_TOKEN };
   const readyMs = await waitReady(
     child,
@@ -57,7 +70,7 @@ export async function startServer(o) {
     () => stderr,
   );
   return {
-    name: o.label,
+    name: label,
     kind: "server",
     child,
     port,

@@ -1,7 +1,9 @@
 // Suites 1 and 2: listProjectJobs (20 a page, and 2 a page: the size of Prism's example) and getJob on the
 // reference server with full validation, with response validation off, with request logs off, optionally
 // another build of it (--baseline), and on Prism's mock of the same bundled spec. On each database of --db.
-import { cpSync, mkdtempSync, rmSync } from "node:fs";
+// Two bounds run beside them (bench/bounds/): the server's app over a memoised database (its cost without
+// the database's) and Express alone sending the server's answers (the floor under any Express server).
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pgliteDataset, postgresDataset } from "../lib/dataset.mjs";
@@ -10,7 +12,7 @@ import { startPostgres, stopPostgres } from "../lib/postgres.mjs";
 import { startPrism } from "../lib/prism.mjs";
 import { stop } from "../lib/proc.mjs";
 import { target } from "../lib/report.mjs";
-import { startServer } from "../lib/servers.mjs";
+import { startBound, startServer } from "../lib/servers.mjs";
 import { push, ratioOfRounds, rotation, summary } from "../lib/stats.mjs";
 
 export async function validationSuite(ctx) {
@@ -52,7 +54,7 @@ async function validationOn(engine, { options, root, cpu, log, profileDir }) {
       // a fresh in-memory database takes 3 s of initdb and seeding per server.
       const demo = await pgliteDataset({ root, n: 0, log });
       scratch = mkdtempSync(join(tmpdir(), "jobs-api-bench-validation-"));
-      const dirs = variants.map((_, i) => {
+      const dirs = [...variants, "memoised database"].map((_, i) => {
         const dir = join(scratch, String(i));
         cpSync(demo.dataDir, dir, { recursive: true });
         return dir;
@@ -81,8 +83,33 @@ async function validationOn(engine, { options, root, cpu, log, profileDir }) {
       { op: "listProjectJobs 2 a page", path: `/projects/${server.project}/jobs?per_page=2`, items: 2 },
       { op: "getJob", path: `/projects/${server.project}/jobs/${server.jobId}` },
     ];
-    // Correctness first: every target answers 200 with the expected shape before anything is timed.
+    scratch ??= mkdtempSync(join(tmpdir(), "jobs-api-bench-validation-"));
+    const answersFile = join(scratch, "answers.json");
+    writeFileSync(answersFile, JSON.stringify(await serverAnswers(server, requests)));
+    const bounds = await Promise.all([
+      startBound({
+        label: `memoised database${suffix}`,
+        script: "memoised-database.mjs",
+        cpu: cpu.server,
+        db: dbOf(variants.length),
+        profileDir,
+      }),
+      startBound({
+        label: `express only${suffix}`,
+        script: "express-only.mjs",
+        cpu: cpu.server,
+        args: ["--answers", answersFile],
+        profileDir,
+      }),
+    ]);
+    targets.push(
+      { ...bounds[0], name: "memoised database", bound: true },
+      { ...bounds[1], name: "express only", bound: true },
+    );
+    // Correctness first: every target answers 200 with the expected shape before anything is timed, and
+    // the bounds send what the server sends.
     const shapes = {};
+    const serverTexts = {};
     for (const t of targets) {
       for (const r of requests) {
         const res = await fetch(urlOf(t, r), { headers: t.headers });
@@ -90,8 +117,16 @@ async function validationOn(engine, { options, root, cpu, log, profileDir }) {
         if (res.status !== 200) throw new Error(`${t.name} ${r.op}: HTTP ${res.status} ${text}`);
         const body = JSON.parse(text);
         const items = Array.isArray(body) ? body.length : null;
-        if (r.items && t.kind === "server" && items !== r.items) {
+        if (r.items && t.kind !== "prism" && items !== r.items) {
           throw new Error(`${t.name} ${r.op}: ${items} items, expected ${r.items}`);
+        }
+        // An unfinished job's `duration` and `queued_duration` grow with the clock; the rest must match.
+        const stable = JSON.stringify(body, (key, value) =>
+          key === "duration" || key === "queued_duration" ? undefined : value,
+        );
+        if (t === server) serverTexts[r.op] = stable;
+        else if (t.bound && stable !== serverTexts[r.op]) {
+          throw new Error(`${t.name} ${r.op}: its answer differs from the server's`);
         }
         shapes[`${r.op} ${t.name}`] = { items, bytes: Buffer.byteLength(text) };
       }
@@ -158,6 +193,15 @@ async function validationOn(engine, { options, root, cpu, log, profileDir }) {
       if (options.baseline)
         ratios[`${r.op} full / baseline build`] = ratioOfRounds(full, rps[`${r.op} baseline build`]);
       ratios[`${r.op} full / prism`] = ratioOfRounds(full, rps[`${r.op} prism`]);
+      ratios[`${r.op} full / memoised database`] = ratioOfRounds(full, rps[`${r.op} memoised database`]);
+      ratios[`${r.op} memoised database / prism`] = ratioOfRounds(
+        rps[`${r.op} memoised database`],
+        rps[`${r.op} prism`],
+      );
+      ratios[`${r.op} express only / prism`] = ratioOfRounds(
+        rps[`${r.op} express only`],
+        rps[`${r.op} prism`],
+      );
       // Prism's list answer is its 2-job example: per job and per byte served, the 20-a-page list
       // does 10× (and ~10× the bytes) of the work of one Prism answer.
       const ours = shapes[`${r.op} full validation`];
@@ -197,6 +241,19 @@ async function validationOn(engine, { options, root, cpu, log, profileDir }) {
     if (scratch) rmSync(scratch, { recursive: true, force: true });
     if (cluster) await stopPostgres(cluster);
   }
+}
+
+/** The server's answer to each request (paging headers and body), for Express alone to send back. */
+async function serverAnswers(server, requests) {
+  const answers = {};
+  for (const r of requests) {
+    const url = new URL(urlOf(server, r));
+    const res = await fetch(url, { headers: server.headers });
+    const headers = {};
+    for (const [name, value] of res.headers) if (/^(x-|link$)/i.test(name)) headers[name] = value;
+    answers[url.pathname + url.search] = { headers, body: await res.json() };
+  }
+  return answers;
 }
 
 function urlOf(t, r) {

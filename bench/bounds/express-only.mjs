@@ -1,0 +1,20 @@
+#!/usr/bin/env node
+// Express alone answering each benchmark request with the reference server's own answer (status, paging
+// headers and body, read from a file): no logging, no validation, no authentication, no database. The
+// floor under any server built on Express, to put the Prism comparison in proportion.
+//   node bench/bounds/express-only.mjs --port N --answers FILE   (FILE: { "<path?query>": { headers, body } })
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import express from "express";
+
+const { values } = parseArgs({ options: { port: { type: "string" }, answers: { type: "string" } } });
+const answers = new Map(Object.entries(JSON.parse(readFileSync(values.answers, "utf8"))));
+const app = express();
+app.disable("x-powered-by");
+app.use((req, res) => {
+  const answer = answers.get(req.url);
+  if (!answer) return res.status(404).json({ error: "404 Not Found" });
+  res.set(answer.headers).json(answer.body);
+});
+const server = app.listen(Number(values.port), "127.0.0.1");
+process.on("SIGTERM", () => server.close(() => process.exit(0)));
