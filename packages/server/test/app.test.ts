@@ -109,9 +109,12 @@ describe("robustness", () => {
       ...db,
       async query<T>(sql: string, params?: readonly unknown[]) {
         const rows = await db.query<T>(sql, params);
+        // Jobs are read as one JSON value a row (`{ job }`).
         return rows.map((row) =>
-          row && typeof row === "object" && "status" in row ? { ...row, status: "bogus" } : row,
-        );
+          row && typeof row === "object" && "job" in row
+            ? { job: Object.assign({}, row.job, { status: "bogus" }) }
+            : row,
+        ) as T[];
       },
     };
     const s = await startServer(lying);

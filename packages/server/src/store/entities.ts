@@ -18,7 +18,8 @@ import type { CommitRow, JobRow, PipelineRow, ProjectRow, RunnerRow, Timestamp, 
 
 const iso = (value: Timestamp): string => new Date(value).toISOString();
 const isoOrNull = (value: Timestamp | null): string | null => (value === null ? null : iso(value));
-const seconds = (from: Date, to: Date) => Math.max(0, to.getTime() - from.getTime()) / 1000;
+const seconds = (from: Timestamp, to: Timestamp) =>
+  Math.max(0, new Date(to).getTime() - new Date(from).getTime()) / 1000;
 
 export function userBasic(row: UserRow): UserBasic {
   return {

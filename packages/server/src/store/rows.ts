@@ -71,7 +71,7 @@ export interface RunnerRow {
   status: Runner["status"];
 }
 
-/** A job with everything its JSON needs, as `jobSelect` reads it. */
+/** A job with everything its JSON needs, as `jobSelect` reads it: one JSON value, timestamps as ISO strings. */
 export interface JobRow {
   id: number;
   type: JobType;
@@ -89,12 +89,12 @@ export interface JobRow {
   coverage: number | null;
   tag_list: string[];
   failure_reason: string | null;
-  created_at: Date;
-  queued_at: Date | null;
-  started_at: Date | null;
-  finished_at: Date | null;
-  artifacts_expire_at: Date | null;
-  erased_at: Date | null;
+  created_at: string;
+  queued_at: string | null;
+  started_at: string | null;
+  finished_at: string | null;
+  artifacts_expire_at: string | null;
+  erased_at: string | null;
   project_web_url: string;
   project_archived: boolean;
   ci_job_token_scope_enabled: boolean;
