@@ -222,6 +222,21 @@ async function validationOn(engine, { options, root, cpu, log, profileDir }) {
       perRound: { rps, p99: lat },
       targets: [
         target(`list: full validation / Prism${suffix}`, ratios["listProjectJobs full / prism"], ">=", 2),
+        // Not the issue's wording: the same bar per job served (Prism always answers its 2-job example).
+        target(
+          `list: full validation / Prism, per job served${suffix}`,
+          ratios["listProjectJobs full / prism, per job served"],
+          ">=",
+          2,
+        ),
+        // What the same target gives the stack itself (Express, the validator, logs, the server's code)
+        // when the database costs nothing: an upper bound for any database.
+        target(
+          `list: memoised database / Prism (bound)${suffix}`,
+          ratios["listProjectJobs memoised database / prism"],
+          ">=",
+          2,
+        ),
         target(
           `list: full validation / validation off${suffix}`,
           ratios["listProjectJobs full / responses unvalidated"],
