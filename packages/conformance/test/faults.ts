@@ -408,6 +408,25 @@ export const faultCases: FaultCase[] = [
     caughtBy: ["cancelJob.finishedUnchanged"],
   },
   {
+    name: "Link not RFC 8288",
+    what: "links separated by spaces instead of commas, which strict parsers (the client's) refuse",
+    destructive: false,
+    make: () => ({
+      response(response) {
+        const link = response.headers.get("link");
+        if (link) response.headers.set("link", link.replaceAll(", <", " <"));
+      },
+    }),
+    caughtBy: [
+      "listProjectJobs.paginationHeaders",
+      "listProjectJobs.paginationLastPage",
+      "listProjectJobs.linkNextKeepsFilters",
+      "listPipelineJobs.paginationCounts",
+      "listPipelineJobs.linkNextKeepsFilters",
+      "listPipelineBridges.paginationCounts",
+    ],
+  },
+  {
     name: "keyset without Link",
     what: "keyset pages have no rel=next",
     destructive: false,

@@ -77,20 +77,38 @@ function integerParameters(): Set<string> {
   );
 }
 
+const INTEGER_TEXT = /^\s*[+-]?\d+\s*$/;
+
 /**
- * Ajv's type coercion turns a digit string too long for a double (`"9"` × 400, `1e309`) into `Infinity`,
- * and then skips `minimum`/`maximum`, which it checks on finite numbers only: such a value passes the
- * validator and would reach the database. It is as out of range as any id above the spec's maximum.
+ * Integer parameters as written in the request: Ajv's type coercion reads any JavaScript number literal
+ * (`1e3`, `0x10`, `1.0`) as a number, where GitLab (Grape's Integer) refuses anything but digits as
+ * `is invalid`. And a digit string too long for a double (`"9"` × 400) becomes `Infinity`, on which Ajv
+ * skips `minimum`/`maximum`: such a value would reach the database; it is as out of range as any id
+ * above the spec's maximum. Runs after the validator, whose matched route says which path segment is
+ * which parameter.
  */
-function rejectNonFinite(names: Set<string>): RequestHandler {
+function rejectNonIntegerText(names: Set<string>): RequestHandler {
+  const check = (name: string, raw: string) => {
+    if (!INTEGER_TEXT.test(raw)) throw invalidParam(name, "is invalid");
+    if (!Number.isFinite(Number(raw))) throw invalidParam(name);
+  };
   return (req, _res, next) => {
-    const path = (req as { openapi?: { pathParams?: Record<string, unknown> } }).openapi?.pathParams ?? {};
-    for (const source of [path, req.query as Record<string, unknown>]) {
-      for (const name of names) {
-        const value = source[name];
-        if (typeof value === "number" && !Number.isFinite(value)) throw invalidParam(name);
+    const [path = "", search = ""] = req.originalUrl.split("?", 2);
+    const route = (req as { openapi?: { expressRoute?: string } }).openapi?.expressRoute?.split("/") ?? [];
+    const segments = path.split("/");
+    route.forEach((part, i) => {
+      const name = part.slice(1);
+      if (!part.startsWith(":") || !names.has(name)) return;
+      let raw: string;
+      try {
+        raw = decodeURIComponent(segments[i] ?? "");
+      } catch {
+        throw invalidParam(name, "is invalid");
       }
-    }
+      check(name, raw);
+    });
+    const query = new URLSearchParams(search);
+    for (const name of names) for (const raw of query.getAll(name)) check(name, raw);
     next();
   };
 }
@@ -243,7 +261,7 @@ export function createApp(options: AppOptions): Express {
   app.use(validator);
   app.use(
     API_BASE,
-    rejectNonFinite(integerParameters()),
+    rejectNonIntegerText(integerParameters()),
     routes(createHandlers(db, { externalUrl: options.externalUrl })),
   );
   app.use(unmatchedRoute);

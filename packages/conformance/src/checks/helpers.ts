@@ -22,16 +22,6 @@ export function isNewestFirst(values: readonly number[]): boolean {
   return values.every((v, i) => i === 0 || (values[i - 1] ?? 0) > v);
 }
 
-/** `Link` header → rel → URL. */
-export function parseLink(header: string | null): Map<string, string> {
-  const links = new Map<string, string>();
-  for (const part of (header ?? "").split(/,\s*(?=<)/)) {
-    const match = /^<([^>]*)>\s*;\s*rel="?([^";]+)"?/.exec(part.trim());
-    if (match?.[1] !== undefined && match[2] !== undefined) links.set(match[2], match[1]);
-  }
-  return links;
-}
-
 /** Query values of a URL by name; `scope` and `scope[]` both count as `scope`. */
 export function queryValues(url: string, name: string): string[] {
   const params = new URL(url).searchParams;
