@@ -3,7 +3,7 @@ import { mkdir } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { pino } from "pino";
 import { API_BASE, createApp, setUpValidator } from "./app.js";
-import { openDatabase } from "./db/index.js";
+import { openDatabase } from "./db/open.js";
 import { seedDemo } from "./seed/demo.js";
 import { listen } from "./server.js";
 
