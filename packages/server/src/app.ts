@@ -84,8 +84,9 @@ const INTEGER_TEXT = /^\s*[+-]?\d+\s*$/;
  * (`1e3`, `0x10`, `1.0`) as a number, where GitLab (Grape's Integer) refuses anything but digits as
  * `is invalid`. And a digit string too long for a double (`"9"` × 400) becomes `Infinity`, on which Ajv
  * skips `minimum`/`maximum`: such a value would reach the database; it is as out of range as any id
- * above the spec's maximum. Runs after the validator, whose matched route says which path segment is
- * which parameter.
+ * above the spec's maximum. Runs after the validator and looks only at the values it turned into
+ * numbers (the operation's own integer parameters), finding their text in the request: the matched
+ * route says which path segment is which parameter.
  */
 function rejectNonIntegerText(names: Set<string>): RequestHandler {
   const check = (name: string, raw: string) => {
@@ -93,12 +94,14 @@ function rejectNonIntegerText(names: Set<string>): RequestHandler {
     if (!Number.isFinite(Number(raw))) throw invalidParam(name);
   };
   return (req, _res, next) => {
+    const openapi = (req as { openapi?: { expressRoute?: string; pathParams?: Record<string, unknown> } })
+      .openapi;
     const [path = "", search = ""] = req.originalUrl.split("?", 2);
-    const route = (req as { openapi?: { expressRoute?: string } }).openapi?.expressRoute?.split("/") ?? [];
     const segments = path.split("/");
-    route.forEach((part, i) => {
+    (openapi?.expressRoute?.split("/") ?? []).forEach((part, i) => {
       const name = part.slice(1);
-      if (!part.startsWith(":") || !names.has(name)) return;
+      if (!part.startsWith(":") || !names.has(name) || typeof openapi?.pathParams?.[name] !== "number")
+        return;
       let raw: string;
       try {
         raw = decodeURIComponent(segments[i] ?? "");
@@ -107,8 +110,11 @@ function rejectNonIntegerText(names: Set<string>): RequestHandler {
       }
       check(name, raw);
     });
-    const query = new URLSearchParams(search);
-    for (const name of names) for (const raw of query.getAll(name)) check(name, raw);
+    const query = req.query as Record<string, unknown>;
+    const written = new URLSearchParams(search);
+    for (const name of names) {
+      if (typeof query[name] === "number") for (const raw of written.getAll(name)) check(name, raw);
+    }
     next();
   };
 }

@@ -1,4 +1,4 @@
-import type { ErrorRequestHandler, RequestHandler, Response } from "express";
+import type { ErrorRequestHandler, Request, RequestHandler, Response } from "express";
 import type { Logger } from "pino";
 
 /** A failure with the status and body GitLab answers for it. Handlers throw these; nothing else. */
@@ -22,9 +22,6 @@ export const badRequest = (reason: string) => new HttpError(400, { message: `400
 /** Grape's wording: `does not have a valid value` for a value out of range, `is invalid` for a wrong type. */
 export const invalidParam = (name: string, problem = "does not have a valid value") =>
   new HttpError(400, { error: `${name} ${problem}` });
-
-/** Statuses every operation of the spec declares; only these go through response validation. */
-const DECLARED = new Set([400, 401, 403, 404]);
 
 interface ValidatorError {
   status: number;
@@ -101,13 +98,25 @@ function toHttpError(error: unknown): HttpError | null {
   }
 }
 
-function send(res: Response, error: HttpError) {
-  res.status(error.status).set(error.headers);
-  if (DECLARED.has(error.status)) {
-    res.json(error.body);
+/** Whether the operation the request matched declares `status` (then its body is validated). */
+function declares(req: Request, status: number): boolean {
+  const responses = (req as { openapi?: { schema?: { responses?: Record<string, unknown> } } }).openapi
+    ?.schema?.responses;
+  return responses !== undefined && String(status) in responses;
+}
+
+function sendJson(res: Response, status: number, body: unknown) {
+  res.status(status).type("application/json").send(JSON.stringify(body));
+}
+
+function send(req: Request, res: Response, error: HttpError) {
+  res.set(error.headers);
+  if (declares(req, error.status)) {
+    res.status(error.status).json(error.body);
   } else {
-    // Statuses the spec does not declare skip the response validator, which would refuse them.
-    res.type("application/json").send(JSON.stringify(error.body));
+    // A status the operation does not declare (405, 413 and 415 on most, anything outside an operation)
+    // skips the response validator: it would refuse it by handing the error on to Express's HTML page.
+    sendJson(res, error.status, error.body);
   }
 }
 
@@ -125,13 +134,10 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     }
     const known = toHttpError(error);
     if (known) {
-      send(res, known);
+      send(req, res, known);
       return;
     }
     (req.log ?? logger).error({ err: error }, "request failed");
-    res
-      .status(500)
-      .type("application/json")
-      .send(JSON.stringify({ message: "500 Internal Server Error" }));
+    sendJson(res, 500, { message: "500 Internal Server Error" });
   };
 }

@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { docsPath } from "@jobs-api/types";
 import { describe, expect, it } from "vitest";
+import { HttpError } from "../src/errors.js";
 import { type Database, DEMO_TOKENS } from "../src/index.js";
 import { call, serveForFile, startServer, type TestServer } from "./helpers/server.js";
 
@@ -99,6 +100,23 @@ describe("robustness", () => {
       expect(r.body).toEqual({ message: "500 Internal Server Error" });
       expect(r.text).not.toContain("fire");
       expect(s.logs.join("")).toContain("database is on fire");
+    } finally {
+      await s.close();
+    }
+  });
+
+  it("answers an error status the operation does not declare as JSON, never Express's HTML page", async () => {
+    // GET /job declares no 400: the response validator would refuse this answer.
+    const refusing: Database = {
+      ...db,
+      query: () => Promise.reject(new HttpError(400, { error: "nothing to see" })),
+    };
+    const s = await startServer(refusing);
+    try {
+      const r = await call(`${s.api}/job`, { headers: { "JOB-TOKEN": DEMO_TOKENS.job } });
+      expect(r.status).toBe(400);
+      expect(r.headers.get("content-type")).toMatch(/^application\/json/);
+      expect(r.body).toEqual({ error: "nothing to see" });
     } finally {
       await s.close();
     }
