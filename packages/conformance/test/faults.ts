@@ -68,6 +68,11 @@ function setJson(response: ProxiedResponse, status: number, value: unknown): voi
 }
 
 /** Applies `change` to every job object of a JSON answer: the items of a list, or the single job. */
+function rewriteLink(response: ProxiedResponse, rewrite: (link: string) => string): void {
+  const link = response.headers.get("link");
+  if (link) response.headers.set("link", rewrite(link));
+}
+
 function eachJob(response: ProxiedResponse, change: (job: JsonRecord) => void): void {
   const body = json(response);
   const jobs = Array.isArray(body) ? body : [body];
@@ -143,14 +148,13 @@ export const faultCases: FaultCase[] = [
     destructive: false,
     make: () => ({
       response(response) {
-        const link = response.headers.get("link");
-        if (!link) return;
-        const rewritten = link.replace(/<([^>]*)>/g, (_, href: string) => {
-          const url = new URL(href);
-          for (const name of ["scope", "scope[]", "include_retried"]) url.searchParams.delete(name);
-          return `<${url.href}>`;
-        });
-        response.headers.set("link", rewritten);
+        rewriteLink(response, (link) =>
+          link.replace(/<([^>]*)>/g, (_, href: string) => {
+            const url = new URL(href);
+            for (const name of ["scope", "scope[]", "include_retried"]) url.searchParams.delete(name);
+            return `<${url.href}>`;
+          }),
+        );
       },
     }),
     caughtBy: ["listProjectJobs.linkNextKeepsFilters", "listPipelineJobs.linkNextKeepsFilters"],
@@ -413,8 +417,7 @@ export const faultCases: FaultCase[] = [
     destructive: false,
     make: () => ({
       response(response) {
-        const link = response.headers.get("link");
-        if (link) response.headers.set("link", link.replaceAll(", <", " <"));
+        rewriteLink(response, (link) => link.replaceAll(", <", " <"));
       },
     }),
     caughtBy: [

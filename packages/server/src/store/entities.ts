@@ -32,18 +32,12 @@ export function userBasic(row: UserRow): UserBasic {
   };
 }
 
-// The entities below are built as plain literals, without object spread: spreading made building a
-// page of jobs several times slower (V8 copies the spread object's shape property by property), and
-// it is on every request's path (BENCHMARKS.md).
+// The longer entities extend the shorter ones with Object.assign, not object spread: spreading made
+// building a page of jobs six times slower (V8 copies a spread object property by property into a new
+// shape), and it is on every request's path (BENCHMARKS.md).
 
 export function user(row: UserRow): User {
-  return {
-    id: row.id,
-    name: row.name,
-    username: row.username,
-    state: row.state,
-    avatar_url: row.avatar_url,
-    web_url: row.web_url,
+  return Object.assign(userBasic(row), {
     created_at: iso(row.created_at),
     bio: row.bio,
     location: row.location,
@@ -53,7 +47,7 @@ export function user(row: UserRow): User {
     twitter: row.twitter,
     website_url: row.website_url,
     organization: row.organization,
-  };
+  });
 }
 
 export function commit(row: CommitRow): Commit {
