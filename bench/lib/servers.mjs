@@ -25,7 +25,7 @@ export async function startServer(o) {
   if (o.validation === "requests") args.push("--no-response-validation");
   if (o.logLevel) args.push("--log-level", o.logLevel);
   if (o.seed === false) args.push("--no-seed");
-  return spawnServer({ ...o, script: o.cli ?? SERVER_CLI, args, port, basePath: "/api/v4" });
+  return spawnServer({ ...o, script: o.cli ?? SERVER_CLI, args, port });
 }
 
 /**
@@ -38,10 +38,10 @@ export async function startBound(o) {
   const args = ["--port", String(port), ...(o.args ?? [])];
   if (o.db?.databaseUrl) args.push("--database-url", o.db.databaseUrl);
   else if (o.db?.dataDir) args.push("--data-dir", o.db.dataDir);
-  return spawnServer({ ...o, script: join(root, "bench/bounds", o.script), args, port, basePath: "/api/v4" });
+  return spawnServer({ ...o, script: join(root, "bench/bounds", o.script), args, port });
 }
 
-async function spawnServer({ label, cpu, profileDir, script, args, port, basePath }) {
+async function spawnServer({ label, cpu, profileDir, script, args, port }) {
   const nodeArgs = [];
   if (profileDir) {
     mkdirSync(profileDir, { recursive: true });
@@ -61,7 +61,7 @@ async function spawnServer({ label, cpu, profileDir, script, args, port, basePat
   child.stderr.on("data", (d) => {
     stderr = (stderr + d).slice(-4000);
   });
-  const baseUrl = `http://127.0.0.1:${port}${basePath}`;
+  const baseUrl = `http://127.0.0.1:${port}/api/v4`;
   const headers = { "PRIVATE-TOKEN": DEMO_TOKEN };
   const readyMs = await waitReady(
     child,

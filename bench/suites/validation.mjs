@@ -41,7 +41,7 @@ async function validationOn(engine, { options, root, cpu, log, profileDir }) {
   const suffix = engine === "pglite" ? "" : ` [${engine}]`;
   let cluster = null;
   let scratch = null;
-  let targets = [];
+  const targets = [];
   try {
     let dbOf;
     if (engine === "postgres") {
@@ -54,14 +54,15 @@ async function validationOn(engine, { options, root, cpu, log, profileDir }) {
       // a fresh in-memory database takes 3 s of initdb and seeding per server.
       const demo = await pgliteDataset({ root, n: 0, log });
       scratch = mkdtempSync(join(tmpdir(), "jobs-api-bench-validation-"));
-      const dirs = [...variants, "memoised database"].map((_, i) => {
+      // One more for the memoised-database bound.
+      const dirs = Array.from({ length: variants.length + 1 }, (_, i) => {
         const dir = join(scratch, String(i));
         cpSync(demo.dataDir, dir, { recursive: true });
         return dir;
       });
       dbOf = (i) => ({ dataDir: dirs[i] });
     }
-    const started = await Promise.all([
+    const started = await startAll(targets, [
       ...variants.map((v, i) =>
         startServer({
           label: `${v.name}${suffix}`,
@@ -75,7 +76,9 @@ async function validationOn(engine, { options, root, cpu, log, profileDir }) {
       ),
       startPrism({ spec: join(root, "packages/types/spec/openapi.json"), cpu: cpu.server, token: "bench" }),
     ]);
-    targets = started.map((s, i) => ({ ...s, name: variants[i]?.name ?? "prism" }));
+    started.forEach((s, i) => {
+      s.name = variants[i]?.name ?? "prism";
+    });
     const server = targets[0];
     // Prism answers every list request with the spec's 2-job example, whatever `per_page` says.
     const requests = [
@@ -86,7 +89,7 @@ async function validationOn(engine, { options, root, cpu, log, profileDir }) {
     scratch ??= mkdtempSync(join(tmpdir(), "jobs-api-bench-validation-"));
     const answersFile = join(scratch, "answers.json");
     writeFileSync(answersFile, JSON.stringify(await serverAnswers(server, requests)));
-    const bounds = await Promise.all([
+    const [memoised, expressOnly] = await startAll(targets, [
       startBound({
         label: `memoised database${suffix}`,
         script: "memoised-database.mjs",
@@ -102,14 +105,12 @@ async function validationOn(engine, { options, root, cpu, log, profileDir }) {
         profileDir,
       }),
     ]);
-    targets.push(
-      { ...bounds[0], name: "memoised database", bound: true },
-      { ...bounds[1], name: "express only", bound: true },
-    );
+    Object.assign(memoised, { name: "memoised database", bound: true });
+    Object.assign(expressOnly, { name: "express only", bound: true });
     // Correctness first: every target answers 200 with the expected shape before anything is timed, and
     // the bounds send what the server sends.
     const shapes = {};
-    const serverTexts = {};
+    const serverAnswer = {};
     for (const t of targets) {
       for (const r of requests) {
         const res = await fetch(urlOf(t, r), { headers: t.headers });
@@ -124,9 +125,10 @@ async function validationOn(engine, { options, root, cpu, log, profileDir }) {
         const stable = JSON.stringify(body, (key, value) =>
           key === "duration" || key === "queued_duration" ? undefined : value,
         );
-        if (t === server) serverTexts[r.op] = stable;
-        else if (t.bound && stable !== serverTexts[r.op]) {
-          throw new Error(`${t.name} ${r.op}: its answer differs from the server's`);
+        const paging = [...res.headers].filter(([name]) => name.startsWith("x-")).join("; ");
+        if (t === server) serverAnswer[r.op] = { stable, paging };
+        else if (t.bound && (stable !== serverAnswer[r.op].stable || paging !== serverAnswer[r.op].paging)) {
+          throw new Error(`${t.name} ${r.op}: its answer or paging headers differ from the server's`);
         }
         shapes[`${r.op} ${t.name}`] = { items, bytes: Buffer.byteLength(text) };
       }
@@ -256,6 +258,18 @@ async function validationOn(engine, { options, root, cpu, log, profileDir }) {
     if (scratch) rmSync(scratch, { recursive: true, force: true });
     if (cluster) await stopPostgres(cluster);
   }
+}
+
+/**
+ * Starts servers, adding each to `targets` as soon as it is up, so that the caller's `finally` stops the
+ * ones that started when another fails.
+ */
+async function startAll(targets, starting) {
+  const settled = await Promise.allSettled(starting);
+  for (const s of settled) if (s.status === "fulfilled") targets.push(s.value);
+  const failed = settled.find((s) => s.status === "rejected");
+  if (failed) throw failed.reason;
+  return settled.map((s) => s.value);
 }
 
 /** The server's answer to each request (paging headers and body), for Express alone to send back. */

@@ -67,12 +67,12 @@ function setJson(response: ProxiedResponse, status: number, value: unknown): voi
   response.headers.set("content-type", "application/json");
 }
 
-/** Applies `change` to every job object of a JSON answer: the items of a list, or the single job. */
 function rewriteLink(response: ProxiedResponse, rewrite: (link: string) => string): void {
   const link = response.headers.get("link");
   if (link) response.headers.set("link", rewrite(link));
 }
 
+/** Applies `change` to every job object of a JSON answer: the items of a list, or the single job. */
 function eachJob(response: ProxiedResponse, change: (job: JsonRecord) => void): void {
   const body = json(response);
   const jobs = Array.isArray(body) ? body : [body];

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { docsPath, specPath, specYamlPath } from "@jobs-api/types";
 import bytes from "bytes";
 import express, { type Express, type RequestHandler, Router } from "express";
@@ -9,6 +9,7 @@ import { pinoHttp } from "pino-http";
 import type { Database } from "./db/database.js";
 import { errorHandler, HttpError, invalidParam, unmatchedRoute } from "./errors.js";
 import { createHandlers, type Handlers } from "./handlers/jobs.js";
+import { integerParameters, integerTextProblem } from "./http/integers.js";
 import { listen } from "./server.js";
 
 export interface RateLimitOptions {
@@ -65,59 +66,24 @@ function redactUrl(url: string): string {
   return `${url.slice(0, start + 1)}${pairs.join("&")}`;
 }
 
-/** Names of the spec's parameters typed as plain integers (`job_id`, `pipeline_id`, `page`, `per_page`). */
-function integerParameters(): Set<string> {
-  const spec = JSON.parse(readFileSync(specPath, "utf8")) as {
-    components: { parameters: Record<string, { name: string; schema?: { type?: string } }> };
-  };
-  return new Set(
-    Object.values(spec.components.parameters)
-      .filter((p) => p.schema?.type === "integer")
-      .map((p) => p.name),
-  );
-}
-
-const INTEGER_TEXT = /^\s*[+-]?\d+\s*$/;
-
 /**
- * Integer parameters as written in the request: Ajv's type coercion reads any JavaScript number literal
- * (`1e3`, `0x10`, `1.0`) as a number, where GitLab (Grape's Integer) refuses anything but digits as
- * `is invalid`. And a digit string too long for a double (`"9"` × 400) becomes `Infinity`, on which Ajv
- * skips `minimum`/`maximum`: such a value would reach the database; it is as out of range as any id
- * above the spec's maximum. Runs after the validator and looks only at the values it turned into
- * numbers (the operation's own integer parameters), finding their text in the request: the matched
- * route says which path segment is which parameter.
+ * Integer parameters the validator accepted must also be written as integers (`integerTextProblem`). Runs
+ * after the validator: the values it turned into numbers are exactly the operation's own integer
+ * parameters (a `per_page` sent to `/job`, which has none, stays a string and is ignored, as GitLab does).
  */
-function rejectNonIntegerText(names: Set<string>): RequestHandler {
-  const check = (name: string, raw: string) => {
-    if (!INTEGER_TEXT.test(raw)) throw invalidParam(name, "is invalid");
-    if (!Number.isFinite(Number(raw))) throw invalidParam(name);
-  };
-  return (req, _res, next) => {
-    const openapi = (req as { openapi?: { expressRoute?: string; pathParams?: Record<string, unknown> } })
-      .openapi;
-    const [path = "", search = ""] = req.originalUrl.split("?", 2);
-    const segments = path.split("/");
-    (openapi?.expressRoute?.split("/") ?? []).forEach((part, i) => {
-      const name = part.slice(1);
-      if (!part.startsWith(":") || !names.has(name) || typeof openapi?.pathParams?.[name] !== "number")
-        return;
-      let raw: string;
-      try {
-        raw = decodeURIComponent(segments[i] ?? "");
-      } catch {
-        throw invalidParam(name, "is invalid");
-      }
-      check(name, raw);
-    });
-    const query = req.query as Record<string, unknown>;
-    const written = new URLSearchParams(search);
-    for (const name of names) {
-      if (typeof query[name] === "number") for (const raw of written.getAll(name)) check(name, raw);
-    }
-    next();
-  };
-}
+const rejectNonIntegerText: RequestHandler = (req, _res, next) => {
+  const pathParams = (req as { openapi?: { pathParams?: Record<string, unknown> } }).openapi?.pathParams;
+  const query = req.query as Record<string, unknown>;
+  for (const name of integerParameters) {
+    const value = pathParams?.[name] ?? query[name];
+    if (typeof value !== "number") continue;
+    const problem = integerTextProblem(req, name);
+    if (problem) throw invalidParam(name, problem);
+    // Whatever the text, a value Ajv read as Infinity must not reach the database.
+    if (!Number.isFinite(value)) throw invalidParam(name);
+  }
+  next();
+};
 
 /**
  * A raw `#` or `\` in the request target: Express's URL parser cuts the path at the `#` and turns `\` into
@@ -265,11 +231,7 @@ export function createApp(options: AppOptions): Express {
   });
   validators.set(app, validator);
   app.use(validator);
-  app.use(
-    API_BASE,
-    rejectNonIntegerText(integerParameters()),
-    routes(createHandlers(db, { externalUrl: options.externalUrl })),
-  );
+  app.use(API_BASE, rejectNonIntegerText, routes(createHandlers(db, { externalUrl: options.externalUrl })));
   app.use(unmatchedRoute);
   app.use(errorHandler(logger));
   return app;

@@ -1,5 +1,6 @@
 import type { ErrorRequestHandler, Request, RequestHandler, Response } from "express";
 import type { Logger } from "pino";
+import { integerParameters, integerTextProblem } from "./http/integers.js";
 
 /** A failure with the status and body GitLab answers for it. Handlers throw these; nothing else. */
 export class HttpError extends Error {
@@ -53,7 +54,7 @@ function paramName(path: string): string | null {
   return first + rest.map((part) => `[${part}]`).join("");
 }
 
-function validationMessage(error: ValidatorError): string {
+function validationMessage(error: ValidatorError, req: Request): string {
   const [item] = error.errors ?? [];
   const name = item ? paramName(item.path) : null;
   // A path segment that is not valid percent-encoding cannot be pinned on one parameter.
@@ -61,11 +62,14 @@ function validationMessage(error: ValidatorError): string {
   const code = item.errorCode ?? "";
   if (code.startsWith("required")) return `${name} is missing`;
   if (code.startsWith("type") || code.startsWith("anyOf")) return `${name} is invalid`;
+  // Out of range as Ajv read it; Grape refuses a text that is no integer (`-1e3`) before any range check.
+  if (integerParameters.has(name) && integerTextProblem(req, name) === "is invalid")
+    return `${name} is invalid`;
   return `${name} does not have a valid value`;
 }
 
 /** Maps whatever went wrong to GitLab's status and body. */
-function toHttpError(error: unknown): HttpError | null {
+function toHttpError(error: unknown, req: Request): HttpError | null {
   if (error instanceof HttpError) return error;
   if (!hasStatus(error)) return null;
   const { status } = error;
@@ -78,7 +82,7 @@ function toHttpError(error: unknown): HttpError | null {
   const validator = error as ValidatorError;
   switch (status) {
     case 400:
-      return new HttpError(400, { error: validationMessage(validator) });
+      return new HttpError(400, { error: validationMessage(validator, req) });
     case 404:
       return new HttpError(404, { error: "404 Not Found" });
     case 405:
@@ -102,7 +106,9 @@ function toHttpError(error: unknown): HttpError | null {
 function declares(req: Request, status: number): boolean {
   const responses = (req as { openapi?: { schema?: { responses?: Record<string, unknown> } } }).openapi
     ?.schema?.responses;
-  return responses !== undefined && String(status) in responses;
+  if (responses === undefined) return false;
+  const code = String(status);
+  return code in responses || `${code[0]}XX` in responses || "default" in responses;
 }
 
 function sendJson(res: Response, status: number, body: unknown) {
@@ -132,7 +138,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       next(error);
       return;
     }
-    const known = toHttpError(error);
+    const known = toHttpError(error, req);
     if (known) {
       send(req, res, known);
       return;

@@ -26,7 +26,7 @@ const pipelineJson = (alias: string, projectAlias: string) => `jsonb_build_objec
  * back as one JSON value (a `JobRow`): decoding thirty typed columns a row cost more than parsing it.
  */
 const jobSelect = (from: string, orderBy: string) => `
-SELECT to_jsonb(row) AS job FROM (
+SELECT to_jsonb(job_row) AS job FROM (
 SELECT j.id, j.type, j.project_id, j.pipeline_id, j.name, j.stage, j.ref, j.tag, j.status, j."when",
   j.allow_failure, j.retried, j.user_id, j.coverage, j.tag_list, j.failure_reason, j.created_at, j.queued_at,
   j.started_at, j.finished_at, j.artifacts_expire_at, j.erased_at,
@@ -43,8 +43,8 @@ SELECT j.id, j.type, j.project_id, j.pipeline_id, j.name, j.stage, j.ref, j.tag,
 FROM ${from}
 JOIN jobs j ON j.id = picked.id
 JOIN projects pr ON pr.id = j.project_id
-JOIN pipelines p ON p.id = j.pipeline_id
-ORDER BY ${orderBy}) row`;
+JOIN pipelines p ON p.id = j.pipeline_id) job_row
+ORDER BY job_row.${orderBy}`;
 
 /** The jobs of a `jobSelect`, in its order. */
 async function selectJobs(db: Queryable, sql: string, params: unknown[]): Promise<JobRow[]> {
@@ -84,7 +84,7 @@ export function listJobs(db: Queryable, filter: JobFilter, limit: number, offset
   const condition = where(filter, params);
   params.push(limit, offset);
   const page = `(SELECT id FROM jobs WHERE ${condition} ORDER BY id DESC LIMIT $${params.length - 1} OFFSET $${params.length}) picked`;
-  return selectJobs(db, jobSelect(page, "j.id DESC"), params);
+  return selectJobs(db, jobSelect(page, "id DESC"), params);
 }
 
 /** Keyset page: the jobs after `afterId` in the given direction (from the start when null). */
@@ -103,7 +103,7 @@ export function listJobsKeyset(
   }
   params.push(limit);
   const page = `(SELECT id FROM jobs WHERE ${condition} ORDER BY id ${sort} LIMIT $${params.length}) picked`;
-  return selectJobs(db, jobSelect(page, `j.id ${sort}`), params);
+  return selectJobs(db, jobSelect(page, `id ${sort}`), params);
 }
 
 /** The number of matching jobs, or null when there are more than `COUNT_LIMIT` (not worth counting). */
@@ -128,13 +128,13 @@ export async function findJob(
   types: readonly JobType[] = ["build"],
 ): Promise<JobRow | null> {
   const picked = "(SELECT id FROM jobs WHERE id = $1 AND project_id = $2 AND type = ANY($3::text[])) picked";
-  const [row] = await selectJobs(db, jobSelect(picked, "j.id"), [jobId, projectId, [...types]]);
+  const [row] = await selectJobs(db, jobSelect(picked, "id"), [jobId, projectId, [...types]]);
   return row ?? null;
 }
 
 /** Any job by id (for job tokens, whose job is known). */
 export async function getJobById(db: Queryable, jobId: number): Promise<JobRow | null> {
-  const [row] = await selectJobs(db, jobSelect("(SELECT $1::bigint AS id) picked", "j.id"), [jobId]);
+  const [row] = await selectJobs(db, jobSelect("(SELECT $1::bigint AS id) picked", "id"), [jobId]);
   return row ?? null;
 }
 

@@ -1,0 +1,54 @@
+import { readFileSync } from "node:fs";
+import { specPath } from "@jobs-api/types";
+import type { Request } from "express";
+
+/** Names of the spec's parameters typed as plain integers (`job_id`, `pipeline_id`, `page`, `per_page`). */
+export const integerParameters: ReadonlySet<string> = (() => {
+  const spec = JSON.parse(readFileSync(specPath, "utf8")) as {
+    components: { parameters: Record<string, { name: string; schema?: { type?: string } }> };
+  };
+  return new Set(
+    Object.values(spec.components.parameters)
+      .filter((p) => p.schema?.type === "integer")
+      .map((p) => p.name),
+  );
+})();
+
+/**
+ * What Ruby's `Integer(text, 10)` accepts, less its `_` digit separators (which Ajv would not read as a
+ * number at all): ASCII blanks around an optional sign and digits.
+ */
+const INTEGER_TEXT = /^[ \t\n\v\f\r]*[+-]?\d+[ \t\n\v\f\r]*$/;
+
+function decoded(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
+/** The texts a request gives for parameter `name`: its segment in the matched route, else its query values. */
+function writtenValues(req: Request, name: string): string[] {
+  const url = req.originalUrl;
+  const query = url.indexOf("?");
+  const path = query < 0 ? url : url.slice(0, query);
+  const route = (req as { openapi?: { expressRoute?: string } }).openapi?.expressRoute?.split("/") ?? [];
+  const at = route.indexOf(`:${name}`);
+  if (at >= 0) return [decoded(path.split("/")[at] ?? "")];
+  return query < 0 ? [] : new URLSearchParams(url.slice(query + 1)).getAll(name);
+}
+
+/**
+ * What is wrong with integer parameter `name` as the request writes it, in Grape's words, or null. Ajv's
+ * type coercion reads any JavaScript number literal (`1e3`, `0x10`, `8.0`) as a number, where GitLab
+ * refuses anything but digits as `is invalid`; and digits too many for a double become `Infinity`, on
+ * which Ajv skips `minimum`/`maximum`, while they are as out of range as any id above the maximum.
+ */
+export function integerTextProblem(req: Request, name: string): string | null {
+  for (const raw of writtenValues(req, name)) {
+    if (!INTEGER_TEXT.test(raw)) return "is invalid";
+    if (!Number.isFinite(Number(raw))) return "does not have a valid value";
+  }
+  return null;
+}
