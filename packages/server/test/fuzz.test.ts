@@ -57,6 +57,9 @@ const HOSTILE = [
   "a#b",
   "foo\\bar",
   "a;b",
+  // Sent raw in a query, a second `?` must not cut the query short for anyone reading it.
+  "?",
+  "?page=1e3&x",
   "%2e%2e%2f%2e%2e%2fjob",
   "' OR '1'='1",
   "1; DROP TABLE jobs; --",
