@@ -67,7 +67,6 @@ export const unstartedStatuses: readonly JobStatus[] = [
   "manual",
   "scheduled",
 ];
-export const finishedStatuses: readonly JobStatus[] = ["success", "failed", "canceled", "skipped"];
 
 const excerptLength = 300;
 

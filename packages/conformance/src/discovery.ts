@@ -4,6 +4,7 @@
  * job of the job token. Nothing is created; what is missing makes the checks that need it skip.
  */
 import type { Job, JobTokenJob } from "@jobs-api/types";
+import { maxPerPage } from "./checks/helpers.js";
 import type { Material, ProjectRef, Tokens } from "./context.js";
 import type { Exchange, Http } from "./http.js";
 
@@ -72,7 +73,7 @@ export async function discover(http: Http, tokens: Tokens, project: string | und
     const exchange = await http.send(
       "GET",
       http.url(`/projects/${param}/jobs`, [
-        ["per_page", "100"],
+        ["per_page", String(maxPerPage)],
         ["page", String(page)],
       ]),
       { kind: "privateTokenHeader", token: tokens.token },
@@ -87,7 +88,7 @@ export async function discover(http: Http, tokens: Tokens, project: string | und
       throw new SetupError(`cannot list the project's jobs: ${describe(exchange)}`);
     }
     jobs.push(...exchange.json.filter(isJob));
-    if (exchange.json.length < 100) break;
+    if (exchange.json.length < maxPerPage) break;
   }
 
   const [newest] = jobs;

@@ -1,10 +1,8 @@
 /** Checks of cancel, retry, play and erase: they change jobs, so they run only with `--destructive`. */
 import type { Job, JobStatus } from "@jobs-api/types";
 import type { CheckContext, OpExchange } from "../context.js";
-import { allPages, type CheckDefinition, ids, unknownId, wasRetried } from "./helpers.js";
+import { allPages, type CheckDefinition, ids, unknownJobCheck, wasRetried } from "./helpers.js";
 import { traceCandidates } from "./jobs.js";
-
-type ActionOp = "cancelJob" | "retryJob" | "playJob" | "eraseJob";
 
 /** Statuses GitLab's cancel acts on, those least needed by other checks first. */
 const cancelable: readonly JobStatus[] = [
@@ -48,18 +46,6 @@ function claimRetryable(ctx: CheckContext): Job {
   return ctx.claim(retryable, (j) => !wasRetried(j, ctx.material.jobs));
 }
 
-function unknownJob(op: ActionOp): CheckDefinition {
-  return {
-    id: `${op}.unknownJob`,
-    description: 'an unknown job answers 404 {"message":"404 Not found"}',
-    destructive: true,
-    async run(ctx: CheckContext) {
-      const exchange = await ctx.call(op, { params: { job_id: unknownId(ids(ctx.material.jobs)) } });
-      ctx.expectError(exchange, 404, { message: "404 Not found" });
-    },
-  };
-}
-
 const cancelChecks: CheckDefinition[] = [
   {
     id: "cancelJob.cancelsActive",
@@ -96,7 +82,7 @@ const cancelChecks: CheckDefinition[] = [
       await expectStoredStatus(ctx, job.id, before.status);
     },
   },
-  unknownJob("cancelJob"),
+  unknownJobCheck("cancelJob", { destructive: true }),
 ];
 
 const retryChecks: CheckDefinition[] = [
@@ -177,7 +163,7 @@ const retryChecks: CheckDefinition[] = [
       ctx.expectError(exchange, 403, { message: "403 Forbidden - Job is not retryable" });
     },
   },
-  unknownJob("retryJob"),
+  unknownJobCheck("retryJob", { destructive: true }),
 ];
 
 const playChecks: CheckDefinition[] = [
@@ -210,7 +196,7 @@ const playChecks: CheckDefinition[] = [
       await expectStoredStatus(ctx, job.id, job.status, ", unchanged");
     },
   },
-  unknownJob("playJob"),
+  unknownJobCheck("playJob", { destructive: true }),
 ];
 
 const eraseChecks: CheckDefinition[] = [
@@ -267,7 +253,7 @@ const eraseChecks: CheckDefinition[] = [
       await expectStoredStatus(ctx, job.id, "running", ", unchanged");
     },
   },
-  unknownJob("eraseJob"),
+  unknownJobCheck("eraseJob", { destructive: true }),
 ];
 
 export const actionChecks: CheckDefinition[] = [

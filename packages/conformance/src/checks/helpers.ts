@@ -14,6 +14,24 @@ export interface CheckDefinition {
 
 export const maxPerPage = 100;
 
+type JobOp = "getJob" | "getJobTrace" | "cancelJob" | "retryJob" | "playJob" | "eraseJob";
+
+/** `<op>.unknownJob`: a job id none of the discovered jobs has answers GitLab's 404. */
+export function unknownJobCheck(
+  op: JobOp,
+  { description = 'an unknown job answers 404 {"message":"404 Not found"}', destructive = false } = {},
+): CheckDefinition {
+  return {
+    id: `${op}.unknownJob`,
+    description,
+    destructive,
+    async run(ctx: CheckContext) {
+      const exchange = await ctx.call(op, { params: { job_id: unknownId(ids(ctx.material.jobs)) } });
+      ctx.expectError(exchange, 404, { message: "404 Not found" });
+    },
+  };
+}
+
 export function ids(items: ReadonlyArray<{ id: number }>): number[] {
   return items.map((i) => i.id);
 }

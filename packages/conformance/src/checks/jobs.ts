@@ -1,19 +1,15 @@
 /** Checks of single jobs, their logs and the job-token endpoints. */
+import { finishedJobStatuses } from "@jobs-api/client";
 import type { Job } from "@jobs-api/types";
-import { type CheckContext, finishedStatuses, sameJson, unstartedStatuses } from "../context.js";
-import type { CheckDefinition } from "./helpers.js";
-import { unknownId } from "./helpers.js";
+import { type CheckContext, sameJson, unstartedStatuses } from "../context.js";
+import { type CheckDefinition, unknownJobCheck } from "./helpers.js";
 
 /** How many finished jobs a check asks for their log before concluding none has one. */
 const traceProbes = 10;
 
-function unknownJob(ctx: CheckContext): number {
-  return unknownId(ctx.material.jobs.map((j) => j.id));
-}
-
 /** Finished jobs, those that list a log artifact first: the likeliest to have a log. */
 export function traceCandidates(ctx: CheckContext): Job[] {
-  const finished = ctx.available((j) => finishedStatuses.includes(j.status));
+  const finished = ctx.available((j) => finishedJobStatuses.has(j.status));
   const hasTrace = (j: Job) => (j.artifacts ?? []).some((a) => a.file_type === "trace");
   return [...finished.filter(hasTrace), ...finished.filter((j) => !hasTrace(j))].slice(0, traceProbes);
 }
@@ -23,7 +19,7 @@ const getJobChecks: CheckDefinition[] = [
     id: "getJob.matchesList",
     description: "a finished job is the same object as in the project's list",
     async run(ctx: CheckContext) {
-      const jobs = ctx.available((j) => finishedStatuses.includes(j.status)).slice(0, 3);
+      const jobs = ctx.available((j) => finishedJobStatuses.has(j.status)).slice(0, 3);
       if (jobs.length === 0) ctx.skip("the project has no finished job");
       for (const listed of jobs) {
         const exchange = await ctx.call("getJob", { params: { job_id: listed.id } });
@@ -37,14 +33,7 @@ const getJobChecks: CheckDefinition[] = [
       }
     },
   },
-  {
-    id: "getJob.unknownJob",
-    description: 'an unknown job answers 404 {"message":"404 Not found"}',
-    async run(ctx: CheckContext) {
-      const exchange = await ctx.call("getJob", { params: { job_id: unknownJob(ctx) } });
-      ctx.expectError(exchange, 404, { message: "404 Not found" });
-    },
-  },
+  unknownJobCheck("getJob"),
   {
     id: "getJob.invalidId",
     description: 'a job id that is not a number answers 400 {"error":"job_id is invalid"}',
@@ -58,7 +47,7 @@ const getJobChecks: CheckDefinition[] = [
     description: "the URL-encoded project path gives the same job as the numeric id",
     async run(ctx: CheckContext) {
       const { id, path } = ctx.material.project;
-      const [job] = ctx.available((j) => finishedStatuses.includes(j.status));
+      const [job] = ctx.available((j) => finishedJobStatuses.has(j.status));
       if (id === undefined || path === undefined || !job) ctx.skip("the project has no finished job");
       const numeric = await ctx.call("getJob", { params: { id, job_id: job.id } });
       const byPath = await ctx.call("getJob", { params: { id: path, job_id: job.id } });
@@ -125,14 +114,9 @@ const traceChecks: CheckDefinition[] = [
       );
     },
   },
-  {
-    id: "getJobTrace.unknownJob",
+  unknownJobCheck("getJobTrace", {
     description: 'the log of an unknown job answers 404 {"message":"404 Not found"}',
-    async run(ctx: CheckContext) {
-      const exchange = await ctx.call("getJobTrace", { params: { job_id: unknownJob(ctx) } });
-      ctx.expectError(exchange, 404, { message: "404 Not found" });
-    },
-  },
+  }),
 ];
 
 function jobToken(ctx: CheckContext): string {

@@ -81,6 +81,20 @@ function orderNewestFirst(target: (ctx: CheckContext) => ListTarget): CheckDefin
   };
 }
 
+/** X-Total, X-Total-Pages and rel="last" against the whole list, read `perPage` at a time. */
+function paginationCounts(
+  target: (ctx: CheckContext) => ListTarget,
+  perPage: number,
+  noun: string,
+): CheckDefinition["run"] {
+  return async (ctx: CheckContext) => {
+    const t = target(ctx);
+    const { items, complete } = await wholeList(ctx, t, perPage);
+    if (!complete) ctx.skip(`the pipeline has ${maxPerPage} ${noun} or more`);
+    await expectCounts(ctx, t, items.length);
+  };
+}
+
 function scopeFilter(target: (ctx: CheckContext) => ListTarget): CheckDefinition["run"] {
   return async (ctx: CheckContext) => {
     const t = target(ctx);
@@ -542,12 +556,7 @@ const pipelineChecks: CheckDefinition[] = [
   {
     id: "listPipelineJobs.paginationCounts",
     description: 'X-Total, X-Total-Pages and rel="last" count the pipeline\'s jobs',
-    async run(ctx: CheckContext) {
-      const target = busiestPipeline(ctx);
-      const { items, complete } = await wholeList(ctx, target, 2);
-      if (!complete) ctx.skip(`the pipeline has ${maxPerPage} jobs or more`);
-      await expectCounts(ctx, target, items.length);
-    },
+    run: paginationCounts(busiestPipeline, 2, "jobs"),
   },
   {
     id: "listPipelineJobs.linkNextKeepsFilters",
@@ -659,12 +668,7 @@ const bridgeChecks: CheckDefinition[] = [
   {
     id: "listPipelineBridges.paginationCounts",
     description: 'X-Total, X-Total-Pages and rel="last" count the pipeline\'s bridges',
-    async run(ctx: CheckContext) {
-      const target = bridgePipeline(ctx);
-      const { items, complete } = await wholeList(ctx, target, 1);
-      if (!complete) ctx.skip(`the pipeline has ${maxPerPage} bridges or more`);
-      await expectCounts(ctx, target, items.length);
-    },
+    run: paginationCounts(bridgePipeline, 1, "bridges"),
   },
   {
     id: "listPipelineBridges.unknownPipeline",
