@@ -4,9 +4,9 @@
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
+import { DEMO_IDS, openDatabase, seedDemo } from "@jobs-api/server";
 
-export const PROJECT = 1;
+const PROJECT = DEMO_IDS.project;
 const STATUSES = [
   "success",
   "failed",
@@ -19,13 +19,6 @@ const STATUSES = [
   "running",
   "pending",
 ];
-
-export async function serverModules(root) {
-  const dist = join(root, "packages/server/dist");
-  const db = await import(pathToFileURL(join(dist, "db/index.js")).href);
-  const seed = await import(pathToFileURL(join(dist, "seed/demo.js")).href);
-  return { openDatabase: db.openDatabase, seedDemo: seed.seedDemo, DEMO_TOKENS: seed.DEMO_TOKENS };
-}
 
 /** Changes whenever the migrations, the seed or this generator change: then the data is rebuilt. */
 export function schemaVersion(root) {
@@ -96,7 +89,6 @@ export async function pgliteDataset({ root, n, log }) {
   rmSync(building, { recursive: true, force: true });
   rmSync(dataDir, { recursive: true, force: true });
   mkdirSync(building, { recursive: true });
-  const { openDatabase, seedDemo } = await serverModules(root);
   log(`  building PGlite data dir with ${n.toLocaleString("en-US")} generated jobs…`);
   const t0 = performance.now();
   const db = await openDatabase({ dataDir: building });
@@ -116,8 +108,7 @@ export async function pgliteDataset({ root, n, log }) {
 }
 
 /** The same data in a PostgreSQL database (created if needed), vacuumed and analysed as autovacuum would. */
-export async function postgresDataset({ root, n, adminUrl, log }) {
-  const { openDatabase, seedDemo } = await serverModules(root);
+export async function postgresDataset({ n, adminUrl, log }) {
   const name = `bench_${n}`;
   const admin = await openDatabase({ databaseUrl: adminUrl, migrate: false });
   try {

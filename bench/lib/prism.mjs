@@ -1,6 +1,7 @@
 // Prism in mock mode on the bundled spec: what a user would run instead of the reference server.
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
+import { DEMO_IDS } from "@jobs-api/server";
 import { freePort, spawnPinned, waitForHttp } from "./proc.mjs";
 
 const require = createRequire(import.meta.url);
@@ -24,7 +25,7 @@ export async function startPrism({ spec, cpu, token }) {
     },
   );
   const baseUrl = `http://127.0.0.1:${port}`;
-  await waitForHttp(`${baseUrl}/projects/1/jobs`, 60_000, { "PRIVATE-TOKEN": token });
+  await waitForHttp(`${baseUrl}/projects/${DEMO_IDS.project}/jobs`, 60_000, { "PRIVATE-TOKEN": token });
   return {
     name: "prism",
     kind: "prism",

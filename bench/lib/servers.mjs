@@ -4,14 +4,15 @@
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { DEMO_IDS, DEMO_TOKENS } from "@jobs-api/server";
 import { freePort, spawnPinned } from "./proc.mjs";
 
 const root = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 export const SERVER_CLI = join(root, "packages/server/dist/cli.js");
-export const DEMO_TOKEN = "glpat-demo-maintainer-token";
-export const DEMO_PROJECT = 1;
+const DEMO_TOKEN = DEMO_TOKENS.maintainer;
+const DEMO_PROJECT = DEMO_IDS.project;
 /** A build of the demo seed (GitLab's documentation example `rubocop`, with user, runner, pipeline, commit). */
-export const DEMO_JOB = 8;
+const DEMO_JOB = DEMO_IDS.exampleJobs[2];
 
 /**
  * @param {{ label: string, cpu: number|null, validation?: "full"|"requests", db: { dataDir?: string, databaseUrl?: string },

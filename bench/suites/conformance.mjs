@@ -4,12 +4,12 @@
 import { readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { DEMO_TOKENS } from "@jobs-api/server";
 import { spawnPinned, stop } from "../lib/proc.mjs";
 import { startServer } from "../lib/servers.mjs";
 import { summary } from "../lib/stats.mjs";
 
 const CLI = "packages/conformance/dist/cli.js";
-const DEMO_JOB_TOKEN = "glcbt-demo-running-job-token";
 
 export async function conformanceSuite({ options, root, cpu, log }) {
   const rounds = options.quick ? 1 : 3;
@@ -29,7 +29,7 @@ export async function conformanceSuite({ options, root, cpu, log }) {
         "--project",
         String(server.project),
         "--job-token",
-        DEMO_JOB_TOKEN,
+        DEMO_TOKENS.job,
         "--destructive",
         "--json",
         json,

@@ -35,7 +35,7 @@ async function scaleOn(engine, { options, root, cpu, log, profileDir }) {
       datasets.push(
         engine === "pglite"
           ? await pgliteDataset({ root, n, log })
-          : await postgresDataset({ root, n, adminUrl: cluster.url, log }),
+          : await postgresDataset({ n, adminUrl: cluster.url, log }),
       );
     }
     const servers = await Promise.all(

@@ -47,7 +47,7 @@ async function validationOn(engine, { options, root, cpu, log, profileDir }) {
     if (engine === "postgres") {
       // One database for every variant: the requests only read.
       cluster = await startPostgres(root, log, cpu.server);
-      const demo = await postgresDataset({ root, n: 0, adminUrl: cluster.url, log });
+      const demo = await postgresDataset({ n: 0, adminUrl: cluster.url, log });
       dbOf = () => ({ databaseUrl: demo.databaseUrl });
     } else {
       // Each server gets its own copy of a prepared demo database: opening a data dir takes about 1 s, while
