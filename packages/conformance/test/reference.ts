@@ -1,14 +1,5 @@
 /** The reference server, in-process on an ephemeral port, on a fresh in-memory copy of its demo data. */
-import {
-  createApp,
-  DEMO_IDS,
-  DEMO_TOKENS,
-  listen,
-  migrate,
-  openPglite,
-  seedDemo,
-  store,
-} from "@jobs-api/server";
+import { createApp, DEMO_IDS, DEMO_TOKENS, listen, migrate, openPglite, seedDemo } from "@jobs-api/server";
 import { pino } from "pino";
 
 export interface Reference {
@@ -32,18 +23,6 @@ function seededTemplate(): Promise<Blob> {
     const db = await openPglite();
     await migrate(db);
     await seedDemo(db);
-    // The demo pipeline has one trigger job; ordering bridges needs a second one.
-    await store.createJob(db, {
-      pipelineId: DEMO_IDS.pipeline,
-      type: "bridge",
-      name: "trigger:docs",
-      stage: "deploy",
-      status: "success",
-      userId: DEMO_IDS.maintainerUser,
-      createdAt: new Date("2015-12-24T15:51:22.000Z"),
-      startedAt: new Date("2015-12-24T17:55:00.000Z"),
-      finishedAt: new Date("2015-12-24T17:56:00.000Z"),
-    });
     const dump = await db.dump();
     await db.close();
     return dump;
