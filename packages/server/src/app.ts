@@ -7,8 +7,9 @@ import { rateLimit } from "express-rate-limit";
 import { type Logger, pino } from "pino";
 import { pinoHttp } from "pino-http";
 import type { Database } from "./db/database.js";
-import { errorHandler, HttpError, invalidParam, unmatchedRoute } from "./errors.js";
+import { errorHandler, HttpError, invalidParam, tooLarge, unmatchedRoute } from "./errors.js";
 import { createHandlers, type Handlers } from "./handlers/jobs.js";
+import { TOKEN_QUERY_PARAMS } from "./http/auth.js";
 import { integerParameters, integerTextProblem } from "./http/integers.js";
 import { listen } from "./server.js";
 
@@ -37,7 +38,7 @@ export interface AppOptions {
 
 export const API_BASE = "/api/v4";
 
-const TOKEN_PARAMS = new Set(["private_token", "access_token", "job_token"]);
+const TOKEN_PARAMS: ReadonlySet<string> = new Set(Object.values(TOKEN_QUERY_PARAMS));
 
 /**
  * Request URLs as logged: the values of token query parameters replaced, so that logs never hold a token.
@@ -107,7 +108,7 @@ const rejectAmbiguousTarget: RequestHandler = (req, _res, next) => {
 function refuseLargeBodies(limit: number): RequestHandler {
   return (req, _res, next) => {
     if (Number(req.get("content-length") ?? 0) > limit) {
-      throw new HttpError(413, { message: "413 Request Entity Too Large" }, { Connection: "close" });
+      throw tooLarge({ Connection: "close" });
     }
     next();
   };
@@ -191,12 +192,7 @@ export function createApp(options: AppOptions): Express {
         limit: options.rateLimit.limit,
         standardHeaders: "draft-8",
         legacyHeaders: false,
-        handler: (_req, res) => {
-          res
-            .status(429)
-            .type("application/json")
-            .send(JSON.stringify({ message: "429 Too Many Requests" }));
-        },
+        handler: (_req, _res, next) => next(new HttpError(429, { message: "429 Too Many Requests" })),
       }),
     );
   }

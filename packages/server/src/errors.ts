@@ -21,6 +21,12 @@ export const notFound = (what?: string) =>
   new HttpError(404, { message: what ? `404 ${what} Not Found` : "404 Not found" });
 export const badRequest = (reason: string) => new HttpError(400, { message: `400 Bad request - ${reason}` });
 /** Grape's wording: `does not have a valid value` for a value out of range, `is invalid` for a wrong type. */
+/** A path no route matches: Grape's `{"error": …}`, not the `{"message": …}` of an unknown resource. */
+export const routeNotFound = () => new HttpError(404, { error: "404 Not Found" });
+
+export const tooLarge = (headers: Record<string, string> = {}) =>
+  new HttpError(413, { message: "413 Request Entity Too Large" }, headers);
+
 export const invalidParam = (name: string, problem = "does not have a valid value") =>
   new HttpError(400, { error: `${name} ${problem}` });
 
@@ -73,9 +79,6 @@ function toHttpError(error: unknown, req: Request): HttpError | null {
   if (error instanceof HttpError) return error;
   if (!hasStatus(error)) return null;
   const { status } = error;
-  if ((error as Partial<BodyParserError>).type === "entity.too.large") {
-    return new HttpError(413, { message: "413 Request Entity Too Large" });
-  }
   if ((error as Partial<BodyParserError>).type === "entity.parse.failed") {
     return new HttpError(400, { error: "body is invalid" });
   }
@@ -84,7 +87,7 @@ function toHttpError(error: unknown, req: Request): HttpError | null {
     case 400:
       return new HttpError(400, { error: validationMessage(validator, req) });
     case 404:
-      return new HttpError(404, { error: "404 Not Found" });
+      return routeNotFound();
     case 405:
       return new HttpError(
         405,
@@ -93,8 +96,8 @@ function toHttpError(error: unknown, req: Request): HttpError | null {
       );
     case 406:
       return new HttpError(406, { error: "406 Not Acceptable" });
-    case 413:
-      return new HttpError(413, { message: "413 Request Entity Too Large" });
+    case 413: // also body-parser's `entity.too.large`
+      return tooLarge();
     case 415:
       return new HttpError(415, { error: "415 Unsupported Media Type" });
     default:
@@ -128,7 +131,7 @@ function send(req: Request, res: Response, error: HttpError) {
 
 /** Routes nothing matched (outside the spec's base path, or `/api/v4/...` unknown to the spec). */
 export const unmatchedRoute: RequestHandler = () => {
-  throw new HttpError(404, { error: "404 Not Found" });
+  throw routeNotFound();
 };
 
 /** The one error handler: GitLab's JSON shapes, never HTML, never a stack; 500s are logged. */

@@ -50,7 +50,7 @@ type JobRequest = CallerRequest & { params: Path<"getJob"> };
 
 const scopeOf = (scope: readonly JobStatus[] | undefined) => (scope && scope.length > 0 ? scope : undefined);
 
-export interface HandlerOptions {
+interface HandlerOptions {
   /** Origin of the URLs in `Link` headers, as GitLab's `external_url`; by default the request's own. */
   externalUrl?: string | undefined;
 }

@@ -25,22 +25,29 @@ interface Credentials {
 /** The parts of a request authentication reads, whatever the route's parameter types. */
 export type CallerRequest = Pick<Request, "get"> & { query: object };
 
+/** The query parameters a token may come in: authentication reads them, request logs redact them. */
+export const TOKEN_QUERY_PARAMS = {
+  privateToken: "private_token",
+  bearer: "access_token",
+  jobToken: "job_token",
+} as const;
+
 function credentials(req: CallerRequest): Credentials {
   const query = req.query as Record<string, unknown>;
   const authorization = req.get("authorization");
   const bearer = authorization?.match(/^Bearer\s+(\S+)\s*$/i)?.[1];
   return {
-    privateToken: single(req.get("private-token")) ?? single(query.private_token),
-    bearer: bearer ?? single(query.access_token),
-    jobToken: single(req.get("job-token")) ?? single(query.job_token),
+    privateToken: single(req.get("private-token")) ?? single(query[TOKEN_QUERY_PARAMS.privateToken]),
+    bearer: bearer ?? single(query[TOKEN_QUERY_PARAMS.bearer]),
+    jobToken: single(req.get("job-token")) ?? single(query[TOKEN_QUERY_PARAMS.jobToken]),
   };
 }
 
 /** A request to a project endpoint: `:id` is the project's id or full path. */
-export type ProjectCallerRequest = CallerRequest & { params: { id: number | string } };
+type ProjectCallerRequest = CallerRequest & { params: { id: number | string } };
 
 /** A project endpoint's caller, with the project of the request as this caller sees it. */
-export type ProjectCaller = Principal & { target: ProjectTarget };
+type ProjectCaller = Principal & { target: ProjectTarget };
 
 /**
  * The caller of a project endpoint, and the project the request names (read in the same query; see
@@ -90,7 +97,7 @@ const RANK: Record<Role, number> = { guest: 10, reporter: 20, developer: 30, mai
 export const atLeast = (role: Role | null, minimum: Role): boolean =>
   role !== null && RANK[role] >= RANK[minimum];
 
-export interface ProjectAccess {
+interface ProjectAccess {
   project: ProjectRow;
   role: Role | null;
   /** Reading jobs: Reporter, or anyone who can see a public or internal project. */

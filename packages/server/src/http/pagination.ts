@@ -39,7 +39,7 @@ function pageUrl(req: PageRequest, origin: string, replace: Record<string, strin
 
 const link = (url: string, rel: string) => `<${url}>; rel="${rel}"`;
 
-export interface OffsetPage {
+interface OffsetPage {
   /** Scheme, host and port of the page URLs, e.g. `https://gitlab.example.com`. */
   origin: string;
   page: number;

@@ -21,7 +21,7 @@ const isoOrNull = (value: Timestamp | null): string | null => (value === null ? 
 const seconds = (from: Timestamp, to: Timestamp) =>
   Math.max(0, new Date(to).getTime() - new Date(from).getTime()) / 1000;
 
-export function userBasic(row: UserRow): UserBasic {
+function userBasic(row: UserRow): UserBasic {
   return {
     id: row.id,
     name: row.name,
@@ -36,7 +36,7 @@ export function userBasic(row: UserRow): UserBasic {
 // building a page of jobs six times slower (V8 copies a spread object property by property into a new
 // shape), and it is on every request's path (BENCHMARKS.md).
 
-export function user(row: UserRow): User {
+function user(row: UserRow): User {
   return Object.assign(userBasic(row), {
     created_at: iso(row.created_at),
     bio: row.bio,
@@ -50,7 +50,7 @@ export function user(row: UserRow): User {
   });
 }
 
-export function commit(row: CommitRow): Commit {
+function commit(row: CommitRow): Commit {
   return {
     id: row.sha,
     short_id: row.sha.slice(0, 8),
@@ -63,7 +63,7 @@ export function commit(row: CommitRow): Commit {
 }
 
 /** The long form, which satisfies both the job's `pipeline` and a bridge's `downstream_pipeline`. */
-export function pipeline(row: PipelineRow): PipelineBasic & DownstreamPipeline {
+function pipeline(row: PipelineRow): PipelineBasic & DownstreamPipeline {
   return {
     id: row.id,
     iid: row.iid,
@@ -78,7 +78,7 @@ export function pipeline(row: PipelineRow): PipelineBasic & DownstreamPipeline {
   };
 }
 
-export function runner(row: RunnerRow): Runner {
+function runner(row: RunnerRow): Runner {
   return {
     id: row.id,
     description: row.description,
@@ -93,7 +93,7 @@ export function runner(row: RunnerRow): Runner {
   };
 }
 
-export function projectIdentity(row: ProjectRow): ProjectIdentity {
+function projectIdentity(row: ProjectRow): ProjectIdentity {
   return {
     id: row.id,
     description: row.description,
