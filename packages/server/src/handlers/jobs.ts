@@ -93,8 +93,6 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
     const { project } = await readableProject(req);
     const pipelineId = Number(req.params.pipeline_id);
     if (!(await pipelineExists(db, project.id, pipelineId))) throw notFound();
-    const page = query.page ?? 1;
-    const perPage = query.per_page ?? 20;
     const filter: JobFilter = {
       pipelineId,
       type,
@@ -102,9 +100,22 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
       // GitLab hides retried builds from pipeline lists; bridges are listed as they are.
       includeRetried: type === "bridge" || query.include_retried === true,
     };
+    return offsetPage(req, res, filter, query, true);
+  }
+
+  /** One offset page of `filter`, with GitLab's pagination headers set; counts only when `counted`. */
+  async function offsetPage(
+    req: Pick<Request, "originalUrl" | "protocol" | "get">,
+    res: Response,
+    filter: JobFilter,
+    query: { page?: number; per_page?: number },
+    counted: boolean,
+  ): Promise<JobRow[]> {
+    const page = query.page ?? 1;
+    const perPage = query.per_page ?? 20;
     const [rows, total] = await Promise.all([
       listJobs(db, filter, perPage + 1, (page - 1) * perPage),
-      countJobs(db, filter),
+      counted ? countJobs(db, filter) : null,
     ]);
     const items = rows.slice(0, perPage);
     setOffsetHeaders(req, res, {
@@ -122,7 +133,6 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
     async listProjectJobs(req, res) {
       const { project } = await readableProject(req);
       const q = req.query;
-      const perPage = q.per_page ?? 20;
       const filter: JobFilter = {
         projectId: project.id,
         type: "build",
@@ -134,6 +144,7 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
         // GitLab refuses keyset pagination in an order it has no index for with 405, not 400.
         if ((q.order_by ?? "id") !== "id") throw new HttpError(405, { message: "405 Method Not Allowed" });
         const sort = q.sort ?? "desc";
+        const perPage = q.per_page ?? 20;
         const after = q.cursor === undefined ? null : decodeCursor(q.cursor);
         const rows = await listJobsKeyset(db, filter, sort, after, perPage + 1);
         const page = rows.slice(0, perPage);
@@ -147,17 +158,8 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
         res.json(page.map((row) => entities.job(row, now)));
         return;
       }
-      const pageNo = q.page ?? 1;
-      const rows = await listJobs(db, filter, perPage + 1, (pageNo - 1) * perPage);
-      const page = rows.slice(0, perPage);
-      setOffsetHeaders(req, res, {
-        origin: origin(req),
-        page: pageNo,
-        perPage,
-        count: page.length,
-        hasNext: rows.length > perPage,
-        total: null,
-      });
+      // The project list is paginated without counts, as GitLab does.
+      const page = await offsetPage(req, res, filter, q, false);
       res.json(page.map((row) => entities.job(row, now)));
     },
 
@@ -182,12 +184,14 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
 
     async getJobTokenAllowedAgents(req, res) {
       const { jobId, jobProjectId } = await authenticateJobCaller(db, req, false);
-      const [job, project] = await Promise.all([
+      if (jobProjectId === null) throw notFound("Job");
+      const [job, project, agents] = await Promise.all([
         getJobById(db, jobId),
         findProject(db, String(jobProjectId)),
+        listAllowedAgents(db, jobProjectId),
       ]);
       if (!job || !project) throw notFound("Job");
-      res.json(entities.allowedAgents(job, project, await listAllowedAgents(db, project.id)));
+      res.json(entities.allowedAgents(job, project, agents));
     },
 
     async getJob(req, res) {
