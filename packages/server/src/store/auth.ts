@@ -68,7 +68,7 @@ async function lookUp(db: Queryable, credential: Credential, ref?: string): Prom
     credential.kinds === "job"
       ? `SELECT t.token_digest, j.user_id, 'job' AS kind, t.job_id, j.project_id AS job_project_id`
       : `SELECT t.token_digest, t.user_id, t.kind, NULL::bigint AS job_id, NULL::bigint AS job_project_id`;
-  if (ref !== undefined) sql += ", to_jsonb(p) AS project, m.role";
+  if (ref !== undefined) sql += ", to_json(p) AS project, m.role";
   sql +=
     credential.kinds === "job"
       ? " FROM job_tokens t JOIN jobs j ON j.id = t.job_id JOIN users u ON u.id = j.user_id"

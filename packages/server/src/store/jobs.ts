@@ -11,7 +11,7 @@ const COUNT_LIMIT = 10_000;
  */
 const PREPARE: QueryOptions = { prepare: true };
 
-const pipelineJson = (alias: string, projectAlias: string) => `jsonb_build_object(
+const pipelineJson = (alias: string, projectAlias: string) => `json_build_object(
   'id', ${alias}.id, 'iid', ${alias}.iid, 'project_id', ${alias}.project_id, 'sha', ${alias}.sha,
   'ref', ${alias}.ref, 'status', ${alias}.status, 'source', ${alias}.source,
   'created_at', ${alias}.created_at, 'updated_at', ${alias}.updated_at,
@@ -24,21 +24,23 @@ const pipelineJson = (alias: string, projectAlias: string) => `jsonb_build_objec
  * subqueries: as joins they made PostgreSQL search the orders of 8 relations on every call, which cost
  * more than running the query (about 2 ms of planning a call on PGlite, BENCHMARKS.md). Each row comes
  * back as one JSON value (a `JobRow`): decoding thirty typed columns a row cost more than parsing it.
+ * `json`, not `jsonb`: the value only travels as text, and building the binary form to print it again
+ * was a third of the query's time.
  */
 const jobSelect = (from: string, orderBy: string) => `
-SELECT to_jsonb(job_row) AS job FROM (
+SELECT to_json(job_row) AS job FROM (
 SELECT j.id, j.type, j.project_id, j.pipeline_id, j.name, j.stage, j.ref, j.tag, j.status, j."when",
   j.allow_failure, j.retried, j.user_id, j.coverage, j.tag_list, j.failure_reason, j.created_at, j.queued_at,
   j.started_at, j.finished_at, j.artifacts_expire_at, j.erased_at,
   pr.web_url AS project_web_url, pr.archived AS project_archived, pr.ci_job_token_scope_enabled,
-  (SELECT to_jsonb(u) FROM users u WHERE u.id = j.user_id) AS "user",
+  (SELECT to_json(u) FROM users u WHERE u.id = j.user_id) AS "user",
   ${pipelineJson("p", "pr")} AS pipeline,
-  (SELECT to_jsonb(c) FROM commits c WHERE c.project_id = p.project_id AND c.sha = p.sha) AS commit,
-  (SELECT to_jsonb(r) FROM runners r WHERE r.id = j.runner_id) AS runner,
+  (SELECT to_json(c) FROM commits c WHERE c.project_id = p.project_id AND c.sha = p.sha) AS commit,
+  (SELECT to_json(r) FROM runners r WHERE r.id = j.runner_id) AS runner,
   (SELECT ${pipelineJson("dp", "dpr")} FROM pipelines dp JOIN projects dpr ON dpr.id = dp.project_id
     WHERE dp.id = j.downstream_pipeline_id) AS downstream_pipeline,
-  (SELECT coalesce(jsonb_agg(jsonb_build_object('file_type', a.file_type, 'size', a.size,
-      'filename', a.filename, 'file_format', a.file_format) ORDER BY a.id), '[]'::jsonb)
+  (SELECT coalesce(json_agg(json_build_object('file_type', a.file_type, 'size', a.size,
+      'filename', a.filename, 'file_format', a.file_format) ORDER BY a.id), '[]'::json)
     FROM job_artifacts a WHERE a.job_id = j.id) AS artifacts
 FROM ${from}
 JOIN jobs j ON j.id = picked.id

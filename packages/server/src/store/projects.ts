@@ -41,7 +41,7 @@ export interface AgentRow {
 /** Agents a project's jobs may use: those configured in the project and those shared with it. */
 export function allowedAgents(db: Queryable, projectId: number): Promise<AgentRow[]> {
   return db.query<AgentRow>(
-    `SELECT a.id, to_jsonb(p) AS config_project FROM agents a JOIN projects p ON p.id = a.project_id
+    `SELECT a.id, to_json(p) AS config_project FROM agents a JOIN projects p ON p.id = a.project_id
      WHERE a.project_id = $1
         OR EXISTS (SELECT 1 FROM agent_authorizations z WHERE z.agent_id = a.id AND z.project_id = $1)
      ORDER BY a.id`,

@@ -1,6 +1,6 @@
 import type { Artifact, JobStatus, PipelineStatus, Runner, User } from "@jobs-api/types";
 
-/** Timestamps arrive as `Date` from columns and as ISO strings from inside `jsonb` values. */
+/** Timestamps arrive as `Date` from columns and as ISO strings from inside `json` values. */
 export type Timestamp = Date | string;
 
 export type Role = "guest" | "reporter" | "developer" | "maintainer" | "owner";
