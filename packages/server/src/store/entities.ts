@@ -12,14 +12,11 @@ import type {
   UserBasic,
 } from "@jobs-api/types";
 import type { AgentRow } from "./projects.js";
-import type { CommitRow, JobRow, PipelineRow, ProjectRow, RunnerRow, Timestamp, UserRow } from "./rows.js";
+import type { CommitRow, JobRow, PipelineRow, ProjectRow, RunnerRow, UserRow } from "./rows.js";
+import { iso, isoOrNull, seconds } from "./timestamps.js";
 
 /** Rows → the JSON GitLab sends (its `Entities::Ci::*` classes). */
 
-const iso = (value: Timestamp): string => new Date(value).toISOString();
-const isoOrNull = (value: Timestamp | null): string | null => (value === null ? null : iso(value));
-const seconds = (from: Timestamp, to: Timestamp) =>
-  Math.max(0, new Date(to).getTime() - new Date(from).getTime()) / 1000;
 
 function userBasic(row: UserRow): UserBasic {
   return {

@@ -1,0 +1,24 @@
+import type { Timestamp } from "./rows.js";
+
+/**
+ * A UTC timestamp as PostgreSQL writes it in JSON (`2016-01-11T10:13:33.506123+00:00`, fraction of 0 to 6
+ * digits): the form every timestamp inside a job row takes on a UTC session.
+ */
+const POSTGRES_UTC = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,6}))?\+00:00$/;
+
+/**
+ * GitLab's form, `2016-01-11T10:13:33.506Z` (milliseconds, UTC). PostgreSQL's UTC text is rewritten
+ * rather than parsed into a `Date`: parsing was a tenth of the server's own time on a 20-job page. The
+ * fraction is cut, not rounded, as `Date` does.
+ */
+export function iso(value: Timestamp): string {
+  const utc = typeof value === "string" ? POSTGRES_UTC.exec(value) : null;
+  if (utc) return `${utc[1]}.${(utc[2] ?? "").padEnd(3, "0").slice(0, 3)}Z`;
+  return new Date(value).toISOString();
+}
+
+export const isoOrNull = (value: Timestamp | null): string | null => (value === null ? null : iso(value));
+
+/** Seconds from `from` to `to`, never negative. */
+export const seconds = (from: Timestamp, to: Timestamp): number =>
+  Math.max(0, new Date(to).getTime() - new Date(from).getTime()) / 1000;
