@@ -17,7 +17,6 @@ import { iso, isoOrNull, seconds } from "./timestamps.js";
 
 /** Rows → the JSON GitLab sends (its `Entities::Ci::*` classes). */
 
-
 function userBasic(row: UserRow): UserBasic {
   return {
     id: row.id,
