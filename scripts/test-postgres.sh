@@ -14,8 +14,9 @@ case "${1:-}" in
     [ "$(id -u)" = 0 ] && chown postgres "$dir"
     port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
     as_pg "$bin/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 >/dev/null
+    # A default zone other than UTC, as on many real clusters: the server must not depend on the default.
     as_pg "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w \
-      -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir -c fsync=off -c max_connections=200" start >/dev/null
+      -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir -c fsync=off -c max_connections=200 -c timezone=America/New_York" start >/dev/null
     echo "export JOBS_API_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:$port/postgres"
     echo "export JOBS_API_TEST_PGDATA=$dir"
     ;;

@@ -44,6 +44,11 @@ export function openPostgres(options: PostgresOptions): Database {
   const pool = new pg.Pool({ connectionString: options.connectionString, max: options.max ?? 10, types });
   // An idle client that loses its connection emits here; without a listener the process would crash.
   pool.on("error", (error) => options.onConnectionError?.(error));
+  // Rows carry their timestamps as JSON text, written in the session's time zone; in UTC the store turns
+  // them into GitLab's form without parsing them (store/timestamps.ts), whatever the cluster's default.
+  pool.on("connect", (client) => {
+    client.query("SET TimeZone = 'UTC'").catch((error: Error) => options.onConnectionError?.(error));
+  });
   const root = wrap(pool);
   return {
     kind: "postgres",

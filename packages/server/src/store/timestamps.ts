@@ -2,14 +2,15 @@ import type { Timestamp } from "./rows.js";
 
 /**
  * A UTC timestamp as PostgreSQL writes it in JSON (`2016-01-11T10:13:33.506123+00:00`, fraction of 0 to 6
- * digits): the form every timestamp inside a job row takes on a UTC session.
+ * digits): the form every timestamp inside a job row takes on a UTC session (PGlite's, and the one
+ * db/postgres.ts sets).
  */
 const POSTGRES_UTC = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,6}))?\+00:00$/;
 
 /**
  * GitLab's form, `2016-01-11T10:13:33.506Z` (milliseconds, UTC). PostgreSQL's UTC text is rewritten
- * rather than parsed into a `Date`: parsing was a tenth of the server's own time on a 20-job page. The
- * fraction is cut, not rounded, as `Date` does.
+ * rather than parsed into a `Date`: parsing was 7.7% of the server's samples under list load with a
+ * database that cost nothing (BENCHMARKS.md). The fraction is cut, not rounded, as `Date` does.
  */
 export function iso(value: Timestamp): string {
   const utc = typeof value === "string" ? POSTGRES_UTC.exec(value) : null;
