@@ -101,16 +101,21 @@ const rejectAmbiguousTarget: RequestHandler = (req, _res, next) => {
 };
 
 /**
- * A declared body over the limit is refused at once. body-parser would refuse it too, but only after
- * reading the whole body off the connection, so a client could keep the server reading for as long as
- * the request timeout; closing the connection after the answer spares reading it at all.
+ * A declared body over the limit is refused at once, before body-parser reads it. A client still
+ * uploading it must get to read that answer, not meet a connection reset: up to `LINGER_FACTOR` times the
+ * limit the rest is read and dropped (within the server's request timeout), as nginx's lingering close
+ * does, and the connection stays usable. A larger body is not worth reading: the connection is closed
+ * after the answer.
  */
+const LINGER_FACTOR = 4;
+
 function refuseLargeBodies(limit: number): RequestHandler {
   return (req, _res, next) => {
-    if (Number(req.get("content-length") ?? 0) > limit) {
-      throw tooLarge({ Connection: "close" });
-    }
-    next();
+    const declared = Number(req.get("content-length") ?? 0);
+    if (declared <= limit) return next();
+    if (declared > LINGER_FACTOR * limit) throw tooLarge({ Connection: "close" });
+    req.resume();
+    throw tooLarge();
   };
 }
 

@@ -179,6 +179,41 @@ describe("one client cannot hold the server", () => {
     expect(answer).toMatch(/^HTTP\/1\.1 408 /);
   });
 
+  it("lets a client that keeps uploading a refused body read the 413, then reuse the connection", async () => {
+    // The server answers once it has the headers; the body follows only after that answer, so a server
+    // that closed the connection on answering would fail the upload (EPIPE/ECONNRESET) or the next request.
+    const socket = connect(Number(new URL(server.origin).port), "127.0.0.1");
+    let received = "";
+    const receivedUntil = (pattern: RegExp) =>
+      new Promise<void>((resolve, reject) => {
+        const check = () => {
+          if (pattern.test(received)) resolve();
+        };
+        socket.on("data", (chunk: Buffer) => {
+          received += chunk.toString("latin1");
+          check();
+        });
+        socket.once("error", reject);
+        socket.once("close", () => reject(new Error(`connection closed after: ${received}`)));
+        check();
+      });
+    const refused = receivedUntil(/Too Large"\}$/);
+    socket.write(
+      `POST /api/v4/projects/1/jobs/11/play HTTP/1.1\r\nHost: x\r\nPRIVATE-TOKEN: ${T}\r\nContent-Type: application/json\r\nContent-Length: 1100000\r\n\r\n`,
+    );
+    await refused;
+    expect(received).toMatch(/^HTTP\/1\.1 413 /);
+    expect(received).toContain('{"message":"413 Request Entity Too Large"}');
+
+    received = "";
+    socket.removeAllListeners();
+    const answered = receivedUntil(/^HTTP\/1\.1 200 [^]*"id":8,/);
+    socket.write("x".repeat(1_100_000));
+    socket.write(`GET /api/v4/projects/1/jobs/8 HTTP/1.1\r\nHost: x\r\nPRIVATE-TOKEN: ${T}\r\n\r\n`);
+    await answered;
+    socket.destroy();
+  });
+
   it("refuses a body over the limit before reading it (413)", async () => {
     const answer = await rawExchange(
       slow.url,
