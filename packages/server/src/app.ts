@@ -100,6 +100,8 @@ const rejectAmbiguousTarget: RequestHandler = (req, _res, next) => {
   next();
 };
 
+const LINGER_FACTOR = 4;
+
 /**
  * A declared body over the limit is refused at once, before body-parser reads it. A client still
  * uploading it must get to read that answer, not meet a connection reset: up to `LINGER_FACTOR` times the
@@ -107,8 +109,6 @@ const rejectAmbiguousTarget: RequestHandler = (req, _res, next) => {
  * does, and the connection stays usable. A larger body is not worth reading: the connection is closed
  * after the answer.
  */
-const LINGER_FACTOR = 4;
-
 function refuseLargeBodies(limit: number): RequestHandler {
   return (req, _res, next) => {
     const declared = Number(req.get("content-length") ?? 0);

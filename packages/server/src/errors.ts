@@ -20,13 +20,13 @@ export const forbidden = (reason?: string) =>
 export const notFound = (what?: string) =>
   new HttpError(404, { message: what ? `404 ${what} Not Found` : "404 Not found" });
 export const badRequest = (reason: string) => new HttpError(400, { message: `400 Bad request - ${reason}` });
-/** Grape's wording: `does not have a valid value` for a value out of range, `is invalid` for a wrong type. */
 /** A path no route matches: Grape's `{"error": …}`, not the `{"message": …}` of an unknown resource. */
 export const routeNotFound = () => new HttpError(404, { error: "404 Not Found" });
 
 export const tooLarge = (headers: Record<string, string> = {}) =>
   new HttpError(413, { message: "413 Request Entity Too Large" }, headers);
 
+/** Grape's wording: `does not have a valid value` for a value out of range, `is invalid` for a wrong type. */
 export const invalidParam = (name: string, problem = "does not have a valid value") =>
   new HttpError(400, { error: `${name} ${problem}` });
 
