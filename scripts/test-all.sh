@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything the tests need on a bare Debian machine, then runs every test (`pnpm test`).
-# Root is needed only when Chromium or PostgreSQL are missing (they come from Debian's packages).
+# Root is needed only when Chromium, PostgreSQL or python-gitlab are missing (they come from Debian's packages).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export REDOCLY_TELEMETRY=off
@@ -8,6 +8,8 @@ export REDOCLY_TELEMETRY=off
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+# Debian's python3 (a pyenv or venv python3 on the PATH does not see Debian's modules).
+/usr/bin/python3 -c 'import gitlab' 2>/dev/null || missing+=(python3-gitlab)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "Installing ${missing[*]} from Debian's packages"
   apt-get update -qq
