@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The spec pipeline: every generated artefact comes from openapi/openapi.yaml through the bundle.
 //   bundle  openapi/ → packages/types/spec/openapi.{yaml,json}
-//   types   bundle   → packages/types/src/generated/schema.ts
+//   types   bundle   → packages/types/src/generated/schema.ts and operations.ts (the operation table)
 //   docs    bundle   → packages/types/docs/index.html (self-contained Redoc page)
 //   all     the three above, timed
 //   check   regenerate bundle and types in a temp dir and fail if the committed files differ
@@ -19,6 +19,7 @@ const out = {
   yaml: join(root, "packages/types/spec/openapi.yaml"),
   json: join(root, "packages/types/spec/openapi.json"),
   types: join(root, "packages/types/src/generated/schema.ts"),
+  operations: join(root, "packages/types/src/generated/operations.ts"),
   docs: join(root, "packages/types/docs/index.html"),
 };
 const redocly = join(root, "node_modules/.bin/redocly");
@@ -46,6 +47,68 @@ async function types(bundleJson, target) {
   writeFileSync(target, COMMENT_HEADER + astToString(ast));
 }
 
+/** `#/components/…` references of the bundle, followed to what they name. */
+function deref(spec, node) {
+  let value = node;
+  while (value && typeof value.$ref === "string") {
+    value = value.$ref
+      .slice(2)
+      .split("/")
+      .reduce((at, key) => at[key.replaceAll("~1", "/").replaceAll("~0", "~")], spec);
+  }
+  return value;
+}
+
+/** How a parameter's text is read: the kinds the server's Rack/Grape parsing needs to tell apart. */
+function parameterType(spec, schema) {
+  const s = deref(spec, schema);
+  const branches = (s.anyOf ?? s.oneOf ?? [s]).map((b) => deref(spec, b));
+  const types = new Set(branches.map((b) => b.type));
+  if (types.has("boolean")) return "boolean";
+  if (types.has("array")) return "array";
+  if (types.size === 1 && types.has("integer")) return "integer";
+  return "string";
+}
+
+/**
+ * The operation table: for each operationId its method, path, parameters (where they come from and how
+ * their text is read), request body media types, and the security schemes it accepts (anonymous when the
+ * spec lists an empty requirement). Everything that routes or authenticates a request reads it from here.
+ */
+function operationTable(bundleJson, target) {
+  const spec = JSON.parse(readFileSync(bundleJson, "utf8"));
+  const table = {};
+  for (const [path, item] of Object.entries(spec.paths)) {
+    for (const method of ["get", "put", "post", "delete", "patch"]) {
+      const op = item[method];
+      if (!op) continue;
+      const security = op.security ?? spec.security ?? [];
+      table[op.operationId] = {
+        method,
+        path,
+        parameters: Object.fromEntries(
+          [...(item.parameters ?? []), ...(op.parameters ?? [])]
+            .map((p) => deref(spec, p))
+            .map((p) => [p.name, { in: p.in, type: parameterType(spec, p.schema), required: p.required === true }]),
+        ),
+        requestBody: op.requestBody ? Object.keys(deref(spec, op.requestBody).content) : [],
+        security: security.flatMap((requirement) => Object.keys(requirement)),
+        anonymous: security.some((requirement) => Object.keys(requirement).length === 0),
+      };
+    }
+  }
+  const schemes = Object.keys(spec.components.securitySchemes);
+  const text = `${COMMENT_HEADER.replace("openapi-typescript", "scripts/spec.mjs from the bundled spec")}
+/** The spec's security schemes: where a token may come from. */
+export type SecuritySchemeName = ${schemes.map((n) => JSON.stringify(n)).join(" | ")};
+
+/** Each operation as the spec declares it: method, path, parameters, request body media types, accepted tokens. */
+export const operationTable = ${JSON.stringify(table, null, 2)} as const;
+`;
+  mkdirSync(dirname(target), { recursive: true });
+  writeFileSync(target, text);
+}
+
 // Redoc fetches its "API docs by" logo from a CDN even with --inlineBundle; offline that request fails and
 // logs a console error, so the page points at an inline image instead and stays fully self-contained.
 const redocLogo = /https:\/\/cdn\.redoc\.ly\/redoc\/logo-mini(-full)?\.svg/g;
@@ -70,10 +133,12 @@ async function check() {
       yaml: join(dir, "openapi.yaml"),
       json: join(dir, "openapi.json"),
       types: join(dir, "schema.ts"),
+      operations: join(dir, "operations.ts"),
     };
     bundle(fresh);
     await types(fresh.json, fresh.types);
-    const stale = ["yaml", "json", "types"].filter((k) => {
+    operationTable(fresh.json, fresh.operations);
+    const stale = ["yaml", "json", "types", "operations"].filter((k) => {
       try {
         return readFileSync(fresh[k], "utf8") !== readFileSync(out[k], "utf8");
       } catch {
@@ -101,6 +166,7 @@ switch (command) {
     break;
   case "types":
     await types(out.json, out.types);
+    operationTable(out.json, out.operations);
     break;
   case "docs":
     docs();
@@ -109,7 +175,10 @@ switch (command) {
     const start = performance.now();
     await timed("lint", () => run(["lint", source]));
     await timed("bundle", () => bundle(out));
-    await timed("types", () => types(out.json, out.types));
+    await timed("types", async () => {
+      await types(out.json, out.types);
+      operationTable(out.json, out.operations);
+    });
     await timed("docs", docs);
     console.log(`total   ${((performance.now() - start) / 1000).toFixed(2)} s`);
     break;

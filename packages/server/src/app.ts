@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
-import { docsPath, specPath, specYamlPath } from "@jobs-api/types";
+import { docsPath, type OperationId, operationTable, specPath, specYamlPath } from "@jobs-api/types";
 import bytes from "bytes";
+import cors from "cors";
 import express, { type Express, type RequestHandler, Router } from "express";
 import * as OpenApiValidator from "express-openapi-validator";
 import { rateLimit } from "express-rate-limit";
@@ -10,6 +11,8 @@ import type { Database } from "./db/database.js";
 import { errorHandler, HttpError, invalidParam, tooLarge, unmatchedRoute } from "./errors.js";
 import { createHandlers, type Handlers } from "./handlers/jobs.js";
 import { TOKEN_QUERY_PARAMS } from "./http/auth.js";
+import { arraysFromHashes, isMultipart, parseRackQuery, readBody, readMultipart } from "./http/grape.js";
+import { apiSecurityHeaders, exactContentTypes } from "./http/headers.js";
 import { integerParameters, integerTextProblem } from "./http/integers.js";
 import { listen } from "./server.js";
 
@@ -37,6 +40,25 @@ export interface AppOptions {
 }
 
 export const API_BASE = "/api/v4";
+
+/** `config/application.rb`'s second `Rack::Cors` rule (the first is for GitLab's own origin, with cookies). */
+const CORS: cors.CorsOptions = {
+  origin: "*",
+  credentials: false,
+  methods: ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+  exposedHeaders: ["Link", "X-Total", "X-Total-Pages", "X-Per-Page", "X-Page", "X-Next-Page", "X-Prev-Page"],
+  // rack-cors' default max age.
+  maxAge: 7200,
+  optionsSuccessStatus: 200,
+};
+const corsPreflight = cors(CORS);
+const corsHeaders = cors({ ...CORS, preflightContinue: true });
+
+/** rack-cors answers an OPTIONS itself only when it is a preflight (it names the method it asks for). */
+const corsLikeRack: RequestHandler = (req, res, next) =>
+  req.method === "OPTIONS" && req.get("access-control-request-method") === undefined
+    ? corsHeaders(req, res, next)
+    : corsPreflight(req, res, next);
 
 const TOKEN_PARAMS: ReadonlySet<string> = new Set(Object.values(TOKEN_QUERY_PARAMS));
 
@@ -73,7 +95,7 @@ function redactUrl(url: string): string {
  * parameters (a `per_page` sent to `/job`, which has none, stays a string and is ignored, as GitLab does).
  */
 const rejectNonIntegerText: RequestHandler = (req, _res, next) => {
-  const pathParams = (req as { openapi?: { pathParams?: Record<string, unknown> } }).openapi?.pathParams;
+  const pathParams: Record<string, unknown> | undefined = req.openapi?.pathParams;
   const query = req.query as Record<string, unknown>;
   for (const name of integerParameters) {
     const value = pathParams?.[name] ?? query[name];
@@ -119,20 +141,16 @@ function refuseLargeBodies(limit: number): RequestHandler {
   };
 }
 
+/** One route per operation of the spec, each to the handler of its operationId. */
 function routes(h: Handlers): Router {
   const router = Router({ caseSensitive: true });
-  // Express 5 forwards rejected promises to the error handler; no wrapper needed.
-  router.get("/projects/:id/jobs", h.listProjectJobs);
-  router.get("/projects/:id/pipelines/:pipeline_id/jobs", h.listPipelineJobs);
-  router.get("/projects/:id/pipelines/:pipeline_id/bridges", h.listPipelineBridges);
-  router.get("/job", h.getJobTokenJob);
-  router.get("/job/allowed_agents", h.getJobTokenAllowedAgents);
-  router.get("/projects/:id/jobs/:job_id", h.getJob);
-  router.get("/projects/:id/jobs/:job_id/trace", h.getJobTrace);
-  router.post("/projects/:id/jobs/:job_id/cancel", h.cancelJob);
-  router.post("/projects/:id/jobs/:job_id/retry", h.retryJob);
-  router.post("/projects/:id/jobs/:job_id/erase", h.eraseJob);
-  router.post("/projects/:id/jobs/:job_id/play", h.playJob);
+  for (const [operationId, op] of Object.entries(operationTable) as [
+    OperationId,
+    (typeof operationTable)[OperationId],
+  ][]) {
+    // Express 5 forwards rejected promises to the error handler; no wrapper needed.
+    router[op.method](op.path.replace(/\{(\w+)\}/g, ":$1"), h[operationId] as RequestHandler);
+  }
   return router;
 }
 
@@ -172,8 +190,8 @@ export function createApp(options: AppOptions): Express {
   // As on GitLab, `/API/V4/…` is not `/api/v4/…`. Case-insensitive routing would also let such a
   // request past the validator, which only looks at paths under the exact base.
   app.enable("case sensitive routing");
-  // `scope[]=a&scope[]=b` (GitLab's clients) must parse to an array like `scope=a&scope=b`.
-  app.set("query parser", "extended");
+  // Rack's query syntax: brackets build arrays and hashes, a repeated plain key keeps its last value.
+  app.set("query parser", parseRackQuery);
 
   app.use(
     pinoHttp({
@@ -203,6 +221,10 @@ export function createApp(options: AppOptions): Express {
   }
 
   app.use(rejectAmbiguousTarget);
+  // GitLab's `Rack::Cors` for `/api/*`: any origin, without credentials, any header and method.
+  app.use("/api", corsLikeRack);
+  app.use(exactContentTypes);
+  app.use(API_BASE, apiSecurityHeaders);
 
   const health: RequestHandler = async (_req, res) => {
     await db.query("SELECT 1");
@@ -219,7 +241,16 @@ export function createApp(options: AppOptions): Express {
 
   const bodyLimit = bytes.parse(options.bodyLimit ?? "1mb");
   if (bodyLimit === null) throw new Error(`invalid body limit: ${options.bodyLimit}`);
-  app.use(API_BASE, refuseLargeBodies(bodyLimit), express.json({ limit: bodyLimit }));
+  app.use(
+    API_BASE,
+    refuseLargeBodies(bodyLimit),
+    // Multipart bodies are parsed by multer (nested field names as Rack reads them), every other body is
+    // read whole, then as Grape would.
+    readMultipart(bodyLimit),
+    express.raw({ type: (req) => !isMultipart(req), limit: bodyLimit }),
+    readBody,
+    arraysFromHashes,
+  );
   const validator = OpenApiValidator.middleware({
     apiSpec: specPath,
     // The bundle is linted and checked against the OpenAPI schema by the spec pipeline (`pnpm check:generated`);
@@ -228,6 +259,8 @@ export function createApp(options: AppOptions): Express {
     validateRequests: { allowUnknownQueryParameters: true, coerceTypes: true },
     validateResponses: options.validateResponses === false ? false : { allErrors: true },
     validateSecurity: false,
+    // Multipart bodies were read before (`readMultipart`), with GitLab's answers to malformed ones.
+    fileUploader: false,
     ignorePaths: (path: string) => !path.startsWith(`${API_BASE}/`),
   });
   validators.set(app, validator);

@@ -68,6 +68,8 @@ function validationMessage(error: ValidatorError, req: Request): string {
   const code = item.errorCode ?? "";
   if (code.startsWith("required")) return `${name} is missing`;
   if (code.startsWith("type") || code.startsWith("anyOf")) return `${name} is invalid`;
+  // Grape's `except_values` (`per_page=0`), which the spec writes as `not: {const: 0}`.
+  if (code.startsWith("not")) return `${name} has a value not allowed`;
   // Out of range as Ajv read it; Grape refuses a text that is no integer (`-1e3`) before any range check.
   if (integerParameters.has(name) && integerTextProblem(req, name) === "is invalid")
     return `${name} is invalid`;
@@ -107,8 +109,7 @@ function toHttpError(error: unknown, req: Request): HttpError | null {
 
 /** Whether the operation the request matched declares `status` (then its body is validated). */
 function declares(req: Request, status: number): boolean {
-  const responses = (req as { openapi?: { schema?: { responses?: Record<string, unknown> } } }).openapi
-    ?.schema?.responses;
+  const responses = req.openapi?.schema.responses;
   if (responses === undefined) return false;
   const code = String(status);
   return code in responses || `${code[0]}XX` in responses || "default" in responses;

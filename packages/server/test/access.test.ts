@@ -143,11 +143,36 @@ function headersOf(kind: Kind): Record<string, string> {
 
 const READS = ["listProjectJobs", "listPipelineJobs", "listPipelineBridges", "getJob", "getJobTrace"];
 const SUCCESS: Record<string, number> = { cancelJob: 201, retryJob: 201, eraseJob: 201, playJob: 200 };
+/** jobs.rb and pipelines.rb: the routes with `route_setting :authentication, job_token_allowed: true`. */
+const JOB_TOKEN_ROUTES = new Set([
+  "listProjectJobs",
+  "listPipelineJobs",
+  "listPipelineBridges",
+  "getJobTokenJob",
+  "getJobTokenAllowedAgents",
+]);
+/** pipelines.rb: `before { authenticate_non_get! }`, so its GETs answer anonymous callers. */
+const ANONYMOUS_ROUTES = new Set(["listPipelineJobs", "listPipelineBridges"]);
+/** Malformed credentials that present no token at all (an Authorization header that is no Bearer token). */
+const NO_TOKEN_MALFORMED = new Set(["malformed 3", "malformed 4", "malformed 5"]);
 
-/** The status GitLab gives: an oracle written from the reference, not from the server's code. */
+/** What the route reads of the caller's credentials: job tokens only where the route takes them. */
+function presented(kind: Kind, operationId: string): "valid" | "invalid" | "none" {
+  const jobToken = kind === "job" || kind === "finishedJob" || kind === "malformed 6";
+  if (kind === "none" || NO_TOKEN_MALFORMED.has(kind) || (jobToken && !JOB_TOKEN_ROUTES.has(operationId))) {
+    return "none";
+  }
+  return kind === "personal" || kind === "oauth" || kind === "job" ? "valid" : "invalid";
+}
+
+/** The status GitLab gives: an oracle written from GitLab's routes, not from the server's code. */
 function expected(kind: Kind, operationId: string, place: Place): { status: number; message?: string } {
-  const valid = kind === "personal" || kind === "oauth" || kind === "job";
-  if (!valid) return { status: 401, message: "401 Unauthorized" };
+  const credential = presented(kind, operationId);
+  if (credential === "invalid") return { status: 401, message: "401 Unauthorized" };
+  if (credential === "none") {
+    if (!ANONYMOUS_ROUTES.has(operationId)) return { status: 401, message: "401 Unauthorized" };
+    return place === "public" ? { status: 200 } : { status: 404, message: "404 Project Not Found" };
+  }
   if (operationId === "getJobTokenJob" || operationId === "getJobTokenAllowedAgents") {
     return kind === "job" ? { status: 200 } : { status: 404, message: "404 Job Not Found" };
   }

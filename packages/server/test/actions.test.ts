@@ -159,14 +159,78 @@ describe.each(backends)("actions on $name", ({ open, skip }) => {
         });
       });
 
-      it("retries a finished manual job", async () => {
+      it("retries a finished manual job and answers the job it played (jobs.rb presents `job`)", async () => {
         const w = await createWorld(db);
         await post(w, w.manualJob, "play", w.tokens.developer);
         await post(w, w.manualJob, "cancel", w.tokens.developer);
         const r = await post(w, w.manualJob, "play", w.tokens.developer);
         expect(r.status).toBe(200);
-        expect((r.body as JobJson).id).not.toBe(w.manualJob);
-        expect(r.body).toMatchObject({ name: "deploy", status: "pending" });
+        expect(r.body).toMatchObject({ id: w.manualJob, name: "deploy", status: "canceled" });
+        const list = await call(
+          `${server.api}/projects/${w.projectId}/pipelines/${w.pipelineId}/jobs?per_page=100`,
+          {
+            token: w.tokens.developer,
+          },
+        );
+        const attempts = (list.body as JobJson[]).filter((job) => job.name === "deploy");
+        expect(attempts).toHaveLength(1);
+        expect(attempts[0]).toMatchObject({ status: "pending" });
+        expect(attempts[0]?.id).not.toBe(w.manualJob);
+      });
+
+      it.each([
+        ["an empty form", "application/x-www-form-urlencoded", ""],
+        ["an empty body of any type", "text/plain", ""],
+        ["no Content-Type", undefined, ""],
+        [
+          "a form",
+          "application/x-www-form-urlencoded",
+          "job_variables_attributes[0][key]=K&job_variables_attributes[0][value]=V",
+        ],
+        ["JSON without Content-Type (Grape's default format)", undefined, '{"job_variables_attributes":[]}'],
+      ])(
+        "plays with %s (Grape reads forms and JSON; an empty body is no body)",
+        async (_what, type, body) => {
+          const w = await createWorld(db);
+          const r = await call(`${server.api}/projects/${w.projectId}/jobs/${w.manualJob}/play`, {
+            method: "POST",
+            token: w.tokens.developer,
+            headers: type === undefined ? {} : { "Content-Type": type },
+            body,
+          });
+          expect(r.status, r.text).toBe(200);
+          expect(r.body).toMatchObject({ id: w.manualJob, status: "pending" });
+        },
+      );
+
+      it("plays with a multipart form", async () => {
+        const w = await createWorld(db);
+        const form = new FormData();
+        form.set("job_variables_attributes[0][key]", "TARGET");
+        form.set("job_variables_attributes[0][value]", "staging");
+        const r = await call(`${server.api}/projects/${w.projectId}/jobs/${w.manualJob}/play`, {
+          method: "POST",
+          token: w.tokens.developer,
+          body: form,
+        });
+        expect(r.status, r.text).toBe(200);
+        const [variable] = await db.query<{ key: string; value: string }>(
+          "SELECT key, value FROM job_variables WHERE job_id = $1",
+          [w.manualJob],
+        );
+        expect(variable).toEqual({ key: "TARGET", value: "staging" });
+      });
+
+      it("answers 415 for a body of another media type (Grape's formatter)", async () => {
+        const w = await createWorld(db);
+        const r = await call(`${server.api}/projects/${w.projectId}/jobs/${w.manualJob}/play`, {
+          method: "POST",
+          token: w.tokens.developer,
+          headers: { "Content-Type": "text/plain" },
+          body: "hello",
+        });
+        expect(r.status).toBe(415);
+        expect(r.body).toEqual({ error: "The provided content-type 'text/plain' is not supported." });
       });
 
       it("answers 400 Unplayable Job for other jobs", async () => {
@@ -200,7 +264,9 @@ describe.each(backends)("actions on $name", ({ open, skip }) => {
           body: "{nope",
         });
         expect(malformed.status).toBe(400);
-        expect(malformed.body).toHaveProperty("error");
+        expect((malformed.body as { error: string }).error).toContain(
+          "message body does not match declared format",
+        );
       });
 
       it("plays a manual trigger job and answers a bridge", async () => {

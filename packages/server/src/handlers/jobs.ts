@@ -1,7 +1,7 @@
 import type { JobStatus, OperationId, operations } from "@jobs-api/types";
 import type { Request, RequestHandler, Response } from "express";
 import type { Database } from "../db/database.js";
-import { badRequest, forbidden, HttpError, notFound } from "../errors.js";
+import { badRequest, forbidden, HttpError, notFound, unauthorized } from "../errors.js";
 import {
   atLeast,
   authenticateJobCaller,
@@ -9,7 +9,15 @@ import {
   type CallerRequest,
   projectAccess,
 } from "../http/auth.js";
-import { decodeCursor, setKeysetHeaders, setOffsetHeaders } from "../http/pagination.js";
+import { grapeBoolean } from "../http/grape.js";
+import {
+  decodeCursor,
+  OFFSET_LIMIT,
+  pageOf,
+  perPageOf,
+  setKeysetHeaders,
+  setOffsetHeaders,
+} from "../http/pagination.js";
 import * as entities from "../store/entities.js";
 import {
   countJobs,
@@ -48,6 +56,9 @@ export type Handlers = { [K in OperationId]: Handler<K> };
 type ProjectRequest = CallerRequest & { params: Pick<Path<"listProjectJobs">, "id"> };
 type JobRequest = CallerRequest & { params: Path<"getJob"> };
 
+/** Whether a row can have `id` (bigint, positive): any other integer is looked up by GitLab and not found. */
+const isRowId = (id: number) => Number.isSafeInteger(id) && id > 0;
+
 const scopeOf = (scope: readonly JobStatus[] | undefined) => (scope && scope.length > 0 ? scope : undefined);
 
 interface HandlerOptions {
@@ -60,27 +71,38 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
   const origin = (req: Pick<Request, "protocol" | "get">) =>
     options.externalUrl ?? `${req.protocol}://${req.get("host") ?? "localhost"}`;
 
-  /** Authenticates, then resolves the project for reading (Reporter, or a public/internal project). */
-  async function readableProject(req: ProjectRequest) {
-    const principal = await authenticateProjectCaller(db, req);
-    const access = projectAccess(principal);
+  /**
+   * Authenticates for `operationId`, then resolves the project for reading (Reporter, or a public/internal
+   * project).
+   */
+  async function readableProject(req: ProjectRequest, operationId: OperationId) {
+    const caller = await authenticateProjectCaller(db, req, operationId);
+    const access = projectAccess(caller);
     if (!access.canRead) throw forbidden();
-    return { principal, ...access };
+    return { principal: caller.principal, ...access };
   }
 
+  /** Any integer is looked up, as GitLab does; ids no row can have are not found without asking. */
   async function jobOf(projectId: number, jobId: number, types?: readonly JobType[]): Promise<JobRow> {
-    const job = await findJob(db, projectId, jobId, types);
+    const job = isRowId(jobId) ? await findJob(db, projectId, jobId, types) : null;
     if (!job) throw notFound();
     return job;
   }
 
-  /** Cancel, retry and erase: GitLab checks the Developer role before it looks the job up. */
-  async function updatable(req: JobRequest) {
-    const principal = await authenticateProjectCaller(db, req);
-    const access = projectAccess(principal);
-    if (!atLeast(access.role, "developer")) throw forbidden();
-    const job = await jobOf(access.project.id, Number(req.params.job_id));
-    return { principal, ...access, job };
+  /** An action's caller: authenticated (actions are never anonymous) in a project they can see. */
+  async function actor(req: JobRequest, operationId: OperationId) {
+    const caller = await authenticateProjectCaller(db, req, operationId);
+    const access = projectAccess(caller);
+    if (!caller.principal) throw unauthorized();
+    return { principal: caller.principal, ...access };
+  }
+
+  /** GitLab's order for retry and erase: the job is looked up (404) before the right to change it (403). */
+  async function changeableJob(req: JobRequest, operationId: OperationId, types?: readonly JobType[]) {
+    const found = await actor(req, operationId);
+    const job = await jobOf(found.project.id, Number(req.params.job_id), types);
+    if (!atLeast(found.role, "developer")) throw forbidden();
+    return { ...found, job };
   }
 
   /** One page of a pipeline's builds or bridges, with GitLab's pagination headers (counts included) set. */
@@ -90,15 +112,18 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
     type: JobType,
     query: Query<"listPipelineJobs">,
   ): Promise<JobRow[]> {
-    const { project } = await readableProject(req);
+    const { project } = await readableProject(
+      req,
+      type === "build" ? "listPipelineJobs" : "listPipelineBridges",
+    );
     const pipelineId = Number(req.params.pipeline_id);
-    if (!(await pipelineExists(db, project.id, pipelineId))) throw notFound();
+    if (!isRowId(pipelineId) || !(await pipelineExists(db, project.id, pipelineId))) throw notFound();
     const filter: JobFilter = {
       pipelineId,
       type,
       scope: scopeOf(query.scope),
-      // GitLab hides retried builds from pipeline lists; bridges are listed as they are.
-      includeRetried: type === "bridge" || query.include_retried === true,
+      // GitLab's JobsFinder hides retried jobs unless asked; the bridges route has no such parameter.
+      includeRetried: type === "build" && grapeBoolean(query.include_retried),
     };
     return offsetPage(req, res, filter, query, true);
   }
@@ -111,10 +136,13 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
     query: { page?: number; per_page?: number },
     counted: boolean,
   ): Promise<JobRow[]> {
-    const page = query.page ?? 1;
-    const perPage = query.per_page ?? 20;
+    const page = pageOf(query.page);
+    const perPage = perPageOf(query.per_page);
+    const offset = (page - 1) * perPage;
+    // An offset beyond any table is an empty page, not a query PostgreSQL would refuse.
+    const reachable = Number.isSafeInteger(offset);
     const [rows, total] = await Promise.all([
-      listJobs(db, filter, perPage + 1, (page - 1) * perPage),
+      reachable ? listJobs(db, filter, perPage + 1, offset) : [],
       counted ? countJobs(db, filter) : null,
     ]);
     const items = rows.slice(0, perPage);
@@ -131,7 +159,7 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
 
   return {
     async listProjectJobs(req, res) {
-      const { project } = await readableProject(req);
+      const { project } = await readableProject(req, "listProjectJobs");
       const q = req.query;
       const filter: JobFilter = {
         projectId: project.id,
@@ -141,12 +169,15 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
       };
       const now = new Date();
       if (q.pagination === "keyset") {
-        // GitLab refuses keyset pagination in an order it has no index for with 405, not 400.
-        if ((q.order_by ?? "id") !== "id") throw new HttpError(405, { message: "405 Method Not Allowed" });
-        const sort = q.sort ?? "desc";
-        const perPage = q.per_page ?? 20;
+        // GitLab serves keyset pagination of jobs in `Ci::Build.supported_keyset_orderings` only (id, desc).
+        if ((q.order_by ?? "id") !== "id" || (q.sort ?? "desc") !== "desc") {
+          throw new HttpError(405, {
+            error: "Keyset pagination is not yet available for this type of request",
+          });
+        }
+        const perPage = perPageOf(q.per_page);
         const after = q.cursor === undefined ? null : decodeCursor(q.cursor);
-        const rows = await listJobsKeyset(db, filter, sort, after, perPage + 1);
+        const rows = await listJobsKeyset(db, filter, "desc", after, perPage + 1);
         const page = rows.slice(0, perPage);
         setKeysetHeaders(
           req,
@@ -157,6 +188,12 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
         );
         res.json(page.map((row) => entities.job(row, now)));
         return;
+      }
+      // GitLab's offset limit for lists that keyset pagination can serve, from the parameters as sent.
+      if ((q.page ?? 1) * (q.per_page ?? 20) > OFFSET_LIMIT) {
+        throw new HttpError(405, {
+          error: `Offset pagination has a maximum allowed offset of ${OFFSET_LIMIT} for requests that return objects of type Ci::Build. Remaining records can be retrieved using keyset pagination.`,
+        });
       }
       // The project list is paginated without counts, as GitLab does.
       const page = await offsetPage(req, res, filter, q, false);
@@ -176,14 +213,14 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
     },
 
     async getJobTokenJob(req, res) {
-      const { jobId } = await authenticateJobCaller(db, req, true);
+      const { jobId } = await authenticateJobCaller(db, req, "getJobTokenJob");
       const job = await getJobById(db, jobId);
       if (!job) throw notFound("Job");
       res.json(entities.job(job));
     },
 
     async getJobTokenAllowedAgents(req, res) {
-      const { jobId, jobProjectId } = await authenticateJobCaller(db, req, false);
+      const { jobId, jobProjectId } = await authenticateJobCaller(db, req, "getJobTokenAllowedAgents");
       if (jobProjectId === null) throw notFound("Job");
       const [job, project, agents] = await Promise.all([
         getJobById(db, jobId),
@@ -195,12 +232,12 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
     },
 
     async getJob(req, res) {
-      const { project } = await readableProject(req);
+      const { project } = await readableProject(req, "getJob");
       res.json(entities.job(await jobOf(project.id, Number(req.params.job_id))));
     },
 
     async getJobTrace(req, res) {
-      const { project } = await readableProject(req);
+      const { project } = await readableProject(req, "getJobTrace");
       const job = await jobOf(project.id, Number(req.params.job_id));
       const trace = await getTrace(db, job.id);
       res
@@ -211,23 +248,29 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
     },
 
     async cancelJob(req, res) {
-      const { job, role } = await updatable(req);
+      // Cancel checks the Developer role before it looks the job up.
+      const { project, role } = await actor(req, "cancelJob");
+      if (!atLeast(role, "developer")) throw forbidden();
+      const job = await jobOf(project.id, Number(req.params.job_id));
+      // As in Rack, a parameter of the body wins over the query's.
+      const force = grapeBoolean(req.body?.force ?? req.query.force);
       // Forcing a job out of `canceling` without its runner is for maintainers.
-      if (req.query.force === true && !atLeast(role, "maintainer")) throw forbidden();
-      const outcome = await cancelJob(db, job.id, { force: req.query.force === true });
+      if (force && !atLeast(role, "maintainer")) throw forbidden();
+      const outcome = await cancelJob(db, job.id, { force });
       res.status(201).json(entities.job(outcome.job));
     },
 
     async retryJob(req, res) {
-      const { job, principal } = await updatable(req);
+      // Retry takes builds and trigger jobs (`find_job!`).
+      const { job, principal } = await changeableJob(req, "retryJob", ["build", "bridge"]);
       const outcome = await retryJob(db, job.id, principal.userId);
       if ("refused" in outcome) throw forbidden("Job is not retryable");
       res.status(201).json(entities.job(outcome.job));
     },
 
     async eraseJob(req, res) {
-      const { job, principal, role } = await updatable(req);
-      // `updatable` has required Developer: a developer may erase their own jobs.
+      const { job, principal, role } = await changeableJob(req, "eraseJob");
+      // `changeableJob` has required Developer: a developer may erase their own jobs.
       const ownJob = job.user_id === principal.userId;
       if (!atLeast(role, "maintainer") && !ownJob) throw forbidden();
       const outcome = await eraseJob(db, job.id, principal.userId);
@@ -237,9 +280,9 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
 
     async playJob(req, res) {
       // Play checks reading first and the right to play once the job (build or trigger job) is found.
-      const { project, role, principal } = await readableProject(req);
+      const { project, role, principal } = await readableProject(req, "playJob");
       const job = await jobOf(project.id, Number(req.params.job_id), ["build", "bridge"]);
-      if (!atLeast(role, "developer")) throw forbidden();
+      if (!principal || !atLeast(role, "developer")) throw forbidden();
       // The spec's pattern has already refused values with NUL, which PostgreSQL text cannot hold.
       const outcome = await playJob(db, job.id, principal.userId, req.body?.job_variables_attributes);
       if ("refused" in outcome) throw badRequest("Unplayable Job");

@@ -1,3 +1,4 @@
+import { type OperationId, operationTable, type SecuritySchemeName } from "@jobs-api/types";
 import type { Request } from "express";
 import type { Queryable } from "../db/database.js";
 import { notFound, unauthorized } from "../errors.js";
@@ -7,8 +8,8 @@ import {
   authenticateJobToken,
   type Credential,
   type Principal,
-  type ProjectTarget,
 } from "../store/auth.js";
+import { findProject } from "../store/projects.js";
 import type { ProjectRow, Role } from "../store/rows.js";
 
 /** A single string value of a header or query parameter; repeated or odd values count as absent. */
@@ -16,80 +17,105 @@ function single(value: unknown): string | undefined {
   return typeof value === "string" && value.length > 0 ? value : undefined;
 }
 
-interface Credentials {
-  privateToken?: string | undefined;
-  bearer?: string | undefined;
-  jobToken?: string | undefined;
-}
-
 /** The parts of a request authentication reads, whatever the route's parameter types. */
 export type CallerRequest = Pick<Request, "get"> & { query: object };
 
 /** The query parameters a token may come in: authentication reads them, request logs redact them. */
 export const TOKEN_QUERY_PARAMS = {
-  privateToken: "private_token",
-  bearer: "access_token",
-  jobToken: "job_token",
-} as const;
+  privateTokenQuery: "private_token",
+  accessTokenQuery: "access_token",
+  jobTokenQuery: "job_token",
+} as const satisfies Partial<Record<SecuritySchemeName, string>>;
 
-function credentials(req: CallerRequest): Credentials {
+const ACCESS_KINDS = ["oauth", "personal"] as const;
+
+/**
+ * The token a request presents, read only from the places the operation's security schemes name (a job
+ * token elsewhere authenticates nobody, as on GitLab's routes without `job_token_allowed`), as the
+ * interpretations to try in turn; empty when it presents none. As in GitLab the first kind present decides,
+ * and an invalid one is not rescued by another: access tokens (`PRIVATE-TOKEN`, then `Authorization:
+ * Bearer`), then job tokens. On routes that take job tokens, a Bearer token is tried as one first.
+ */
+function presented(req: CallerRequest, security: readonly SecuritySchemeName[]): Credential[] {
+  const accepts = (scheme: SecuritySchemeName) => security.includes(scheme);
   const query = req.query as Record<string, unknown>;
-  const authorization = req.get("authorization");
-  const bearer = authorization?.match(/^Bearer\s+(\S+)\s*$/i)?.[1];
-  return {
-    privateToken: single(req.get("private-token")) ?? single(query[TOKEN_QUERY_PARAMS.privateToken]),
-    bearer: bearer ?? single(query[TOKEN_QUERY_PARAMS.bearer]),
-    jobToken: single(req.get("job-token")) ?? single(query[TOKEN_QUERY_PARAMS.jobToken]),
-  };
+  const privateToken =
+    (accepts("privateTokenHeader") ? single(req.get("private-token")) : undefined) ??
+    (accepts("privateTokenQuery") ? single(query[TOKEN_QUERY_PARAMS.privateTokenQuery]) : undefined);
+  if (privateToken) return [{ token: privateToken, kinds: ["personal"] }];
+  const jobTokens = accepts("jobTokenHeader") || accepts("jobTokenQuery");
+  const bearer = accepts("bearerToken")
+    ? req.get("authorization")?.match(/^Bearer\s+(\S+)\s*$/i)?.[1]
+    : undefined;
+  if (bearer) {
+    const access: Credential = { token: bearer, kinds: ACCESS_KINDS };
+    return jobTokens ? [{ token: bearer, kinds: "job" }, access] : [access];
+  }
+  const accessToken = accepts("accessTokenQuery")
+    ? single(query[TOKEN_QUERY_PARAMS.accessTokenQuery])
+    : undefined;
+  if (accessToken) return [{ token: accessToken, kinds: ACCESS_KINDS }];
+  const jobToken =
+    (accepts("jobTokenHeader") ? single(req.get("job-token")) : undefined) ??
+    (accepts("jobTokenQuery") ? single(query[TOKEN_QUERY_PARAMS.jobTokenQuery]) : undefined);
+  return jobToken ? [{ token: jobToken, kinds: "job" }] : [];
 }
 
 /** A request to a project endpoint: `:id` is the project's id or full path. */
 type ProjectCallerRequest = CallerRequest & { params: { id: number | string } };
 
-/** A project endpoint's caller, with the project of the request as this caller sees it. */
-type ProjectCaller = Principal & { target: ProjectTarget };
+/** A project endpoint's caller (null: anonymous), with the project the request names and the caller's role. */
+export interface ProjectCaller {
+  principal: Principal | null;
+  project: ProjectRow | null;
+  role: Role | null;
+}
 
 /**
- * The caller of a project endpoint, and the project the request names (read in the same query; see
- * `projectAccess`). As in GitLab, the first kind of token present decides: an invalid one is not rescued
- * by another. No token, or an invalid, expired or revoked one: 401.
+ * The caller of project operation `operationId` and the project the request names (read in the same query
+ * as the token). Tokens the operation does not take are not read. An invalid, expired or revoked token:
+ * 401. No token: anonymous on operations whose security allows it, else 401.
  */
 export async function authenticateProjectCaller(
   db: Queryable,
   req: ProjectCallerRequest,
+  operationId: OperationId,
 ): Promise<ProjectCaller> {
-  const c = credentials(req);
-  let credential: Credential | undefined;
-  if (c.privateToken) credential = { token: c.privateToken, kinds: ["personal"] };
-  else if (c.bearer) credential = { token: c.bearer, kinds: ["oauth", "personal"] };
-  else if (c.jobToken) credential = { token: c.jobToken, kinds: "job" };
-  const caller = credential && (await authenticateForProject(db, credential, String(req.params.id)));
-  if (!caller) throw unauthorized();
-  return caller;
+  const { security, anonymous } = operationTable[operationId];
+  const ref = String(req.params.id);
+  const credentials = presented(req, security);
+  if (credentials.length === 0) {
+    if (!anonymous) throw unauthorized();
+    return { principal: null, project: await findProject(db, ref), role: null };
+  }
+  for (const credential of credentials) {
+    const caller = await authenticateForProject(db, credential, ref);
+    if (caller) {
+      const { target, ...principal } = caller;
+      return { principal, project: target.project, role: target.role };
+    }
+  }
+  throw unauthorized();
 }
 
 /**
- * The running job behind a CI job token, for `/job` and `/job/allowed_agents`. `bearerIsJobToken`
- * (only `/job`) lets `Authorization: Bearer` carry the job token. A valid token of another kind: 404 Job Not Found.
+ * The running job behind a CI job token, for `/job` and `/job/allowed_agents`. A valid token of another
+ * kind authenticates its user, who has no job: 404 Job Not Found.
  */
 export async function authenticateJobCaller(
   db: Queryable,
   req: CallerRequest,
-  bearerIsJobToken: boolean,
+  operationId: OperationId,
 ): Promise<Principal & { jobId: number }> {
-  const c = credentials(req);
-  const jobToken = c.jobToken ?? (bearerIsJobToken ? c.bearer : undefined);
-  if (jobToken) {
-    const principal = await authenticateJobToken(db, jobToken);
+  for (const credential of presented(req, operationTable[operationId].security)) {
+    const principal =
+      credential.kinds === "job"
+        ? await authenticateJobToken(db, credential.token)
+        : await authenticateAccessToken(db, credential.token, credential.kinds);
     if (principal?.jobId != null) return { ...principal, jobId: principal.jobId };
-    if (c.jobToken || !c.bearer) throw unauthorized();
+    if (principal) throw notFound("Job");
   }
-  const other = c.privateToken
-    ? await authenticateAccessToken(db, c.privateToken, ["personal"])
-    : c.bearer
-      ? await authenticateAccessToken(db, c.bearer, ["oauth", "personal"])
-      : null;
-  throw other ? notFound("Job") : unauthorized();
+  throw unauthorized();
 }
 
 const RANK: Record<Role, number> = { guest: 10, reporter: 20, developer: 30, maintainer: 40, owner: 50 };
@@ -105,15 +131,17 @@ interface ProjectAccess {
 }
 
 /**
- * The project of the request as its caller may see it, from the caller's authentication (which read it
- * in the same query). Invisible and unknown projects both answer 404 Project Not Found, and a job token
- * reaches only its own job's project.
+ * The project of the request as its caller may see it. Invisible and unknown projects both answer 404
+ * Project Not Found; a job token reaches only its own job's project; anonymous callers see public projects
+ * only.
  */
 export function projectAccess(caller: ProjectCaller): ProjectAccess {
-  const { project, role } = caller.target;
-  if (!project || (caller.jobProjectId !== null && caller.jobProjectId !== project.id)) {
+  const { project, role, principal } = caller;
+  if (!project || (principal?.jobProjectId != null && principal.jobProjectId !== project.id)) {
     throw notFound("Project");
   }
-  if (role === null && project.visibility === "private") throw notFound("Project");
-  return { project, role, canRead: atLeast(role, "reporter") || project.visibility !== "private" };
+  const visible =
+    project.visibility === "public" || (principal !== null && project.visibility === "internal");
+  if (role === null && !visible) throw notFound("Project");
+  return { project, role, canRead: atLeast(role, "reporter") || visible };
 }

@@ -33,7 +33,7 @@ function writtenValues(req: Request, name: string): string[] {
   const url = req.originalUrl;
   const query = url.indexOf("?");
   const path = query < 0 ? url : url.slice(0, query);
-  const route = (req as { openapi?: { expressRoute?: string } }).openapi?.expressRoute?.split("/") ?? [];
+  const route = req.openapi?.expressRoute.split("/") ?? [];
   const at = route.indexOf(`:${name}`);
   if (at >= 0) return [decoded(path.split("/")[at] ?? "")];
   return query < 0 ? [] : new URLSearchParams(url.slice(query + 1)).getAll(name);

@@ -1,6 +1,23 @@
 import type { Request, Response } from "express";
 import { invalidParam } from "../errors.js";
 
+/** Kaminari's `max_per_page` in GitLab: larger `per_page` values are served as this many. */
+const MAX_PER_PAGE = 100;
+const DEFAULT_PER_PAGE = 20;
+
+/**
+ * GitLab's default plan limit on `page` × `per_page` (`offset_pagination_limit`) for lists that keyset
+ * pagination can also serve; beyond it offset pagination answers 405.
+ */
+export const OFFSET_LIMIT = 50_000;
+
+/** Kaminari's `per`: a negative value is the default, and the maximum caps the rest (0 never gets here). */
+export const perPageOf = (perPage: number | undefined): number =>
+  perPage === undefined || perPage < 0 ? DEFAULT_PER_PAGE : Math.min(perPage, MAX_PER_PAGE);
+
+/** Kaminari's `page`: any page below the first is the first. */
+export const pageOf = (page: number | undefined): number => (page === undefined || page < 1 ? 1 : page);
+
 /** The part of a request that page URLs are built from: its path and query, after an origin. */
 type PageRequest = Pick<Request, "originalUrl">;
 

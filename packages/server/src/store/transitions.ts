@@ -20,7 +20,8 @@ const CANCELABLE: readonly JobStatus[] = [
   "scheduled",
   "manual",
 ];
-const RETRYABLE: readonly JobStatus[] = ["success", "failed", "canceled"];
+// `Ci::Processable#retryable?`: completed or canceling (a canceling job may be retried at once).
+const RETRYABLE: readonly JobStatus[] = ["success", "failed", "canceled", "canceling"];
 const ERASABLE: readonly JobStatus[] = ["success", "failed", "canceled", "skipped"];
 const PLAYABLE: readonly JobStatus[] = ["manual", "scheduled"];
 
@@ -151,7 +152,8 @@ export function retryJob(db: Database, jobId: number, userId: number): Promise<R
 
 /**
  * A manual or scheduled job becomes pending for the caller with the given variables; a finished manual
- * job is retried with them instead. Answers the job that will run.
+ * job is retried with them instead. Answers the job that was played, as GitLab's route presents the job it
+ * was asked to play (not the new attempt a retry creates).
  */
 export function playJob(
   db: Database,
@@ -172,8 +174,9 @@ export function playJob(
       await updatePipeline(tx, jobId);
       return resulting(tx, jobId);
     }
-    if (isRetryable(job)) return resulting(tx, await retryLocked(tx, jobId, userId, variables));
-    return { refused: "unplayable" };
+    if (!isRetryable(job)) return { refused: "unplayable" };
+    await retryLocked(tx, jobId, userId, variables);
+    return resulting(tx, jobId);
   });
 }
 

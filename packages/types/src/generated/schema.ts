@@ -20,8 +20,14 @@ export interface paths {
          *     GitLab sends `X-Page`, `X-Per-Page`, `X-Next-Page`, `X-Prev-Page` and a `Link` header without
          *     `rel="last"`, but never `X-Total` or `X-Total-Pages`.
          *
-         *     **Keyset pagination**: `pagination=keyset&order_by=id&sort=desc` (or `asc`). Only `Link` is sent;
-         *     follow its `rel="next"` URL until there is none. Another `order_by` answers 405.
+         *     Offset pagination stops at 50,000 jobs (`page` × `per_page`, GitLab's default plan limit): deeper pages
+         *     answer 405 and point at keyset pagination.
+         *
+         *     **Keyset pagination**: `pagination=keyset` (ordered by `id`, descending). Only `Link` is sent; follow
+         *     its `rel="next"` URL until there is none. Any other ordering (`order_by` other than `id`, `sort` other
+         *     than `desc`) answers 405, as on GitLab.
+         *
+         *     Takes CI job tokens (GitLab 16.x and later), for their own job's project.
          */
         get: operations["listProjectJobs"];
         put?: never;
@@ -44,7 +50,9 @@ export interface paths {
          * @description Jobs of a pipeline (any pipeline, child pipelines included), newest first. Trigger jobs are not
          *     included: list them with `listPipelineBridges`. Jobs that were retried are hidden unless
          *     `include_retried=true`, so by default each job name appears once, with its latest attempt.
-         *     Needs at least the Reporter role, or a public project with public pipelines.
+         *     Needs at least the Reporter role, or a public project with public pipelines, which answers without
+         *     a token too (GitLab's pipeline routes authenticate only their non-GET requests). Takes CI job tokens
+         *     (GitLab 16.x and later).
          *
          *     Paginated with counts: `X-Total` and `X-Total-Pages` and `rel="last"` are sent while the list has at
          *     most 10,000 jobs.
@@ -68,7 +76,9 @@ export interface paths {
         /**
          * List pipeline bridges
          * @description Trigger jobs (bridges) of a pipeline, newest first, each with the `downstream_pipeline` it started
-         *     (`null` until that pipeline exists). Needs at least the Reporter role, or a public project with public pipelines.
+         *     (`null` until that pipeline exists). Needs at least the Reporter role, or a public project with public pipelines, which answers without
+         *     a token too (GitLab's pipeline routes authenticate only their non-GET requests). Takes CI job tokens
+         *     (bridges: GitLab 19.2 and later; earlier ones ignore a job token here).
          *
          *     Paginated with counts: `X-Total` and `X-Total-Pages` and `rel="last"` are sent while the list has at
          *     most 10,000 jobs.
@@ -92,9 +102,9 @@ export interface paths {
         /**
          * Get the job of a job token
          * @description The job that a CI job token (`CI_JOB_TOKEN`) belongs to. Meant to run inside a job's `script`.
-         *     Takes a job token only, in the `JOB-TOKEN` header, the `job_token` query parameter or as
+         *     Answers for a job token only, in the `JOB-TOKEN` header, the `job_token` query parameter or as
          *     `Authorization: Bearer`. A job token is valid only while its job is running. Any other valid token
-         *     answers `404 Job Not Found`. GitLab 13.10 and later.
+         *     authenticates its user but answers `404 Job Not Found`. GitLab 13.10 and later.
          *
          *     Same attributes as `getJob`, except that `tag_list` is optional: GitLab's documented answer omits it.
          */
@@ -117,8 +127,9 @@ export interface paths {
         /**
          * Get the allowed agents of a job token
          * @description The job that a CI job token belongs to, with its pipeline, project and user, and the GitLab agents
-         *     for Kubernetes that it is allowed to use. Takes a job token only (`JOB-TOKEN` header or `job_token`
-         *     query parameter); any other valid token answers `404 Job Not Found`. GitLab Premium, 13.11 and later.
+         *     for Kubernetes that it is allowed to use. Answers for a job token only (`JOB-TOKEN` header, `job_token`
+         *     query parameter or `Authorization: Bearer`); any other valid token authenticates its user but answers
+         *     `404 Job Not Found`. GitLab Premium, 13.11 and later.
          */
         get: operations["getJobTokenAllowedAgents"];
         put?: never;
@@ -526,9 +537,12 @@ export interface components {
         };
         /** @description A CI job (a build) as the lists and `GET /projects/{id}/jobs/{job_id}` return it. */
         Job: WithRequired<components["schemas"]["JobBasic"], "pipeline"> & WithRequired<components["schemas"]["BuildAttributes"], "tag_list" | "artifacts_expire_at">;
-        /** @description GitLab's error body for invalid parameters, e.g. `scope does not have a valid value`. */
+        /**
+         * @description Grape's error body: invalid parameters (`scope does not have a valid value`), an unsupported request
+         *     body, and the errors a route raises with its own text (the 405s of keyset and deep offset pagination).
+         */
         ErrorValidation: {
-            /** @description What was wrong, naming the parameter. */
+            /** @description What was wrong, naming the parameter when it is about one. */
             error: string;
         };
         /**
@@ -539,6 +553,8 @@ export interface components {
             /** @description The status code and its reason, then optional details after ` - `. */
             message: string;
         };
+        /** @description A Grape `Boolean` parameter: JSON `true`/`false`, or one of the texts dry-types reads as a boolean. */
+        GrapeBoolean: boolean | ("1" | "t" | "T" | "true" | "True" | "TRUE" | "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" | "0" | "f" | "F" | "false" | "False" | "FALSE" | "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF");
         /** @description The pipeline a trigger job (bridge) started, in this or another project. */
         DownstreamPipeline: {
             id: number;
@@ -600,6 +616,10 @@ export interface components {
             pipeline: components["schemas"]["PipelineBasic"];
             project: components["schemas"]["ProjectIdentity"];
             user: components["schemas"]["UserBasic"];
+        };
+        /** @description Optional body of the cancel action. */
+        CancelJobRequest: {
+            force?: components["schemas"]["GrapeBoolean"];
         };
         /**
          * @description A job as the actions (cancel, retry, erase, play) answer with it. Same attributes as `Job`, but
@@ -674,6 +694,15 @@ export interface components {
                 "text/plain": string;
             };
         };
+        /** @description A non-empty body in a media type other than JSON, a form or a multipart form (Grape's formatter). */
+        UnsupportedMediaType: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorValidation"];
+            };
+        };
         /** @description The request body is larger than the server accepts. */
         PayloadTooLarge: {
             headers: {
@@ -681,15 +710,6 @@ export interface components {
             };
             content: {
                 "application/json": components["schemas"]["ErrorMessage"];
-            };
-        };
-        /** @description The request body is not JSON. */
-        UnsupportedMediaType: {
-            headers: {
-                [name: string]: unknown;
-            };
-            content: {
-                "application/json": components["schemas"]["ErrorValidation"];
             };
         };
     };
@@ -701,50 +721,66 @@ export interface components {
          */
         ProjectId: number | string;
         /**
-         * @description Only jobs with these statuses. One value (`scope=failed`) or several, repeated with or without brackets
-         *     (`scope=failed&scope=success`, `scope[]=failed&scope[]=success`). All jobs when absent.
-         *     GitLab's page lists `created`, `pending`, `running`, `failed`, `success`, `canceled`, `skipped` and `manual`;
-         *     the server accepts every job status. Any other value answers 400 `scope does not have a valid value`.
+         * @description Only jobs with these statuses; all jobs when absent. Several statuses are sent with brackets
+         *     (`scope[]=failed&scope[]=success`) or as a hash (`scope[0]=failed&scope[1]=success`); a single
+         *     `scope=failed` is one status. As on GitLab (Rack), a key repeated *without* brackets keeps its last
+         *     value: `scope=failed&scope=success` lists `success` jobs only. Any value that is not a job status answers
+         *     400 `scope does not have a valid value`.
          */
         Scope: components["schemas"]["JobStatus"][];
-        /** @description Page number (offset pagination), starting at 1. */
+        /** @description Page number (offset pagination), 1 by default; any value below 1 is page 1, as on GitLab. */
         Page: number;
-        /** @description Items per page, 1 to 100. Other values answer 400 `per_page does not have a valid value`. */
+        /**
+         * @description Items per page; 20 by default. As on GitLab (Kaminari's `max_per_page`), a value above 100 is served as
+         *     100 (`X-Per-Page: 100`) and a negative value as the default; only `0` is refused, with 400
+         *     `per_page has a value not allowed`.
+         */
         PerPage: number;
         /**
          * @description `keyset` switches to keyset pagination: faster at any depth, no page numbers or counts; the next page is
-         *     only in the `Link` header (`rel="next"`). GitLab 15.9 and later.
+         *     only in the `Link` header (`rel="next"`). GitLab 15.9 and later. Any other value means offset pagination,
+         *     as on GitLab.
          */
-        Pagination: "offset" | "keyset";
+        Pagination: string;
         /**
-         * @description Ordering column for keyset pagination. Jobs support `id` only: keyset pagination with any other
-         *     ordering answers 405 `{"message":"405 Method Not Allowed"}`, as GitLab does.
+         * @description Ordering column for keyset pagination (ignored otherwise). Jobs support `id` only: keyset pagination in
+         *     any other ordering answers 405 `Keyset pagination is not yet available for this type of request`.
          */
         OrderBy: string;
-        /** @description Direction of keyset pagination; `desc` (newest first) by default. */
-        Sort: "asc" | "desc";
+        /**
+         * @description Direction of keyset pagination (ignored otherwise). Jobs support `desc` (newest first) only: any other
+         *     value answers 405, as on GitLab.
+         */
+        Sort: string;
         /**
          * @description Opaque position for keyset pagination. Never build it: take the whole `rel="next"` URL from the `Link` header.
          *     An unreadable cursor answers 400 `cursor does not have a valid value`.
          */
         Cursor: string;
         /**
-         * @description ID of a pipeline. In CI jobs it is the predefined variable `CI_PIPELINE_ID`.
+         * @description ID of a pipeline. In CI jobs it is the predefined variable `CI_PIPELINE_ID`. Any integer is looked up:
+         *     `0`, negative and unknown IDs answer `404 Not found`.
          * @example 6
          */
         PipelineId: number;
         /**
          * @description Also list jobs that were retried (replaced by a newer attempt). Retried jobs are hidden by default.
-         *     GitLab 13.9 and later.
+         *     GitLab 13.9 and later. A Grape `Boolean`: besides `true` and `false` it takes `1`, `t`, `y`, `yes`, `on`
+         *     (and `0`, `f`, `n`, `no`, `off`) in lower, upper or capitalised case; anything else answers 400
+         *     `include_retried is invalid`.
          */
-        IncludeRetried: boolean;
+        IncludeRetried: components["schemas"]["GrapeBoolean"];
         /**
-         * @description ID of a job.
+         * @description ID of a job. Any integer is looked up, as on GitLab: `0`, negative and unknown IDs answer 404; text that
+         *     is not an integer answers 400 `job_id is invalid`.
          * @example 8
          */
         JobId: number;
-        /** @description Cancel a job stuck in `canceling` right away instead of waiting for its runner. Maintainers only. GitLab 17.x and later. */
-        Force: boolean;
+        /**
+         * @description Cancel a job stuck in `canceling` right away instead of waiting for its runner. Maintainers only. GitLab 17.x
+         *     and later. A Grape `Boolean`, written as for `include_retried`; it may also come in the request body.
+         */
+        Force: components["schemas"]["GrapeBoolean"];
     };
     requestBodies: never;
     headers: {
@@ -804,27 +840,36 @@ export interface operations {
         parameters: {
             query?: {
                 /**
-                 * @description Only jobs with these statuses. One value (`scope=failed`) or several, repeated with or without brackets
-                 *     (`scope=failed&scope=success`, `scope[]=failed&scope[]=success`). All jobs when absent.
-                 *     GitLab's page lists `created`, `pending`, `running`, `failed`, `success`, `canceled`, `skipped` and `manual`;
-                 *     the server accepts every job status. Any other value answers 400 `scope does not have a valid value`.
+                 * @description Only jobs with these statuses; all jobs when absent. Several statuses are sent with brackets
+                 *     (`scope[]=failed&scope[]=success`) or as a hash (`scope[0]=failed&scope[1]=success`); a single
+                 *     `scope=failed` is one status. As on GitLab (Rack), a key repeated *without* brackets keeps its last
+                 *     value: `scope=failed&scope=success` lists `success` jobs only. Any value that is not a job status answers
+                 *     400 `scope does not have a valid value`.
                  */
                 scope?: components["parameters"]["Scope"];
-                /** @description Page number (offset pagination), starting at 1. */
+                /** @description Page number (offset pagination), 1 by default; any value below 1 is page 1, as on GitLab. */
                 page?: components["parameters"]["Page"];
-                /** @description Items per page, 1 to 100. Other values answer 400 `per_page does not have a valid value`. */
+                /**
+                 * @description Items per page; 20 by default. As on GitLab (Kaminari's `max_per_page`), a value above 100 is served as
+                 *     100 (`X-Per-Page: 100`) and a negative value as the default; only `0` is refused, with 400
+                 *     `per_page has a value not allowed`.
+                 */
                 per_page?: components["parameters"]["PerPage"];
                 /**
                  * @description `keyset` switches to keyset pagination: faster at any depth, no page numbers or counts; the next page is
-                 *     only in the `Link` header (`rel="next"`). GitLab 15.9 and later.
+                 *     only in the `Link` header (`rel="next"`). GitLab 15.9 and later. Any other value means offset pagination,
+                 *     as on GitLab.
                  */
                 pagination?: components["parameters"]["Pagination"];
                 /**
-                 * @description Ordering column for keyset pagination. Jobs support `id` only: keyset pagination with any other
-                 *     ordering answers 405 `{"message":"405 Method Not Allowed"}`, as GitLab does.
+                 * @description Ordering column for keyset pagination (ignored otherwise). Jobs support `id` only: keyset pagination in
+                 *     any other ordering answers 405 `Keyset pagination is not yet available for this type of request`.
                  */
                 order_by?: components["parameters"]["OrderBy"];
-                /** @description Direction of keyset pagination; `desc` (newest first) by default. */
+                /**
+                 * @description Direction of keyset pagination (ignored otherwise). Jobs support `desc` (newest first) only: any other
+                 *     value answers 405, as on GitLab.
+                 */
                 sort?: components["parameters"]["Sort"];
                 /**
                  * @description Opaque position for keyset pagination. Never build it: take the whole `rel="next"` URL from the `Link` header.
@@ -863,13 +908,16 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
-            /** @description Keyset pagination was asked for with an ordering it does not support (anything but `order_by=id`). */
+            /**
+             * @description Keyset pagination was asked for in an ordering it does not support (anything but `order_by=id`,
+             *     `sort=desc`), or an offset page lies beyond 50,000 jobs.
+             */
             405: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorMessage"];
+                    "application/json": components["schemas"]["ErrorValidation"];
                 };
             };
             429: components["responses"]["TooManyRequests"];
@@ -879,20 +927,27 @@ export interface operations {
         parameters: {
             query?: {
                 /**
-                 * @description Only jobs with these statuses. One value (`scope=failed`) or several, repeated with or without brackets
-                 *     (`scope=failed&scope=success`, `scope[]=failed&scope[]=success`). All jobs when absent.
-                 *     GitLab's page lists `created`, `pending`, `running`, `failed`, `success`, `canceled`, `skipped` and `manual`;
-                 *     the server accepts every job status. Any other value answers 400 `scope does not have a valid value`.
+                 * @description Only jobs with these statuses; all jobs when absent. Several statuses are sent with brackets
+                 *     (`scope[]=failed&scope[]=success`) or as a hash (`scope[0]=failed&scope[1]=success`); a single
+                 *     `scope=failed` is one status. As on GitLab (Rack), a key repeated *without* brackets keeps its last
+                 *     value: `scope=failed&scope=success` lists `success` jobs only. Any value that is not a job status answers
+                 *     400 `scope does not have a valid value`.
                  */
                 scope?: components["parameters"]["Scope"];
                 /**
                  * @description Also list jobs that were retried (replaced by a newer attempt). Retried jobs are hidden by default.
-                 *     GitLab 13.9 and later.
+                 *     GitLab 13.9 and later. A Grape `Boolean`: besides `true` and `false` it takes `1`, `t`, `y`, `yes`, `on`
+                 *     (and `0`, `f`, `n`, `no`, `off`) in lower, upper or capitalised case; anything else answers 400
+                 *     `include_retried is invalid`.
                  */
                 include_retried?: components["parameters"]["IncludeRetried"];
-                /** @description Page number (offset pagination), starting at 1. */
+                /** @description Page number (offset pagination), 1 by default; any value below 1 is page 1, as on GitLab. */
                 page?: components["parameters"]["Page"];
-                /** @description Items per page, 1 to 100. Other values answer 400 `per_page does not have a valid value`. */
+                /**
+                 * @description Items per page; 20 by default. As on GitLab (Kaminari's `max_per_page`), a value above 100 is served as
+                 *     100 (`X-Per-Page: 100`) and a negative value as the default; only `0` is refused, with 400
+                 *     `per_page has a value not allowed`.
+                 */
                 per_page?: components["parameters"]["PerPage"];
             };
             header?: never;
@@ -904,7 +959,8 @@ export interface operations {
                  */
                 id: components["parameters"]["ProjectId"];
                 /**
-                 * @description ID of a pipeline. In CI jobs it is the predefined variable `CI_PIPELINE_ID`.
+                 * @description ID of a pipeline. In CI jobs it is the predefined variable `CI_PIPELINE_ID`. Any integer is looked up:
+                 *     `0`, negative and unknown IDs answer `404 Not found`.
                  * @example 6
                  */
                 pipeline_id: components["parameters"]["PipelineId"];
@@ -940,15 +996,20 @@ export interface operations {
         parameters: {
             query?: {
                 /**
-                 * @description Only jobs with these statuses. One value (`scope=failed`) or several, repeated with or without brackets
-                 *     (`scope=failed&scope=success`, `scope[]=failed&scope[]=success`). All jobs when absent.
-                 *     GitLab's page lists `created`, `pending`, `running`, `failed`, `success`, `canceled`, `skipped` and `manual`;
-                 *     the server accepts every job status. Any other value answers 400 `scope does not have a valid value`.
+                 * @description Only jobs with these statuses; all jobs when absent. Several statuses are sent with brackets
+                 *     (`scope[]=failed&scope[]=success`) or as a hash (`scope[0]=failed&scope[1]=success`); a single
+                 *     `scope=failed` is one status. As on GitLab (Rack), a key repeated *without* brackets keeps its last
+                 *     value: `scope=failed&scope=success` lists `success` jobs only. Any value that is not a job status answers
+                 *     400 `scope does not have a valid value`.
                  */
                 scope?: components["parameters"]["Scope"];
-                /** @description Page number (offset pagination), starting at 1. */
+                /** @description Page number (offset pagination), 1 by default; any value below 1 is page 1, as on GitLab. */
                 page?: components["parameters"]["Page"];
-                /** @description Items per page, 1 to 100. Other values answer 400 `per_page does not have a valid value`. */
+                /**
+                 * @description Items per page; 20 by default. As on GitLab (Kaminari's `max_per_page`), a value above 100 is served as
+                 *     100 (`X-Per-Page: 100`) and a negative value as the default; only `0` is refused, with 400
+                 *     `per_page has a value not allowed`.
+                 */
                 per_page?: components["parameters"]["PerPage"];
             };
             header?: never;
@@ -960,7 +1021,8 @@ export interface operations {
                  */
                 id: components["parameters"]["ProjectId"];
                 /**
-                 * @description ID of a pipeline. In CI jobs it is the predefined variable `CI_PIPELINE_ID`.
+                 * @description ID of a pipeline. In CI jobs it is the predefined variable `CI_PIPELINE_ID`. Any integer is looked up:
+                 *     `0`, negative and unknown IDs answer `404 Not found`.
                  * @example 6
                  */
                 pipeline_id: components["parameters"]["PipelineId"];
@@ -1066,7 +1128,8 @@ export interface operations {
                  */
                 id: components["parameters"]["ProjectId"];
                 /**
-                 * @description ID of a job.
+                 * @description ID of a job. Any integer is looked up, as on GitLab: `0`, negative and unknown IDs answer 404; text that
+                 *     is not an integer answers 400 `job_id is invalid`.
                  * @example 8
                  */
                 job_id: components["parameters"]["JobId"];
@@ -1103,7 +1166,8 @@ export interface operations {
                  */
                 id: components["parameters"]["ProjectId"];
                 /**
-                 * @description ID of a job.
+                 * @description ID of a job. Any integer is looked up, as on GitLab: `0`, negative and unknown IDs answer 404; text that
+                 *     is not an integer answers 400 `job_id is invalid`.
                  * @example 8
                  */
                 job_id: components["parameters"]["JobId"];
@@ -1132,7 +1196,10 @@ export interface operations {
     cancelJob: {
         parameters: {
             query?: {
-                /** @description Cancel a job stuck in `canceling` right away instead of waiting for its runner. Maintainers only. GitLab 17.x and later. */
+                /**
+                 * @description Cancel a job stuck in `canceling` right away instead of waiting for its runner. Maintainers only. GitLab 17.x
+                 *     and later. A Grape `Boolean`, written as for `include_retried`; it may also come in the request body.
+                 */
                 force?: components["parameters"]["Force"];
             };
             header?: never;
@@ -1144,14 +1211,25 @@ export interface operations {
                  */
                 id: components["parameters"]["ProjectId"];
                 /**
-                 * @description ID of a job.
+                 * @description ID of a job. Any integer is looked up, as on GitLab: `0`, negative and unknown IDs answer 404; text that
+                 *     is not an integer answers 400 `job_id is invalid`.
                  * @example 8
                  */
                 job_id: components["parameters"]["JobId"];
             };
             cookie?: never;
         };
-        requestBody?: never;
+        /**
+         * @description `force` may come in the body instead, as JSON, a form or a multipart form (a value there wins over the
+         *     query's, as in Rack). An empty body is fine whatever its `Content-Type`.
+         */
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["CancelJobRequest"];
+                "application/x-www-form-urlencoded": components["schemas"]["CancelJobRequest"];
+                "multipart/form-data": components["schemas"]["CancelJobRequest"];
+            };
+        };
         responses: {
             /** @description The job, canceled if it could be. */
             201: {
@@ -1166,6 +1244,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];
         };
     };
@@ -1181,7 +1260,8 @@ export interface operations {
                  */
                 id: components["parameters"]["ProjectId"];
                 /**
-                 * @description ID of a job.
+                 * @description ID of a job. Any integer is looked up, as on GitLab: `0`, negative and unknown IDs answer 404; text that
+                 *     is not an integer answers 400 `job_id is invalid`.
                  * @example 8
                  */
                 job_id: components["parameters"]["JobId"];
@@ -1211,6 +1291,7 @@ export interface operations {
                 };
             };
             404: components["responses"]["NotFound"];
+            415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];
         };
     };
@@ -1226,7 +1307,8 @@ export interface operations {
                  */
                 id: components["parameters"]["ProjectId"];
                 /**
-                 * @description ID of a job.
+                 * @description ID of a job. Any integer is looked up, as on GitLab: `0`, negative and unknown IDs answer 404; text that
+                 *     is not an integer answers 400 `job_id is invalid`.
                  * @example 8
                  */
                 job_id: components["parameters"]["JobId"];
@@ -1256,6 +1338,7 @@ export interface operations {
                 };
             };
             404: components["responses"]["NotFound"];
+            415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];
         };
     };
@@ -1271,16 +1354,24 @@ export interface operations {
                  */
                 id: components["parameters"]["ProjectId"];
                 /**
-                 * @description ID of a job.
+                 * @description ID of a job. Any integer is looked up, as on GitLab: `0`, negative and unknown IDs answer 404; text that
+                 *     is not an integer answers 400 `job_id is invalid`.
                  * @example 8
                  */
                 job_id: components["parameters"]["JobId"];
             };
             cookie?: never;
         };
+        /**
+         * @description Optional, as JSON, a form (`job_variables_attributes[0][key]=…&job_variables_attributes[0][value]=…`)
+         *     or multipart form; the query string may carry the same parameters. An empty body is fine whatever its
+         *     `Content-Type`.
+         */
         requestBody?: {
             content: {
                 "application/json": components["schemas"]["PlayJobRequest"];
+                "application/x-www-form-urlencoded": components["schemas"]["PlayJobRequest"];
+                "multipart/form-data": components["schemas"]["PlayJobRequest"];
             };
         };
         responses: {
@@ -1328,5 +1419,4 @@ export const runnerManagerStatusValues: ReadonlyArray<FlattenedDeepRequired<comp
 type WithRequired<T, K extends keyof T> = T & {
     [P in K]-?: T[P];
 };
-export const componentsParametersPaginationValues: ReadonlyArray<FlattenedDeepRequired<components>["parameters"]["Pagination"]> = ["offset", "keyset"];
-export const componentsParametersSortValues: ReadonlyArray<FlattenedDeepRequired<components>["parameters"]["Sort"]> = ["asc", "desc"];
+export const grapeBooleanAnyOf1Values: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["GrapeBoolean"]> = ["1", "t", "T", "true", "True", "TRUE", "y", "Y", "yes", "Yes", "YES", "on", "On", "ON", "0", "f", "F", "false", "False", "FALSE", "n", "N", "no", "No", "NO", "off", "Off", "OFF"];

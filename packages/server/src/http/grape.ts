@@ -1,0 +1,142 @@
+import { operationTable } from "@jobs-api/types";
+import type { Request, RequestHandler } from "express";
+import multer from "multer";
+import { parse as parseQueryString } from "qs";
+import { HttpError } from "../errors.js";
+
+/**
+ * How GitLab reads a request: Rack parses the query string and form bodies, Grape's formatter reads the
+ * other bodies and coerces the declared parameters. The validator and the handlers see requests as
+ * GitLab's routes would.
+ */
+
+/**
+ * Rack's nested query syntax: `a[]=1&a[]=2` and `a[x]=1` build arrays and hashes, and a key repeated
+ * without brackets keeps its last value (`scope=failed&scope=success` is `scope=success`).
+ */
+export function parseRackQuery(text: string): Record<string, unknown> {
+  return parseQueryString(text, { duplicates: "last", depth: 8, parameterLimit: 4096 });
+}
+
+const TRUE_TEXTS: ReadonlySet<string> = new Set([
+  "1",
+  "t",
+  "T",
+  "true",
+  "True",
+  "TRUE",
+  "y",
+  "Y",
+  "yes",
+  "Yes",
+  "YES",
+  "on",
+  "On",
+  "ON",
+]);
+
+/**
+ * A Grape `Boolean` as the spec's `GrapeBoolean` lets it come: JSON booleans, or the texts dry-types reads
+ * as true (`1 t true y yes on`, in their listed cases); every other accepted text is false.
+ */
+export function grapeBoolean(value: boolean | string | undefined): boolean {
+  if (typeof value !== "string") return value === true;
+  return TRUE_TEXTS.has(value);
+}
+
+/** The spec's array query parameters (`scope`), whichever operation declares them. */
+const arrayParameters: readonly string[] = [
+  ...new Set(
+    Object.values(operationTable).flatMap((op) =>
+      Object.entries(op.parameters)
+        .filter(([, p]) => p.in === "query" && p.type === "array")
+        .map(([name]) => name),
+    ),
+  ),
+];
+
+/**
+ * Query arrays sent as hashes (`scope[0]=failed`, or more than 20 `scope[]` values, which qs keeps as a
+ * hash) become the hash's values, as the `coerce_with` of GitLab's `scope` reads them.
+ */
+export const arraysFromHashes: RequestHandler = (req, _res, next) => {
+  const query = req.query as Record<string, unknown>;
+  for (const name of arrayParameters) {
+    const value = query[name];
+    if (typeof value === "object" && value !== null && !Array.isArray(value)) {
+      query[name] = Object.values(value);
+    }
+  }
+  next();
+};
+
+const JSON_TYPE = /^application\/json$/i;
+const FORM_TYPE = /^application\/x-www-form-urlencoded$/i;
+const MULTIPART_TYPE = /^multipart\/form-data$/i;
+
+/** The media type of a Content-Type header, without parameters, lower-cased. */
+function mediaType(header: string | undefined): string | undefined {
+  const type = header?.split(";", 1)[0]?.trim().toLowerCase();
+  return type === "" ? undefined : type;
+}
+
+export const isMultipart = (req: Pick<Request, "headers">): boolean =>
+  MULTIPART_TYPE.test(mediaType(req.headers["content-type"]) ?? "");
+
+/**
+ * Multipart bodies as Rack reads them: fields with nested names (`job_variables_attributes[0][key]`) become
+ * parameters, file parts are kept in memory within the body limit. A body multer cannot read answers 400.
+ */
+export function readMultipart(limit: number): RequestHandler {
+  const parse = multer({ limits: { fieldSize: limit, fileSize: limit, fields: 1000, files: 10 } }).any();
+  return (req, res, next) => {
+    if (!isMultipart(req)) return next();
+    parse(req, res, (error: unknown) => {
+      if (error === undefined) return next();
+      const reason = error instanceof Error ? error.message : "unreadable";
+      next(new HttpError(400, { error: `400 Bad Request - invalid multipart body: ${reason}` }));
+    });
+  };
+}
+
+/**
+ * Grape's message for a JSON body that does not parse (`Grape::Exceptions::InvalidMessageBody`, composed
+ * of its problem and resolution).
+ */
+const INVALID_JSON =
+  "\nProblem:\n  message body does not match declared format\nResolution:\n  when specifying application/json as content-type, you must pass valid application/json in the request's 'body' ";
+
+/**
+ * Grape's formatter, for every request with a body: an empty body is no body whatever its Content-Type;
+ * JSON (also when no Content-Type is given: the API's default format) and form bodies become parameters;
+ * multipart bodies are left to the validator's multer; any other media type is refused with 415. Runs
+ * after the raw body was read (`express.raw`), so that its text is known.
+ */
+export const readBody: RequestHandler = (req, _res, next) => {
+  const raw: unknown = req.body;
+  const text = Buffer.isBuffer(raw) ? raw.toString("utf8") : "";
+  if (isMultipart(req)) return next();
+  const type = mediaType(req.get("content-type"));
+  if (text.length === 0) {
+    // Nothing to read: the validator must not judge the media type of a body that is not there.
+    delete req.headers["content-type"];
+    req.body = undefined;
+    return next();
+  }
+  if (type === undefined || JSON_TYPE.test(type)) {
+    try {
+      const value: unknown = JSON.parse(text);
+      // Grape merges a JSON object into the parameters; other JSON values carry none.
+      req.body = typeof value === "object" && value !== null && !Array.isArray(value) ? value : {};
+    } catch {
+      throw new HttpError(400, { error: INVALID_JSON });
+    }
+    req.headers["content-type"] = "application/json";
+    return next();
+  }
+  if (FORM_TYPE.test(type)) {
+    req.body = parseRackQuery(text);
+    return next();
+  }
+  throw new HttpError(415, { error: `The provided content-type '${type}' is not supported.` });
+};
