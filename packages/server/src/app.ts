@@ -14,6 +14,8 @@ import { TOKEN_QUERY_PARAMS } from "./http/auth.js";
 import { arraysFromHashes, isMultipart, parseRackQuery, readBody, readMultipart } from "./http/grape.js";
 import { apiSecurityHeaders, exactContentTypes } from "./http/headers.js";
 import { integerParameters, integerTextProblem } from "./http/integers.js";
+// The type of `req.openapi`, for every module of the app.
+import type {} from "./http/request.js";
 import { listen } from "./server.js";
 
 export interface RateLimitOptions {
