@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runConformance } from "../src/index.js";
 import { type AnswerCache, startFaultProxy } from "./fault-proxy.js";
-import { faultCases } from "./faults.js";
+import { faultCases, toleratedCases } from "./faults.js";
 import { type Reference, startReference } from "./reference.js";
 
 /**
@@ -37,6 +37,34 @@ describe("faults injected in front of the reference server", () => {
       await proxy.close();
     }
   });
+
+  for (const variation of toleratedCases) {
+    it(`passes "${variation.name}": ${variation.what}`, async () => {
+      const reference = variation.destructive ? await startReference() : shared;
+      const proxy = await startFaultProxy(
+        reference.baseUrl,
+        variation.make(reference.token),
+        variation.destructive ? undefined : cache,
+      );
+      try {
+        const report = await runConformance({
+          ...options(reference),
+          baseUrl: proxy.baseUrl,
+          destructive: variation.destructive,
+          ...(variation.destructive ? { only: actions } : {}),
+        });
+        const failed = report.results
+          .filter((r) => r.status === "failed")
+          .map((r) => `${r.id}: ${JSON.stringify(r.failure)}`);
+        expect(failed).toEqual([]);
+        const passed = report.results.filter((r) => r.status === "passed").map((r) => r.id);
+        expect(variation.exercises.filter((id) => !passed.includes(id))).toEqual([]);
+      } finally {
+        await proxy.close();
+        if (reference !== shared) await reference.close();
+      }
+    });
+  }
 
   for (const fault of faultCases) {
     it(`catches "${fault.name}": ${fault.what}`, async () => {

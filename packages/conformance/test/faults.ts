@@ -17,6 +17,17 @@ export interface FaultCase {
   caughtBy: CheckId[];
 }
 
+/** Something GitLab legitimately does that the suite must pass: no check may fail with it in place. */
+export interface ToleratedCase {
+  name: string;
+  /** The variation, as GitLab has it. */
+  what: string;
+  destructive: boolean;
+  make(validToken: string): Fault;
+  /** The checks the variation concerns: each must pass (not merely skip) with it in place. */
+  exercises: CheckId[];
+}
+
 const routes: Array<[OperationId, RegExp]> = [
   ["listProjectJobs", /\/projects\/[^/]+\/jobs$/],
   ["listPipelineJobs", /\/projects\/[^/]+\/pipelines\/[^/]+\/jobs$/],
@@ -441,6 +452,26 @@ export const faultCases: FaultCase[] = [
     caughtBy: ["listProjectJobs.keysetPagination"],
   },
   {
+    name: "finished durations drift",
+    what: "a finished job's duration differs by a quarter second from one read to the next",
+    destructive: false,
+    make: () => {
+      let reads = 0;
+      return {
+        response(response, request) {
+          if (operation(request) !== "getJob") return;
+          reads += 1;
+          eachJob(response, (job) => {
+            if (job.finished_at !== null && typeof job.duration === "number") {
+              job.duration += (reads % 2) * 0.25;
+            }
+          });
+        },
+      };
+    },
+    caughtBy: ["getJob.matchesList"],
+  },
+  {
     name: "invisible project forbidden",
     what: "an unknown project answers 403, revealing less than GitLab's 404",
     destructive: false,
@@ -451,5 +482,69 @@ export const faultCases: FaultCase[] = [
       },
     }),
     caughtBy: ["listProjectJobs.unknownProject"],
+  },
+];
+
+export const toleratedCases: ToleratedCase[] = [
+  {
+    name: "durations grow with the clock",
+    what: "duration of a running job and queued_duration of a job that never started grow between reads, and canceled jobs were canceled before they started",
+    destructive: false,
+    make: () => {
+      let tick = 0;
+      return {
+        response(response) {
+          tick += 1;
+          eachJob(response, (job) => {
+            if (job.status === "canceled") {
+              job.started_at = null;
+              job.duration = null;
+              job.queued_duration = 0;
+            }
+            if (job.started_at === null && typeof job.queued_duration === "number") {
+              job.queued_duration += tick;
+            } else if (
+              job.started_at !== null &&
+              job.finished_at === null &&
+              typeof job.duration === "number"
+            ) {
+              job.duration += tick;
+            }
+          });
+        },
+      };
+    },
+    exercises: [
+      "listProjectJobs.pathIdSameAnswer",
+      "listPipelineJobs.pathIdSameAnswer",
+      "getJob.matchesList",
+      "getJob.pathIdSameAnswer",
+    ],
+  },
+  {
+    name: "fields of a newer GitLab",
+    what: "every job, its pipeline and its user carry fields the spec does not declare",
+    destructive: false,
+    make: () => ({
+      response(response) {
+        eachJob(response, (job) => {
+          job.field_of_a_newer_gitlab = { since: "99.0", values: [1, 2] };
+          for (const key of ["pipeline", "user", "commit"]) {
+            const nested = job[key];
+            if (typeof nested === "object" && nested !== null) {
+              (nested as JsonRecord).field_of_a_newer_gitlab = "new";
+            }
+          }
+        });
+      },
+    }),
+    exercises: [
+      "listProjectJobs.pathIdSameAnswer",
+      "listPipelineJobs.pathIdSameAnswer",
+      "listPipelineBridges.bridgesOnly",
+      "getJob.matchesList",
+      "getJob.pathIdSameAnswer",
+      "getJobTokenJob.withJobToken",
+    ],
   },
 ];
