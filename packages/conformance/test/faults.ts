@@ -372,8 +372,8 @@ export const faultCases: FaultCase[] = [
     caughtBy: ["listProjectJobs.badToken"],
   },
   {
-    name: "counts on the project list",
-    what: "the project jobs list sends X-Total and X-Total-Pages",
+    name: "wrong counts on the project list",
+    what: "the project jobs list sends X-Total and X-Total-Pages that do not count its jobs",
     destructive: false,
     make: () => ({
       response(response, request) {
@@ -382,7 +382,19 @@ export const faultCases: FaultCase[] = [
         response.headers.set("x-total-pages", "50");
       },
     }),
-    caughtBy: ["listProjectJobs.paginationHeaders"],
+    caughtBy: ["listProjectJobs.paginationHeaders", "listProjectJobs.paginationLastPage"],
+  },
+  {
+    name: "total off by one",
+    what: "the pipeline lists count one item more than they have",
+    destructive: false,
+    make: () => ({
+      response(response) {
+        const total = response.headers.get("x-total");
+        if (total !== null) response.headers.set("x-total", String(Number(total) + 1));
+      },
+    }),
+    caughtBy: ["listPipelineJobs.paginationCounts", "listPipelineBridges.paginationCounts"],
   },
   {
     name: "include_retried ignored",
@@ -486,6 +498,52 @@ export const faultCases: FaultCase[] = [
 ];
 
 export const toleratedCases: ToleratedCase[] = [
+  {
+    name: "no counts",
+    what: 'no list sends X-Total, X-Total-Pages or rel="last" (above 10,000 rows, or current GitLab\'s project jobs list)',
+    destructive: false,
+    make: () => ({
+      response(response) {
+        response.headers.delete("x-total");
+        response.headers.delete("x-total-pages");
+        rewriteLink(response, (link) =>
+          link
+            .split(", ")
+            .filter((l) => !l.endsWith('rel="last"'))
+            .join(", "),
+        );
+      },
+    }),
+    exercises: [
+      "listProjectJobs.paginationHeaders",
+      "listProjectJobs.paginationLastPage",
+      "listPipelineJobs.paginationCounts",
+      "listPipelineBridges.paginationCounts",
+    ],
+  },
+  {
+    name: "counts on the project list",
+    what: 'the project jobs list sends right X-Total, X-Total-Pages and rel="last" (GitLab before without_count)',
+    destructive: false,
+    make: () => ({
+      async response(response, request, upstream) {
+        if (operation(request) !== "listProjectJobs" || response.status !== 200) return;
+        if (request.url.searchParams.has("pagination")) return;
+        const perPage = Number(request.url.searchParams.get("per_page") ?? "20");
+        const all = await upstream("GET", `${request.url.pathname}?per_page=100`, request.headers);
+        const total = (JSON.parse(all.body) as unknown[]).length;
+        const pages = Math.max(1, Math.ceil(total / perPage));
+        response.headers.set("x-total", String(total));
+        response.headers.set("x-total-pages", String(pages));
+        // On the proxy's origin, as the other links of the header are by now.
+        const origin = /<(https?:\/\/[^/>]+)/.exec(response.headers.get("link") ?? "")?.[1];
+        const last = new URL(`${request.url.pathname}${request.url.search}`, origin ?? request.url.origin);
+        last.searchParams.set("page", String(pages));
+        rewriteLink(response, (link) => `${link}, <${last.href}>; rel="last"`);
+      },
+    }),
+    exercises: ["listProjectJobs.paginationHeaders", "listProjectJobs.paginationLastPage"],
+  },
   {
     name: "durations grow with the clock",
     what: "duration of a running job and queued_duration of a job that never started grow between reads, and canceled jobs were canceled before they started",
