@@ -201,7 +201,6 @@ export const faultCases: FaultCase[] = [
       },
     }),
     caughtBy: [
-      "listProjectJobs.keysetUnsupportedOrder",
       "listProjectJobs.unknownProject",
       "listProjectJobs.unauthenticated",
       "listProjectJobs.badToken",
@@ -249,6 +248,7 @@ export const faultCases: FaultCase[] = [
       "listPipelineJobs.includeRetried",
       "listPipelineJobs.paginationCounts",
       "listPipelineJobs.linkNextKeepsFilters",
+      "listPipelineJobs.jobToken",
       "listPipelineJobs.pathIdSameAnswer",
       "listPipelineBridges.bridgesOnly",
     ],
@@ -408,17 +408,39 @@ export const faultCases: FaultCase[] = [
     caughtBy: ["listPipelineJobs.includeRetried", "listPipelineJobs.linkNextKeepsFilters"],
   },
   {
-    name: "per_page clamped",
-    what: "per_page out of range is clamped instead of refused",
+    name: "per_page=0 served",
+    what: "per_page=0 is served with the default page size instead of refused",
     destructive: false,
     make: () => ({
       request(request) {
-        const perPage = Number(request.url.searchParams.get("per_page") ?? "20");
-        if (perPage > 100) request.url.searchParams.set("per_page", "100");
-        if (perPage < 1) request.url.searchParams.set("per_page", "1");
+        if (request.url.searchParams.get("per_page") === "0") request.url.searchParams.delete("per_page");
       },
     }),
     caughtBy: ["listProjectJobs.perPageBounds"],
+  },
+  {
+    name: "keyset in any order",
+    what: "keyset pagination ordered by another column is served (by id) instead of refused",
+    destructive: false,
+    make: () => ({
+      request(request) {
+        if (request.url.searchParams.get("pagination") === "keyset")
+          request.url.searchParams.set("order_by", "id");
+      },
+    }),
+    caughtBy: ["listProjectJobs.keysetUnsupportedOrder"],
+  },
+  {
+    name: "job token forbidden on lists",
+    what: "the job lists answer a job token 403",
+    destructive: false,
+    make: () => ({
+      response(response, request) {
+        if (isList(request) && request.headers.has("job-token"))
+          setJson(response, 403, { message: "403 Forbidden" });
+      },
+    }),
+    caughtBy: ["listProjectJobs.jobToken", "listPipelineJobs.jobToken"],
   },
   {
     name: "cancel changes finished jobs",
@@ -498,6 +520,60 @@ export const faultCases: FaultCase[] = [
 ];
 
 export const toleratedCases: ToleratedCase[] = [
+  {
+    name: "page and per_page clamped",
+    what: "per_page above 100 is served as 100 and a page below 1 as page 1 (Kaminari), never refused",
+    destructive: false,
+    make: () => ({
+      request(request) {
+        const params = request.url.searchParams;
+        if (Number(params.get("per_page")) > 100) params.set("per_page", "100");
+        if (params.has("page") && Number(params.get("page")) < 1) params.set("page", "1");
+      },
+    }),
+    exercises: ["listProjectJobs.perPageBounds", "listProjectJobs.paginationHeaders"],
+  },
+  {
+    name: "keyset by id descending only",
+    what: 'keyset pagination in any order but id descending answers 405 {"error":"Keyset pagination is not yet available for this type of request"}',
+    destructive: false,
+    make: () => ({
+      response(response, request) {
+        const params = request.url.searchParams;
+        if (params.get("pagination") !== "keyset") return;
+        if ((params.get("order_by") ?? "id") === "id" && (params.get("sort") ?? "desc") === "desc") return;
+        setJson(response, 405, { error: "Keyset pagination is not yet available for this type of request" });
+      },
+    }),
+    exercises: ["listProjectJobs.keysetUnsupportedOrder", "listProjectJobs.keysetPagination"],
+  },
+  {
+    name: "repeated scope keeps the last",
+    what: "scope repeated without brackets means its last value (Rack), scope[] repeated means all of them",
+    destructive: false,
+    make: () => ({
+      request(request) {
+        const scopes = request.url.searchParams.getAll("scope");
+        const last = scopes.at(-1);
+        if (scopes.length > 1 && last !== undefined) request.url.searchParams.set("scope", last);
+      },
+    }),
+    exercises: ["listProjectJobs.scopeBracketSpelling", "listPipelineJobs.scopeBracketSpelling"],
+  },
+  {
+    name: "job tokens of 2022",
+    what: "job tokens are refused on the project jobs list (401) and ignored on the pipeline's (anonymous: 404 for a private project)",
+    destructive: false,
+    make: () => ({
+      response(response, request) {
+        if (!request.headers.has("job-token")) return;
+        if (operation(request) === "listProjectJobs") setJson(response, 401, { message: "401 Unauthorized" });
+        if (operation(request) === "listPipelineJobs")
+          setJson(response, 404, { message: "404 Project Not Found" });
+      },
+    }),
+    exercises: ["listProjectJobs.jobToken", "listPipelineJobs.jobToken"],
+  },
   {
     name: "no counts",
     what: 'no list sends X-Total, X-Total-Pages or rel="last" (above 10,000 rows, or current GitLab\'s project jobs list)',
