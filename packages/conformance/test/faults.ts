@@ -83,6 +83,22 @@ function rewriteLink(response: ProxiedResponse, rewrite: (link: string) => strin
   if (link) response.headers.set("link", rewrite(link));
 }
 
+/** Rewrites the URL of one relation of the Link header. */
+function rewriteRel(response: ProxiedResponse, rel: string, change: (url: URL) => void): void {
+  rewriteLink(response, (link) =>
+    link
+      .split(", ")
+      .map((part) => {
+        const match = /^<([^>]*)>; rel="([^"]*)"$/.exec(part);
+        if (!match?.[1] || match[2] !== rel) return part;
+        const url = new URL(match[1]);
+        change(url);
+        return `<${url.href}>; rel="${rel}"`;
+      })
+      .join(", "),
+  );
+}
+
 /** Applies `change` to every job object of a JSON answer: the items of a list, or the single job. */
 function eachJob(response: ProxiedResponse, change: (job: JsonRecord) => void): void {
   const body = json(response);
@@ -130,11 +146,14 @@ export const faultCases: FaultCase[] = [
       "listProjectJobs.scopeBracketSpelling",
       "listProjectJobs.scopeInvalid",
       "listProjectJobs.linkNextKeepsFilters",
+      "listProjectJobs.linkRelations",
       "listPipelineJobs.scopeFilter",
       "listPipelineJobs.scopeBracketSpelling",
       "listPipelineJobs.scopeInvalid",
       "listPipelineJobs.linkNextKeepsFilters",
+      "listPipelineJobs.linkRelations",
       "listPipelineBridges.scopeFilter",
+      "listPipelineBridges.linkRelations",
     ],
   },
   {
@@ -168,7 +187,13 @@ export const faultCases: FaultCase[] = [
         );
       },
     }),
-    caughtBy: ["listProjectJobs.linkNextKeepsFilters", "listPipelineJobs.linkNextKeepsFilters"],
+    caughtBy: [
+      "listProjectJobs.linkNextKeepsFilters",
+      "listProjectJobs.linkRelations",
+      "listPipelineJobs.linkNextKeepsFilters",
+      "listPipelineJobs.linkRelations",
+      "listPipelineBridges.linkRelations",
+    ],
   },
   {
     name: "200 instead of 201",
@@ -183,6 +208,7 @@ export const faultCases: FaultCase[] = [
       "cancelJob.cancelsActive",
       "cancelJob.finishedUnchanged",
       "retryJob.newJobPending",
+      "retryJob.userIsCaller",
       "retryJob.oldJobHidden",
       "retryJob.onlyOnce",
       "eraseJob.removesTraceAndArtifacts",
@@ -226,7 +252,12 @@ export const faultCases: FaultCase[] = [
         });
       },
     }),
-    caughtBy: ["getJob.matchesList", "getJob.pathIdSameAnswer", "getJobTokenJob.withJobToken"],
+    caughtBy: [
+      "getJob.matchesList",
+      "getJob.idsMatchUrl",
+      "getJob.pathIdSameAnswer",
+      "getJobTokenJob.withJobToken",
+    ],
   },
   {
     name: "required field missing",
@@ -248,6 +279,7 @@ export const faultCases: FaultCase[] = [
       "listPipelineJobs.includeRetried",
       "listPipelineJobs.paginationCounts",
       "listPipelineJobs.linkNextKeepsFilters",
+      "listPipelineJobs.linkRelations",
       "listPipelineJobs.jobToken",
       "listPipelineJobs.pathIdSameAnswer",
       "listPipelineBridges.bridgesOnly",
@@ -265,7 +297,7 @@ export const faultCases: FaultCase[] = [
         });
       },
     }),
-    caughtBy: ["retryJob.newJobPending", "retryJob.oldJobHidden"],
+    caughtBy: ["retryJob.newJobPending", "retryJob.userIsCaller", "retryJob.oldJobHidden"],
   },
   {
     name: "play accepts any job",
@@ -345,7 +377,12 @@ export const faultCases: FaultCase[] = [
           response.headers.set("content-type", "application/octet-stream");
       },
     }),
-    caughtBy: ["getJobTrace.plainText", "getJobTrace.emptyWithoutLog", "getJobTrace.unknownJob"],
+    caughtBy: [
+      "getJobTrace.plainText",
+      "getJobTrace.emptyWithoutLog",
+      "getJobTrace.finishedStable",
+      "getJobTrace.unknownJob",
+    ],
   },
   {
     name: "missing Content-Disposition",
@@ -405,7 +442,11 @@ export const faultCases: FaultCase[] = [
         request.url.searchParams.delete("include_retried");
       },
     }),
-    caughtBy: ["listPipelineJobs.includeRetried", "listPipelineJobs.linkNextKeepsFilters"],
+    caughtBy: [
+      "listPipelineJobs.includeRetried",
+      "listPipelineJobs.linkNextKeepsFilters",
+      "listPipelineJobs.linkRelations",
+    ],
   },
   {
     name: "per_page=0 served",
@@ -469,9 +510,12 @@ export const faultCases: FaultCase[] = [
       "listProjectJobs.paginationHeaders",
       "listProjectJobs.paginationLastPage",
       "listProjectJobs.linkNextKeepsFilters",
+      "listProjectJobs.linkRelations",
       "listPipelineJobs.paginationCounts",
       "listPipelineJobs.linkNextKeepsFilters",
+      "listPipelineJobs.linkRelations",
       "listPipelineBridges.paginationCounts",
+      "listPipelineBridges.linkRelations",
     ],
   },
   {
@@ -504,6 +548,140 @@ export const faultCases: FaultCase[] = [
       };
     },
     caughtBy: ["getJob.matchesList"],
+  },
+  {
+    name: "rel=first loses the filter",
+    what: 'the project list\'s rel="first" URL leaves scope out',
+    destructive: false,
+    make: () => ({
+      response(response, request) {
+        if (operation(request) !== "listProjectJobs") return;
+        rewriteRel(response, "first", (url) => {
+          url.searchParams.delete("scope");
+          url.searchParams.delete("scope[]");
+        });
+      },
+    }),
+    caughtBy: ["listProjectJobs.linkRelations"],
+  },
+  {
+    name: "rel=prev stays",
+    what: 'the pipeline job list\'s rel="prev" URL leads to the page it is on',
+    destructive: false,
+    make: () => ({
+      response(response, request) {
+        if (operation(request) !== "listPipelineJobs") return;
+        const page = response.headers.get("x-page") ?? "1";
+        rewriteRel(response, "prev", (url) => url.searchParams.set("page", page));
+      },
+    }),
+    caughtBy: ["listPipelineJobs.linkRelations"],
+  },
+  {
+    name: "rel=first stays",
+    what: 'the bridge list\'s rel="first" URL leads to the page it is on',
+    destructive: false,
+    make: () => ({
+      response(response, request) {
+        if (operation(request) !== "listPipelineBridges") return;
+        const page = response.headers.get("x-page") ?? "1";
+        rewriteRel(response, "first", (url) => url.searchParams.set("page", page));
+      },
+    }),
+    caughtBy: ["listPipelineBridges.linkRelations"],
+  },
+  {
+    name: "durations doubled",
+    what: "a finished job's duration is twice finished_at − started_at",
+    destructive: false,
+    make: () => ({
+      response(response) {
+        eachJob(response, (job) => {
+          if (job.finished_at !== null && typeof job.duration === "number") job.duration *= 2;
+        });
+      },
+    }),
+    caughtBy: ["listProjectJobs.durationsMatchTimestamps"],
+  },
+  {
+    name: "failed without finished_at",
+    what: "failed jobs have no finished_at",
+    destructive: false,
+    make: () => ({
+      response(response) {
+        eachJob(response, (job) => {
+          if (job.status === "failed") job.finished_at = null;
+        });
+      },
+    }),
+    caughtBy: ["listProjectJobs.timestampsConsistent"],
+  },
+  {
+    name: "web_url of another job",
+    what: "a single manual or scheduled job's web_url names the next job",
+    destructive: false,
+    make: () => ({
+      response(response, request) {
+        if (operation(request) !== "getJob") return;
+        eachJob(response, (job) => {
+          if ((job.status === "manual" || job.status === "scheduled") && typeof job.web_url === "string") {
+            job.web_url = job.web_url.replace(/\/(\d+)$/, (_, id: string) => `/${Number(id) + 1}`);
+          }
+        });
+      },
+    }),
+    caughtBy: ["getJob.idsMatchUrl"],
+  },
+  {
+    name: "downstream web_url of another pipeline",
+    what: "a bridge's downstream_pipeline.web_url names the pipeline after it",
+    destructive: false,
+    make: () => ({
+      response(response) {
+        eachJob(response, (job) => {
+          const downstream = job.downstream_pipeline as JsonRecord | null | undefined;
+          if (downstream && typeof downstream.web_url === "string") {
+            downstream.web_url = downstream.web_url.replace(
+              /\/(\d+)$/,
+              (_, id: string) => `/${Number(id) + 1}`,
+            );
+          }
+        });
+      },
+    }),
+    caughtBy: ["listPipelineBridges.downstreamPipeline"],
+  },
+  {
+    name: "finished log grows",
+    what: "the log of a finished job gets longer with every read",
+    destructive: false,
+    make: () => {
+      let reads = 0;
+      return {
+        response(response, request) {
+          if (operation(request) !== "getJobTrace" || response.status !== 200 || response.body === "") return;
+          reads += 1;
+          response.body += `line ${reads}\n`;
+        },
+      };
+    },
+    caughtBy: ["getJobTrace.finishedStable"],
+  },
+  {
+    name: "retry keeps the old user",
+    what: "the new job of a retry belongs to the retried job's user, not to the caller",
+    destructive: true,
+    make: () => ({
+      async response(response, request, upstream) {
+        if (operation(request) !== "retryJob" || response.status !== 201) return;
+        const old = await upstream("GET", request.url.pathname.replace(/\/retry$/, ""), request.headers);
+        const user = (JSON.parse(old.body) as JsonRecord).user;
+        eachJob(response, (job) => {
+          job.user = user;
+        });
+      },
+    }),
+    caughtBy: ["retryJob.userIsCaller"],
   },
   {
     name: "invisible project forbidden",
@@ -593,8 +771,11 @@ export const toleratedCases: ToleratedCase[] = [
     exercises: [
       "listProjectJobs.paginationHeaders",
       "listProjectJobs.paginationLastPage",
+      "listProjectJobs.linkRelations",
       "listPipelineJobs.paginationCounts",
+      "listPipelineJobs.linkRelations",
       "listPipelineBridges.paginationCounts",
+      "listPipelineBridges.linkRelations",
     ],
   },
   {
@@ -606,7 +787,10 @@ export const toleratedCases: ToleratedCase[] = [
         if (operation(request) !== "listProjectJobs" || response.status !== 200) return;
         if (request.url.searchParams.has("pagination")) return;
         const perPage = Number(request.url.searchParams.get("per_page") ?? "20");
-        const all = await upstream("GET", `${request.url.pathname}?per_page=100`, request.headers);
+        const whole = new URL(request.url.href);
+        whole.searchParams.set("per_page", "100");
+        whole.searchParams.delete("page");
+        const all = await upstream("GET", `${whole.pathname}${whole.search}`, request.headers);
         const total = (JSON.parse(all.body) as unknown[]).length;
         const pages = Math.max(1, Math.ceil(total / perPage));
         response.headers.set("x-total", String(total));
@@ -618,7 +802,11 @@ export const toleratedCases: ToleratedCase[] = [
         rewriteLink(response, (link) => `${link}, <${last.href}>; rel="last"`);
       },
     }),
-    exercises: ["listProjectJobs.paginationHeaders", "listProjectJobs.paginationLastPage"],
+    exercises: [
+      "listProjectJobs.paginationHeaders",
+      "listProjectJobs.paginationLastPage",
+      "listProjectJobs.linkRelations",
+    ],
   },
   {
     name: "durations grow with the clock",
@@ -649,6 +837,8 @@ export const toleratedCases: ToleratedCase[] = [
       };
     },
     exercises: [
+      "listProjectJobs.durationsMatchTimestamps",
+      "listProjectJobs.timestampsConsistent",
       "listProjectJobs.pathIdSameAnswer",
       "listPipelineJobs.pathIdSameAnswer",
       "getJob.matchesList",
@@ -676,7 +866,9 @@ export const toleratedCases: ToleratedCase[] = [
       "listProjectJobs.pathIdSameAnswer",
       "listPipelineJobs.pathIdSameAnswer",
       "listPipelineBridges.bridgesOnly",
+      "listPipelineBridges.downstreamPipeline",
       "getJob.matchesList",
+      "getJob.idsMatchUrl",
       "getJob.pathIdSameAnswer",
       "getJobTokenJob.withJobToken",
     ],

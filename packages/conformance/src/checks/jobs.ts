@@ -34,6 +34,44 @@ const getJobChecks: CheckDefinition[] = [
       }
     },
   },
+  {
+    id: "getJob.idsMatchUrl",
+    description:
+      "a job answers with the id asked for, its project's id, and web_urls ending in its own and its pipeline's id",
+    async run(ctx: CheckContext) {
+      const unfinished = ctx.available((j) => !finishedJobStatuses.has(j.status)).slice(0, 2);
+      const finished = ctx.available((j) => finishedJobStatuses.has(j.status)).slice(0, 1);
+      const jobs = [...unfinished, ...finished];
+      if (jobs.length === 0) ctx.skip("the project has no jobs");
+      const { id: projectId, path } = ctx.material.project;
+      for (const { id } of jobs) {
+        const exchange = await ctx.call("getJob", { params: { job_id: id } });
+        const job = ctx.ok(exchange, 200);
+        const jobPath = new URL(job.web_url, ctx.http.baseUrl).pathname;
+        const pipelineUrl = job.pipeline.web_url;
+        const pipelinePath = pipelineUrl ? new URL(pipelineUrl, ctx.http.baseUrl).pathname : undefined;
+        const problems = [
+          job.id !== id && `id ${job.id}`,
+          projectId !== undefined &&
+            job.pipeline.project_id !== projectId &&
+            `pipeline.project_id ${job.pipeline.project_id}`,
+          !jobPath.endsWith(`/-/jobs/${id}`) && `web_url ${job.web_url}`,
+          path !== undefined &&
+            !decodeURIComponent(jobPath).includes(`/${path}/-/jobs/`) &&
+            `web_url ${job.web_url} outside ${path}`,
+          pipelinePath !== undefined &&
+            !pipelinePath.endsWith(`/-/pipelines/${job.pipeline.id}`) &&
+            `pipeline.web_url ${job.pipeline.web_url}`,
+        ].filter((p): p is string => typeof p === "string");
+        ctx.expect(
+          problems.length === 0,
+          problems.join(", "),
+          `job ${id} of project ${projectId ?? ctx.material.project.given}, web_url …${path ? `/${path}` : ""}/-/jobs/${id}, pipeline.web_url …/-/pipelines/${job.pipeline.id}`,
+          exchange,
+        );
+      }
+    },
+  },
   unknownJobCheck("getJob"),
   {
     id: "getJob.invalidId",
@@ -115,6 +153,27 @@ const traceChecks: CheckDefinition[] = [
         `status 200 and an empty body for ${job.status} job ${job.id}`,
         exchange,
       );
+    },
+  },
+  {
+    id: "getJobTrace.finishedStable",
+    description: "the log of a finished job is complete: two reads give the same text",
+    async run(ctx: CheckContext) {
+      const candidates = traceCandidates(ctx);
+      for (const job of candidates) {
+        const first = await ctx.call("getJobTrace", { params: { job_id: job.id } });
+        ctx.expect(first.status === 200, `status ${first.status}`, "status 200", first);
+        if (first.text.length === 0) continue;
+        const second = await ctx.call("getJobTrace", { params: { job_id: job.id } });
+        ctx.expect(
+          second.status === 200 && second.text === first.text,
+          `status ${second.status}, ${second.text.length} characters where the first read had ${first.text.length}`,
+          `the same log as the first read of ${job.status} job ${job.id}`,
+          second,
+        );
+        return;
+      }
+      ctx.skip(`none of ${candidates.length} finished job(s) has a log`);
     },
   },
   unknownJobCheck("getJobTrace", {

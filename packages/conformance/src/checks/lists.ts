@@ -235,6 +235,107 @@ function jobTokenOnList(
   };
 }
 
+/** A timestamp of a job in milliseconds, or undefined when it is null or absent. */
+function time(value: unknown): number | undefined {
+  return typeof value === "string" ? Date.parse(value) : undefined;
+}
+
+/** GitLab's timestamps come from more than one clock (Rails, the database): a second's slack. */
+const slackSeconds = 1;
+
+interface Timed extends Listed {
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  erased_at?: string | null;
+  duration: number | null;
+  queued_duration: number | null;
+  artifacts_file?: unknown;
+  queued_at?: unknown;
+}
+
+/**
+ * How `duration` and `queued_duration` contradict the timestamps (GitLab: `calculate_duration(start,
+ * end || now)`, nil without a start): a finished job's duration is finished_at − started_at; a job that
+ * never started has none; a started job was queued between its creation (or `queued_at`, when a newer
+ * GitLab sends it) and its start.
+ */
+function durationProblems(job: Timed): string[] {
+  const problems: string[] = [];
+  const started = time(job.started_at);
+  const finished = time(job.finished_at);
+  const at = `job ${job.id} (${job.status})`;
+  if (started === undefined && job.duration !== null) {
+    problems.push(`${at} never started but has duration ${job.duration}`);
+  }
+  if (started !== undefined && finished !== undefined) {
+    const expected = (finished - started) / 1000;
+    if (job.duration === null || Math.abs(job.duration - expected) > slackSeconds) {
+      problems.push(`${at} has duration ${job.duration}, finished_at − started_at is ${expected}`);
+    }
+  }
+  if (started !== undefined && job.queued_duration !== null) {
+    const queued = time(job.queued_at);
+    if (queued !== undefined) {
+      const expected = (started - queued) / 1000;
+      if (Math.abs(job.queued_duration - expected) > slackSeconds) {
+        problems.push(
+          `${at} has queued_duration ${job.queued_duration}, started_at − queued_at is ${expected}`,
+        );
+      }
+    } else {
+      const bound = (started - Date.parse(job.created_at)) / 1000;
+      if (job.queued_duration > bound + slackSeconds) {
+        problems.push(
+          `${at} has queued_duration ${job.queued_duration}, more than started_at − created_at (${bound})`,
+        );
+      }
+    }
+  }
+  return problems;
+}
+
+/** Statuses GitLab sets `finished_at` on (`before_transition any => [:success, :failed, :canceled]`). */
+const withFinishedAt: readonly JobStatus[] = ["success", "failed", "canceled"];
+
+/**
+ * How a job's fields contradict each other: a finished status without `finished_at`, timestamps out of
+ * order (created ≤ started ≤ finished), an erased job that still offers its artifacts file.
+ */
+function timestampProblems(job: Timed): string[] {
+  const problems: string[] = [];
+  const at = `job ${job.id} (${job.status})`;
+  const created = time(job.created_at);
+  const started = time(job.started_at);
+  const finished = time(job.finished_at);
+  if (withFinishedAt.includes(job.status) && finished === undefined)
+    problems.push(`${at} has no finished_at`);
+  const slack = slackSeconds * 1000;
+  if (started !== undefined && finished !== undefined && started > finished + slack) {
+    problems.push(`${at} started at ${job.started_at}, after it finished (${job.finished_at})`);
+  }
+  if (created !== undefined && started !== undefined && created > started + slack) {
+    problems.push(`${at} was created at ${job.created_at}, after it started (${job.started_at})`);
+  }
+  if (typeof job.erased_at === "string" && job.artifacts_file !== undefined && job.artifacts_file !== null) {
+    problems.push(`${at} was erased at ${job.erased_at} but still has an artifacts_file`);
+  }
+  return problems;
+}
+
+function jobsConsistent(problemsOf: (job: Timed) => string[], expected: string): CheckDefinition["run"] {
+  return async (ctx: CheckContext) => {
+    const { exchange, items } = await wholeList(ctx, projectJobs(), 1);
+    const problems = (items as Timed[]).flatMap(problemsOf);
+    ctx.expect(
+      problems.length === 0,
+      problems.slice(0, 5).join("; ") + (problems.length > 5 ? `; … (${problems.length - 5} more)` : ""),
+      expected,
+      exchange,
+    );
+  };
+}
+
 /** Header values as a page of a counted or uncounted offset list must have them. */
 function expectPageHeaders(
   ctx: CheckContext,
@@ -272,6 +373,58 @@ function expectRels(ctx: CheckContext, exchange: OpExchange<ListOp>, present: st
   for (const rel of present) ctx.expect(rels.has(rel), shown, `a Link with rel="${rel}"`, exchange);
   for (const rel of absent) ctx.expect(!rels.has(rel), shown, `no Link with rel="${rel}"`, exchange);
   return rels;
+}
+
+/**
+ * Every relation of the `Link` header of a middle page: each URL carries the request's parameters with
+ * only `page` changed (GitLab may add others, such as the path's `id` or parameter defaults), `first` and
+ * `prev` lead to page 1, `next` to page 3, and `last`, when sent, to the last page.
+ */
+function linkRelations(target: (ctx: CheckContext) => ListTarget, extra: Query = []): CheckDefinition["run"] {
+  return async (ctx: CheckContext) => {
+    const t = target(ctx);
+    const { items, complete } = await wholeList(ctx, t, 2, extra);
+    const scope = statusesByFrequency(items).slice(0, 2);
+    const matching = items.filter((j) => scope.includes(j.status)).length;
+    if (matching < 2) ctx.skip("fewer than two items match the filter, so there is no second page");
+    const sent: Query = [
+      ...scope.map((s): [string, string] => ["scope[]", s]),
+      ...extra,
+      ["page", "2"],
+      ["per_page", "1"],
+    ];
+    const { exchange } = await list(ctx, t, sent);
+    const rels = expectRels(ctx, exchange, ["first", "prev", ...(matching > 2 ? ["next"] : [])], []);
+    const expectedPage: Record<string, string | undefined> = {
+      first: "1",
+      prev: "1",
+      next: "3",
+      last: complete ? String(matching) : undefined,
+    };
+    const names = [...new Set(sent.map(([k]) => k.replace(/\[\]$/, "")))].filter((k) => k !== "page");
+    for (const [rel, url] of rels) {
+      const shown = `rel="${rel}" is ${ctx.http.redact(url)}`;
+      for (const name of names) {
+        const want = sent.filter(([k]) => k.replace(/\[\]$/, "") === name).map(([, v]) => v);
+        const got = queryValues(url, name);
+        ctx.expect(
+          sameJson([...got].sort(), [...want].sort()),
+          shown,
+          `${name}=${want.join(",")} kept in rel="${rel}"`,
+          exchange,
+        );
+      }
+      const page = expectedPage[rel];
+      if (page !== undefined) {
+        ctx.expect(
+          queryValues(url, "page")[0] === page,
+          shown,
+          `rel="${rel}" leading to page ${page}`,
+          exchange,
+        );
+      }
+    }
+  };
 }
 
 /** Pages followed by the Link checks: enough to show the filters survive, few enough to stay quick. */
@@ -441,6 +594,27 @@ const projectChecks: CheckDefinition[] = [
         pages.at(-1),
       );
     },
+  },
+  {
+    id: "listProjectJobs.linkRelations",
+    description:
+      "every Link relation of page 2 keeps scope[] and per_page, first and prev lead to page 1, next to 3",
+    run: linkRelations(projectJobs),
+  },
+  {
+    id: "listProjectJobs.durationsMatchTimestamps",
+    description:
+      "duration is finished_at − started_at (±1 s), null before start; queued_duration fits before started_at",
+    run: jobsConsistent(durationProblems, "durations that agree with the timestamps"),
+  },
+  {
+    id: "listProjectJobs.timestampsConsistent",
+    description:
+      "success, failed and canceled jobs have finished_at; created_at ≤ started_at ≤ finished_at; erased jobs have no artifacts file",
+    run: jobsConsistent(
+      timestampProblems,
+      "timestamps and fields that agree with the status and with each other",
+    ),
   },
   {
     id: "listProjectJobs.keysetUnsupportedOrder",
@@ -679,6 +853,12 @@ const pipelineChecks: CheckDefinition[] = [
     },
   },
   {
+    id: "listPipelineJobs.linkRelations",
+    description:
+      "every Link relation of page 2 keeps scope[], include_retried and per_page, first and prev lead to page 1, next to 3",
+    run: linkRelations(busiestPipeline, [["include_retried", "true"]]),
+  },
+  {
     id: "listPipelineJobs.unknownPipeline",
     description: 'an unknown pipeline answers 404 {"message":"404 Not found"}',
     run: unknownPipeline("listPipelineJobs"),
@@ -795,6 +975,35 @@ const bridgeChecks: CheckDefinition[] = [
     description:
       'X-Next-Page and Link count through the bridges; X-Total, X-Total-Pages and rel="last", if sent, are right',
     run: paginationCounts(bridgePipeline, 1, "bridges"),
+  },
+  {
+    id: "listPipelineBridges.linkRelations",
+    description: "every Link relation of page 2 keeps scope[] and per_page, first and prev lead to page 1",
+    run: linkRelations(bridgePipeline),
+  },
+  {
+    id: "listPipelineBridges.downstreamPipeline",
+    description:
+      "a bridge's downstream_pipeline, when there is one, is another pipeline, its web_url ending in its id",
+    async run(ctx: CheckContext) {
+      const { exchange, items } = await wholeList(ctx, bridgePipeline(ctx), 1);
+      const bridges = items as Array<
+        Listed & { downstream_pipeline: { id: number; web_url: string } | null }
+      >;
+      const triggered = bridges.filter((b) => b.downstream_pipeline !== null);
+      if (triggered.length === 0) ctx.skip("no bridge of the pipeline has a downstream pipeline yet");
+      for (const bridge of triggered) {
+        const downstream = bridge.downstream_pipeline;
+        if (downstream === null) continue;
+        const path = new URL(downstream.web_url, ctx.http.baseUrl).pathname.replace(/\/+$/, "");
+        ctx.expect(
+          downstream.id !== bridge.pipeline.id && path.endsWith(`/-/pipelines/${downstream.id}`),
+          `bridge ${bridge.id} of pipeline ${bridge.pipeline.id}: downstream_pipeline ${downstream.id} at ${downstream.web_url}`,
+          `a pipeline other than ${bridge.pipeline.id}, whose web_url ends in /-/pipelines/${downstream.id}`,
+          exchange,
+        );
+      }
+    },
   },
   {
     id: "listPipelineBridges.unknownPipeline",
