@@ -1,5 +1,6 @@
+import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runConformance } from "../src/index.js";
+import { checks, runConformance } from "../src/index.js";
 import { type AnswerCache, startFaultProxy } from "./fault-proxy.js";
 import { faultCases, toleratedCases } from "./faults.js";
 import { type Reference, startReference } from "./reference.js";
@@ -26,6 +27,13 @@ describe("faults injected in front of the reference server", () => {
     expect(new Set(faultCases.map((f) => f.name)).size).toBe(faultCases.length);
     expect(faultCases.length).toBeGreaterThanOrEqual(12);
     for (const f of faultCases) expect(f.caughtBy, f.name).not.toEqual([]);
+  });
+
+  it("is counted right in the README", () => {
+    const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8").replace(/\s+/g, " ");
+    expect(/has (\d+) checks/.exec(readme)?.[1]).toBe(String(checks.length));
+    expect(/put (\d+) different faults/.exec(readme)?.[1]).toBe(String(faultCases.length));
+    expect(/and (\d+) variations/.exec(readme)?.[1]).toBe(String(toleratedCases.length));
   });
 
   it("passes through the proxy when it injects nothing", async () => {
