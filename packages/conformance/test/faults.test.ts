@@ -1,7 +1,8 @@
+import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runConformance } from "../src/index.js";
+import { checks, runConformance } from "../src/index.js";
 import { type AnswerCache, startFaultProxy } from "./fault-proxy.js";
-import { faultCases } from "./faults.js";
+import { faultCases, toleratedCases } from "./faults.js";
 import { type Reference, startReference } from "./reference.js";
 
 /**
@@ -28,6 +29,13 @@ describe("faults injected in front of the reference server", () => {
     for (const f of faultCases) expect(f.caughtBy, f.name).not.toEqual([]);
   });
 
+  it("is counted right in the README", () => {
+    const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8").replace(/\s+/g, " ");
+    expect(/has (\d+) checks/.exec(readme)?.[1]).toBe(String(checks.length));
+    expect(/put (\d+) different faults/.exec(readme)?.[1]).toBe(String(faultCases.length));
+    expect(/and (\d+) variations/.exec(readme)?.[1]).toBe(String(toleratedCases.length));
+  });
+
   it("passes through the proxy when it injects nothing", async () => {
     const proxy = await startFaultProxy(shared.baseUrl, {}, cache);
     try {
@@ -37,6 +45,34 @@ describe("faults injected in front of the reference server", () => {
       await proxy.close();
     }
   });
+
+  for (const variation of toleratedCases) {
+    it(`passes "${variation.name}": ${variation.what}`, async () => {
+      const reference = variation.destructive ? await startReference() : shared;
+      const proxy = await startFaultProxy(
+        reference.baseUrl,
+        variation.make(reference.token),
+        variation.destructive ? undefined : cache,
+      );
+      try {
+        const report = await runConformance({
+          ...options(reference),
+          baseUrl: proxy.baseUrl,
+          destructive: variation.destructive,
+          ...(variation.destructive ? { only: actions } : {}),
+        });
+        const failed = report.results
+          .filter((r) => r.status === "failed")
+          .map((r) => `${r.id}: ${JSON.stringify(r.failure)}`);
+        expect(failed).toEqual([]);
+        const passed = report.results.filter((r) => r.status === "passed").map((r) => r.id);
+        expect(variation.exercises.filter((id) => !passed.includes(id))).toEqual([]);
+      } finally {
+        await proxy.close();
+        if (reference !== shared) await reference.close();
+      }
+    });
+  }
 
   for (const fault of faultCases) {
     it(`catches "${fault.name}": ${fault.what}`, async () => {

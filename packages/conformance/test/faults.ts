@@ -17,6 +17,17 @@ export interface FaultCase {
   caughtBy: CheckId[];
 }
 
+/** Something GitLab legitimately does that the suite must pass: no check may fail with it in place. */
+export interface ToleratedCase {
+  name: string;
+  /** The variation, as GitLab has it. */
+  what: string;
+  destructive: boolean;
+  make(validToken: string): Fault;
+  /** The checks the variation concerns: each must pass (not merely skip) with it in place. */
+  exercises: CheckId[];
+}
+
 const routes: Array<[OperationId, RegExp]> = [
   ["listProjectJobs", /\/projects\/[^/]+\/jobs$/],
   ["listPipelineJobs", /\/projects\/[^/]+\/pipelines\/[^/]+\/jobs$/],
@@ -72,6 +83,22 @@ function rewriteLink(response: ProxiedResponse, rewrite: (link: string) => strin
   if (link) response.headers.set("link", rewrite(link));
 }
 
+/** Rewrites the URL of one relation of the Link header. */
+function rewriteRel(response: ProxiedResponse, rel: string, change: (url: URL) => void): void {
+  rewriteLink(response, (link) =>
+    link
+      .split(", ")
+      .map((part) => {
+        const match = /^<([^>]*)>; rel="([^"]*)"$/.exec(part);
+        if (!match?.[1] || match[2] !== rel) return part;
+        const url = new URL(match[1]);
+        change(url);
+        return `<${url.href}>; rel="${rel}"`;
+      })
+      .join(", "),
+  );
+}
+
 /** Applies `change` to every job object of a JSON answer: the items of a list, or the single job. */
 function eachJob(response: ProxiedResponse, change: (job: JsonRecord) => void): void {
   const body = json(response);
@@ -119,11 +146,14 @@ export const faultCases: FaultCase[] = [
       "listProjectJobs.scopeBracketSpelling",
       "listProjectJobs.scopeInvalid",
       "listProjectJobs.linkNextKeepsFilters",
+      "listProjectJobs.linkRelations",
       "listPipelineJobs.scopeFilter",
       "listPipelineJobs.scopeBracketSpelling",
       "listPipelineJobs.scopeInvalid",
       "listPipelineJobs.linkNextKeepsFilters",
+      "listPipelineJobs.linkRelations",
       "listPipelineBridges.scopeFilter",
+      "listPipelineBridges.linkRelations",
     ],
   },
   {
@@ -157,7 +187,13 @@ export const faultCases: FaultCase[] = [
         );
       },
     }),
-    caughtBy: ["listProjectJobs.linkNextKeepsFilters", "listPipelineJobs.linkNextKeepsFilters"],
+    caughtBy: [
+      "listProjectJobs.linkNextKeepsFilters",
+      "listProjectJobs.linkRelations",
+      "listPipelineJobs.linkNextKeepsFilters",
+      "listPipelineJobs.linkRelations",
+      "listPipelineBridges.linkRelations",
+    ],
   },
   {
     name: "200 instead of 201",
@@ -172,6 +208,7 @@ export const faultCases: FaultCase[] = [
       "cancelJob.cancelsActive",
       "cancelJob.finishedUnchanged",
       "retryJob.newJobPending",
+      "retryJob.userIsCaller",
       "retryJob.oldJobHidden",
       "retryJob.onlyOnce",
       "eraseJob.removesTraceAndArtifacts",
@@ -190,7 +227,6 @@ export const faultCases: FaultCase[] = [
       },
     }),
     caughtBy: [
-      "listProjectJobs.keysetUnsupportedOrder",
       "listProjectJobs.unknownProject",
       "listProjectJobs.unauthenticated",
       "listProjectJobs.badToken",
@@ -216,7 +252,12 @@ export const faultCases: FaultCase[] = [
         });
       },
     }),
-    caughtBy: ["getJob.matchesList", "getJob.pathIdSameAnswer", "getJobTokenJob.withJobToken"],
+    caughtBy: [
+      "getJob.matchesList",
+      "getJob.idsMatchUrl",
+      "getJob.pathIdSameAnswer",
+      "getJobTokenJob.withJobToken",
+    ],
   },
   {
     name: "required field missing",
@@ -238,6 +279,8 @@ export const faultCases: FaultCase[] = [
       "listPipelineJobs.includeRetried",
       "listPipelineJobs.paginationCounts",
       "listPipelineJobs.linkNextKeepsFilters",
+      "listPipelineJobs.linkRelations",
+      "listPipelineJobs.jobToken",
       "listPipelineJobs.pathIdSameAnswer",
       "listPipelineBridges.bridgesOnly",
     ],
@@ -254,7 +297,7 @@ export const faultCases: FaultCase[] = [
         });
       },
     }),
-    caughtBy: ["retryJob.newJobPending", "retryJob.oldJobHidden"],
+    caughtBy: ["retryJob.newJobPending", "retryJob.userIsCaller", "retryJob.oldJobHidden"],
   },
   {
     name: "play accepts any job",
@@ -334,7 +377,12 @@ export const faultCases: FaultCase[] = [
           response.headers.set("content-type", "application/octet-stream");
       },
     }),
-    caughtBy: ["getJobTrace.plainText", "getJobTrace.emptyWithoutLog", "getJobTrace.unknownJob"],
+    caughtBy: [
+      "getJobTrace.plainText",
+      "getJobTrace.emptyWithoutLog",
+      "getJobTrace.finishedStable",
+      "getJobTrace.unknownJob",
+    ],
   },
   {
     name: "missing Content-Disposition",
@@ -361,8 +409,8 @@ export const faultCases: FaultCase[] = [
     caughtBy: ["listProjectJobs.badToken"],
   },
   {
-    name: "counts on the project list",
-    what: "the project jobs list sends X-Total and X-Total-Pages",
+    name: "wrong counts on the project list",
+    what: "the project jobs list sends X-Total and X-Total-Pages that do not count its jobs",
     destructive: false,
     make: () => ({
       response(response, request) {
@@ -371,7 +419,19 @@ export const faultCases: FaultCase[] = [
         response.headers.set("x-total-pages", "50");
       },
     }),
-    caughtBy: ["listProjectJobs.paginationHeaders"],
+    caughtBy: ["listProjectJobs.paginationHeaders", "listProjectJobs.paginationLastPage"],
+  },
+  {
+    name: "total off by one",
+    what: "the pipeline lists count one item more than they have",
+    destructive: false,
+    make: () => ({
+      response(response) {
+        const total = response.headers.get("x-total");
+        if (total !== null) response.headers.set("x-total", String(Number(total) + 1));
+      },
+    }),
+    caughtBy: ["listPipelineJobs.paginationCounts", "listPipelineBridges.paginationCounts"],
   },
   {
     name: "include_retried ignored",
@@ -382,20 +442,46 @@ export const faultCases: FaultCase[] = [
         request.url.searchParams.delete("include_retried");
       },
     }),
-    caughtBy: ["listPipelineJobs.includeRetried", "listPipelineJobs.linkNextKeepsFilters"],
+    caughtBy: [
+      "listPipelineJobs.includeRetried",
+      "listPipelineJobs.linkNextKeepsFilters",
+      "listPipelineJobs.linkRelations",
+    ],
   },
   {
-    name: "per_page clamped",
-    what: "per_page out of range is clamped instead of refused",
+    name: "per_page=0 served",
+    what: "per_page=0 is served with the default page size instead of refused",
     destructive: false,
     make: () => ({
       request(request) {
-        const perPage = Number(request.url.searchParams.get("per_page") ?? "20");
-        if (perPage > 100) request.url.searchParams.set("per_page", "100");
-        if (perPage < 1) request.url.searchParams.set("per_page", "1");
+        if (request.url.searchParams.get("per_page") === "0") request.url.searchParams.delete("per_page");
       },
     }),
     caughtBy: ["listProjectJobs.perPageBounds"],
+  },
+  {
+    name: "keyset in any order",
+    what: "keyset pagination ordered by another column is served (by id) instead of refused",
+    destructive: false,
+    make: () => ({
+      request(request) {
+        if (request.url.searchParams.get("pagination") === "keyset")
+          request.url.searchParams.set("order_by", "id");
+      },
+    }),
+    caughtBy: ["listProjectJobs.keysetUnsupportedOrder"],
+  },
+  {
+    name: "job token forbidden on lists",
+    what: "the job lists answer a job token 403",
+    destructive: false,
+    make: () => ({
+      response(response, request) {
+        if (isList(request) && request.headers.has("job-token"))
+          setJson(response, 403, { message: "403 Forbidden" });
+      },
+    }),
+    caughtBy: ["listProjectJobs.jobToken", "listPipelineJobs.jobToken"],
   },
   {
     name: "cancel changes finished jobs",
@@ -424,9 +510,12 @@ export const faultCases: FaultCase[] = [
       "listProjectJobs.paginationHeaders",
       "listProjectJobs.paginationLastPage",
       "listProjectJobs.linkNextKeepsFilters",
+      "listProjectJobs.linkRelations",
       "listPipelineJobs.paginationCounts",
       "listPipelineJobs.linkNextKeepsFilters",
+      "listPipelineJobs.linkRelations",
       "listPipelineBridges.paginationCounts",
+      "listPipelineBridges.linkRelations",
     ],
   },
   {
@@ -441,6 +530,160 @@ export const faultCases: FaultCase[] = [
     caughtBy: ["listProjectJobs.keysetPagination"],
   },
   {
+    name: "finished durations drift",
+    what: "a finished job's duration differs by a quarter second from one read to the next",
+    destructive: false,
+    make: () => {
+      let reads = 0;
+      return {
+        response(response, request) {
+          if (operation(request) !== "getJob") return;
+          reads += 1;
+          eachJob(response, (job) => {
+            if (job.finished_at !== null && typeof job.duration === "number") {
+              job.duration += (reads % 2) * 0.25;
+            }
+          });
+        },
+      };
+    },
+    caughtBy: ["getJob.matchesList"],
+  },
+  {
+    name: "rel=first loses the filter",
+    what: 'the project list\'s rel="first" URL leaves scope out',
+    destructive: false,
+    make: () => ({
+      response(response, request) {
+        if (operation(request) !== "listProjectJobs") return;
+        rewriteRel(response, "first", (url) => {
+          url.searchParams.delete("scope");
+          url.searchParams.delete("scope[]");
+        });
+      },
+    }),
+    caughtBy: ["listProjectJobs.linkRelations"],
+  },
+  {
+    name: "rel=prev stays",
+    what: 'the pipeline job list\'s rel="prev" URL leads to the page it is on',
+    destructive: false,
+    make: () => ({
+      response(response, request) {
+        if (operation(request) !== "listPipelineJobs") return;
+        const page = response.headers.get("x-page") ?? "1";
+        rewriteRel(response, "prev", (url) => url.searchParams.set("page", page));
+      },
+    }),
+    caughtBy: ["listPipelineJobs.linkRelations"],
+  },
+  {
+    name: "rel=first stays",
+    what: 'the bridge list\'s rel="first" URL leads to the page it is on',
+    destructive: false,
+    make: () => ({
+      response(response, request) {
+        if (operation(request) !== "listPipelineBridges") return;
+        const page = response.headers.get("x-page") ?? "1";
+        rewriteRel(response, "first", (url) => url.searchParams.set("page", page));
+      },
+    }),
+    caughtBy: ["listPipelineBridges.linkRelations"],
+  },
+  {
+    name: "durations doubled",
+    what: "a finished job's duration is twice finished_at − started_at",
+    destructive: false,
+    make: () => ({
+      response(response) {
+        eachJob(response, (job) => {
+          if (job.finished_at !== null && typeof job.duration === "number") job.duration *= 2;
+        });
+      },
+    }),
+    caughtBy: ["listProjectJobs.durationsMatchTimestamps"],
+  },
+  {
+    name: "failed without finished_at",
+    what: "failed jobs have no finished_at",
+    destructive: false,
+    make: () => ({
+      response(response) {
+        eachJob(response, (job) => {
+          if (job.status === "failed") job.finished_at = null;
+        });
+      },
+    }),
+    caughtBy: ["listProjectJobs.timestampsConsistent"],
+  },
+  {
+    name: "web_url of another job",
+    what: "a single manual or scheduled job's web_url names the next job",
+    destructive: false,
+    make: () => ({
+      response(response, request) {
+        if (operation(request) !== "getJob") return;
+        eachJob(response, (job) => {
+          if ((job.status === "manual" || job.status === "scheduled") && typeof job.web_url === "string") {
+            job.web_url = job.web_url.replace(/\/(\d+)$/, (_, id: string) => `/${Number(id) + 1}`);
+          }
+        });
+      },
+    }),
+    caughtBy: ["getJob.idsMatchUrl"],
+  },
+  {
+    name: "downstream web_url of another pipeline",
+    what: "a bridge's downstream_pipeline.web_url names the pipeline after it",
+    destructive: false,
+    make: () => ({
+      response(response) {
+        eachJob(response, (job) => {
+          const downstream = job.downstream_pipeline as JsonRecord | null | undefined;
+          if (downstream && typeof downstream.web_url === "string") {
+            downstream.web_url = downstream.web_url.replace(
+              /\/(\d+)$/,
+              (_, id: string) => `/${Number(id) + 1}`,
+            );
+          }
+        });
+      },
+    }),
+    caughtBy: ["listPipelineBridges.downstreamPipeline"],
+  },
+  {
+    name: "finished log grows",
+    what: "the log of a finished job gets longer with every read",
+    destructive: false,
+    make: () => {
+      let reads = 0;
+      return {
+        response(response, request) {
+          if (operation(request) !== "getJobTrace" || response.status !== 200 || response.body === "") return;
+          reads += 1;
+          response.body += `line ${reads}\n`;
+        },
+      };
+    },
+    caughtBy: ["getJobTrace.finishedStable"],
+  },
+  {
+    name: "retry keeps the old user",
+    what: "the new job of a retry belongs to the retried job's user, not to the caller",
+    destructive: true,
+    make: () => ({
+      async response(response, request, upstream) {
+        if (operation(request) !== "retryJob" || response.status !== 201) return;
+        const old = await upstream("GET", request.url.pathname.replace(/\/retry$/, ""), request.headers);
+        const user = (JSON.parse(old.body) as JsonRecord).user;
+        eachJob(response, (job) => {
+          job.user = user;
+        });
+      },
+    }),
+    caughtBy: ["retryJob.userIsCaller"],
+  },
+  {
     name: "invisible project forbidden",
     what: "an unknown project answers 403, revealing less than GitLab's 404",
     destructive: false,
@@ -451,5 +694,183 @@ export const faultCases: FaultCase[] = [
       },
     }),
     caughtBy: ["listProjectJobs.unknownProject"],
+  },
+];
+
+export const toleratedCases: ToleratedCase[] = [
+  {
+    name: "page and per_page clamped",
+    what: "per_page above 100 is served as 100 and a page below 1 as page 1 (Kaminari), never refused",
+    destructive: false,
+    make: () => ({
+      request(request) {
+        const params = request.url.searchParams;
+        if (Number(params.get("per_page")) > 100) params.set("per_page", "100");
+        if (params.has("page") && Number(params.get("page")) < 1) params.set("page", "1");
+      },
+    }),
+    exercises: ["listProjectJobs.perPageBounds", "listProjectJobs.paginationHeaders"],
+  },
+  {
+    name: "keyset by id descending only",
+    what: 'keyset pagination in any order but id descending answers 405 {"error":"Keyset pagination is not yet available for this type of request"}',
+    destructive: false,
+    make: () => ({
+      response(response, request) {
+        const params = request.url.searchParams;
+        if (params.get("pagination") !== "keyset") return;
+        if ((params.get("order_by") ?? "id") === "id" && (params.get("sort") ?? "desc") === "desc") return;
+        setJson(response, 405, { error: "Keyset pagination is not yet available for this type of request" });
+      },
+    }),
+    exercises: ["listProjectJobs.keysetUnsupportedOrder", "listProjectJobs.keysetPagination"],
+  },
+  {
+    name: "repeated scope keeps the last",
+    what: "scope repeated without brackets means its last value (Rack), scope[] repeated means all of them",
+    destructive: false,
+    make: () => ({
+      request(request) {
+        const scopes = request.url.searchParams.getAll("scope");
+        const last = scopes.at(-1);
+        if (scopes.length > 1 && last !== undefined) request.url.searchParams.set("scope", last);
+      },
+    }),
+    exercises: ["listProjectJobs.scopeBracketSpelling", "listPipelineJobs.scopeBracketSpelling"],
+  },
+  {
+    name: "job tokens of 2022",
+    what: "job tokens are refused on the project jobs list (401) and ignored on the pipeline's (anonymous: 404 for a private project)",
+    destructive: false,
+    make: () => ({
+      response(response, request) {
+        if (!request.headers.has("job-token")) return;
+        if (operation(request) === "listProjectJobs") setJson(response, 401, { message: "401 Unauthorized" });
+        if (operation(request) === "listPipelineJobs")
+          setJson(response, 404, { message: "404 Project Not Found" });
+      },
+    }),
+    exercises: ["listProjectJobs.jobToken", "listPipelineJobs.jobToken"],
+  },
+  {
+    name: "no counts",
+    what: 'no list sends X-Total, X-Total-Pages or rel="last" (above 10,000 rows, or current GitLab\'s project jobs list)',
+    destructive: false,
+    make: () => ({
+      response(response) {
+        response.headers.delete("x-total");
+        response.headers.delete("x-total-pages");
+        rewriteLink(response, (link) =>
+          link
+            .split(", ")
+            .filter((l) => !l.endsWith('rel="last"'))
+            .join(", "),
+        );
+      },
+    }),
+    exercises: [
+      "listProjectJobs.paginationHeaders",
+      "listProjectJobs.paginationLastPage",
+      "listProjectJobs.linkRelations",
+      "listPipelineJobs.paginationCounts",
+      "listPipelineJobs.linkRelations",
+      "listPipelineBridges.paginationCounts",
+      "listPipelineBridges.linkRelations",
+    ],
+  },
+  {
+    name: "counts on the project list",
+    what: 'the project jobs list sends right X-Total, X-Total-Pages and rel="last" (GitLab before without_count)',
+    destructive: false,
+    make: () => ({
+      async response(response, request, upstream) {
+        if (operation(request) !== "listProjectJobs" || response.status !== 200) return;
+        if (request.url.searchParams.has("pagination")) return;
+        const perPage = Number(request.url.searchParams.get("per_page") ?? "20");
+        const whole = new URL(request.url.href);
+        whole.searchParams.set("per_page", "100");
+        whole.searchParams.delete("page");
+        const all = await upstream("GET", `${whole.pathname}${whole.search}`, request.headers);
+        const total = (JSON.parse(all.body) as unknown[]).length;
+        const pages = Math.max(1, Math.ceil(total / perPage));
+        response.headers.set("x-total", String(total));
+        response.headers.set("x-total-pages", String(pages));
+        // On the proxy's origin, as the other links of the header are by now.
+        const origin = /<(https?:\/\/[^/>]+)/.exec(response.headers.get("link") ?? "")?.[1];
+        const last = new URL(`${request.url.pathname}${request.url.search}`, origin ?? request.url.origin);
+        last.searchParams.set("page", String(pages));
+        rewriteLink(response, (link) => `${link}, <${last.href}>; rel="last"`);
+      },
+    }),
+    exercises: [
+      "listProjectJobs.paginationHeaders",
+      "listProjectJobs.paginationLastPage",
+      "listProjectJobs.linkRelations",
+    ],
+  },
+  {
+    name: "durations grow with the clock",
+    what: "duration of a running job and queued_duration of a job that never started grow between reads, and canceled jobs were canceled before they started",
+    destructive: false,
+    make: () => {
+      let tick = 0;
+      return {
+        response(response) {
+          tick += 1;
+          eachJob(response, (job) => {
+            if (job.status === "canceled") {
+              job.started_at = null;
+              job.duration = null;
+              job.queued_duration = 0;
+            }
+            if (job.started_at === null && typeof job.queued_duration === "number") {
+              job.queued_duration += tick;
+            } else if (
+              job.started_at !== null &&
+              job.finished_at === null &&
+              typeof job.duration === "number"
+            ) {
+              job.duration += tick;
+            }
+          });
+        },
+      };
+    },
+    exercises: [
+      "listProjectJobs.durationsMatchTimestamps",
+      "listProjectJobs.timestampsConsistent",
+      "listProjectJobs.pathIdSameAnswer",
+      "listPipelineJobs.pathIdSameAnswer",
+      "getJob.matchesList",
+      "getJob.pathIdSameAnswer",
+    ],
+  },
+  {
+    name: "fields of a newer GitLab",
+    what: "every job, its pipeline and its user carry fields the spec does not declare",
+    destructive: false,
+    make: () => ({
+      response(response) {
+        eachJob(response, (job) => {
+          job.field_of_a_newer_gitlab = { since: "99.0", values: [1, 2] };
+          for (const key of ["pipeline", "user", "commit"]) {
+            const nested = job[key];
+            if (typeof nested === "object" && nested !== null) {
+              (nested as JsonRecord).field_of_a_newer_gitlab = "new";
+            }
+          }
+        });
+      },
+    }),
+    exercises: [
+      "listProjectJobs.pathIdSameAnswer",
+      "listPipelineJobs.pathIdSameAnswer",
+      "listPipelineBridges.bridgesOnly",
+      "listPipelineBridges.downstreamPipeline",
+      "getJob.matchesList",
+      "getJob.idsMatchUrl",
+      "getJob.pathIdSameAnswer",
+      "getJobTokenJob.withJobToken",
+    ],
   },
 ];

@@ -113,6 +113,47 @@ const retryChecks: CheckDefinition[] = [
     },
   },
   {
+    id: "retryJob.userIsCaller",
+    description:
+      "the new job of a retry is the caller's: two retries of jobs of different users give jobs of one user (GET /user's, when it answers)",
+    destructive: true,
+    async run(ctx: CheckContext) {
+      const first = claimRetryable(ctx);
+      const others = ctx.available(
+        (j) =>
+          retryable.includes(j.status) && !wasRetried(j, ctx.material.jobs) && j.user?.id !== first.user?.id,
+      );
+      const second = others[0] ?? claimRetryable(ctx);
+      ctx.material.claimed.add(second.id);
+      const users: Array<number | undefined> = [];
+      let last: OpExchange<"retryJob"> | undefined;
+      for (const job of [first, second]) {
+        const exchange = await ctx.call("retryJob", { params: { job_id: job.id } });
+        const retry = ctx.ok(exchange, 201);
+        ctx.expect(
+          retry.id !== job.id && retry.pipeline?.id === job.pipeline.id && retry.user !== null,
+          `job ${retry.id} of pipeline ${retry.pipeline?.id}, user ${retry.user?.username ?? "null"}`,
+          `a new job of pipeline ${job.pipeline.id}, with the caller as its user`,
+          exchange,
+        );
+        users.push(retry.user?.id);
+        last = exchange;
+      }
+      // GET /user is not among the spec's operations: asked directly, and used only when it answers.
+      const me = await ctx.http.send("GET", ctx.http.url("/user"), ctx.token);
+      const caller = me.status === 200 ? (me.json as { id?: unknown } | undefined)?.id : undefined;
+      const [a, b] = users;
+      ctx.expect(
+        a === b && (typeof caller !== "number" || a === caller),
+        `retries of jobs of users ${first.user?.id ?? "null"} and ${second.user?.id ?? "null"} gave jobs of users ${a} and ${b}`,
+        typeof caller === "number"
+          ? `both of user ${caller} (GET /user)`
+          : "both of the same user: the caller",
+        last,
+      );
+    },
+  },
+  {
     id: "retryJob.oldJobHidden",
     description:
       "after a retry the pipeline lists the new job and hides the old one unless include_retried=true",

@@ -1,7 +1,7 @@
 /** Checks of single jobs, their logs and the job-token endpoints. */
 import { finishedJobStatuses } from "@jobs-api/client";
 import type { Job } from "@jobs-api/types";
-import { type CheckContext, sameJson, unstartedStatuses } from "../context.js";
+import { type CheckContext, differences, sameReads, unstartedStatuses, withoutClock } from "../context.js";
 import { type CheckDefinition, unknownJobCheck } from "./helpers.js";
 
 /** How many finished jobs a check asks for their log before concluding none has one. */
@@ -17,7 +17,8 @@ export function traceCandidates(ctx: CheckContext): Job[] {
 const getJobChecks: CheckDefinition[] = [
   {
     id: "getJob.matchesList",
-    description: "a finished job is the same object as in the project's list",
+    description:
+      "a finished job is the same object as in the project's list (a never-started job's queued_duration aside)",
     async run(ctx: CheckContext) {
       const jobs = ctx.available((j) => finishedJobStatuses.has(j.status)).slice(0, 3);
       if (jobs.length === 0) ctx.skip("the project has no finished job");
@@ -25,9 +26,47 @@ const getJobChecks: CheckDefinition[] = [
         const exchange = await ctx.call("getJob", { params: { job_id: listed.id } });
         const job = ctx.ok(exchange, 200);
         ctx.expect(
-          sameJson(job, listed),
-          `job ${job.id} differs from the list`,
+          sameReads(job, listed),
+          `job ${job.id} differs from the list at ${differences(withoutClock(job), withoutClock(listed)).join(", ")}`,
           `the list's job ${listed.id}`,
+          exchange,
+        );
+      }
+    },
+  },
+  {
+    id: "getJob.idsMatchUrl",
+    description:
+      "a job answers with the id asked for, its project's id, and web_urls ending in its own and its pipeline's id",
+    async run(ctx: CheckContext) {
+      const unfinished = ctx.available((j) => !finishedJobStatuses.has(j.status)).slice(0, 2);
+      const finished = ctx.available((j) => finishedJobStatuses.has(j.status)).slice(0, 1);
+      const jobs = [...unfinished, ...finished];
+      if (jobs.length === 0) ctx.skip("the project has no jobs");
+      const { id: projectId, path } = ctx.material.project;
+      for (const { id } of jobs) {
+        const exchange = await ctx.call("getJob", { params: { job_id: id } });
+        const job = ctx.ok(exchange, 200);
+        const jobPath = new URL(job.web_url, ctx.http.baseUrl).pathname;
+        const pipelineUrl = job.pipeline.web_url;
+        const pipelinePath = pipelineUrl ? new URL(pipelineUrl, ctx.http.baseUrl).pathname : undefined;
+        const problems = [
+          job.id !== id && `id ${job.id}`,
+          projectId !== undefined &&
+            job.pipeline.project_id !== projectId &&
+            `pipeline.project_id ${job.pipeline.project_id}`,
+          !jobPath.endsWith(`/-/jobs/${id}`) && `web_url ${job.web_url}`,
+          path !== undefined &&
+            !decodeURIComponent(jobPath).includes(`/${path}/-/jobs/`) &&
+            `web_url ${job.web_url} outside ${path}`,
+          pipelinePath !== undefined &&
+            !pipelinePath.endsWith(`/-/pipelines/${job.pipeline.id}`) &&
+            `pipeline.web_url ${job.pipeline.web_url}`,
+        ].filter((p): p is string => typeof p === "string");
+        ctx.expect(
+          problems.length === 0,
+          problems.join(", "),
+          `job ${id} of project ${projectId ?? ctx.material.project.given}, web_url …${path ? `/${path}` : ""}/-/jobs/${id}, pipeline.web_url …/-/pipelines/${job.pipeline.id}`,
           exchange,
         );
       }
@@ -52,8 +91,10 @@ const getJobChecks: CheckDefinition[] = [
       const numeric = await ctx.call("getJob", { params: { id, job_id: job.id } });
       const byPath = await ctx.call("getJob", { params: { id: path, job_id: job.id } });
       ctx.expect(
-        numeric.status === 200 && byPath.status === 200 && sameJson(byPath.json, numeric.json),
-        byPath.status === 200 ? "a different job" : `status ${byPath.status}`,
+        numeric.status === 200 && byPath.status === 200 && sameReads(byPath.json, numeric.json),
+        byPath.status === 200
+          ? `a different job at ${differences(withoutClock(byPath.json), withoutClock(numeric.json)).join(", ")}`
+          : `status ${byPath.status}`,
         `the same job as for project ${id}`,
         byPath,
       );
@@ -112,6 +153,27 @@ const traceChecks: CheckDefinition[] = [
         `status 200 and an empty body for ${job.status} job ${job.id}`,
         exchange,
       );
+    },
+  },
+  {
+    id: "getJobTrace.finishedStable",
+    description: "the log of a finished job is complete: two reads give the same text",
+    async run(ctx: CheckContext) {
+      const candidates = traceCandidates(ctx);
+      for (const job of candidates) {
+        const first = await ctx.call("getJobTrace", { params: { job_id: job.id } });
+        ctx.expect(first.status === 200, `status ${first.status}`, "status 200", first);
+        if (first.text.length === 0) continue;
+        const second = await ctx.call("getJobTrace", { params: { job_id: job.id } });
+        ctx.expect(
+          second.status === 200 && second.text === first.text,
+          `status ${second.status}, ${second.text.length} characters where the first read had ${first.text.length}`,
+          `the same log as the first read of ${job.status} job ${job.id}`,
+          second,
+        );
+        return;
+      }
+      ctx.skip(`none of ${candidates.length} finished job(s) has a log`);
     },
   },
   unknownJobCheck("getJobTrace", {
