@@ -6,7 +6,7 @@ import { integerParameters, integerTextProblem } from "./http/integers.js";
 export class HttpError extends Error {
   constructor(
     readonly status: number,
-    readonly body: { message: string } | { error: string },
+    readonly body: { message: string } | { error: string; error_description?: string },
     readonly headers: Record<string, string> = {},
   ) {
     super("message" in body ? body.message : body.error);
@@ -14,6 +14,18 @@ export class HttpError extends Error {
 }
 
 export const unauthorized = () => new HttpError(401, { message: "401 Unauthorized" });
+/**
+ * GitLab's APIGuard answers a token that exists but may no longer be used as an OAuth 2.0 bearer error
+ * (Rack::OAuth2, with its default realm), whatever kind of access token it is.
+ */
+export const invalidToken = (description: string) =>
+  new HttpError(
+    401,
+    { error: "invalid_token", error_description: description },
+    {
+      "WWW-Authenticate": `Bearer realm="Protected by OAuth 2.0", error="invalid_token", error_description="${description}"`,
+    },
+  );
 export const forbidden = (reason?: string) =>
   new HttpError(403, { message: reason ? `403 Forbidden - ${reason}` : "403 Forbidden" });
 /** `notFound("Project")` → `404 Project Not Found`; `notFound()` → `404 Not found`, GitLab's casing. */

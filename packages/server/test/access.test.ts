@@ -166,8 +166,14 @@ function presented(kind: Kind, operationId: string): "valid" | "invalid" | "none
 }
 
 /** The status GitLab gives: an oracle written from GitLab's routes, not from the server's code. */
-function expected(kind: Kind, operationId: string, place: Place): { status: number; message?: string } {
+function expected(
+  kind: Kind,
+  operationId: string,
+  place: Place,
+): { status: number; message?: string; error?: string } {
   const credential = presented(kind, operationId);
+  // api_guard.rb: expired and revoked tokens get an OAuth bearer error, not the message body.
+  if (kind === "expired" || kind === "revoked") return { status: 401, error: "invalid_token" };
   if (credential === "invalid") return { status: 401, message: "401 Unauthorized" };
   if (credential === "none") {
     if (!ANONYMOUS_ROUTES.has(operationId)) return { status: 401, message: "401 Unauthorized" };
@@ -220,8 +226,12 @@ describe("token kind × operation × project", () => {
             const body = ex.headers["content-type"]?.includes("json")
               ? (JSON.parse(ex.body) as unknown)
               : ex.body;
-            const message = (body as { message?: string } | null)?.message;
-            if (ex.status !== want.status || (want.message !== undefined && message !== want.message)) {
+            const { message, error } = (body ?? {}) as { message?: string; error?: string };
+            if (
+              ex.status !== want.status ||
+              (want.message !== undefined && message !== want.message) ||
+              (want.error !== undefined && error !== want.error)
+            ) {
               wrong.push(
                 `${kind} ${op.operationId} ${place}: ${ex.status} ${ex.body.slice(0, 80)}, want ${want.status}`,
               );

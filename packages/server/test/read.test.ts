@@ -332,8 +332,6 @@ describe("authentication and visibility", () => {
   it.each([
     ["no token", {}],
     ["unknown token", { "PRIVATE-TOKEN": "glpat-nope" }],
-    ["expired token", { "PRIVATE-TOKEN": DEMO_TOKENS.expired }],
-    ["revoked token", { "PRIVATE-TOKEN": DEMO_TOKENS.revoked }],
     ["OAuth token as PRIVATE-TOKEN", { "PRIVATE-TOKEN": DEMO_TOKENS.oauth }],
     ["malformed Authorization", { Authorization: "Bearer" }],
     ["finished job's token", { "JOB-TOKEN": DEMO_TOKENS.finishedJob }],
@@ -342,6 +340,27 @@ describe("authentication and visibility", () => {
     expect(r.status).toBe(401);
     expect(r.body).toEqual({ message: "401 Unauthorized" });
   });
+
+  it.each([
+    [
+      "expired",
+      DEMO_TOKENS.expired,
+      "Token is expired. You can either do re-authorization or token refresh.",
+    ],
+    ["revoked", DEMO_TOKENS.revoked, "Token was revoked. You have to re-authorize from the user."],
+  ])(
+    "answers the OAuth bearer error of APIGuard to a %s token (api_guard.rb)",
+    async (_name, token, description) => {
+      for (const headers of [{ "PRIVATE-TOKEN": token }, { Authorization: `Bearer ${token}` }]) {
+        const r = await call(url(), { headers });
+        expect(r.status).toBe(401);
+        expect(r.body).toEqual({ error: "invalid_token", error_description: description });
+        expect(r.headers.get("www-authenticate")).toBe(
+          `Bearer realm="Protected by OAuth 2.0", error="invalid_token", error_description="${description}"`,
+        );
+      }
+    },
+  );
 
   it("accepts every kind of token in header and query form", async () => {
     const demo = `${server.api}/projects/1/jobs/8`;

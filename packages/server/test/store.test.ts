@@ -43,7 +43,12 @@ describe.each(backends)("store on $name", ({ open, skip }) => {
       userId: 1,
     });
     expect(await authenticateAccessToken(db, DEMO_TOKENS.oauth, ["personal"])).toBeNull();
-    expect(await authenticateAccessToken(db, DEMO_TOKENS.expired, ["personal"])).toBeNull();
+    expect(await authenticateAccessToken(db, DEMO_TOKENS.expired, ["personal"])).toEqual({
+      refused: "expired",
+    });
+    expect(await authenticateAccessToken(db, DEMO_TOKENS.revoked, ["personal"])).toEqual({
+      refused: "revoked",
+    });
     expect(await authenticateJobToken(db, DEMO_TOKENS.job)).toMatchObject({ jobId: 10, jobProjectId: 1 });
     expect(await authenticateJobToken(db, DEMO_TOKENS.finishedJob)).toBeNull();
   });

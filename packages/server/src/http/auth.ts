@@ -1,13 +1,14 @@
 import { type OperationId, operationTable, type SecuritySchemeName } from "@jobs-api/types";
 import type { Request } from "express";
 import type { Queryable } from "../db/database.js";
-import { notFound, unauthorized } from "../errors.js";
+import { invalidToken, notFound, unauthorized } from "../errors.js";
 import {
   authenticateAccessToken,
   authenticateForProject,
   authenticateJobToken,
   type Credential,
   type Principal,
+  type TokenRefusal,
 } from "../store/auth.js";
 import { findProject } from "../store/projects.js";
 import type { ProjectRow, Role } from "../store/rows.js";
@@ -61,6 +62,14 @@ function presented(req: CallerRequest, security: readonly SecuritySchemeName[]):
   return jobToken ? [{ token: jobToken, kinds: "job" }] : [];
 }
 
+/** APIGuard's answers to a token that exists but may no longer be used (`ExpiredError`, `RevokedError`). */
+const refusal = ({ refused }: TokenRefusal) =>
+  invalidToken(
+    refused === "expired"
+      ? "Token is expired. You can either do re-authorization or token refresh."
+      : "Token was revoked. You have to re-authorize from the user.",
+  );
+
 /** A request to a project endpoint: `:id` is the project's id or full path. */
 type ProjectCallerRequest = CallerRequest & { params: { id: number | string } };
 
@@ -90,6 +99,7 @@ export async function authenticateProjectCaller(
   }
   for (const credential of credentials) {
     const caller = await authenticateForProject(db, credential, ref);
+    if (caller && "refused" in caller) throw refusal(caller);
     if (caller) {
       const { target, ...principal } = caller;
       return { principal, project: target.project, role: target.role };
@@ -112,6 +122,7 @@ export async function authenticateJobCaller(
       credential.kinds === "job"
         ? await authenticateJobToken(db, credential.token)
         : await authenticateAccessToken(db, credential.token, credential.kinds);
+    if (principal && "refused" in principal) throw refusal(principal);
     if (principal?.jobId != null) return { ...principal, jobId: principal.jobId };
     if (principal) throw notFound("Job");
   }

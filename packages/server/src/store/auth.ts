@@ -23,6 +23,14 @@ export type Credential =
   | { token: string; kinds: readonly ("personal" | "oauth")[] }
   | { token: string; kinds: "job" };
 
+/**
+ * A token that exists but may no longer be used, which GitLab tells apart from an unknown one
+ * (`AccessTokenValidationService`: expired is checked before revoked).
+ */
+export interface TokenRefusal {
+  refused: "expired" | "revoked";
+}
+
 /** The project a request names, as its caller sees it. */
 export interface ProjectTarget {
   /** The project's id or full path, as the request gave it. */
@@ -54,6 +62,7 @@ interface TokenRow {
   job_project_id: number | null;
   project?: ProjectRow | null;
   role?: Role | null;
+  refused: TokenRefusal["refused"] | null;
 }
 
 /**
@@ -66,8 +75,9 @@ async function lookUp(db: Queryable, credential: Credential, ref?: string): Prom
   const params: unknown[] = [digest];
   let sql =
     credential.kinds === "job"
-      ? `SELECT t.token_digest, j.user_id, 'job' AS kind, t.job_id, j.project_id AS job_project_id`
-      : `SELECT t.token_digest, t.user_id, t.kind, NULL::bigint AS job_id, NULL::bigint AS job_project_id`;
+      ? `SELECT t.token_digest, j.user_id, 'job' AS kind, t.job_id, j.project_id AS job_project_id, NULL AS refused`
+      : `SELECT t.token_digest, t.user_id, t.kind, NULL::bigint AS job_id, NULL::bigint AS job_project_id,
+           CASE WHEN t.expires_at <= now() THEN 'expired' WHEN t.revoked_at IS NOT NULL THEN 'revoked' END AS refused`;
   if (ref !== undefined) sql += ", to_json(p) AS project, m.role";
   sql +=
     credential.kinds === "job"
@@ -83,8 +93,7 @@ async function lookUp(db: Queryable, credential: Credential, ref?: string): Prom
     sql += " WHERE t.token_digest = $1 AND j.status = 'running' AND u.state = 'active'";
   } else {
     params.push([...credential.kinds]);
-    sql += ` WHERE t.token_digest = $1 AND t.kind = ANY($${params.length}::text[]) AND t.revoked_at IS NULL
-      AND (t.expires_at IS NULL OR t.expires_at > now()) AND u.state = 'active'`;
+    sql += ` WHERE t.token_digest = $1 AND t.kind = ANY($${params.length}::text[]) AND u.state = 'active'`;
   }
   // Every project request runs this first: a handful of texts, prepared once.
   const [row] = await db.query<TokenRow>(sql, params, { prepare: true });
@@ -98,13 +107,14 @@ const principalOf = (row: TokenRow): Principal => ({
   jobProjectId: row.job_project_id,
 });
 
-/** The user behind an access token, or null (expired, revoked, unknown, blocked user). */
+/** The user behind an access token; a refusal for an expired or revoked one; null (unknown, blocked user). */
 export async function authenticateAccessToken(
   db: Queryable,
   token: string,
   kinds: readonly ("personal" | "oauth")[],
-): Promise<Principal | null> {
+): Promise<Principal | TokenRefusal | null> {
   const row = await lookUp(db, { token, kinds });
+  if (row?.refused) return { refused: row.refused };
   return row && principalOf(row);
 }
 
@@ -123,8 +133,9 @@ export async function authenticateForProject(
   db: Queryable,
   credential: Credential,
   ref: string,
-): Promise<(Principal & { target: ProjectTarget }) | null> {
+): Promise<(Principal & { target: ProjectTarget }) | TokenRefusal | null> {
   const row = await lookUp(db, credential, ref);
+  if (row?.refused) return { refused: row.refused };
   return (
     row && { ...principalOf(row), target: { ref, project: row.project ?? null, role: row.role ?? null } }
   );

@@ -553,6 +553,19 @@ export interface components {
             /** @description The status code and its reason, then optional details after ` - `. */
             message: string;
         };
+        /**
+         * @description GitLab's answer to an access token that exists but may no longer be used (expired or revoked): an OAuth 2.0
+         *     bearer token error (RFC 6750), whatever kind of access token it is.
+         */
+        ErrorInvalidToken: {
+            /** @constant */
+            error: "invalid_token";
+            /**
+             * @example Token is expired. You can either do re-authorization or token refresh.
+             * @example Token was revoked. You have to re-authorize from the user.
+             */
+            error_description: string;
+        };
         /** @description A Grape `Boolean` parameter: JSON `true`/`false`, or one of the texts dry-types reads as a boolean. */
         GrapeBoolean: boolean | ("1" | "t" | "T" | "true" | "True" | "TRUE" | "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" | "0" | "f" | "F" | "false" | "False" | "FALSE" | "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF");
         /** @description The pipeline a trigger job (bridge) started, in this or another project. */
@@ -649,13 +662,19 @@ export interface components {
                 "application/json": components["schemas"]["ErrorValidation"];
             };
         };
-        /** @description No token, or one that is unknown, expired, revoked or (for a job token) whose job is no longer running. */
+        /**
+         * @description No usable token (none where the operation needs one, an unknown token, or a job token whose job is no
+         *     longer running): `401 Unauthorized`. An expired or revoked access token gets an OAuth 2.0 bearer error
+         *     instead, with a `WWW-Authenticate` header.
+         */
         Unauthorized: {
             headers: {
+                /** @description Sent with the bearer error of an expired or revoked token. */
+                "WWW-Authenticate"?: string;
                 [name: string]: unknown;
             };
             content: {
-                "application/json": components["schemas"]["ErrorMessage"];
+                "application/json": components["schemas"]["ErrorMessage"] | components["schemas"]["ErrorInvalidToken"];
             };
         };
         /** @description The caller can see the project but its role does not allow this. */
