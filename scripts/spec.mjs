@@ -89,7 +89,15 @@ function operationTable(bundleJson, target) {
         parameters: Object.fromEntries(
           [...(item.parameters ?? []), ...(op.parameters ?? [])]
             .map((p) => deref(spec, p))
-            .map((p) => [p.name, { in: p.in, type: parameterType(spec, p.schema), required: p.required === true }]),
+            .map((p) => [
+              p.name,
+              {
+                in: p.in,
+                type: parameterType(spec, p.schema),
+                required: p.required === true,
+                ...(p.schema?.default === undefined ? {} : { default: p.schema.default }),
+              },
+            ]),
         ),
         requestBody: op.requestBody ? Object.keys(deref(spec, op.requestBody).content) : [],
         security: security.flatMap((requirement) => Object.keys(requirement)),

@@ -102,9 +102,12 @@ describe("listProjectJobs", () => {
     expect(link).toContain('rel="first"');
     expect(link).not.toContain('rel="last"');
     for (const part of link.split(", ")) {
-      // Kept in the client's order and spelling, with the brackets encoded as GitLab does.
-      expect(part).toContain("scope%5B%5D=failed&scope%5B%5D=manual");
-      expect(part).toContain("per_page=1");
+      // Every parameter of the route, sorted and encoded as ActiveSupport's to_query writes them.
+      expect(part).toMatch(
+        new RegExp(
+          `\\?id=${w.path.replace("/", "%2F")}&page=\\d&per_page=1&private_token=${w.tokens.reporter}&scope%5B%5D=failed&scope%5B%5D=manual>`,
+        ),
+      );
     }
     const next = /<([^>]+)>; rel="next"/.exec(link)?.[1] ?? "";
     const followed = await call(next);
@@ -237,7 +240,10 @@ describe("listPipelineJobs and listPipelineBridges", () => {
     const total = Number(r.headers.get("x-total"));
     expect(total).toBeGreaterThan(10);
     expect(r.headers.get("x-total-pages")).toBe(String(Math.ceil(total / 5)));
-    expect(r.headers.get("link")).toContain(`page=${Math.ceil(total / 5)}&per_page=5>; rel="last"`);
+    // OffsetHeaderBuilder: the route's params (path ids and defaults included) in to_query's sorted order.
+    expect(r.headers.get("link")).toContain(
+      `?id=${w.projectId}&include_retried=false&page=${Math.ceil(total / 5)}&per_page=5&pipeline_id=${w.pipelineId}>; rel="last"`,
+    );
     const beyond = await call(
       `${server.api}/projects/${w.projectId}/pipelines/${w.pipelineId}/jobs?page=99`,
       {

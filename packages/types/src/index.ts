@@ -1,11 +1,11 @@
 import { fileURLToPath } from "node:url";
 import type { components, operations, paths } from "./generated/schema.js";
 
+/** Each operation's method, path, parameters, body media types and accepted tokens, generated from the spec. */
+export { operationTable, type SecuritySchemeName } from "./generated/operations.js";
 /** Every job and pipeline status, in the spec's order: generated from its enums. */
 export { jobStatusValues, pipelineStatusValues } from "./generated/schema.js";
 export type { components, operations, paths };
-/** Each operation's method, path, parameters, body media types and accepted tokens, generated from the spec. */
-export { operationTable, type SecuritySchemeName } from "./generated/operations.js";
 
 type Schemas = components["schemas"];
 

@@ -9,10 +9,11 @@ import {
   type CallerRequest,
   projectAccess,
 } from "../http/auth.js";
-import { grapeBoolean } from "../http/grape.js";
+import { grapeBoolean, grapeParams } from "../http/grape.js";
 import {
   decodeCursor,
   OFFSET_LIMIT,
+  type PageLink,
   pageOf,
   perPageOf,
   setKeysetHeaders,
@@ -71,6 +72,16 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
   const origin = (req: Pick<Request, "protocol" | "get">) =>
     options.externalUrl ?? `${req.protocol}://${req.get("host") ?? "localhost"}`;
 
+  /** Where the page links of a list point: this request with another page, as GitLab writes them. */
+  const pageLink = (
+    req: Pick<Request, "protocol" | "get" | "originalUrl"> & { params: object; query: object },
+    operationId: OperationId,
+  ): PageLink => ({
+    origin: origin(req),
+    path: req.originalUrl.split("?", 1)[0] ?? "",
+    params: grapeParams(req, operationId),
+  });
+
   /**
    * Authenticates for `operationId`, then resolves the project for reading (Reporter, or a public/internal
    * project).
@@ -112,10 +123,8 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
     type: JobType,
     query: Query<"listPipelineJobs">,
   ): Promise<JobRow[]> {
-    const { project } = await readableProject(
-      req,
-      type === "build" ? "listPipelineJobs" : "listPipelineBridges",
-    );
+    const operationId = type === "build" ? "listPipelineJobs" : "listPipelineBridges";
+    const { project } = await readableProject(req, operationId);
     const pipelineId = Number(req.params.pipeline_id);
     if (!isRowId(pipelineId) || !(await pipelineExists(db, project.id, pipelineId))) throw notFound();
     const filter: JobFilter = {
@@ -125,12 +134,12 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
       // GitLab's JobsFinder hides retried jobs unless asked; the bridges route has no such parameter.
       includeRetried: type === "build" && grapeBoolean(query.include_retried),
     };
-    return offsetPage(req, res, filter, query, true);
+    return offsetPage(pageLink(req, operationId), res, filter, query, true);
   }
 
   /** One offset page of `filter`, with GitLab's pagination headers set; counts only when `counted`. */
   async function offsetPage(
-    req: Pick<Request, "originalUrl" | "protocol" | "get">,
+    link: PageLink,
     res: Response,
     filter: JobFilter,
     query: { page?: number; per_page?: number },
@@ -146,8 +155,7 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
       counted ? countJobs(db, filter) : null,
     ]);
     const items = rows.slice(0, perPage);
-    setOffsetHeaders(req, res, {
-      origin: origin(req),
+    setOffsetHeaders(link, res, {
       page,
       perPage,
       count: items.length,
@@ -179,13 +187,8 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
         const after = q.cursor === undefined ? null : decodeCursor(q.cursor);
         const rows = await listJobsKeyset(db, filter, "desc", after, perPage + 1);
         const page = rows.slice(0, perPage);
-        setKeysetHeaders(
-          req,
-          res,
-          origin(req),
-          rows.length > perPage ? (page.at(-1)?.id ?? null) : null,
-          perPage,
-        );
+        const lastId = rows.length > perPage ? (page.at(-1)?.id ?? null) : null;
+        setKeysetHeaders(pageLink(req, "listProjectJobs"), res, lastId);
         res.json(page.map((row) => entities.job(row, now)));
         return;
       }
@@ -196,7 +199,7 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
         });
       }
       // The project list is paginated without counts, as GitLab does.
-      const page = await offsetPage(req, res, filter, q, false);
+      const page = await offsetPage(pageLink(req, "listProjectJobs"), res, filter, q, false);
       res.json(page.map((row) => entities.job(row, now)));
     },
 

@@ -1,4 +1,4 @@
-import { operationTable } from "@jobs-api/types";
+import { type OperationId, operationTable } from "@jobs-api/types";
 import type { Request, RequestHandler } from "express";
 import multer from "multer";
 import { parse as parseQueryString } from "qs";
@@ -42,6 +42,25 @@ const TRUE_TEXTS: ReadonlySet<string> = new Set([
 export function grapeBoolean(value: boolean | string | undefined): boolean {
   if (typeof value !== "string") return value === true;
   return TRUE_TEXTS.has(value);
+}
+
+/**
+ * The route's `params` as Grape hands them to GitLab's code: every query parameter (declared or not), the
+ * route parameters, the declared defaults of absent parameters and Booleans coerced.
+ */
+export function grapeParams(
+  req: { params: object; query: object },
+  operationId: OperationId,
+): Record<string, unknown> {
+  const params: Record<string, unknown> = { ...req.query, ...req.params };
+  for (const [name, declared] of Object.entries(operationTable[operationId].parameters)) {
+    if (params[name] === undefined && "default" in declared) params[name] = declared.default;
+    const value = params[name];
+    if (declared.type === "boolean" && (typeof value === "string" || typeof value === "boolean")) {
+      params[name] = grapeBoolean(value);
+    }
+  }
+  return params;
 }
 
 /** The spec's array query parameters (`scope`), whichever operation declares them. */

@@ -1,4 +1,4 @@
-import type { Request, Response } from "express";
+import type { Response } from "express";
 import { invalidParam } from "../errors.js";
 
 /** Kaminari's `max_per_page` in GitLab: larger `per_page` values are served as this many. */
@@ -18,47 +18,48 @@ export const perPageOf = (perPage: number | undefined): number =>
 /** Kaminari's `page`: any page below the first is the first. */
 export const pageOf = (page: number | undefined): number => (page === undefined || page < 1 ? 1 : page);
 
-/** The part of a request that page URLs are built from: its path and query, after an origin. */
-type PageRequest = Pick<Request, "originalUrl">;
-
 /**
- * Characters a URI may not hold as they are (RFC 3986), e.g. the brackets of `scope[]`, spaces and `<>`,
- * which would also end the `<…>` of a Link value. `%` stays: what the client encoded stays encoded.
+ * Where page URLs point and what they carry: GitLab builds them from the request's path and the route's
+ * `params` (route parameters, every query parameter, declared defaults, coerced values), with only the page
+ * or cursor replaced (`OffsetHeaderBuilder#page_href`).
  */
-const NOT_URI = /[^A-Za-z0-9\-._~!$&'()*+,;=:@/?%]/g;
-
-/**
- * The URL of another page: the request's own URL with every query parameter kept in the client's order
- * and spelling (filters, tokens, bracketed arrays, encoded as GitLab does: `scope%5B%5D=failed`),
- * except those in `replace`, which are set anew.
- */
-function pageUrl(req: PageRequest, origin: string, replace: Record<string, string | number>): string {
-  const [path = "", query = ""] = req.originalUrl.split("?", 2);
-  const keep = query
-    .split("&")
-    .filter((pair) => {
-      if (pair === "") return false;
-      const key = pair.split("=", 1)[0] ?? "";
-      let name: string;
-      try {
-        name = decodeURIComponent(key.replaceAll("+", " "));
-      } catch {
-        name = key;
-      }
-      return !Object.hasOwn(replace, name);
-    })
-    .map((pair) => pair.replace(NOT_URI, (c) => encodeURIComponent(c)));
-  const set = Object.entries(replace).map(
-    ([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`,
-  );
-  return `${origin}${path}?${[...keep, ...set].join("&")}`;
+export interface PageLink {
+  /** Scheme, host and port, e.g. `https://gitlab.example.com` (GitLab's configured host). */
+  origin: string;
+  /** The path as requested, still percent-encoded (`/api/v4/projects/foo%2Fbar/jobs`). */
+  path: string;
+  params: Record<string, unknown>;
 }
+
+/** Ruby's `CGI.escape`: everything but unreserved characters is percent-encoded, a space is `+`. */
+const cgiEscape = (text: string): string =>
+  encodeURIComponent(text)
+    .replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+    .replaceAll("%20", "+");
+
+/** ActiveSupport's `to_query` of one value under `key`: arrays as `key[]`, hashes as `key[sub]`. */
+function queryPairs(key: string, value: unknown): string[] {
+  if (Array.isArray(value)) return value.flatMap((item) => queryPairs(`${key}[]`, item));
+  if (typeof value === "object" && value !== null) {
+    return Object.entries(value).flatMap(([k, v]) => queryPairs(`${key}[${k}]`, v));
+  }
+  return [`${cgiEscape(key)}=${cgiEscape(value === null || value === undefined ? "" : String(value))}`];
+}
+
+/** ActiveSupport's `Hash#to_query`: every pair encoded, then sorted. */
+export function toQuery(params: Record<string, unknown>): string {
+  return Object.entries(params)
+    .flatMap(([key, value]) => queryPairs(key, value))
+    .sort()
+    .join("&");
+}
+
+const pageUrl = (at: PageLink, replace: Record<string, string | number>) =>
+  `${at.origin}${at.path}?${toQuery({ ...at.params, ...replace })}`;
 
 const link = (url: string, rel: string) => `<${url}>; rel="${rel}"`;
 
 interface OffsetPage {
-  /** Scheme, host and port of the page URLs, e.g. `https://gitlab.example.com`. */
-  origin: string;
   page: number;
   perPage: number;
   /** Rows on this page. */
@@ -70,13 +71,13 @@ interface OffsetPage {
 }
 
 /** GitLab's offset pagination headers (`Gitlab::Pagination::OffsetHeaderBuilder`). */
-export function setOffsetHeaders(req: PageRequest, res: Response, p: OffsetPage): void {
+export function setOffsetHeaders(at: PageLink, res: Response, p: OffsetPage): void {
   const totalPages = p.total === null ? null : Math.max(1, Math.ceil(p.total / p.perPage));
   // Kaminari: no previous page from the first page or from beyond the last one.
   const outOfRange = totalPages === null ? p.count === 0 : p.page > totalPages;
   const next = p.hasNext ? p.page + 1 : null;
   const prev = p.page > 1 && !outOfRange ? p.page - 1 : null;
-  const url = (page: number) => pageUrl(req, p.origin, { page, per_page: p.perPage });
+  const url = (page: number) => pageUrl(at, { page });
   const links: string[] = [];
   if (prev !== null) links.push(link(url(prev), "prev"));
   if (next !== null) links.push(link(url(next), "next"));
@@ -111,13 +112,7 @@ export function decodeCursor(cursor: string): number {
 }
 
 /** Keyset pagination sends only `Link: <…cursor=…>; rel="next"`, and only when there is a next page. */
-export function setKeysetHeaders(
-  req: PageRequest,
-  res: Response,
-  origin: string,
-  lastId: number | null,
-  perPage: number,
-): void {
+export function setKeysetHeaders(at: PageLink, res: Response, lastId: number | null): void {
   if (lastId === null) return;
-  res.set("Link", link(pageUrl(req, origin, { cursor: encodeCursor(lastId), per_page: perPage }), "next"));
+  res.set("Link", link(pageUrl(at, { cursor: encodeCursor(lastId) }), "next"));
 }

@@ -26,12 +26,14 @@ export const operationTable = {
       "page": {
         "in": "query",
         "type": "integer",
-        "required": false
+        "required": false,
+        "default": 1
       },
       "per_page": {
         "in": "query",
         "type": "integer",
-        "required": false
+        "required": false,
+        "default": 20
       },
       "pagination": {
         "in": "query",
@@ -87,17 +89,20 @@ export const operationTable = {
       "include_retried": {
         "in": "query",
         "type": "boolean",
-        "required": false
+        "required": false,
+        "default": false
       },
       "page": {
         "in": "query",
         "type": "integer",
-        "required": false
+        "required": false,
+        "default": 1
       },
       "per_page": {
         "in": "query",
         "type": "integer",
-        "required": false
+        "required": false,
+        "default": 20
       }
     },
     "requestBody": [],
@@ -133,12 +138,14 @@ export const operationTable = {
       "page": {
         "in": "query",
         "type": "integer",
-        "required": false
+        "required": false,
+        "default": 1
       },
       "per_page": {
         "in": "query",
         "type": "integer",
-        "required": false
+        "required": false,
+        "default": 20
       }
     },
     "requestBody": [],
@@ -247,7 +254,8 @@ export const operationTable = {
       "force": {
         "in": "query",
         "type": "boolean",
-        "required": false
+        "required": false,
+        "default": false
       }
     },
     "requestBody": [

@@ -762,12 +762,12 @@ export interface components {
          */
         Pagination: string;
         /**
-         * @description Ordering column for keyset pagination (ignored otherwise). Jobs support `id` only: keyset pagination in
+         * @description Ordering column for keyset pagination (ignored otherwise); `id` when absent. Jobs support `id` only: keyset pagination in
          *     any other ordering answers 405 `Keyset pagination is not yet available for this type of request`.
          */
         OrderBy: string;
         /**
-         * @description Direction of keyset pagination (ignored otherwise). Jobs support `desc` (newest first) only: any other
+         * @description Direction of keyset pagination (ignored otherwise); `desc` when absent. Jobs support `desc` (newest first) only: any other
          *     value answers 405, as on GitLab.
          */
         Sort: string;
@@ -881,12 +881,12 @@ export interface operations {
                  */
                 pagination?: components["parameters"]["Pagination"];
                 /**
-                 * @description Ordering column for keyset pagination (ignored otherwise). Jobs support `id` only: keyset pagination in
+                 * @description Ordering column for keyset pagination (ignored otherwise); `id` when absent. Jobs support `id` only: keyset pagination in
                  *     any other ordering answers 405 `Keyset pagination is not yet available for this type of request`.
                  */
                 order_by?: components["parameters"]["OrderBy"];
                 /**
-                 * @description Direction of keyset pagination (ignored otherwise). Jobs support `desc` (newest first) only: any other
+                 * @description Direction of keyset pagination (ignored otherwise); `desc` when absent. Jobs support `desc` (newest first) only: any other
                  *     value answers 405, as on GitLab.
                  */
                 sort?: components["parameters"]["Sort"];
