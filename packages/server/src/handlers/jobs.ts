@@ -21,7 +21,7 @@ import {
   listJobsKeyset,
   pipelineExists,
 } from "../store/jobs.js";
-import { findProject, allowedAgents as listAllowedAgents } from "../store/projects.js";
+import { agentContext, allowedAgents as listAllowedAgents } from "../store/projects.js";
 import type { JobRow, JobType } from "../store/rows.js";
 import { cancelJob, eraseJob, playJob, retryJob } from "../store/transitions.js";
 
@@ -68,8 +68,13 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
     return { principal, ...access };
   }
 
-  async function jobOf(projectId: number, jobId: number, types?: readonly JobType[]): Promise<JobRow> {
-    const job = await findJob(db, projectId, jobId, types);
+  async function jobOf(
+    projectId: number,
+    jobId: number,
+    viewerId: number,
+    types?: readonly JobType[],
+  ): Promise<JobRow> {
+    const job = await findJob(db, projectId, jobId, types, viewerId);
     if (!job) throw notFound();
     return job;
   }
@@ -79,7 +84,7 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
     const principal = await authenticateProjectCaller(db, req);
     const access = projectAccess(principal);
     if (!atLeast(access.role, "developer")) throw forbidden();
-    const job = await jobOf(access.project.id, Number(req.params.job_id));
+    const job = await jobOf(access.project.id, Number(req.params.job_id), principal.userId);
     return { principal, ...access, job };
   }
 
@@ -89,8 +94,8 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
     res: Response,
     type: JobType,
     query: Query<"listPipelineJobs">,
-  ): Promise<JobRow[]> {
-    const { project } = await readableProject(req);
+  ): Promise<{ rows: JobRow[]; viewerId: number }> {
+    const { project, principal } = await readableProject(req);
     const pipelineId = Number(req.params.pipeline_id);
     if (!(await pipelineExists(db, project.id, pipelineId))) throw notFound();
     const filter: JobFilter = {
@@ -99,8 +104,9 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
       scope: scopeOf(query.scope),
       // GitLab hides retried builds from pipeline lists; bridges are listed as they are.
       includeRetried: type === "bridge" || query.include_retried === true,
+      viewerId: principal.userId,
     };
-    return offsetPage(req, res, filter, query, true);
+    return { rows: await offsetPage(req, res, filter, query, true), viewerId: principal.userId };
   }
 
   /** One offset page of `filter`, with GitLab's pagination headers set; counts only when `counted`. */
@@ -131,13 +137,15 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
 
   return {
     async listProjectJobs(req, res) {
-      const { project } = await readableProject(req);
+      const { project, principal } = await readableProject(req);
       const q = req.query;
+      const viewerId = principal.userId;
       const filter: JobFilter = {
         projectId: project.id,
         type: "build",
         scope: scopeOf(q.scope),
         includeRetried: true,
+        viewerId,
       };
       const now = new Date();
       if (q.pagination === "keyset") {
@@ -155,53 +163,55 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
           rows.length > perPage ? (page.at(-1)?.id ?? null) : null,
           perPage,
         );
-        res.json(page.map((row) => entities.job(row, now)));
+        res.json(page.map((row) => entities.job(row, viewerId, now)));
         return;
       }
       // The project list is paginated without counts, as GitLab does.
       const page = await offsetPage(req, res, filter, q, false);
-      res.json(page.map((row) => entities.job(row, now)));
+      res.json(page.map((row) => entities.job(row, viewerId, now)));
     },
 
     async listPipelineJobs(req, res) {
-      const rows = await pipelinePage(req, res, "build", req.query);
+      const { rows, viewerId } = await pipelinePage(req, res, "build", req.query);
       const now = new Date();
-      res.json(rows.map((row) => entities.job(row, now)));
+      res.json(rows.map((row) => entities.job(row, viewerId, now)));
     },
 
     async listPipelineBridges(req, res) {
-      const rows = await pipelinePage(req, res, "bridge", req.query);
+      const { rows, viewerId } = await pipelinePage(req, res, "bridge", req.query);
       const now = new Date();
-      res.json(rows.map((row) => entities.bridge(row, now)));
+      res.json(rows.map((row) => entities.bridge(row, viewerId, now)));
     },
 
     async getJobTokenJob(req, res) {
-      const { jobId } = await authenticateJobCaller(db, req, true);
-      const job = await getJobById(db, jobId);
+      const { jobId, userId } = await authenticateJobCaller(db, req, true);
+      const job = await getJobById(db, jobId, userId);
       if (!job) throw notFound("Job");
-      res.json(entities.job(job));
+      res.json(entities.job(job, userId));
     },
 
     async getJobTokenAllowedAgents(req, res) {
-      const { jobId, jobProjectId } = await authenticateJobCaller(db, req, false);
+      const { jobId, jobProjectId, userId } = await authenticateJobCaller(db, req, false);
       if (jobProjectId === null) throw notFound("Job");
-      const [job, project, agents] = await Promise.all([
-        getJobById(db, jobId),
-        findProject(db, String(jobProjectId)),
+      const [job, context, agents] = await Promise.all([
+        getJobById(db, jobId, userId),
+        agentContext(db, jobProjectId, userId),
         listAllowedAgents(db, jobProjectId),
       ]);
-      if (!job || !project) throw notFound("Job");
-      res.json(entities.allowedAgents(job, project, agents));
+      if (!job || !context) throw notFound("Job");
+      res.json(entities.allowedAgents(job, context, agents));
     },
 
     async getJob(req, res) {
-      const { project } = await readableProject(req);
-      res.json(entities.job(await jobOf(project.id, Number(req.params.job_id))));
+      const { project, principal } = await readableProject(req);
+      res.json(
+        entities.job(await jobOf(project.id, Number(req.params.job_id), principal.userId), principal.userId),
+      );
     },
 
     async getJobTrace(req, res) {
-      const { project } = await readableProject(req);
-      const job = await jobOf(project.id, Number(req.params.job_id));
+      const { project, principal } = await readableProject(req);
+      const job = await jobOf(project.id, Number(req.params.job_id), principal.userId);
       const trace = await getTrace(db, job.id);
       res
         .status(200)
@@ -211,18 +221,21 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
     },
 
     async cancelJob(req, res) {
-      const { job, role } = await updatable(req);
+      const { job, role, principal } = await updatable(req);
       // Forcing a job out of `canceling` without its runner is for maintainers.
       if (req.query.force === true && !atLeast(role, "maintainer")) throw forbidden();
-      const outcome = await cancelJob(db, job.id, { force: req.query.force === true });
-      res.status(201).json(entities.job(outcome.job));
+      const outcome = await cancelJob(db, job.id, {
+        force: req.query.force === true,
+        viewerId: principal.userId,
+      });
+      res.status(201).json(entities.job(outcome.job, principal.userId));
     },
 
     async retryJob(req, res) {
       const { job, principal } = await updatable(req);
       const outcome = await retryJob(db, job.id, principal.userId);
       if ("refused" in outcome) throw forbidden("Job is not retryable");
-      res.status(201).json(entities.job(outcome.job));
+      res.status(201).json(entities.job(outcome.job, principal.userId));
     },
 
     async eraseJob(req, res) {
@@ -232,18 +245,18 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
       if (!atLeast(role, "maintainer") && !ownJob) throw forbidden();
       const outcome = await eraseJob(db, job.id, principal.userId);
       if ("refused" in outcome) throw forbidden("Job is not erasable!");
-      res.status(201).json(entities.job(outcome.job));
+      res.status(201).json(entities.job(outcome.job, principal.userId));
     },
 
     async playJob(req, res) {
       // Play checks reading first and the right to play once the job (build or trigger job) is found.
       const { project, role, principal } = await readableProject(req);
-      const job = await jobOf(project.id, Number(req.params.job_id), ["build", "bridge"]);
+      const job = await jobOf(project.id, Number(req.params.job_id), principal.userId, ["build", "bridge"]);
       if (!atLeast(role, "developer")) throw forbidden();
       // The spec's pattern has already refused values with NUL, which PostgreSQL text cannot hold.
       const outcome = await playJob(db, job.id, principal.userId, req.body?.job_variables_attributes);
       if ("refused" in outcome) throw badRequest("Unplayable Job");
-      res.status(200).json(entities.anyJob(outcome.job));
+      res.status(200).json(entities.anyJob(outcome.job, principal.userId));
     },
   };
 }
