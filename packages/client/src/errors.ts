@@ -63,11 +63,14 @@ export class JobsApiTimeoutError extends JobsClientError {
   }
 }
 
-/** GitLab's error text: `message` or `error` of a JSON body, else the text body itself (e.g. from a proxy). */
+/**
+ * GitLab's error text: `message`, the `error_description` of an OAuth bearer error (an expired or revoked
+ * token) or `error` of a JSON body, else the text body itself (e.g. from a proxy).
+ */
 function messageOf(body: unknown): string {
   if (typeof body === "string") return body.trim().slice(0, 500);
   if (typeof body === "object" && body !== null) {
-    for (const key of ["message", "error"] as const) {
+    for (const key of ["message", "error_description", "error"] as const) {
       if (key in body) {
         const value: unknown = (body as Record<typeof key, unknown>)[key];
         // GitLab sends some validation messages as objects, e.g. {"message":{"base":["..."]}}.

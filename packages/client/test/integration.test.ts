@@ -199,13 +199,17 @@ describe("followJobTrace against the reference server", () => {
 });
 
 describe("errors from the reference server", () => {
-  it("401 for a missing or revoked token", async () => {
-    for (const auth of [{}, { token: DEMO_TOKENS.revoked }]) {
+  it("401 for a missing or revoked token, in GitLab's words for each", async () => {
+    const cases: [object, string][] = [
+      [{}, "401 Unauthorized"],
+      [{ token: DEMO_TOKENS.revoked }, "Token was revoked. You have to re-authorize from the user."],
+    ];
+    for (const [auth, apiMessage] of cases) {
       const error = await as(auth)
         .getJob({ id: projectPath, job_id: 7 })
         .catch((e: unknown) => e);
       expect(error).toBeInstanceOf(JobsApiError);
-      expect(error).toMatchObject({ status: 401, apiMessage: "401 Unauthorized", operationId: "getJob" });
+      expect(error).toMatchObject({ status: 401, apiMessage, operationId: "getJob" });
     }
   });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type Database, DEMO_IDS, DEMO_TOKENS } from "../src/index.js";
+import { type Database, DEMO_IDS, DEMO_TOKENS, store } from "../src/index.js";
 import { createWorld, type World } from "./helpers/fixtures.js";
 import { call, serveForFile, type TestServer } from "./helpers/server.js";
 
@@ -45,6 +45,104 @@ describe("demo data: the page's examples", () => {
     expect(seven?.artifacts_file).toEqual({ filename: "artifacts.zip", size: 1000 });
     expect(eight && "artifacts_file" in eight).toBe(false);
     expect(r.headers.get("x-total")).toBe("3");
+  });
+
+  it("sends no artifacts_file once the archive has expired, though the archive is still listed", async () => {
+    const r = await call(`${server.api}/projects/1/jobs?scope=success&per_page=100`, { token: T });
+    const expired = (r.body as (JobJson & { artifacts: { file_type: string }[] })[]).filter((j) =>
+      j.artifacts.some((a) => a.file_type === "archive"),
+    );
+    expect(expired.length).toBeGreaterThan(0);
+    for (const job of expired) expect(job).not.toHaveProperty("artifacts_file");
+  });
+
+  it("sends the user, commit, runner and runner manager attributes of GitLab's entities", async () => {
+    const job = await call(`${server.api}/projects/1/jobs/${DEMO_IDS.runningJob}`, { token: T });
+    expect(job.status).toBe(200);
+    const body = job.body as Record<string, Record<string, unknown>>;
+    expect(body.user).toEqual({
+      id: 1,
+      username: "root",
+      name: "Administrator",
+      state: "active",
+      locked: false,
+      avatar_url: "http://www.gravatar.com/avatar/e64c7d89f26bd1972efa854d13d7dd61?s=80&d=identicon",
+      web_url: "http://gitlab.dev/root",
+      created_at: "2015-12-21T13:14:24.077Z",
+      bio: null,
+      location: null,
+      public_email: "",
+      skype: "",
+      linkedin: "",
+      twitter: "",
+      discord: "",
+      website_url: "",
+      organization: "",
+      job_title: "",
+      pronouns: null,
+      bot: false,
+      work_information: null,
+      followers: 2,
+      following: 1,
+      is_followed: false,
+      local_time: null,
+    });
+    expect(body.commit).toMatchObject({
+      id: "0ff3ae198f8601a285adcf5c0fff204ee6fba5fd",
+      parent_ids: [],
+      authored_date: "2015-12-24T15:51:14.000Z",
+      committer_name: "Administrator",
+      committer_email: "admin@example.com",
+      committed_date: "2015-12-24T15:51:14.000Z",
+      trailers: {},
+      extended_trailers: {},
+      web_url: "https://example.com/foo/bar/-/commit/0ff3ae198f8601a285adcf5c0fff204ee6fba5fd",
+    });
+    expect(body.runner).toMatchObject({
+      ip_address: null,
+      created_at: "2015-12-21T13:20:00.000Z",
+      job_execution_status: "active",
+      created_by: { id: 1, username: "root", locked: false },
+    });
+    expect(body.runner_manager).toMatchObject({
+      system_id: "s_0e6850b2bce1",
+      version: "17.5.0",
+      platform: "linux",
+      architecture: "amd64",
+      ip_address: "127.0.0.1",
+      status: "online",
+      job_execution_status: "active",
+    });
+  });
+
+  it("follows GitLab's conditions on the user: work information, local time, follows, private profiles", async () => {
+    // The developer (job title, organization, time zone) is followed by root, who reads here.
+    const r = await call(`${server.api}/projects/1/jobs?per_page=100`, { token: T });
+    const users = (r.body as { user: Record<string, unknown> | null }[]).map((j) => j.user);
+    const developer = users.find((u) => u?.username === "developer");
+    expect(developer).toMatchObject({
+      job_title: "Software Engineer",
+      organization: "Example Corp",
+      work_information: "Software Engineer at Example Corp",
+      pronouns: "they/them",
+      discord: "123456789012345678",
+      followers: 1,
+      following: 1,
+      is_followed: true,
+    });
+    expect(developer?.local_time).toMatch(/^(1[0-2]|[1-9]):[0-5][0-9] (AM|PM)$/);
+    // The outsider's profile is private: no created_at and no follow counts for others, all for themselves.
+    const downstream = `${server.api}/projects/2/pipelines/${DEMO_IDS.downstreamPipeline}/jobs`;
+    const [seenByOther] = (await call(downstream, { token: T })).body as { user: Record<string, unknown> }[];
+    expect(seenByOther?.user.username).toBe("outsider");
+    for (const hidden of ["created_at", "followers", "following", "is_followed"]) {
+      expect(seenByOther?.user).not.toHaveProperty(hidden);
+    }
+    const [seenBySelf] = (await call(downstream, { token: DEMO_TOKENS.outsider })).body as {
+      user: Record<string, unknown>;
+    }[];
+    expect(seenBySelf?.user).toMatchObject({ followers: 0, following: 0, is_followed: false });
+    expect(seenBySelf?.user).toHaveProperty("created_at");
   });
 
   it("lists the bridges newest first, with their downstream pipeline when there is one", async () => {
@@ -283,12 +381,22 @@ describe("listPipelineJobs and listPipelineBridges", () => {
 });
 
 describe("getJob and getJobTrace", () => {
-  it("sends failure_reason only for failed jobs", async () => {
-    const failed = await call(`${server.api}/projects/${w.projectId}/jobs/${w.jobs.canceled}`, {
+  it("sends failure_reason only for failed jobs, null when none was recorded", async () => {
+    const canceled = await call(`${server.api}/projects/${w.projectId}/jobs/${w.jobs.canceled}`, {
+      token: w.tokens.reporter,
+    });
+    expect(canceled.status).toBe(200);
+    expect(canceled.body).not.toHaveProperty("failure_reason");
+    const pipelineId = await store.createPipeline(db, {
+      projectId: w.projectId,
+      commit: { sha: "b".repeat(40) },
+    });
+    const noReason = await store.createJob(db, { pipelineId, name: "no-reason", status: "failed" });
+    const failed = await call(`${server.api}/projects/${w.projectId}/jobs/${noReason}`, {
       token: w.tokens.reporter,
     });
     expect(failed.status).toBe(200);
-    expect(failed.body).not.toHaveProperty("failure_reason");
+    expect(failed.body).toHaveProperty("failure_reason", null);
   });
 
   it("answers 404 for a bridge, another project's job and an unknown job", async () => {
@@ -357,7 +465,11 @@ describe("authentication and visibility", () => {
   ])(
     "answers the OAuth bearer error of APIGuard to a %s token (api_guard.rb)",
     async (_name, token, description) => {
-      for (const headers of [{ "PRIVATE-TOKEN": token }, { Authorization: `Bearer ${token}` }]) {
+      const spellings: Record<string, string>[] = [
+        { "PRIVATE-TOKEN": token },
+        { Authorization: `Bearer ${token}` },
+      ];
+      for (const headers of spellings) {
         const r = await call(url(), { headers });
         expect(r.status).toBe(401);
         expect(r.body).toEqual({ error: "invalid_token", error_description: description });
@@ -481,22 +593,60 @@ describe("getJobTokenJob and getJobTokenAllowedAgents", () => {
     }
   });
 
-  it("lists the agents configured in or shared with the job's project", async () => {
+  it("lists the agents configured in or shared with the job's project, as GitLab's route builds the answer", async () => {
     const r = await call(`${server.api}/job/allowed_agents`, { headers: { "JOB-TOKEN": DEMO_TOKENS.job } });
     expect(r.status).toBe(200);
-    expect(r.body).toMatchObject({
+    const body = r.body as { allowed_agents: { config_project: { id: number } }[] };
+    expect(body.allowed_agents.map((a) => a.config_project.id)).toEqual([1, 2]);
+    expect({ ...body, allowed_agents: body.allowed_agents.map(({ config_project: _, ...a }) => a) }).toEqual({
       allowed_agents: [
-        { id: 1, config_project: { id: 1 } },
-        { id: 2, config_project: { id: 2 } },
+        { id: 1, configuration: { default_namespace: "review" } },
+        { id: 2, configuration: { access_as: { ci_job: {} } } },
       ],
-      job: { id: DEMO_IDS.runningJob, project_id: 1, project_name: "bar" },
-      project: { id: 1, path_with_namespace: "foo/bar" },
-      user: { id: 1, username: "root" },
+      job: { id: DEMO_IDS.runningJob },
+      pipeline: { id: DEMO_IDS.pipeline },
+      project: { id: 1, groups: [{ id: 1 }] },
+      user: {
+        id: 1,
+        username: "root",
+        roles_in_project: ["guest", "planner", "reporter", "developer", "maintainer"],
+      },
+      environment: { tier: "development", slug: "review-main-8dyme2" },
     });
     // auth_finders.rb: a Bearer token is tried as a job token on every route that takes job tokens.
     const bearer = await call(`${server.api}/job/allowed_agents`, {
       headers: { Authorization: `Bearer ${DEMO_TOKENS.job}` },
     });
     expect(bearer.status).toBe(200);
+  });
+});
+
+describe("getJobTokenAllowedAgents beyond the demo data", () => {
+  it("omits environment for a job without one, lists every ancestor group, and roles up to the user's", async () => {
+    const top = await store.createGroup(db, { path: "top" });
+    const sub = await store.createGroup(db, { path: "sub", parentId: top });
+    const projectId = await store.createProject(db, {
+      fullPath: `top/sub/agents-${Date.now()}`,
+      groupId: sub,
+    });
+    const userId = await store.createUser(db, { username: `reporter-agents-${Date.now()}` });
+    await store.addMember(db, projectId, userId, "reporter");
+    const pipelineId = await store.createPipeline(db, { projectId });
+    const jobId = await store.createJob(db, { pipelineId, name: "plain", status: "running", userId });
+    const token = `glcbt-agents-${Date.now()}`;
+    await store.createJobToken(db, jobId, token);
+    const r = await call(`${server.api}/job/allowed_agents`, { headers: { "JOB-TOKEN": token } });
+    expect(r.status).toBe(200);
+    expect(r.body).toEqual({
+      allowed_agents: [],
+      job: { id: jobId },
+      pipeline: { id: pipelineId },
+      project: { id: projectId, groups: [{ id: sub }, { id: top }] },
+      user: {
+        id: userId,
+        username: expect.stringMatching(/^reporter-agents-/),
+        roles_in_project: ["guest", "planner", "reporter"],
+      },
+    });
   });
 });

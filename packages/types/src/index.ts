@@ -28,7 +28,6 @@ export type ArtifactsFile = Schemas["ArtifactsFile"];
 export type AllowedAgents = Schemas["AllowedAgents"];
 export type Agent = Schemas["Agent"];
 export type ProjectIdentity = Schemas["ProjectIdentity"];
-export type JobIdentity = Schemas["JobIdentity"];
 export type JobVariableAttributes = Schemas["JobVariableAttributes"];
 export type PlayJobRequest = Schemas["PlayJobRequest"];
 export type ErrorMessage = Schemas["ErrorMessage"];

@@ -263,9 +263,20 @@ const jobTokenChecks: CheckDefinition[] = [
       ctx.expect(
         agents.job.id === job.id &&
           agents.pipeline.id === job.pipeline.id &&
-          agents.project.id === job.pipeline.project_id,
-        `job ${agents.job.id}, pipeline ${agents.pipeline.id}, project ${agents.project.id}`,
-        `job ${job.id}, pipeline ${job.pipeline.id}, project ${job.pipeline.project_id} (as GET /job says)`,
+          agents.project.id === job.pipeline.project_id &&
+          agents.user.id === job.user?.id,
+        `job ${agents.job.id}, pipeline ${agents.pipeline.id}, project ${agents.project.id}, user ${agents.user.id}`,
+        `job ${job.id}, pipeline ${job.pipeline.id}, project ${job.pipeline.project_id}, user ${job.user?.id} (as GET /job says)`,
+        exchange,
+      );
+      // Every role up to the user's, in GitLab's order (`Gitlab::Access.sym_options_with_owner`).
+      const order = ["guest", "planner", "reporter", "developer", "maintainer", "owner"];
+      const ranks = agents.user.roles_in_project.map((role) => order.indexOf(role));
+      ctx.expect(
+        ranks.every((rank, i) => i === 0 || rank > (ranks[i - 1] ?? -1)) &&
+          (ranks.length === 0 || ranks[0] === 0),
+        `roles_in_project ${JSON.stringify(agents.user.roles_in_project)}`,
+        "the roles from guest up to the user's, lowest first",
         exchange,
       );
     },

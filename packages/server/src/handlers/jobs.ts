@@ -30,7 +30,7 @@ import {
   listJobsKeyset,
   pipelineExists,
 } from "../store/jobs.js";
-import { findProject, allowedAgents as listAllowedAgents } from "../store/projects.js";
+import { agentContext, allowedAgents as listAllowedAgents } from "../store/projects.js";
 import type { JobRow, JobType } from "../store/rows.js";
 import { cancelJob, eraseJob, playJob, retryJob } from "../store/transitions.js";
 
@@ -94,8 +94,13 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
   }
 
   /** Any integer is looked up, as GitLab does; ids no row can have are not found without asking. */
-  async function jobOf(projectId: number, jobId: number, types?: readonly JobType[]): Promise<JobRow> {
-    const job = isRowId(jobId) ? await findJob(db, projectId, jobId, types) : null;
+  async function jobOf(
+    projectId: number,
+    jobId: number,
+    viewerId: number | null,
+    types?: readonly JobType[],
+  ): Promise<JobRow> {
+    const job = isRowId(jobId) ? await findJob(db, projectId, jobId, types, viewerId) : null;
     if (!job) throw notFound();
     return job;
   }
@@ -111,7 +116,7 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
   /** GitLab's order for retry and erase: the job is looked up (404) before the right to change it (403). */
   async function changeableJob(req: JobRequest, operationId: OperationId, types?: readonly JobType[]) {
     const found = await actor(req, operationId);
-    const job = await jobOf(found.project.id, Number(req.params.job_id), types);
+    const job = await jobOf(found.project.id, Number(req.params.job_id), found.principal.userId, types);
     if (!atLeast(found.role, "developer")) throw forbidden();
     return { ...found, job };
   }
@@ -122,9 +127,10 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
     res: Response,
     type: JobType,
     query: Query<"listPipelineJobs">,
-  ): Promise<JobRow[]> {
+  ): Promise<{ rows: JobRow[]; viewerId: number | null }> {
     const operationId = type === "build" ? "listPipelineJobs" : "listPipelineBridges";
-    const { project } = await readableProject(req, operationId);
+    const { project, principal } = await readableProject(req, operationId);
+    const viewerId = principal?.userId ?? null;
     const pipelineId = Number(req.params.pipeline_id);
     if (!isRowId(pipelineId) || !(await pipelineExists(db, project.id, pipelineId))) throw notFound();
     const filter: JobFilter = {
@@ -133,8 +139,9 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
       scope: scopeOf(query.scope),
       // GitLab's JobsFinder hides retried jobs unless asked; the bridges route has no such parameter.
       includeRetried: type === "build" && grapeBoolean(query.include_retried),
+      viewerId,
     };
-    return offsetPage(pageLink(req, operationId), res, filter, query, true);
+    return { rows: await offsetPage(pageLink(req, operationId), res, filter, query, true), viewerId };
   }
 
   /** One offset page of `filter`, with GitLab's pagination headers set; counts only when `counted`. */
@@ -167,13 +174,15 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
 
   return {
     async listProjectJobs(req, res) {
-      const { project } = await readableProject(req, "listProjectJobs");
+      const { project, principal } = await readableProject(req, "listProjectJobs");
       const q = req.query;
+      const viewerId = principal?.userId ?? null;
       const filter: JobFilter = {
         projectId: project.id,
         type: "build",
         scope: scopeOf(q.scope),
         includeRetried: true,
+        viewerId,
       };
       const now = new Date();
       if (q.pagination === "keyset") {
@@ -189,7 +198,7 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
         const page = rows.slice(0, perPage);
         const lastId = rows.length > perPage ? (page.at(-1)?.id ?? null) : null;
         setKeysetHeaders(pageLink(req, "listProjectJobs"), res, lastId);
-        res.json(page.map((row) => entities.job(row, now)));
+        res.json(page.map((row) => entities.job(row, viewerId, now)));
         return;
       }
       // GitLab's offset limit for lists that keyset pagination can serve, from the parameters as sent.
@@ -200,48 +209,53 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
       }
       // The project list is paginated without counts, as GitLab does.
       const page = await offsetPage(pageLink(req, "listProjectJobs"), res, filter, q, false);
-      res.json(page.map((row) => entities.job(row, now)));
+      res.json(page.map((row) => entities.job(row, viewerId, now)));
     },
 
     async listPipelineJobs(req, res) {
-      const rows = await pipelinePage(req, res, "build", req.query);
+      const { rows, viewerId } = await pipelinePage(req, res, "build", req.query);
       const now = new Date();
-      res.json(rows.map((row) => entities.job(row, now)));
+      res.json(rows.map((row) => entities.job(row, viewerId, now)));
     },
 
     async listPipelineBridges(req, res) {
-      const rows = await pipelinePage(req, res, "bridge", req.query);
+      const { rows, viewerId } = await pipelinePage(req, res, "bridge", req.query);
       const now = new Date();
-      res.json(rows.map((row) => entities.bridge(row, now)));
+      res.json(rows.map((row) => entities.bridge(row, viewerId, now)));
     },
 
     async getJobTokenJob(req, res) {
-      const { jobId } = await authenticateJobCaller(db, req, "getJobTokenJob");
-      const job = await getJobById(db, jobId);
+      const { jobId, userId } = await authenticateJobCaller(db, req, "getJobTokenJob");
+      const job = await getJobById(db, jobId, userId);
       if (!job) throw notFound("Job");
-      res.json(entities.job(job));
+      res.json(entities.job(job, userId));
     },
 
     async getJobTokenAllowedAgents(req, res) {
-      const { jobId, jobProjectId } = await authenticateJobCaller(db, req, "getJobTokenAllowedAgents");
+      const { jobId, jobProjectId, userId } = await authenticateJobCaller(
+        db,
+        req,
+        "getJobTokenAllowedAgents",
+      );
       if (jobProjectId === null) throw notFound("Job");
-      const [job, project, agents] = await Promise.all([
-        getJobById(db, jobId),
-        findProject(db, String(jobProjectId)),
+      const [job, context, agents] = await Promise.all([
+        getJobById(db, jobId, userId),
+        agentContext(db, jobProjectId, userId),
         listAllowedAgents(db, jobProjectId),
       ]);
-      if (!job || !project) throw notFound("Job");
-      res.json(entities.allowedAgents(job, project, agents));
+      if (!job || !context) throw notFound("Job");
+      res.json(entities.allowedAgents(job, context, agents));
     },
 
     async getJob(req, res) {
-      const { project } = await readableProject(req, "getJob");
-      res.json(entities.job(await jobOf(project.id, Number(req.params.job_id))));
+      const { project, principal } = await readableProject(req, "getJob");
+      const viewerId = principal?.userId ?? null;
+      res.json(entities.job(await jobOf(project.id, Number(req.params.job_id), viewerId), viewerId));
     },
 
     async getJobTrace(req, res) {
-      const { project } = await readableProject(req, "getJobTrace");
-      const job = await jobOf(project.id, Number(req.params.job_id));
+      const { project, principal } = await readableProject(req, "getJobTrace");
+      const job = await jobOf(project.id, Number(req.params.job_id), principal?.userId ?? null);
       const trace = await getTrace(db, job.id);
       res
         .status(200)
@@ -252,15 +266,15 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
 
     async cancelJob(req, res) {
       // Cancel checks the Developer role before it looks the job up.
-      const { project, role } = await actor(req, "cancelJob");
+      const { project, role, principal } = await actor(req, "cancelJob");
       if (!atLeast(role, "developer")) throw forbidden();
-      const job = await jobOf(project.id, Number(req.params.job_id));
+      const job = await jobOf(project.id, Number(req.params.job_id), principal.userId);
       // As in Rack, a parameter of the body wins over the query's.
       const force = grapeBoolean(req.body?.force ?? req.query.force);
       // Forcing a job out of `canceling` without its runner is for maintainers.
       if (force && !atLeast(role, "maintainer")) throw forbidden();
-      const outcome = await cancelJob(db, job.id, { force });
-      res.status(201).json(entities.job(outcome.job));
+      const outcome = await cancelJob(db, job.id, { force, viewerId: principal.userId });
+      res.status(201).json(entities.job(outcome.job, principal.userId));
     },
 
     async retryJob(req, res) {
@@ -268,7 +282,7 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
       const { job, principal } = await changeableJob(req, "retryJob", ["build", "bridge"]);
       const outcome = await retryJob(db, job.id, principal.userId);
       if ("refused" in outcome) throw forbidden("Job is not retryable");
-      res.status(201).json(entities.job(outcome.job));
+      res.status(201).json(entities.job(outcome.job, principal.userId));
     },
 
     async eraseJob(req, res) {
@@ -278,18 +292,19 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
       if (!atLeast(role, "maintainer") && !ownJob) throw forbidden();
       const outcome = await eraseJob(db, job.id, principal.userId);
       if ("refused" in outcome) throw forbidden("Job is not erasable!");
-      res.status(201).json(entities.job(outcome.job));
+      res.status(201).json(entities.job(outcome.job, principal.userId));
     },
 
     async playJob(req, res) {
       // Play checks reading first and the right to play once the job (build or trigger job) is found.
       const { project, role, principal } = await readableProject(req, "playJob");
-      const job = await jobOf(project.id, Number(req.params.job_id), ["build", "bridge"]);
-      if (!principal || !atLeast(role, "developer")) throw forbidden();
+      if (!principal) throw forbidden();
+      const job = await jobOf(project.id, Number(req.params.job_id), principal.userId, ["build", "bridge"]);
+      if (!atLeast(role, "developer")) throw forbidden();
       // The spec's pattern has already refused values with NUL, which PostgreSQL text cannot hold.
       const outcome = await playJob(db, job.id, principal.userId, req.body?.job_variables_attributes);
       if ("refused" in outcome) throw badRequest("Unplayable Job");
-      res.status(200).json(entities.anyJob(outcome.job));
+      res.status(200).json(entities.anyJob(outcome.job, principal.userId));
     },
   };
 }

@@ -6,12 +6,16 @@ import {
   addMember,
   createAccessToken,
   createAgent,
+  createEnvironment,
+  createGroup,
   createJob,
   createJobToken,
   createPipeline,
   createProject,
   createRunner,
+  createRunnerManager,
   createUser,
+  follow,
   type NewJob,
   resetSequences,
   setTrace,
@@ -112,10 +116,28 @@ async function seed(db: Queryable, maintainerToken: string): Promise<void> {
     webUrl: "http://gitlab.dev/root",
     createdAt: at("2015-12-21T13:14:24.077Z"),
   });
-  const developer = await createUser(db, { id: 2, username: "developer", name: "Dev Eloper" });
+  const developer = await createUser(db, {
+    id: 2,
+    username: "developer",
+    name: "Dev Eloper",
+    organization: "Example Corp",
+    jobTitle: "Software Engineer",
+    pronouns: "they/them",
+    discord: "123456789012345678",
+    timezone: "Europe/Berlin",
+  });
   const reporter = await createUser(db, { id: 3, username: "reporter", name: "Rep Orter" });
   const guest = await createUser(db, { id: 4, username: "guest", name: "Gue St" });
-  const outsider = await createUser(db, { id: 5, username: "outsider", name: "John Doe" });
+  // A private profile: others see neither when the account was created nor its follow counts.
+  const outsider = await createUser(db, {
+    id: 5,
+    username: "outsider",
+    name: "John Doe",
+    privateProfile: true,
+  });
+  await follow(db, developer, root);
+  await follow(db, reporter, root);
+  await follow(db, root, developer);
 
   await createAccessToken(db, { userId: root, token: maintainerToken, name: "demo-maintainer" });
   await createAccessToken(db, { userId: root, token: DEMO_TOKENS.oauth, kind: "oauth" });
@@ -134,8 +156,15 @@ async function seed(db: Queryable, maintainerToken: string): Promise<void> {
     revokedAt: at("2020-01-01T00:00:00Z"),
   });
 
+  // Each project's namespace is a group of that name (`project.groups` of the allowed-agents answer).
+  const [foo, diaspora, secret] = [
+    await createGroup(db, { id: 1, path: "foo" }),
+    await createGroup(db, { id: 2, path: "diaspora" }),
+    await createGroup(db, { id: 3, path: "secret" }),
+  ];
   const project = await createProject(db, {
     id: DEMO_IDS.project,
+    groupId: foo,
     fullPath: DEMO_IDS.projectPath,
     visibility: "private",
     description: "The project of GitLab's Jobs API examples.",
@@ -146,8 +175,13 @@ async function seed(db: Queryable, maintainerToken: string): Promise<void> {
     fullPath: DEMO_IDS.publicProjectPath,
     visibility: "public",
     name: "Diaspora Client",
+    groupId: diaspora,
   });
-  const hidden = await createProject(db, { id: DEMO_IDS.privateProject, fullPath: "secret/hidden" });
+  const hidden = await createProject(db, {
+    id: DEMO_IDS.privateProject,
+    fullPath: "secret/hidden",
+    groupId: secret,
+  });
   await addMember(db, project, root, "maintainer");
   await addMember(db, project, developer, "developer");
   await addMember(db, project, reporter, "reporter");
@@ -159,6 +193,31 @@ async function seed(db: Queryable, maintainerToken: string): Promise<void> {
     description: "docker runner",
     name: "docker-runner",
     ipAddress: "127.0.0.1",
+    creatorId: root,
+    createdAt: at("2015-12-21T13:20:00.000Z"),
+  });
+  const manager = await createRunnerManager(db, {
+    runnerId: runner,
+    systemId: "s_0e6850b2bce1",
+    version: "17.5.0",
+    revision: "8ec0d7b0",
+    platform: "linux",
+    architecture: "amd64",
+    ipAddress: "127.0.0.1",
+    createdAt: at("2015-12-21T13:20:00.000Z"),
+    contactedAt: new Date(),
+  });
+  const review = await createEnvironment(db, {
+    projectId: project,
+    name: "review/main",
+    slug: "review-main-8dyme2",
+    tier: "development",
+  });
+  const production = await createEnvironment(db, {
+    projectId: project,
+    name: "production",
+    slug: "production",
+    tier: "production",
   });
 
   // The downstream pipeline of the documented bridge, in the public project, with a few jobs of its own.
@@ -212,6 +271,7 @@ async function seed(db: Queryable, maintainerToken: string): Promise<void> {
     tags: string[],
     times: [string, string, string, number],
     failure: string,
+    keepArtifacts = false,
   ) =>
     createJob(db, {
       id,
@@ -225,7 +285,8 @@ async function seed(db: Queryable, maintainerToken: string): Promise<void> {
       startedAt: at(times[1]),
       finishedAt: at(times[2]),
       queuedAt: new Date(at(times[1]).getTime() - times[3]),
-      artifactsExpireAt: new Date(at(times[2]).getTime() + 30 * 86_400_000),
+      // The page's dates have long passed: an archive that should still show (GitLab's `artifacts?`) was kept.
+      ...(keepArtifacts ? {} : { artifactsExpireAt: new Date(at(times[2]).getTime() + 30 * 86_400_000) }),
     });
   await example(
     6,
@@ -240,6 +301,7 @@ async function seed(db: Queryable, maintainerToken: string): Promise<void> {
     ["ubuntu18"],
     ["2015-12-24T15:51:21.802Z", "2015-12-24T17:54:27.722Z", "2015-12-24T17:54:27.895Z", 10],
     "script_failure",
+    true,
   );
   await addArtifacts(db, teaspoon, EXAMPLE_ARTIFACTS);
   await setTrace(db, teaspoon, log("teaspoon", "ERROR: Job failed: exit code 1"));
@@ -273,6 +335,8 @@ async function seed(db: Queryable, maintainerToken: string): Promise<void> {
     status: "running",
     userId: root,
     runnerId: runner,
+    runnerManagerId: manager,
+    environmentId: review,
     tagList: ["docker runner"],
     createdAt: new Date(Date.now() - 70_000),
     queuedAt: new Date(Date.now() - 60_000),
@@ -288,6 +352,7 @@ async function seed(db: Queryable, maintainerToken: string): Promise<void> {
     status: "manual",
     when: "manual",
     allowFailure: true,
+    environmentId: production,
   });
   await createJob(db, {
     id: DEMO_IDS.createdBridge,
@@ -298,11 +363,15 @@ async function seed(db: Queryable, maintainerToken: string): Promise<void> {
     status: "created",
     userId: root,
   });
-  await createAgent(db, { projectId: project, name: "demo-agent" });
-  await createAgent(db, { projectId: client, name: "shared-agent", sharedWith: [project] });
+  await createAgent(db, { projectId: project, name: "demo-agent", config: { default_namespace: "review" } });
+  await createAgent(db, {
+    projectId: client,
+    name: "shared-agent",
+    sharedWith: [{ projectId: project, config: { access_as: { ci_job: {} } } }],
+  });
 
   await resetSequences(db);
-  await generated(db, { project, root, developer, runner });
+  await generated(db, { project, root, developer, runner, manager });
 
   const hiddenPipeline = await createPipeline(db, {
     projectId: hidden,
@@ -319,7 +388,7 @@ const STARTED = new Set<JobStatus>(["running", "success", "failed", "canceling",
 /** Five more pipelines on `main`, each with one job in every status, some retried, with logs and artifacts. */
 async function generated(
   db: Queryable,
-  ids: { project: number; root: number; developer: number; runner: number },
+  ids: { project: number; root: number; developer: number; runner: number; manager: number },
 ): Promise<void> {
   const day = 86_400_000;
   for (let n = 0; n < 5; n++) {
@@ -329,8 +398,11 @@ async function generated(
       commit: {
         sha: (n + 1).toString(16).repeat(40),
         title: `Change ${n + 1}`,
-        message: `Change ${n + 1}\n\nGenerated demo data.`,
+        message: `Change ${n + 1}\n\nGenerated demo data.\n\nSigned-off-by: Administrator <admin@example.com>`,
         createdAt: new Date(base - 3_600_000),
+        authoredAt: new Date(base - 7_200_000),
+        parentIds: [n === 0 ? "0ff3ae198f8601a285adcf5c0fff204ee6fba5fd" : n.toString(16).repeat(40)],
+        trailers: { "Signed-off-by": ["Administrator <admin@example.com>"] },
       },
       status: "failed",
       userId: ids.root,
@@ -352,7 +424,13 @@ async function generated(
         ...(status === "scheduled" ? { when: "delayed" as const } : {}),
         ...(status === "failed" ? { failureReason: "script_failure" } : {}),
         ...(status === "pending" || started ? { queuedAt: new Date(base + i * 1000 + 500) } : {}),
-        ...(started ? { startedAt: new Date(base + i * 1000 + 2000), runnerId: ids.runner } : {}),
+        ...(started
+          ? {
+              startedAt: new Date(base + i * 1000 + 2000),
+              runnerId: ids.runner,
+              runnerManagerId: ids.manager,
+            }
+          : {}),
         ...(finished ? { finishedAt: new Date(base + i * 1000 + 62_000 + n * 1500) } : {}),
         ...(status === "success" ? { coverage: 80 + n, artifactsExpireAt: new Date(base + 30 * day) } : {}),
       };

@@ -27,6 +27,14 @@ export interface NewUser {
   createdAt?: Date;
   bio?: string | null;
   location?: string | null;
+  organization?: string;
+  jobTitle?: string;
+  pronouns?: string | null;
+  discord?: string;
+  bot?: boolean;
+  /** A Rails time zone name such as `Europe/Berlin`. */
+  timezone?: string | null;
+  privateProfile?: boolean;
 }
 
 export function createUser(db: Queryable, user: NewUser): Promise<number> {
@@ -40,7 +48,29 @@ export function createUser(db: Queryable, user: NewUser): Promise<number> {
     created_at: user.createdAt,
     bio: user.bio,
     location: user.location,
+    organization: user.organization,
+    job_title: user.jobTitle,
+    pronouns: user.pronouns,
+    discord: user.discord,
+    bot: user.bot,
+    timezone: user.timezone,
+    private_profile: user.privateProfile,
   });
+}
+
+export async function follow(db: Queryable, followerId: number, followeeId: number): Promise<void> {
+  await db.query(
+    "INSERT INTO user_follows (follower_id, followee_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    [followerId, followeeId],
+  );
+}
+
+/** A group, under `parentId` if given. */
+export function createGroup(
+  db: Queryable,
+  g: { id?: number; path: string; parentId?: number },
+): Promise<number> {
+  return insertOne(db, "groups", { id: g.id, path: g.path, parent_id: g.parentId });
 }
 
 export interface NewAccessToken {
@@ -72,6 +102,7 @@ export interface NewProject {
   /** Defaults to `https://example.com/<full path>`, the host of GitLab's documentation examples. */
   webUrl?: string;
   archived?: boolean;
+  groupId?: number;
   createdAt?: Date;
 }
 
@@ -89,6 +120,7 @@ export function createProject(db: Queryable, p: NewProject): Promise<number> {
     visibility: p.visibility ?? "private",
     web_url: p.webUrl ?? `https://example.com/${p.fullPath}`,
     archived: p.archived,
+    group_id: p.groupId,
     created_at: p.createdAt,
   });
 }
@@ -107,7 +139,14 @@ export interface NewCommit {
   message?: string;
   authorName?: string;
   authorEmail?: string;
+  /** When it was committed (GitLab's `created_at` and `committed_date`). */
   createdAt?: Date;
+  authoredAt?: Date;
+  committerName?: string;
+  committerEmail?: string;
+  parentIds?: string[];
+  /** Trailers of the message: every value of each key. */
+  trailers?: Record<string, string[]>;
 }
 
 export interface NewPipeline {
@@ -127,17 +166,26 @@ const DEFAULT_SHA = "0ff3ae198f8601a285adcf5c0fff204ee6fba5fd";
 export async function createPipeline(db: Queryable, p: NewPipeline): Promise<number> {
   const commit = p.commit ?? { sha: DEFAULT_SHA };
   const title = commit.title ?? "Test the CI integration.";
+  const authorName = commit.authorName ?? "Administrator";
+  const authorEmail = commit.authorEmail ?? "admin@example.com";
+  const committedAt = commit.createdAt ?? new Date();
   await db.query(
-    `INSERT INTO commits (project_id, sha, title, message, author_name, author_email, created_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (project_id, sha) DO NOTHING`,
+    `INSERT INTO commits (project_id, sha, title, message, author_name, author_email, created_at,
+       authored_date, committer_name, committer_email, parent_ids, trailers)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (project_id, sha) DO NOTHING`,
     [
       p.projectId,
       commit.sha,
       title,
       commit.message ?? title,
-      commit.authorName ?? "Administrator",
-      commit.authorEmail ?? "admin@example.com",
-      commit.createdAt ?? new Date(),
+      authorName,
+      authorEmail,
+      committedAt,
+      commit.authoredAt ?? committedAt,
+      commit.committerName ?? authorName,
+      commit.committerEmail ?? authorEmail,
+      commit.parentIds ?? [],
+      JSON.stringify(commit.trailers ?? {}),
     ],
   );
   const [next] = await db.query<{ iid: number }>(
@@ -163,6 +211,8 @@ export interface NewRunner {
   name?: string;
   ipAddress?: string;
   runnerType?: Runner["runner_type"];
+  creatorId?: number;
+  createdAt?: Date;
 }
 
 export function createRunner(db: Queryable, r: NewRunner = {}): Promise<number> {
@@ -171,7 +221,47 @@ export function createRunner(db: Queryable, r: NewRunner = {}): Promise<number> 
     name: r.name ?? "gitlab-runner",
     ip_address: r.ipAddress,
     runner_type: r.runnerType ?? "instance_type",
+    creator_id: r.creatorId,
+    created_at: r.createdAt,
   });
+}
+
+export interface NewRunnerManager {
+  runnerId: number;
+  systemId: string;
+  version?: string;
+  revision?: string;
+  platform?: string;
+  architecture?: string;
+  ipAddress?: string;
+  createdAt?: Date;
+  contactedAt?: Date;
+}
+
+export function createRunnerManager(db: Queryable, m: NewRunnerManager): Promise<number> {
+  return insertOne(db, "runner_managers", {
+    runner_id: m.runnerId,
+    system_id: m.systemId,
+    version: m.version,
+    revision: m.revision,
+    platform: m.platform,
+    architecture: m.architecture,
+    ip_address: m.ipAddress,
+    created_at: m.createdAt,
+    contacted_at: m.contactedAt,
+  });
+}
+
+export interface NewEnvironment {
+  projectId: number;
+  name: string;
+  /** GitLab derives it from the name (lower case, `-` for other characters, a random suffix if changed). */
+  slug: string;
+  tier?: "production" | "staging" | "testing" | "development" | "other";
+}
+
+export function createEnvironment(db: Queryable, e: NewEnvironment): Promise<number> {
+  return insertOne(db, "environments", { project_id: e.projectId, name: e.name, slug: e.slug, tier: e.tier });
 }
 
 export interface NewJob {
@@ -186,6 +276,8 @@ export interface NewJob {
   retried?: boolean;
   userId?: number;
   runnerId?: number;
+  runnerManagerId?: number;
+  environmentId?: number;
   coverage?: number;
   tagList?: string[];
   failureReason?: string;
@@ -205,9 +297,10 @@ export function createJob(db: Queryable, j: NewJob): Promise<number> {
     .query<{ id: number }>(
       `INSERT INTO jobs (id, project_id, pipeline_id, ref, type, name, stage, status, "when", allow_failure, retried,
          user_id, runner_id, coverage, tag_list, failure_reason, created_at, queued_at, started_at, finished_at,
-         artifacts_expire_at, downstream_pipeline_id, retry_of_id)
+         artifacts_expire_at, downstream_pipeline_id, retry_of_id, runner_manager_id, environment_id)
        SELECT coalesce($1, nextval(pg_get_serial_sequence('jobs', 'id'))), p.project_id, p.id, p.ref,
-         $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, coalesce($15, now()), $16, $17, $18, $19, $20, $21
+         $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, coalesce($15, now()), $16, $17, $18, $19, $20, $21,
+         $22, $23
        FROM pipelines p WHERE p.id = $2
        RETURNING id`,
       [
@@ -232,6 +325,8 @@ export function createJob(db: Queryable, j: NewJob): Promise<number> {
         j.artifactsExpireAt ?? null,
         j.downstreamPipelineId ?? null,
         j.retryOfId ?? null,
+        j.runnerManagerId ?? null,
+        j.environmentId ?? null,
       ],
     )
     .then(([row]) => {
@@ -269,13 +364,25 @@ export async function createJobToken(db: Queryable, jobId: number, token: string
 
 export async function createAgent(
   db: Queryable,
-  a: { projectId: number; name: string; sharedWith?: readonly number[] },
+  a: {
+    projectId: number;
+    name: string;
+    /** The `ci_access` configuration for its own project. */
+    config?: Record<string, unknown>;
+    sharedWith?: readonly (number | { projectId: number; config: Record<string, unknown> })[];
+  },
 ): Promise<number> {
-  const id = await insertOne(db, "agents", { project_id: a.projectId, name: a.name });
-  for (const projectId of a.sharedWith ?? []) {
-    await db.query("INSERT INTO agent_authorizations (agent_id, project_id) VALUES ($1, $2)", [
+  const id = await insertOne(db, "agents", {
+    project_id: a.projectId,
+    name: a.name,
+    config: JSON.stringify(a.config ?? {}),
+  });
+  for (const shared of a.sharedWith ?? []) {
+    const { projectId, config } = typeof shared === "number" ? { projectId: shared, config: {} } : shared;
+    await db.query("INSERT INTO agent_authorizations (agent_id, project_id, config) VALUES ($1, $2, $3)", [
       id,
       projectId,
+      JSON.stringify(config),
     ]);
   }
   return id;
@@ -283,7 +390,17 @@ export async function createAgent(
 
 /** After inserting rows with explicit ids, move the identity sequences past them. */
 export async function resetSequences(db: Queryable): Promise<void> {
-  for (const table of ["users", "projects", "pipelines", "runners", "jobs", "agents"]) {
+  for (const table of [
+    "users",
+    "projects",
+    "pipelines",
+    "runners",
+    "runner_managers",
+    "jobs",
+    "agents",
+    "groups",
+    "environments",
+  ]) {
     await db.query(
       `SELECT setval(pg_get_serial_sequence('${table}', 'id'), coalesce((SELECT max(id) FROM ${table}), 0) + 1, false)`,
     );

@@ -8,11 +8,22 @@ import type {
   PipelineBasic,
   ProjectIdentity,
   Runner,
+  RunnerManager,
   User,
   UserBasic,
 } from "@jobs-api/types";
-import type { AgentRow } from "./projects.js";
-import type { CommitRow, JobRow, PipelineRow, ProjectRow, RunnerRow, UserRow } from "./rows.js";
+import type { AgentContext, AgentRow } from "./projects.js";
+import type {
+  CommitRow,
+  JobRow,
+  JobUserRow,
+  PipelineRow,
+  ProjectRow,
+  Role,
+  RunnerManagerRow,
+  RunnerRow,
+  UserRow,
+} from "./rows.js";
 import { iso, isoOrNull, seconds } from "./timestamps.js";
 
 /** Rows → the JSON GitLab sends (its `Entities::Ci::*` classes). */
@@ -23,6 +34,7 @@ function userBasic(row: UserRow): UserBasic {
     name: row.name,
     username: row.username,
     state: row.state,
+    locked: row.locked,
     avatar_url: row.avatar_url,
     web_url: row.web_url,
   };
@@ -32,29 +44,100 @@ function userBasic(row: UserRow): UserBasic {
 // building a page of jobs six times slower (V8 copies a spread object property by property into a new
 // shape), and it is on every request's path (BENCHMARKS.md).
 
-function user(row: UserRow): User {
-  return Object.assign(userBasic(row), {
-    created_at: iso(row.created_at),
+/** `job_title at organization`, either alone, or null: GitLab's `UsersHelper#work_information`. */
+function workInformation(row: UserRow): string | null {
+  if (row.job_title && row.organization) return `${row.job_title} at ${row.organization}`;
+  return row.job_title || row.organization || null;
+}
+
+const clockFormats = new Map<string, Intl.DateTimeFormat | null>();
+
+/** The user's time now as `h:MM AM` in their time zone (GitLab's `TimeZoneHelper#local_time`); null without one. */
+export function localTime(timezone: string | null, now: Date): string | null {
+  if (!timezone) return null;
+  let format = clockFormats.get(timezone);
+  if (format === undefined) {
+    try {
+      format = new Intl.DateTimeFormat("en-US", {
+        timeZone: timezone,
+        hour: "numeric",
+        minute: "2-digit",
+        hour12: true,
+      });
+    } catch {
+      // GitLab falls back to the instance's zone (UTC here) for a name it does not know.
+      format = null;
+    }
+    clockFormats.set(timezone, format);
+  }
+  const parts = (format ?? localTime.utc).formatToParts(now);
+  const part = (type: string) => parts.find((p) => p.type === type)?.value ?? "";
+  return `${part("hour")}:${part("minute")} ${part("dayPeriod").toUpperCase()}`;
+}
+localTime.utc = new Intl.DateTimeFormat("en-US", {
+  timeZone: "UTC",
+  hour: "numeric",
+  minute: "2-digit",
+  hour12: true,
+});
+
+/**
+ * GitLab's `Entities::User` as `viewerId` sees it: `created_at` and the follow counts only when the
+ * viewer may read the profile (it is public, or their own), `is_followed` only to a signed-in viewer.
+ */
+function user(row: JobUserRow, viewerId: number | null, now: Date): User {
+  const built: User = Object.assign(userBasic(row), {
     bio: row.bio,
     location: row.location,
     public_email: row.public_email,
     skype: row.skype,
     linkedin: row.linkedin,
     twitter: row.twitter,
+    discord: row.discord,
     website_url: row.website_url,
     organization: row.organization,
+    job_title: row.job_title,
+    pronouns: row.pronouns,
+    bot: row.bot,
+    work_information: workInformation(row),
+    local_time: localTime(row.timezone, now),
   });
+  if (!row.private_profile || viewerId === row.id) {
+    built.created_at = iso(row.created_at);
+    built.followers = row.followers;
+    built.following = row.following;
+    if (viewerId !== null) built.is_followed = row.followed_by_viewer;
+  }
+  return built;
 }
 
-function commit(row: CommitRow): Commit {
+/** GitLab's `trailers`: the last value of each key. */
+function lastValues(trailers: Record<string, string[]>): Record<string, string> {
+  const last: Record<string, string> = {};
+  for (const [key, values] of Object.entries(trailers)) {
+    const value = values.at(-1);
+    if (value !== undefined) last[key] = value;
+  }
+  return last;
+}
+
+function commit(row: CommitRow, projectWebUrl: string): Commit {
   return {
     id: row.sha,
     short_id: row.sha.slice(0, 8),
+    created_at: iso(row.created_at),
+    parent_ids: row.parent_ids,
     title: row.title,
     message: row.message,
     author_name: row.author_name,
     author_email: row.author_email,
-    created_at: iso(row.created_at),
+    authored_date: iso(row.authored_date),
+    committer_name: row.committer_name,
+    committer_email: row.committer_email,
+    committed_date: iso(row.created_at),
+    trailers: lastValues(row.trailers),
+    extended_trailers: row.trailers,
+    web_url: `${projectWebUrl}/-/commit/${row.sha}`,
   };
 }
 
@@ -75,17 +158,39 @@ function pipeline(row: PipelineRow): PipelineBasic & DownstreamPipeline {
 }
 
 function runner(row: RunnerRow): Runner {
-  return {
+  const built: Runner = {
     id: row.id,
     description: row.description,
-    ip_address: row.ip_address,
+    // GitLab 17 and later always answer null here: a runner's addresses are its managers'.
+    ip_address: null,
     active: !row.paused,
     paused: row.paused,
     is_shared: row.runner_type === "instance_type",
     runner_type: row.runner_type,
     name: row.name,
     online: row.online,
+    created_at: iso(row.created_at),
     status: row.status,
+    job_execution_status: row.running ? "active" : "idle",
+  };
+  // Sent when the runner has a creator (every user may see another here: no restricted visibility).
+  if (row.creator) built.created_by = userBasic(row.creator);
+  return built;
+}
+
+function runnerManager(row: RunnerManagerRow): RunnerManager {
+  return {
+    id: row.id,
+    system_id: row.system_id,
+    version: row.version,
+    revision: row.revision,
+    platform: row.platform,
+    architecture: row.architecture,
+    created_at: iso(row.created_at),
+    contacted_at: isoOrNull(row.contacted_at),
+    ip_address: row.ip_address,
+    status: row.status,
+    job_execution_status: row.running ? "active" : "idle",
   };
 }
 
@@ -101,7 +206,7 @@ function projectIdentity(row: ProjectRow): ProjectIdentity {
   };
 }
 
-function jobBasic(row: JobRow, now: Date): JobBasic & { pipeline: PipelineBasic } {
+function jobBasic(row: JobRow, viewerId: number | null, now: Date): JobBasic & { pipeline: PipelineBasic } {
   const end = row.finished_at ?? now;
   const basic: JobBasic & { pipeline: PipelineBasic } = {
     id: row.id,
@@ -118,48 +223,79 @@ function jobBasic(row: JobRow, now: Date): JobBasic & { pipeline: PipelineBasic 
     erased_at: isoOrNull(row.erased_at),
     duration: row.started_at ? seconds(row.started_at, end) : null,
     queued_duration: row.queued_at ? seconds(row.queued_at, row.started_at ?? now) : null,
-    user: row.user ? user(row.user) : null,
-    commit: commit(row.commit),
+    user: row.user ? user(row.user, viewerId, now) : null,
+    commit: commit(row.commit, row.project_web_url),
     pipeline: pipeline(row.pipeline),
     web_url: `${row.project_web_url}/-/jobs/${row.id}`,
     project: { ci_job_token_scope_enabled: row.ci_job_token_scope_enabled },
   };
-  // GitLab sends the reason of failed jobs only.
-  if (row.status === "failed" && row.failure_reason !== null) basic.failure_reason = row.failure_reason;
+  // GitLab sends the reason of every failed job (null when none was recorded), and of no other job.
+  if (row.status === "failed") basic.failure_reason = row.failure_reason;
   return basic;
 }
 
-export function job(row: JobRow, now = new Date()): Job {
+export function job(row: JobRow, viewerId: number | null, now = new Date()): Job {
   const archive = row.artifacts.find((a) => a.file_type === "archive");
-  const built: Job = Object.assign(jobBasic(row, now), {
+  const built: Job = Object.assign(jobBasic(row, viewerId, now), {
     artifacts: row.artifacts,
     artifacts_expire_at: isoOrNull(row.artifacts_expire_at),
     runner: row.runner ? runner(row.runner) : null,
-    runner_manager: null,
+    runner_manager: row.runner_manager ? runnerManager(row.runner_manager) : null,
     tag_list: row.tag_list,
     archived: row.project_archived,
   });
-  if (archive) built.artifacts_file = { filename: archive.filename, size: archive.size };
+  // GitLab's `artifacts?`: an archive that has not expired.
+  const expired = row.artifacts_expire_at !== null && new Date(row.artifacts_expire_at) <= now;
+  if (archive && !expired) built.artifacts_file = { filename: archive.filename, size: archive.size };
   return built;
 }
 
-export function bridge(row: JobRow, now = new Date()): Bridge {
-  return Object.assign(jobBasic(row, now), {
+export function bridge(row: JobRow, viewerId: number | null, now = new Date()): Bridge {
+  return Object.assign(jobBasic(row, viewerId, now), {
     downstream_pipeline: row.downstream_pipeline ? pipeline(row.downstream_pipeline) : null,
   });
 }
 
 /** A build as `job`, a trigger job as `bridge`. */
-export const anyJob = (row: JobRow, now = new Date()): Job | Bridge =>
-  row.type === "bridge" ? bridge(row, now) : job(row, now);
+export const anyJob = (row: JobRow, viewerId: number | null, now = new Date()): Job | Bridge =>
+  row.type === "bridge" ? bridge(row, viewerId, now) : job(row, viewerId, now);
 
-export function allowedAgents(row: JobRow, project: ProjectRow, agents: readonly AgentRow[]): AllowedAgents {
-  if (!row.user) throw new Error(`job ${row.id} has no user`);
-  return {
-    allowed_agents: agents.map((a) => ({ id: a.id, config_project: projectIdentity(a.config_project) })),
-    job: { id: row.id, name: row.name, stage: row.stage, project_id: project.id, project_name: project.name },
-    pipeline: pipeline(row.pipeline),
-    project: projectIdentity(project),
-    user: userBasic(row.user),
+/** GitLab's roles (`Gitlab::Access.sym_options_with_owner`), lowest first, with their access levels. */
+const ROLE_LEVELS = [
+  ["guest", 10],
+  ["planner", 15],
+  ["reporter", 20],
+  ["developer", 30],
+  ["maintainer", 40],
+  ["owner", 50],
+] as const;
+
+type RoleName = (typeof ROLE_LEVELS)[number][0];
+
+/** Every role up to `role`'s access level; none for a non-member. */
+export function rolesUpTo(role: Role | null): RoleName[] {
+  const level = ROLE_LEVELS.find(([name]) => name === role)?.[1] ?? 0;
+  return ROLE_LEVELS.filter(([, l]) => l <= level).map(([name]) => name);
+}
+
+/** The hash GitLab's `/job/allowed_agents` route builds (no entity class of its own). */
+export function allowedAgents(
+  row: JobRow,
+  context: AgentContext,
+  agents: readonly AgentRow[],
+): AllowedAgents {
+  const answer: AllowedAgents = {
+    allowed_agents: agents.map((a) => ({
+      id: a.id,
+      config_project: projectIdentity(a.config_project),
+      configuration: a.config,
+    })),
+    job: { id: row.id },
+    pipeline: { id: row.pipeline.id },
+    project: { id: context.projectId, groups: context.groupIds.map((id) => ({ id })) },
+    user: { id: context.userId, username: context.username, roles_in_project: rolesUpTo(context.role) },
   };
+  // `.compact`: no key at all when the job has no environment.
+  if (row.environment) answer.environment = { tier: row.environment.tier, slug: row.environment.slug };
+  return answer;
 }

@@ -1,6 +1,6 @@
 import type { JobStatus } from "@jobs-api/types";
 import type { Queryable, QueryOptions } from "../db/database.js";
-import type { JobRow, JobType } from "./rows.js";
+import type { JobRow, JobType, RunnerManagerRow, RunnerRow, UserRow } from "./rows.js";
 
 /** GitLab stops counting big lists: above this many rows the counts (X-Total…) are not sent. */
 const COUNT_LIMIT = 10_000;
@@ -27,16 +27,27 @@ const pipelineJson = (alias: string, projectAlias: string) => `json_build_object
  * `json`, not `jsonb`: the value only travels as text, and building the binary form to print it again
  * was a third of the query's time.
  */
-const jobSelect = (from: string, orderBy: string) => `
+const jobSelect = (from: string, orderBy: string, viewer: string) => `
 SELECT to_json(job_row) AS job FROM (
 SELECT j.id, j.type, j.project_id, j.pipeline_id, j.name, j.stage, j.ref, j.tag, j.status, j."when",
   j.allow_failure, j.retried, j.user_id, j.coverage, j.tag_list, j.failure_reason, j.created_at, j.queued_at,
   j.started_at, j.finished_at, j.artifacts_expire_at, j.erased_at,
   pr.web_url AS project_web_url, pr.archived AS project_archived, pr.ci_job_token_scope_enabled,
-  (SELECT to_json(u) FROM users u WHERE u.id = j.user_id) AS "user",
+  (SELECT json_build_object('row', u,
+      'followers', (SELECT count(*) FROM user_follows f WHERE f.followee_id = u.id),
+      'following', (SELECT count(*) FROM user_follows f WHERE f.follower_id = u.id),
+      'followed_by_viewer', EXISTS (SELECT 1 FROM user_follows f WHERE f.followee_id = u.id AND f.follower_id = ${viewer}))
+    FROM users u WHERE u.id = j.user_id) AS "user",
   ${pipelineJson("p", "pr")} AS pipeline,
   (SELECT to_json(c) FROM commits c WHERE c.project_id = p.project_id AND c.sha = p.sha) AS commit,
-  (SELECT to_json(r) FROM runners r WHERE r.id = j.runner_id) AS runner,
+  (SELECT json_build_object('row', r, 'creator', (SELECT to_json(cu) FROM users cu WHERE cu.id = r.creator_id),
+      'running', EXISTS (SELECT 1 FROM jobs rj WHERE rj.runner_id = r.id AND rj.status = 'running'))
+    FROM runners r WHERE r.id = j.runner_id) AS runner,
+  (SELECT json_build_object('row', m,
+      'running', EXISTS (SELECT 1 FROM jobs mj WHERE mj.runner_manager_id = m.id AND mj.status = 'running'))
+    FROM runner_managers m WHERE m.id = j.runner_manager_id) AS runner_manager,
+  (SELECT json_build_object('name', e.name, 'slug', e.slug, 'tier', e.tier)
+    FROM environments e WHERE e.id = j.environment_id) AS environment,
   (SELECT ${pipelineJson("dp", "dpr")} FROM pipelines dp JOIN projects dpr ON dpr.id = dp.project_id
     WHERE dp.id = j.downstream_pipeline_id) AS downstream_pipeline,
   (SELECT coalesce(json_agg(json_build_object('file_type', a.file_type, 'size', a.size,
@@ -48,9 +59,35 @@ JOIN projects pr ON pr.id = j.project_id
 JOIN pipelines p ON p.id = j.pipeline_id) job_row
 ORDER BY job_row.${orderBy}`;
 
+/** A row as `to_json` nests it with its computed attributes: `{row: {...}, extra...}`. */
+type Nested<T, Extra> = { row: T } & Extra;
+type RawJobRow = Omit<JobRow, "user" | "runner" | "runner_manager"> & {
+  user: Nested<UserRow, { followers: number; following: number; followed_by_viewer: boolean }> | null;
+  runner: Nested<
+    Omit<RunnerRow, "running" | "creator">,
+    { running: boolean; creator: UserRow | null }
+  > | null;
+  runner_manager: Nested<Omit<RunnerManagerRow, "running">, { running: boolean }> | null;
+};
+
+function flatten(raw: RawJobRow): JobRow {
+  const { user, runner, runner_manager } = raw;
+  return Object.assign(raw, {
+    user:
+      user &&
+      Object.assign(user.row, {
+        followers: user.followers,
+        following: user.following,
+        followed_by_viewer: user.followed_by_viewer,
+      }),
+    runner: runner && Object.assign(runner.row, { running: runner.running, creator: runner.creator }),
+    runner_manager: runner_manager && Object.assign(runner_manager.row, { running: runner_manager.running }),
+  });
+}
+
 /** The jobs of a `jobSelect`, in its order. */
 async function selectJobs(db: Queryable, sql: string, params: unknown[]): Promise<JobRow[]> {
-  return (await db.query<{ job: JobRow }>(sql, params, PREPARE)).map((r) => r.job);
+  return (await db.query<{ job: RawJobRow }>(sql, params, PREPARE)).map((r) => flatten(r.job));
 }
 
 export interface JobFilter {
@@ -59,6 +96,8 @@ export interface JobFilter {
   type: JobType;
   scope?: readonly JobStatus[] | undefined;
   includeRetried: boolean;
+  /** The caller, for `is_followed`; null for none. */
+  viewerId: number | null;
 }
 
 function where(filter: JobFilter, params: unknown[]): string {
@@ -84,9 +123,9 @@ function where(filter: JobFilter, params: unknown[]): string {
 export function listJobs(db: Queryable, filter: JobFilter, limit: number, offset: number): Promise<JobRow[]> {
   const params: unknown[] = [];
   const condition = where(filter, params);
-  params.push(limit, offset);
-  const page = `(SELECT id FROM jobs WHERE ${condition} ORDER BY id DESC LIMIT $${params.length - 1} OFFSET $${params.length}) picked`;
-  return selectJobs(db, jobSelect(page, "id DESC"), params);
+  params.push(limit, offset, filter.viewerId);
+  const page = `(SELECT id FROM jobs WHERE ${condition} ORDER BY id DESC LIMIT $${params.length - 2} OFFSET $${params.length - 1}) picked`;
+  return selectJobs(db, jobSelect(page, "id DESC", `$${params.length}::bigint`), params);
 }
 
 /** Keyset page: the jobs after `afterId` in the given direction (from the start when null). */
@@ -103,9 +142,9 @@ export function listJobsKeyset(
     params.push(afterId);
     condition += ` AND id ${sort === "asc" ? ">" : "<"} $${params.length}`;
   }
-  params.push(limit);
-  const page = `(SELECT id FROM jobs WHERE ${condition} ORDER BY id ${sort} LIMIT $${params.length}) picked`;
-  return selectJobs(db, jobSelect(page, `id ${sort}`), params);
+  params.push(limit, filter.viewerId);
+  const page = `(SELECT id FROM jobs WHERE ${condition} ORDER BY id ${sort} LIMIT $${params.length - 1}) picked`;
+  return selectJobs(db, jobSelect(page, `id ${sort}`, `$${params.length}::bigint`), params);
 }
 
 /** The number of matching jobs, or null when there are more than `COUNT_LIMIT` (not worth counting). */
@@ -128,15 +167,28 @@ export async function findJob(
   projectId: number,
   jobId: number,
   types: readonly JobType[] = ["build"],
+  viewerId: number | null = null,
 ): Promise<JobRow | null> {
   const picked = "(SELECT id FROM jobs WHERE id = $1 AND project_id = $2 AND type = ANY($3::text[])) picked";
-  const [row] = await selectJobs(db, jobSelect(picked, "id"), [jobId, projectId, [...types]]);
+  const [row] = await selectJobs(db, jobSelect(picked, "id", "$4::bigint"), [
+    jobId,
+    projectId,
+    [...types],
+    viewerId,
+  ]);
   return row ?? null;
 }
 
-/** Any job by id (for job tokens, whose job is known). */
-export async function getJobById(db: Queryable, jobId: number): Promise<JobRow | null> {
-  const [row] = await selectJobs(db, jobSelect("(SELECT $1::bigint AS id) picked", "id"), [jobId]);
+/** Any job by id (for job tokens, whose job is known), as `viewerId` sees it. */
+export async function getJobById(
+  db: Queryable,
+  jobId: number,
+  viewerId: number | null,
+): Promise<JobRow | null> {
+  const [row] = await selectJobs(db, jobSelect("(SELECT $1::bigint AS id) picked", "id", "$2::bigint"), [
+    jobId,
+    viewerId,
+  ]);
   return row ?? null;
 }
 

@@ -1,4 +1,4 @@
-import type { Artifact, JobStatus, PipelineStatus, Runner, User } from "@jobs-api/types";
+import type { Artifact, JobStatus, PipelineStatus, Runner, RunnerManager, User } from "@jobs-api/types";
 
 /** Timestamps arrive as `Date` from columns and as ISO strings from inside `json` values. */
 export type Timestamp = Date | string;
@@ -22,7 +22,21 @@ export interface UserRow {
   twitter: string;
   website_url: string;
   organization: string;
+  discord: string;
+  job_title: string;
+  pronouns: string | null;
+  bot: boolean;
+  timezone: string | null;
+  locked: boolean;
+  private_profile: boolean;
   created_at: Timestamp;
+}
+
+/** A job's user as `jobSelect` reads it: the row, its follow counts, and whether the viewer follows them. */
+export interface JobUserRow extends UserRow {
+  followers: number;
+  following: number;
+  followed_by_viewer: boolean;
 }
 
 export interface ProjectRow {
@@ -35,6 +49,7 @@ export interface ProjectRow {
   visibility: Visibility;
   web_url: string;
   archived: boolean;
+  group_id: number | null;
   created_at: Timestamp;
 }
 
@@ -58,6 +73,12 @@ export interface CommitRow {
   author_name: string;
   author_email: string;
   created_at: Timestamp;
+  parent_ids: string[];
+  authored_date: Timestamp;
+  committer_name: string;
+  committer_email: string;
+  /** Every value of each trailer key, in order. */
+  trailers: Record<string, string[]>;
 }
 
 export interface RunnerRow {
@@ -69,6 +90,30 @@ export interface RunnerRow {
   paused: boolean;
   online: boolean;
   status: Runner["status"];
+  created_at: Timestamp;
+  /** Whether it runs a job now (`job_execution_status`). */
+  running: boolean;
+  creator: UserRow | null;
+}
+
+export interface RunnerManagerRow {
+  id: number;
+  system_id: string;
+  version: string | null;
+  revision: string | null;
+  platform: string | null;
+  architecture: string | null;
+  ip_address: string | null;
+  status: NonNullable<RunnerManager["status"]>;
+  created_at: Timestamp;
+  contacted_at: Timestamp | null;
+  running: boolean;
+}
+
+export interface EnvironmentRow {
+  name: string;
+  slug: string;
+  tier: "production" | "staging" | "testing" | "development" | "other";
 }
 
 /** A job with everything its JSON needs, as `jobSelect` reads it: one JSON value, timestamps as ISO strings. */
@@ -98,10 +143,12 @@ export interface JobRow {
   project_web_url: string;
   project_archived: boolean;
   ci_job_token_scope_enabled: boolean;
-  user: UserRow | null;
+  user: JobUserRow | null;
   pipeline: PipelineRow;
   commit: CommitRow;
   runner: RunnerRow | null;
+  runner_manager: RunnerManagerRow | null;
+  environment: EnvironmentRow | null;
   downstream_pipeline: PipelineRow | null;
   artifacts: Artifact[];
 }

@@ -65,9 +65,9 @@ async function retryLocked(
 ): Promise<number> {
   const [created] = await tx.query<{ id: number }>(
     `INSERT INTO jobs (project_id, pipeline_id, type, name, stage, ref, tag, status, "when", allow_failure,
-       user_id, tag_list, created_at, queued_at, retry_of_id)
+       user_id, tag_list, environment_id, created_at, queued_at, retry_of_id)
      SELECT project_id, pipeline_id, type, name, stage, ref, tag, 'pending', "when", allow_failure,
-       $2, tag_list, now(), now(), id
+       $2, tag_list, environment_id, now(), now(), id
      FROM jobs WHERE id = $1
      RETURNING id`,
     [jobId, userId],
@@ -113,8 +113,8 @@ async function updatePipeline(tx: Queryable, jobId: number) {
  * The job as the action leaves it, read inside the action's transaction: the answer shows this action's
  * outcome, not the state after some later concurrent action.
  */
-async function resulting(tx: Queryable, jobId: number): Promise<{ job: JobRow }> {
-  const job = await getJobById(tx, jobId);
+async function resulting(tx: Queryable, jobId: number, viewerId: number | null): Promise<{ job: JobRow }> {
+  const job = await getJobById(tx, jobId, viewerId);
   if (!job) throw new Error(`job ${jobId} vanished`);
   return { job };
 }
@@ -130,15 +130,16 @@ export type PlayOutcome = { job: JobRow } | { refused: "unplayable" };
 export function cancelJob(
   db: Database,
   jobId: number,
-  options: { force?: boolean } = {},
+  options: { force?: boolean; viewerId?: number } = {},
 ): Promise<{ job: JobRow }> {
+  const viewerId = options.viewerId ?? null;
   return db.transaction(async (tx) => {
     const job = await lockJob(tx, jobId);
     const forced = options.force === true && job.status === "canceling";
-    if (!CANCELABLE.includes(job.status) && !forced) return resulting(tx, jobId);
+    if (!CANCELABLE.includes(job.status) && !forced) return resulting(tx, jobId, viewerId);
     await tx.query("UPDATE jobs SET status = 'canceled', finished_at = now() WHERE id = $1", [jobId]);
     await updatePipeline(tx, jobId);
-    return resulting(tx, jobId);
+    return resulting(tx, jobId, viewerId);
   });
 }
 
@@ -146,7 +147,7 @@ export function retryJob(db: Database, jobId: number, userId: number): Promise<R
   return db.transaction(async (tx) => {
     const job = await lockJob(tx, jobId);
     if (!isRetryable(job)) return { refused: "not_retryable" };
-    return resulting(tx, await retryLocked(tx, jobId, userId, undefined));
+    return resulting(tx, await retryLocked(tx, jobId, userId, undefined), userId);
   });
 }
 
@@ -172,11 +173,11 @@ export function playJob(
       );
       if (variables) await setVariables(tx, jobId, variables);
       await updatePipeline(tx, jobId);
-      return resulting(tx, jobId);
+      return resulting(tx, jobId, userId);
     }
     if (!isRetryable(job)) return { refused: "unplayable" };
     await retryLocked(tx, jobId, userId, variables);
-    return resulting(tx, jobId);
+    return resulting(tx, jobId, userId);
   });
 }
 
@@ -197,6 +198,6 @@ export function eraseJob(db: Database, jobId: number, userId: number): Promise<E
       "UPDATE jobs SET erased_at = now(), erased_by_id = $2, artifacts_expire_at = NULL WHERE id = $1",
       [jobId, userId],
     );
-    return resulting(tx, jobId);
+    return resulting(tx, jobId, userId);
   });
 }

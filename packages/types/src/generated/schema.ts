@@ -126,8 +126,9 @@ export interface paths {
         };
         /**
          * Get the allowed agents of a job token
-         * @description The job that a CI job token belongs to, with its pipeline, project and user, and the GitLab agents
-         *     for Kubernetes that it is allowed to use. Answers for a job token only (`JOB-TOKEN` header, `job_token`
+         * @description The GitLab agents for Kubernetes that the job of a CI job token may use, with the ids of the job, its
+         *     pipeline and project, the project's groups, the job user's roles in the project and, for a deployment
+         *     job, its environment's tier and slug. Answers for a job token only (`JOB-TOKEN` header, `job_token`
          *     query parameter or `Authorization: Bearer`); any other valid token authenticates its user but answers
          *     `404 Job Not Found`. GitLab Premium, 13.11 and later.
          */
@@ -296,7 +297,7 @@ export interface components {
          * @enum {string}
          */
         JobStatus: "created" | "waiting_for_resource" | "preparing" | "waiting_for_callback" | "pending" | "running" | "success" | "failed" | "canceling" | "canceled" | "skipped" | "manual" | "scheduled";
-        /** @description The short form of a user, as GitLab's `UserBasic` entity sends it. */
+        /** @description The short form of a user, as GitLab's `UserBasic` entity sends it (`UserSafe` and state, avatar, URL). */
         UserBasic: {
             id: number;
             name: string;
@@ -306,6 +307,7 @@ export interface components {
              * @enum {string}
              */
             state: "active" | "blocked" | "deactivated" | "banned" | "ldap_blocked" | "blocked_pending_approval";
+            /** @description Whether the account is locked after too many failed sign-ins. Always sent by current GitLab. */
             locked?: boolean;
             /** @description Avatar image; `null` when the user has none and Gravatar is off. */
             avatar_url: string | null;
@@ -313,30 +315,62 @@ export interface components {
             web_url: string;
         };
         /**
-         * @description The user who started (or last retried or played) the job, with the public profile fields of GitLab's `User` entity.
-         *     Empty profile fields are sent as `""` or `null`.
+         * @description The user who started (or last retried or played) the job: GitLab's `Entities::User` (`UserBasic` and the
+         *     public profile). Empty profile fields are sent as `""` or `null`. Fields that GitLab added after its
+         *     2022 documentation are optional here so that older servers stay valid; current GitLab sends all of them
+         *     except those it sends only under a condition (`created_at`, `followers`, `following`, `is_followed`).
          */
         User: components["schemas"]["UserBasic"] & {
-            /** Format: date-time */
-            created_at: string;
+            /**
+             * Format: date-time
+             * @description Sent only when the caller may read the user's profile (not private, or the caller's own).
+             */
+            created_at?: string;
             bio: string | null;
             location: string | null;
             public_email: string | null;
             skype: string | null;
             linkedin: string | null;
             twitter: string | null;
+            /** @description Always sent by current GitLab. */
             discord?: string | null;
             website_url: string | null;
             organization: string | null;
+            /** @description Always sent by current GitLab. */
             job_title?: string | null;
+            /** @description Always sent by current GitLab. */
             pronouns?: string | null;
+            /** @description Whether the user is a bot (project, group or service account bot). Always sent by current GitLab. */
             bot?: boolean;
+            /**
+             * @description `job_title` and `organization` as one text (`<job title> at <organization>`), either alone when
+             *     the other is empty, `null` when both are. Always sent by current GitLab.
+             */
             work_information?: string | null;
+            /**
+             * @description Number of users following this one. Sent only when the caller may read the user's profile and
+             *     both the caller and the user allow following.
+             */
             followers?: number;
+            /** @description Number of users this one follows. Sent under the same condition as `followers`. */
             following?: number;
+            /**
+             * @description Whether the caller follows this user. Sent under the same condition as `followers`, and only to an
+             *     authenticated caller.
+             */
+            is_followed?: boolean;
+            /**
+             * @description The user's current time in their time zone, as `h:MM AM` (e.g. `3:08 PM`); `null` when they set
+             *     no time zone. Always sent by current GitLab.
+             * @example 3:08 PM
+             */
             local_time?: string | null;
         };
-        /** @description The commit the job ran on. */
+        /**
+         * @description The commit the job ran on: GitLab's `Entities::Commit`. The fields GitLab added after its 2022
+         *     documentation (`parent_ids` … `web_url`) are optional here so that older servers stay valid; current GitLab
+         *     always sends them.
+         */
         Commit: {
             /**
              * @description Full SHA of the commit.
@@ -348,6 +382,13 @@ export interface components {
              * @example 0ff3ae19
              */
             short_id: string;
+            /**
+             * Format: date-time
+             * @description When the commit was committed (GitLab's `committed_date`).
+             */
+            created_at: string;
+            /** @description Full SHAs of the parent commits; empty for a root commit. */
+            parent_ids?: string[];
             /** @description First line of the commit message. */
             title: string;
             /** @description Whole commit message. */
@@ -360,16 +401,18 @@ export interface components {
             committer_email?: string;
             /** Format: date-time */
             committed_date?: string;
-            /** Format: date-time */
-            created_at: string;
-            parent_ids?: string[];
+            /** @description Git trailers of the message (`Key: value` lines at its end), the last value of each key; `{}` when none. */
             trailers?: {
                 [key: string]: string;
             };
+            /** @description Git trailers of the message with every value of each key; `{}` when none. */
             extended_trailers?: {
                 [key: string]: string[];
             };
-            /** Format: uri */
+            /**
+             * Format: uri
+             * @description The commit's page in GitLab's web interface.
+             */
             web_url?: string;
         };
         /**
@@ -443,10 +486,11 @@ export interface components {
             commit: components["schemas"]["Commit"];
             pipeline?: components["schemas"]["PipelineBasic"];
             /**
-             * @description Why the job failed. Present only when `status` is `failed`.
+             * @description Why the job failed. GitLab sends it for every failed job (`null` when it recorded no reason) and never
+             *     for a job in another status.
              * @example script_failure
              */
-            failure_reason?: string;
+            failure_reason?: string | null;
             /**
              * Format: uri
              * @description The job's page in GitLab's web interface.
@@ -457,7 +501,7 @@ export interface components {
                 ci_job_token_scope_enabled?: boolean;
             };
         };
-        /** @description The job's artifacts archive. Sent only when the job has one. */
+        /** @description The job's artifacts archive. Sent only while the job has one that has not expired (GitLab's `artifacts?`). */
         ArtifactsFile: {
             filename: string;
             size: number;
@@ -475,12 +519,16 @@ export interface components {
             /** @enum {string|null} */
             file_format: "zip" | "gzip" | "raw" | null;
         };
-        /** @description The runner that picked up the job. */
+        /** @description The runner that picked up the job (GitLab's `Entities::Ci::Runner`). */
         Runner: {
             id: number;
             description: string | null;
-            /** @description Removed from this entity in GitLab 17.0; older servers send it. */
-            ip_address?: string | null;
+            /**
+             * @deprecated
+             * @description Current GitLab always sends `null` here (the address moved to the runner managers); older servers
+             *     sent the runner's address.
+             */
+            ip_address: string | null;
             /**
              * @deprecated
              * @description Opposite of `paused`; kept for old clients.
@@ -492,24 +540,46 @@ export interface components {
             runner_type: "instance_type" | "group_type" | "project_type";
             name: string | null;
             online: boolean | null;
+            /** @description The user who created the runner; sent only when the runner has a creator the caller may see. */
+            created_by?: components["schemas"]["UserBasic"];
+            /**
+             * Format: date-time
+             * @description When the runner was created. Sent by current GitLab, not by older servers.
+             */
+            created_at?: string;
             /** @enum {string} */
             status: "online" | "offline" | "stale" | "never_contacted" | "active" | "paused";
+            /**
+             * @description `active` while the runner runs a job (a job in status `running`), `idle` otherwise. Sent by current
+             *     GitLab, not by older servers.
+             * @enum {string}
+             */
+            job_execution_status?: "active" | "idle";
         };
-        /** @description The runner manager (one `gitlab-runner` process of a runner) that ran the job. GitLab 16.2 and later. */
+        /**
+         * @description The runner manager (one `gitlab-runner` process of a runner) that ran the job (GitLab's
+         *     `Entities::Ci::RunnerManager`). GitLab 16.2 and later.
+         */
         RunnerManager: {
             id: number;
             system_id: string;
-            version?: string | null;
-            revision?: string | null;
-            platform?: string | null;
-            architecture?: string | null;
+            version: string | null;
+            revision: string | null;
+            platform: string | null;
+            architecture: string | null;
             /** Format: date-time */
-            created_at?: string;
+            created_at: string;
             /** Format: date-time */
-            contacted_at?: string | null;
-            ip_address?: string | null;
+            contacted_at: string | null;
+            ip_address: string | null;
             /** @enum {string} */
-            status?: "online" | "offline" | "stale" | "never_contacted";
+            status: "online" | "offline" | "stale" | "never_contacted";
+            /**
+             * @description `active` while the manager runs a job (a job in status `running`), `idle` otherwise. Sent by current
+             *     GitLab, not by older servers.
+             * @enum {string}
+             */
+            job_execution_status?: "active" | "idle";
         };
         /** @description The attributes only builds have, not trigger jobs: artifacts, runner and tags. */
         BuildAttributes: {
@@ -609,26 +679,68 @@ export interface components {
             /** Format: date-time */
             created_at: string;
         };
-        /** @description A GitLab agent for Kubernetes that the job may use. */
+        /**
+         * @description An agent for Kubernetes the job may use: one CI access authorization of the agent (GitLab's
+         *     `Entities::Clusters::Agents::Authorizations::CiAccess`).
+         */
         Agent: {
+            /** @description ID of the agent. */
             id: number;
             config_project: components["schemas"]["ProjectIdentity"];
+            /**
+             * @description The `ci_access` configuration of the authorization, from the agent's configuration file (for example
+             *     `default_namespace`, `access_as`, `environments`, `protected_branches_only`); `{}` when it sets nothing.
+             */
+            configuration: {
+                [key: string]: unknown;
+            };
         };
-        /** @description The short identity of the job in the allowed-agents answer. */
-        JobIdentity: {
-            id: number;
-            name: string;
-            stage: string;
-            project_id: number;
-            project_name: string;
-        };
-        /** @description The job of a CI job token, with the agents for Kubernetes it may use. */
+        /**
+         * @description What `GET /job/allowed_agents` answers (GitLab's `lib/api/ci/jobs.rb`, route `/allowed_agents`): the agents
+         *     for Kubernetes the job may use, and the ids of its job, pipeline and project, the project's groups, its
+         *     user's roles in the project and, for a deployment job, its environment. GitLab builds this hash in the
+         *     route itself (`.compact`), so `environment` is absent when the job has no persisted environment.
+         *     GitLab's 2022 documentation showed another form (full job, pipeline, project and user entities); current
+         *     GitLab no longer sends it.
+         */
         AllowedAgents: {
+            /** @description The agent authorizations of the job's project, filtered by environment and protected ref. */
             allowed_agents: components["schemas"]["Agent"][];
-            job: components["schemas"]["JobIdentity"];
-            pipeline: components["schemas"]["PipelineBasic"];
-            project: components["schemas"]["ProjectIdentity"];
-            user: components["schemas"]["UserBasic"];
+            job: {
+                /** @description The job of the token. */
+                id: number;
+            };
+            pipeline: {
+                /** @description The job's pipeline. */
+                id: number;
+            };
+            project: {
+                /** @description The job's project. */
+                id: number;
+                /**
+                 * @description The project's group and its ancestors, the group first, then its parent, up to the top-level group;
+                 *     empty for a project in a personal namespace.
+                 */
+                groups: {
+                    id: number;
+                }[];
+            };
+            user: {
+                /** @description The job's user, whom the token acts for. */
+                id: number;
+                username: string;
+                /**
+                 * @description Every role up to the user's maximum access level in the project (`Gitlab::Access.sym_options_with_owner`
+                 *     whose level is at most the user's), lowest first; empty when the user is not a member.
+                 */
+                roles_in_project: ("guest" | "planner" | "reporter" | "developer" | "maintainer" | "owner")[];
+            };
+            /** @description The job's environment; present only when the job deploys to a persisted environment. */
+            environment?: {
+                /** @enum {string} */
+                tier: "production" | "staging" | "testing" | "development" | "other";
+                slug: string;
+            };
         };
         /** @description Optional body of the cancel action. */
         CancelJobRequest: {
@@ -1434,8 +1546,12 @@ export const userBasicStateValues: ReadonlyArray<FlattenedDeepRequired<component
 export const pipelineStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["PipelineStatus"]> = ["created", "waiting_for_resource", "preparing", "waiting_for_callback", "pending", "running", "success", "failed", "canceling", "canceled", "skipped", "manual", "scheduled"];
 export const runnerRunner_typeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Runner"]["runner_type"]> = ["instance_type", "group_type", "project_type"];
 export const runnerStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Runner"]["status"]> = ["online", "offline", "stale", "never_contacted", "active", "paused"];
+export const runnerJob_execution_statusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Runner"]["job_execution_status"]> = ["active", "idle"];
 export const runnerManagerStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["RunnerManager"]["status"]> = ["online", "offline", "stale", "never_contacted"];
+export const runnerManagerJob_execution_statusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["RunnerManager"]["job_execution_status"]> = ["active", "idle"];
 type WithRequired<T, K extends keyof T> = T & {
     [P in K]-?: T[P];
 };
 export const grapeBooleanAnyOf1Values: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["GrapeBoolean"]> = ["1", "t", "T", "true", "True", "TRUE", "y", "Y", "yes", "Yes", "YES", "on", "On", "ON", "0", "f", "F", "false", "False", "FALSE", "n", "N", "no", "No", "NO", "off", "Off", "OFF"];
+export const allowedAgentsUserRoles_in_projectValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["AllowedAgents"]["user"]["roles_in_project"]> = ["guest", "planner", "reporter", "developer", "maintainer", "owner"];
+export const allowedAgentsEnvironmentTierValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["AllowedAgents"]["environment"]["tier"]> = ["production", "staging", "testing", "development", "other"];
