@@ -254,6 +254,46 @@ describe(`${F} › GET /job/allowed_agents`, () => {
     return { p, jobId, token, projectAgent, sharedAgent, elsewhere };
   }
 
+  async function expectValidAllowedAgents(answer: Answer, w: Awaited<ReturnType<typeof agentsWorld>>) {
+    expect(answer.status).toBe(200);
+    const body = json(answer);
+    expect.soft((body.job as Record<string, unknown>).id).toBe(w.jobId);
+    expect.soft((body.pipeline as Record<string, unknown>).id).toBe(w.p.pipelineId);
+    expect.soft((body.project as Record<string, unknown>).id).toBe(w.p.id);
+    const user = body.user as Record<string, unknown>;
+    expect.soft(user.id).toBe(w.p.user.id);
+    expect.soft(user.username).toBe(w.p.user.username);
+    expect
+      .soft([...((user.roles_in_project as string[]) ?? [])].sort())
+      .toEqual(["developer", "guest", "reporter"]);
+    expect.soft(body).not.toHaveProperty("environment");
+    const agents = [...(body.allowed_agents as Record<string, unknown>[])].sort(
+      (a, b) => Number(a.id) - Number(b.id),
+    );
+    expect(agents).toHaveLength(2);
+    const byId = new Map(agents.map((a) => [a.id, a]));
+    // The implicit authorization of the project's own agent: configuration nil.
+    const own = byId.get(w.projectAgent);
+    expect
+      .soft(own)
+      .toMatchObject({ id: w.projectAgent, config_project: { id: w.p.id }, configuration: null });
+    const shared = byId.get(w.sharedAgent);
+    expect.soft(shared).toMatchObject({ id: w.sharedAgent, config_project: { id: w.elsewhere } });
+    expect.soft(shared).toHaveProperty("configuration");
+  }
+
+  // Diverges (server): no user.roles_in_project and no allowed_agents[].configuration in the answer.
+  it(`${F} › GET /job/allowed_agents › when token is valid and user is authorized › returns agent info`, async () => {
+    const w = await agentsWorld();
+    await expectValidAllowedAgents(await get("/job/allowed_agents", undefined, { "JOB-TOKEN": w.token }), w);
+  });
+
+  // Diverges (server): same answer as with the header, lacking roles_in_project and configuration.
+  it(`${F} › GET /job/allowed_agents › when token is valid and user is authorized › when passing the token as params › returns agent info`, async () => {
+    const w = await agentsWorld();
+    await expectValidAllowedAgents(await get(`/job/allowed_agents?job_token=${w.token}`), w);
+  });
+
   it(`${F} › GET /job/allowed_agents › when user is anonymous › returns unauthorized (401)`, async () => {
     const w = await agentsWorld({ withUser: false });
     const answer = await get("/job/allowed_agents", undefined, { "JOB-TOKEN": w.token });
@@ -409,6 +449,16 @@ describe(`${F} › GET /projects/:id/jobs/:job_id`, () => {
     const answer = await get(`/projects/${p.id}/jobs/${job.id}`, p.user.token);
     expect(answer.status).toBe(200);
     expect(answer.body).not.toHaveProperty("failure_reason");
+  });
+
+  // Diverges (server): a failed job without a recorded reason has no failure_reason key (GitLab: null).
+  it(`${F} › GET /projects/:id/jobs/:job_id › when job failed › returns failure_reason`, async () => {
+    const p = await oracleProject(db);
+    // `:ci_build, :failed, :tags`: failed, with no failure reason recorded.
+    const job = await successJob(p, { status: "failed" });
+    const answer = await get(`/projects/${p.id}/jobs/${job.id}`, p.user.token);
+    expect(answer.status).toBe(200);
+    expect(answer.body).toHaveProperty("failure_reason");
   });
 
   it(`${F} › GET /projects/:id/jobs/:job_id › when trace artifact record exists with no stored file › returns no artifacts nor trace data (one trace entry)`, async () => {
