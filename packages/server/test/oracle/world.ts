@@ -1,0 +1,111 @@
+import { randomBytes, randomUUID } from "node:crypto";
+import { expect } from "vitest";
+import { type Database, store } from "../../src/index.js";
+import type { call } from "../helpers/server.js";
+
+/**
+ * Data for the oracle tests: one fresh private project per test, with the people GitLab's request specs
+ * create (the caller `user` in a role of the test's choosing, a reporter, a guest and someone with no
+ * role), a pipeline on a commit of its own, and helpers for the jobs and records each context needs.
+ */
+
+export interface Person {
+  id: number;
+  username: string;
+  token: string;
+}
+
+export interface OracleProject {
+  id: number;
+  path: string;
+  pipelineId: number;
+  sha: string;
+  ref: string;
+  user: Person;
+  reporter: Person;
+  guest: Person;
+  /** Has no role in the project. */
+  stranger: Person;
+}
+
+export async function person(db: Database, name: string): Promise<Person> {
+  const tag = randomUUID().slice(0, 8);
+  const username = `${name}-${tag}`;
+  const id = await store.createUser(db, { username });
+  const token = `glpat-${name}-${tag}`;
+  await store.createAccessToken(db, { userId: id, token });
+  return { id, username, token };
+}
+
+export const randomSha = () => randomBytes(20).toString("hex");
+
+export async function oracleProject(
+  db: Database,
+  options: { userRole?: store.Role; visibility?: store.Visibility } = {},
+): Promise<OracleProject> {
+  const tag = randomUUID().slice(0, 8);
+  const path = `oracle-${tag}/project`;
+  const id = await store.createProject(db, { fullPath: path, visibility: options.visibility ?? "private" });
+  const user = await person(db, "user");
+  const reporter = await person(db, "reporter");
+  const guest = await person(db, "guest");
+  const stranger = await person(db, "stranger");
+  await store.addMember(db, id, user.id, options.userRole ?? "developer");
+  await store.addMember(db, id, reporter.id, "reporter");
+  await store.addMember(db, id, guest.id, "guest");
+  const sha = randomSha();
+  const ref = "master";
+  const pipelineId = await store.createPipeline(db, { projectId: id, commit: { sha }, ref });
+  return { id, path, pipelineId, sha, ref, user, reporter, guest, stranger };
+}
+
+/** GitLab's factories' timestamps: a job started two minutes before it finished, an hour ago. */
+export const STARTED = new Date(Date.now() - 3_600_000);
+export const FINISHED = new Date(STARTED.getTime() + 120_000);
+export const IN_A_DAY = () => new Date(Date.now() + 86_400_000);
+
+/** The records of `:trace_artifact, :artifacts, :test_reports`: a stored log and four artifacts. */
+export const ARTIFACTS_AND_TRACE = [
+  { file_type: "archive", size: 106_365, filename: "ci_build_artifacts.zip", file_format: "zip" },
+  { file_type: "metadata", size: 4_612, filename: "ci_build_artifacts_metadata.gz", file_format: "gzip" },
+  { file_type: "trace", size: 2_093, filename: "job.log", file_format: "raw" },
+  { file_type: "junit", size: 1_102, filename: "junit.xml.gz", file_format: "gzip" },
+] as const;
+
+export async function addArtifactsAndTrace(db: Database, jobId: number): Promise<void> {
+  await store.addArtifacts(db, jobId, ARTIFACTS_AND_TRACE);
+  await store.setTrace(db, jobId, "Running with gitlab-runner\n$ rspec\nJob succeeded\n");
+}
+
+/** `:unarchived_trace_artifact`: the record of a log whose file was never stored. */
+export const addTraceRecordWithoutFile = (db: Database, jobId: number) =>
+  store.addArtifacts(db, jobId, [{ file_type: "trace", size: 0, filename: "job.log", file_format: "raw" }]);
+
+export const api = (base: string, path: string) => `${base}${path}`;
+
+/** `be_like_time`: the same instant within a second. */
+export function expectLikeTime(actual: unknown, expected: Date): void {
+  expect(typeof actual).toBe("string");
+  expect(Math.abs(Date.parse(actual as string) - expected.getTime())).toBeLessThan(1000);
+}
+
+export const PAGINATION_HEADERS = [
+  "x-total",
+  "x-total-pages",
+  "x-per-page",
+  "x-page",
+  "x-next-page",
+  "x-prev-page",
+  "link",
+];
+export const LIMITED_PAGINATION_HEADERS = ["x-per-page", "x-page", "x-next-page", "x-prev-page", "link"];
+
+export function expectHeaders(headers: Headers, names: readonly string[]): void {
+  for (const name of names) expect(headers.has(name), `header ${name}`).toBe(true);
+}
+
+export type Answer = Awaited<ReturnType<typeof call>>;
+
+/** The JSON object of an answer (its body), for property checks. */
+export const json = (answer: Answer) => answer.body as Record<string, unknown>;
+export const list = (answer: Answer) => answer.body as Record<string, unknown>[];
