@@ -76,6 +76,6 @@ CREATE TABLE environments (
 );
 ALTER TABLE jobs ADD COLUMN environment_id bigint REFERENCES environments (id) ON DELETE SET NULL;
 
--- The `ci_access` configuration an agent authorizes its own project with, and each shared project with.
-ALTER TABLE agents ADD COLUMN config json NOT NULL DEFAULT '{}';
+-- The `ci_access` configuration an agent authorizes each shared project with (its own project's implicit
+-- authorization has none: GitLab's `ImplicitAuthorization#config` is `{}`).
 ALTER TABLE agent_authorizations ADD COLUMN config json NOT NULL DEFAULT '{}';

@@ -263,6 +263,16 @@ describe("listProjectJobs", () => {
     expect(r.body).toEqual({ error });
   });
 
+  it("reads scope sent as a hash by its values, and a repeated plain key by its last value (jobs.rb, Rack)", async () => {
+    const list = (query: string) =>
+      call(`${server.api}/projects/${w.projectId}/jobs?per_page=100&${query}`, { token: w.tokens.owner });
+    const statuses = (body: unknown) => new Set((body as JobJson[]).map((job) => job.status));
+    expect(statuses((await list("scope[a]=failed&scope[b]=manual")).body)).toEqual(
+      new Set(["failed", "manual"]),
+    );
+    expect(statuses((await list("scope=failed&scope=manual")).body)).toEqual(new Set(["manual"]));
+  });
+
   it.each([
     ["per_page=101", { "x-per-page": "100", "x-page": "1" }],
     ["per_page=1000", { "x-per-page": "100", "x-page": "1" }],
@@ -600,7 +610,7 @@ describe("getJobTokenJob and getJobTokenAllowedAgents", () => {
     expect(body.allowed_agents.map((a) => a.config_project.id)).toEqual([1, 2]);
     expect({ ...body, allowed_agents: body.allowed_agents.map(({ config_project: _, ...a }) => a) }).toEqual({
       allowed_agents: [
-        { id: 1, configuration: { default_namespace: "review" } },
+        { id: 1, configuration: {} },
         { id: 2, configuration: { access_as: { ci_job: {} } } },
       ],
       job: { id: DEMO_IDS.runningJob },

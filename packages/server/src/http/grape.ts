@@ -15,7 +15,8 @@ import { HttpError } from "../errors.js";
  * without brackets keeps its last value (`scope=failed&scope=success` is `scope=success`).
  */
 export function parseRackQuery(text: string): Record<string, unknown> {
-  return parseQueryString(text, { duplicates: "last", depth: 8, parameterLimit: 4096 });
+  // Rack builds arrays of any length; qs turns arrays longer than `arrayLimit` into hashes.
+  return parseQueryString(text, { duplicates: "last", depth: 8, parameterLimit: 4096, arrayLimit: 4096 });
 }
 
 const TRUE_TEXTS: ReadonlySet<string> = new Set([
@@ -63,29 +64,34 @@ export function grapeParams(
   return params;
 }
 
-/** The spec's array query parameters (`scope`), whichever operation declares them. */
-const arrayParameters: readonly string[] = [
-  ...new Set(
-    Object.values(operationTable).flatMap((op) =>
-      Object.entries(op.parameters)
-        .filter(([, p]) => p.in === "query" && p.type === "array")
-        .map(([name]) => name),
-    ),
+/** Each operation's route as a pattern over request paths, with its array query parameters. */
+const arrayParameters = Object.values(operationTable).map((op) => ({
+  method: op.method.toUpperCase(),
+  pattern: new RegExp(`^/api/v4${op.path.replace(/\{\w+\}/g, "[^/]+")}$`),
+  arrays: Object.entries(op.parameters).flatMap(([name, p]) =>
+    p.in === "query" && "hash" in p ? [{ name, hash: p.hash }] : [],
   ),
-];
+}));
 
 /**
- * Query arrays sent as hashes (`scope[0]=failed`, or more than 20 `scope[]` values, which qs keeps as a
- * hash) become the hash's values, as the `coerce_with` of GitLab's `scope` reads them.
+ * An array query parameter sent as a hash (`scope[a]=failed`) as the route's `coerce_with` reads it:
+ * jobs.rb takes the hash's values; pipelines.rb turns anything but a string or an array into
+ * `['unknown']`, which then fails the values check.
  */
 export const arraysFromHashes: RequestHandler = (req, _res, next) => {
+  const method = req.method === "HEAD" ? "GET" : req.method;
+  const route = arrayParameters.find((r) => r.method === method && r.pattern.test(`/api/v4${req.path}`));
   const query = req.query as Record<string, unknown>;
-  for (const name of arrayParameters) {
+  let changed = false;
+  for (const { name, hash } of route?.arrays ?? []) {
     const value = query[name];
     if (typeof value === "object" && value !== null && !Array.isArray(value)) {
-      query[name] = Object.values(value);
+      query[name] = hash === "values" ? Object.values(value) : ["unknown"];
+      changed = true;
     }
   }
+  // Express 5's `req.query` is a getter that parses the URL again on each read: the coerced object replaces it.
+  if (changed) Object.defineProperty(req, "query", { value: query, writable: true, configurable: true });
   next();
 };
 

@@ -363,7 +363,7 @@ async function seed(db: Queryable, maintainerToken: string): Promise<void> {
     status: "created",
     userId: root,
   });
-  await createAgent(db, { projectId: project, name: "demo-agent", config: { default_namespace: "review" } });
+  await createAgent(db, { projectId: project, name: "demo-agent" });
   await createAgent(db, {
     projectId: client,
     name: "shared-agent",

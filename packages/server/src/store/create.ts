@@ -367,15 +367,12 @@ export async function createAgent(
   a: {
     projectId: number;
     name: string;
-    /** The `ci_access` configuration for its own project. */
-    config?: Record<string, unknown>;
     sharedWith?: readonly (number | { projectId: number; config: Record<string, unknown> })[];
   },
 ): Promise<number> {
   const id = await insertOne(db, "agents", {
     project_id: a.projectId,
     name: a.name,
-    config: JSON.stringify(a.config ?? {}),
   });
   for (const shared of a.sharedWith ?? []) {
     const { projectId, config } = typeof shared === "number" ? { projectId: shared, config: {} } : shared;

@@ -41,13 +41,13 @@ export interface AgentRow {
 }
 
 /**
- * Agents a project's jobs may use: those configured in the project (with the configuration they give
- * their own project) and those shared with it (with the configuration of that authorization).
+ * Agents a project's jobs may use: those configured in the project (GitLab's `ImplicitAuthorization`, whose
+ * `config` is always `{}`) and those shared with it (with the configuration of that authorization).
  */
 export function allowedAgents(db: Queryable, projectId: number): Promise<AgentRow[]> {
   return db.query<AgentRow>(
     `SELECT a.id, to_json(p) AS config_project,
-       CASE WHEN a.project_id = $1 THEN a.config ELSE z.config END AS config
+       CASE WHEN a.project_id = $1 THEN '{}'::json ELSE z.config END AS config
      FROM agents a JOIN projects p ON p.id = a.project_id
      LEFT JOIN agent_authorizations z ON z.agent_id = a.id AND z.project_id = $1
      WHERE a.project_id = $1 OR z.agent_id IS NOT NULL

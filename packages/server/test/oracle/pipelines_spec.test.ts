@@ -6,7 +6,6 @@
 // - GET …/jobs › authorized user › avoids N+1 queries: a query count, not an HTTP behaviour.
 // - GET …/bridges › authorized user › avoids N+1 queries: same.
 // The other describes of the file (pipelines themselves) are not among the 11 operations.
-// Tests marked `Diverges` fail because the server differs from GitLab; they are kept as GitLab has it.
 
 import { describe, expect, it } from "vitest";
 import { type Database, store } from "../../src/index.js";
@@ -170,8 +169,6 @@ describe(`${F} › GET /projects/:id/pipelines/:pipeline_id/jobs`, () => {
       expect(job.queued_duration).toBeGreaterThanOrEqual(0);
     }
   });
-
-  // Diverges (server, body only): 400 {"error":"scope is invalid"}; GitLab coerces a Hash to ['unknown'].
   it(`${F} › GET …/pipelines/:pipeline_id/jobs › authorized user › filter jobs with hash (400)`, async () => {
     const { p } = await jobsWorld();
     const answer = await jobsOf(p, "?scope[hello]=pending&scope[world]=running");
@@ -359,8 +356,6 @@ describe(`${F} › GET /projects/:id/pipelines/:pipeline_id/bridges`, () => {
     expect(answer.status).toBe(400);
     expect(answer.body).toEqual(INVALID_SCOPE);
   });
-
-  // Diverges (server, body only): 400 {"error":"scope is invalid"}; GitLab coerces a Hash to ['unknown'].
   it(`${F} › GET …/pipelines/:pipeline_id/bridges › authorized user › respond 400 when scope contains invalid state › in a hash`, async () => {
     const { p } = await bridgesWorld();
     const answer = await bridgesOf(p, "?scope[unknown]=true");

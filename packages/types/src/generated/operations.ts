@@ -21,7 +21,8 @@ export const operationTable = {
       "scope": {
         "in": "query",
         "type": "array",
-        "required": false
+        "required": false,
+        "hash": "values"
       },
       "page": {
         "in": "query",
@@ -84,7 +85,8 @@ export const operationTable = {
       "scope": {
         "in": "query",
         "type": "array",
-        "required": false
+        "required": false,
+        "hash": "invalid"
       },
       "include_retried": {
         "in": "query",
@@ -133,7 +135,8 @@ export const operationTable = {
       "scope": {
         "in": "query",
         "type": "array",
-        "required": false
+        "required": false,
+        "hash": "invalid"
       },
       "page": {
         "in": "query",

@@ -689,7 +689,8 @@ export interface components {
             config_project: components["schemas"]["ProjectIdentity"];
             /**
              * @description The `ci_access` configuration of the authorization, from the agent's configuration file (for example
-             *     `default_namespace`, `access_as`, `environments`, `protected_branches_only`); `{}` when it sets nothing.
+             *     `default_namespace`, `access_as`, `environments`, `protected_branches_only`); `{}` when it sets nothing, and
+             *     always for the agent of the job's own project (an implicit authorization).
              */
             configuration: {
                 [key: string]: unknown;
@@ -853,8 +854,8 @@ export interface components {
         ProjectId: number | string;
         /**
          * @description Only jobs with these statuses; all jobs when absent. Several statuses are sent with brackets
-         *     (`scope[]=failed&scope[]=success`) or as a hash (`scope[0]=failed&scope[1]=success`); a single
-         *     `scope=failed` is one status. As on GitLab (Rack), a key repeated *without* brackets keeps its last
+         *     (`scope[]=failed&scope[]=success`) or as a hash, whose values are taken (`scope[0]=failed&scope[1]=success`,
+         *     jobs.rb's `coerce_with`); a single `scope=failed` is one status. As on GitLab (Rack), a key repeated *without* brackets keeps its last
          *     value: `scope=failed&scope=success` lists `success` jobs only. Any value that is not a job status answers
          *     400 `scope does not have a valid value`.
          */
@@ -894,6 +895,14 @@ export interface components {
          * @example 6
          */
         PipelineId: number;
+        /**
+         * @description Only jobs with these statuses; all jobs when absent. Several statuses are sent with brackets
+         *     (`scope[]=failed&scope[]=success`); a single `scope=failed` is one status. Unlike the project jobs list, a
+         *     hash (`scope[a]=failed`) is refused like an unknown status (pipelines.rb's `coerce_with`). As on GitLab (Rack), a key repeated *without* brackets keeps its last
+         *     value: `scope=failed&scope=success` lists `success` jobs only. Any value that is not a job status answers
+         *     400 `scope does not have a valid value`.
+         */
+        PipelineScope: components["schemas"]["JobStatus"][];
         /**
          * @description Also list jobs that were retried (replaced by a newer attempt). Retried jobs are hidden by default.
          *     GitLab 13.9 and later. A Grape `Boolean`: besides `true` and `false` it takes `1`, `t`, `y`, `yes`, `on`
@@ -972,8 +981,8 @@ export interface operations {
             query?: {
                 /**
                  * @description Only jobs with these statuses; all jobs when absent. Several statuses are sent with brackets
-                 *     (`scope[]=failed&scope[]=success`) or as a hash (`scope[0]=failed&scope[1]=success`); a single
-                 *     `scope=failed` is one status. As on GitLab (Rack), a key repeated *without* brackets keeps its last
+                 *     (`scope[]=failed&scope[]=success`) or as a hash, whose values are taken (`scope[0]=failed&scope[1]=success`,
+                 *     jobs.rb's `coerce_with`); a single `scope=failed` is one status. As on GitLab (Rack), a key repeated *without* brackets keeps its last
                  *     value: `scope=failed&scope=success` lists `success` jobs only. Any value that is not a job status answers
                  *     400 `scope does not have a valid value`.
                  */
@@ -1059,12 +1068,12 @@ export interface operations {
             query?: {
                 /**
                  * @description Only jobs with these statuses; all jobs when absent. Several statuses are sent with brackets
-                 *     (`scope[]=failed&scope[]=success`) or as a hash (`scope[0]=failed&scope[1]=success`); a single
-                 *     `scope=failed` is one status. As on GitLab (Rack), a key repeated *without* brackets keeps its last
+                 *     (`scope[]=failed&scope[]=success`); a single `scope=failed` is one status. Unlike the project jobs list, a
+                 *     hash (`scope[a]=failed`) is refused like an unknown status (pipelines.rb's `coerce_with`). As on GitLab (Rack), a key repeated *without* brackets keeps its last
                  *     value: `scope=failed&scope=success` lists `success` jobs only. Any value that is not a job status answers
                  *     400 `scope does not have a valid value`.
                  */
-                scope?: components["parameters"]["Scope"];
+                scope?: components["parameters"]["PipelineScope"];
                 /**
                  * @description Also list jobs that were retried (replaced by a newer attempt). Retried jobs are hidden by default.
                  *     GitLab 13.9 and later. A Grape `Boolean`: besides `true` and `false` it takes `1`, `t`, `y`, `yes`, `on`
@@ -1128,12 +1137,12 @@ export interface operations {
             query?: {
                 /**
                  * @description Only jobs with these statuses; all jobs when absent. Several statuses are sent with brackets
-                 *     (`scope[]=failed&scope[]=success`) or as a hash (`scope[0]=failed&scope[1]=success`); a single
-                 *     `scope=failed` is one status. As on GitLab (Rack), a key repeated *without* brackets keeps its last
+                 *     (`scope[]=failed&scope[]=success`); a single `scope=failed` is one status. Unlike the project jobs list, a
+                 *     hash (`scope[a]=failed`) is refused like an unknown status (pipelines.rb's `coerce_with`). As on GitLab (Rack), a key repeated *without* brackets keeps its last
                  *     value: `scope=failed&scope=success` lists `success` jobs only. Any value that is not a job status answers
                  *     400 `scope does not have a valid value`.
                  */
-                scope?: components["parameters"]["Scope"];
+                scope?: components["parameters"]["PipelineScope"];
                 /** @description Page number (offset pagination), 1 by default; any value below 1 is page 1, as on GitLab. */
                 page?: components["parameters"]["Page"];
                 /**
