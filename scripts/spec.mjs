@@ -42,6 +42,9 @@ async function types(bundleJson, target) {
     enumValues: true,
     exportType: false,
     immutable: false,
+    // `export type Job = components["schemas"]["Job"]` and the like, for every component.
+    rootTypes: true,
+    rootTypesNoSchemaPrefix: true,
   });
   mkdirSync(dirname(target), { recursive: true });
   writeFileSync(target, COMMENT_HEADER + astToString(ast));
