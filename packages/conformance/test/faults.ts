@@ -122,11 +122,13 @@ export const faultCases: FaultCase[] = [
     }),
     caughtBy: [
       "listProjectJobs.orderNewestFirst",
+      "listProjectJobs.pageClamped",
       "listProjectJobs.paginationHeaders",
       "listProjectJobs.paginationLastPage",
       "listProjectJobs.linkNextKeepsFilters",
       "listProjectJobs.keysetPagination",
       "listPipelineJobs.orderNewestFirst",
+      "listPipelineJobs.pageClamped",
       "listPipelineJobs.linkNextKeepsFilters",
       "listPipelineBridges.orderNewestFirst",
     ],
@@ -277,6 +279,7 @@ export const faultCases: FaultCase[] = [
       "listPipelineJobs.scopeFilter",
       "listPipelineJobs.scopeBracketSpelling",
       "listPipelineJobs.includeRetried",
+      "listPipelineJobs.pageClamped",
       "listPipelineJobs.paginationCounts",
       "listPipelineJobs.linkNextKeepsFilters",
       "listPipelineJobs.linkRelations",
@@ -458,6 +461,66 @@ export const faultCases: FaultCase[] = [
       },
     }),
     caughtBy: ["listProjectJobs.perPageBounds"],
+  },
+  {
+    name: "per_page=0 in other words",
+    what: 'per_page=0 answers 400 {"error":"per_page does not have a valid value"}, not Grape\'s except_values wording',
+    destructive: false,
+    make: () => ({
+      response(response, request) {
+        if (request.url.searchParams.get("per_page") === "0" && response.status === 400)
+          setJson(response, 400, { error: "per_page does not have a valid value" });
+      },
+    }),
+    caughtBy: ["listProjectJobs.perPageBounds"],
+  },
+  {
+    name: "per_page above 100 refused",
+    what: "the project jobs list answers per_page above 100 with 400 instead of serving 100",
+    destructive: false,
+    make: () => ({
+      response(response, request) {
+        if (operation(request) !== "listProjectJobs") return;
+        if (Number(request.url.searchParams.get("per_page")) > 100)
+          setJson(response, 400, { error: "per_page does not have a valid value" });
+      },
+    }),
+    caughtBy: ["listProjectJobs.pageClamped"],
+  },
+  {
+    name: "page below 1 reported as sent",
+    what: "the pipeline job list serves page 0 as page 1 but says X-Page: 0",
+    destructive: false,
+    make: () => ({
+      response(response, request) {
+        if (operation(request) !== "listPipelineJobs") return;
+        const page = request.url.searchParams.get("page");
+        if (page !== null && Number(page) < 1) response.headers.set("x-page", page);
+      },
+    }),
+    caughtBy: ["listPipelineJobs.pageClamped"],
+  },
+  {
+    name: "keyset 405 as a message",
+    what: 'an unsupported keyset ordering answers 405 {"message":"405 Method Not Allowed"} (the spec documents {"error"})',
+    destructive: false,
+    make: () => ({
+      response(response) {
+        if (response.status === 405) setJson(response, 405, { message: "405 Method Not Allowed" });
+      },
+    }),
+    caughtBy: ["listProjectJobs.keysetUnsupportedOrder"],
+  },
+  {
+    name: "keyset ascending served",
+    what: "keyset pagination with sort=asc is served in descending order instead of refused",
+    destructive: false,
+    make: () => ({
+      request(request) {
+        if (request.url.searchParams.get("pagination") === "keyset") request.url.searchParams.delete("sort");
+      },
+    }),
+    caughtBy: ["listProjectJobs.keysetUnsupportedOrder"],
   },
   {
     name: "keyset in any order",
@@ -698,33 +761,6 @@ export const faultCases: FaultCase[] = [
 ];
 
 export const toleratedCases: ToleratedCase[] = [
-  {
-    name: "page and per_page clamped",
-    what: "per_page above 100 is served as 100 and a page below 1 as page 1 (Kaminari), never refused",
-    destructive: false,
-    make: () => ({
-      request(request) {
-        const params = request.url.searchParams;
-        if (Number(params.get("per_page")) > 100) params.set("per_page", "100");
-        if (params.has("page") && Number(params.get("page")) < 1) params.set("page", "1");
-      },
-    }),
-    exercises: ["listProjectJobs.perPageBounds", "listProjectJobs.paginationHeaders"],
-  },
-  {
-    name: "keyset by id descending only",
-    what: 'keyset pagination in any order but id descending answers 405 {"error":"Keyset pagination is not yet available for this type of request"}',
-    destructive: false,
-    make: () => ({
-      response(response, request) {
-        const params = request.url.searchParams;
-        if (params.get("pagination") !== "keyset") return;
-        if ((params.get("order_by") ?? "id") === "id" && (params.get("sort") ?? "desc") === "desc") return;
-        setJson(response, 405, { error: "Keyset pagination is not yet available for this type of request" });
-      },
-    }),
-    exercises: ["listProjectJobs.keysetUnsupportedOrder", "listProjectJobs.keysetPagination"],
-  },
   {
     name: "repeated scope keeps the last",
     what: "scope repeated without brackets means its last value (Rack), scope[] repeated means all of them",
