@@ -146,11 +146,13 @@ export const faultCases: FaultCase[] = [
     caughtBy: [
       "listProjectJobs.scopeFilter",
       "listProjectJobs.scopeBracketSpelling",
+      "listProjectJobs.scopeRepeatedKey",
       "listProjectJobs.scopeInvalid",
       "listProjectJobs.linkNextKeepsFilters",
       "listProjectJobs.linkRelations",
       "listPipelineJobs.scopeFilter",
       "listPipelineJobs.scopeBracketSpelling",
+      "listPipelineJobs.scopeRepeatedKey",
       "listPipelineJobs.scopeInvalid",
       "listPipelineJobs.linkNextKeepsFilters",
       "listPipelineJobs.linkRelations",
@@ -278,7 +280,9 @@ export const faultCases: FaultCase[] = [
       "listPipelineJobs.orderNewestFirst",
       "listPipelineJobs.scopeFilter",
       "listPipelineJobs.scopeBracketSpelling",
+      "listPipelineJobs.scopeRepeatedKey",
       "listPipelineJobs.includeRetried",
+      "listPipelineJobs.includeRetriedBoolean",
       "listPipelineJobs.pageClamped",
       "listPipelineJobs.paginationCounts",
       "listPipelineJobs.linkNextKeepsFilters",
@@ -345,6 +349,7 @@ export const faultCases: FaultCase[] = [
       "listProjectJobs.scopeInvalid",
       "listProjectJobs.perPageBounds",
       "listPipelineJobs.scopeInvalid",
+      "listPipelineJobs.includeRetriedBoolean",
       "getJob.invalidId",
     ],
   },
@@ -447,6 +452,7 @@ export const faultCases: FaultCase[] = [
     }),
     caughtBy: [
       "listPipelineJobs.includeRetried",
+      "listPipelineJobs.includeRetriedBoolean",
       "listPipelineJobs.linkNextKeepsFilters",
       "listPipelineJobs.linkRelations",
     ],
@@ -521,6 +527,48 @@ export const faultCases: FaultCase[] = [
       },
     }),
     caughtBy: ["listProjectJobs.keysetUnsupportedOrder"],
+  },
+  {
+    name: "repeated scope filters by all",
+    what: "the project jobs list reads scope=a&scope=b as both statuses, not as Rack's last value",
+    destructive: false,
+    make: () => ({
+      request(request) {
+        if (operation(request) !== "listProjectJobs") return;
+        const params = request.url.searchParams;
+        const scopes = params.getAll("scope");
+        if (scopes.length < 2) return;
+        params.delete("scope");
+        for (const scope of scopes) params.append("scope[]", scope);
+      },
+    }),
+    caughtBy: ["listProjectJobs.scopeRepeatedKey"],
+  },
+  {
+    name: "scope hash ignored",
+    what: "the pipeline job list ignores scope[0]=a&scope[1]=b",
+    destructive: false,
+    make: () => ({
+      request(request) {
+        if (operation(request) !== "listPipelineJobs") return;
+        const params = request.url.searchParams;
+        for (const key of [...params.keys()]) if (/^scope\[\d+\]$/.test(key)) params.delete(key);
+      },
+    }),
+    caughtBy: ["listPipelineJobs.scopeRepeatedKey"],
+  },
+  {
+    name: "include_retried true or false only",
+    what: 'include_retried=1, yes, True, 0 and no answer 400 {"error":"include_retried is invalid"}',
+    destructive: false,
+    make: () => ({
+      response(response, request) {
+        const value = request.url.searchParams.get("include_retried");
+        if (value !== null && value !== "true" && value !== "false")
+          setJson(response, 400, { error: "include_retried is invalid" });
+      },
+    }),
+    caughtBy: ["listPipelineJobs.includeRetriedBoolean"],
   },
   {
     name: "keyset in any order",
@@ -761,19 +809,6 @@ export const faultCases: FaultCase[] = [
 ];
 
 export const toleratedCases: ToleratedCase[] = [
-  {
-    name: "repeated scope keeps the last",
-    what: "scope repeated without brackets means its last value (Rack), scope[] repeated means all of them",
-    destructive: false,
-    make: () => ({
-      request(request) {
-        const scopes = request.url.searchParams.getAll("scope");
-        const last = scopes.at(-1);
-        if (scopes.length > 1 && last !== undefined) request.url.searchParams.set("scope", last);
-      },
-    }),
-    exercises: ["listProjectJobs.scopeBracketSpelling", "listPipelineJobs.scopeBracketSpelling"],
-  },
   {
     name: "job tokens of 2022",
     what: "job tokens are refused on the project jobs list (401) and ignored on the pipeline's (anonymous: 404 for a private project)",

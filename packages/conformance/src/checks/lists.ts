@@ -157,6 +157,36 @@ function scopeSpellings(target: (ctx: CheckContext) => ListTarget): CheckDefinit
   };
 }
 
+/**
+ * The two spellings of several values GitLab reads besides `scope[]`: a key repeated without brackets keeps
+ * only its last value (Rack's query parser), and a hash (`scope[0]=a&scope[1]=b`) becomes its values
+ * (jobs.rb `optional_scope`: `coerce_with` maps a Hash to its values).
+ */
+function scopeRepeatedKey(target: (ctx: CheckContext) => ListTarget): CheckDefinition["run"] {
+  return async (ctx: CheckContext) => {
+    const t = target(ctx);
+    const { items } = await wholeList(ctx, t, 1);
+    const [a, b] = statusesByFrequency(items);
+    if (!a || !b) ctx.skip("every job of the list has the same status; two statuses are needed");
+    const onlyB = await list(ctx, t, [["scope", b], ...allPages]);
+    const repeated = await list(ctx, t, [["scope", a], ["scope", b], ...allPages]);
+    ctx.expect(
+      sameJson(ids(repeated.items), ids(onlyB.items)),
+      `scope=${a}&scope=${b} returned [${ids(repeated.items).join(", ")}]`,
+      `what scope=${b} returns (Rack keeps the last value): [${ids(onlyB.items).join(", ")}]`,
+      repeated.exchange,
+    );
+    const both = await list(ctx, t, [["scope[]", a], ["scope[]", b], ...allPages]);
+    const hash = await list(ctx, t, [["scope[0]", a], ["scope[1]", b], ...allPages]);
+    ctx.expect(
+      sameJson(ids(hash.items), ids(both.items)),
+      `scope[0]=${a}&scope[1]=${b} returned [${ids(hash.items).join(", ")}]`,
+      `what scope[]=${a}&scope[]=${b} returns: [${ids(both.items).join(", ")}]`,
+      hash.exchange,
+    );
+  };
+}
+
 function scopeInvalid(target: (ctx: CheckContext) => ListTarget): CheckDefinition["run"] {
   return async (ctx: CheckContext) => {
     const t = target(ctx);
@@ -444,6 +474,9 @@ async function walk(ctx: CheckContext, op: ListOp, first: OpExchange<ListOp>, li
   return pages;
 }
 
+const scopeRepeatedKeyDescription =
+  "scope=a&scope=b lists only b jobs (Rack keeps the last value); scope[0]=a&scope[1]=b what scope[]=a&scope[]=b does (jobs.rb optional_scope coerce_with)";
+
 const pageClampedDescription =
   "per_page above 100 is served as 100, a negative per_page as 20, page 0 or below as page 1, as X-Per-Page and X-Page say (Kaminari, kaminari_config.rb max_per_page)";
 
@@ -515,6 +548,11 @@ const projectChecks: CheckDefinition[] = [
     id: "listProjectJobs.scopeBracketSpelling",
     description: "scope=a selects what scope[]=a does, and scope[]=a&scope[]=b the jobs of both statuses",
     run: scopeSpellings(projectJobs),
+  },
+  {
+    id: "listProjectJobs.scopeRepeatedKey",
+    description: scopeRepeatedKeyDescription,
+    run: scopeRepeatedKey(projectJobs),
   },
   {
     id: "listProjectJobs.scopeInvalid",
@@ -785,6 +823,11 @@ const pipelineChecks: CheckDefinition[] = [
     run: scopeSpellings(busiestPipeline),
   },
   {
+    id: "listPipelineJobs.scopeRepeatedKey",
+    description: scopeRepeatedKeyDescription,
+    run: scopeRepeatedKey(busiestPipeline),
+  },
+  {
     id: "listPipelineJobs.scopeInvalid",
     description: 'an unknown status in scope answers 400 {"error":"scope does not have a valid value"}',
     run: scopeInvalid(busiestPipeline),
@@ -819,6 +862,45 @@ const pipelineChecks: CheckDefinition[] = [
         `every job of the default list and retried job ${retried.id}`,
         all.exchange,
       );
+    },
+  },
+  {
+    id: "listPipelineJobs.includeRetriedBoolean",
+    description:
+      'include_retried takes Grape\'s Boolean texts: 1, yes and True list what true does, 0 and no what false does, maybe answers 400 {"error":"include_retried is invalid"} (pipelines.rb type: Boolean)',
+    async run(ctx: CheckContext) {
+      const pool = ctx.material.jobs;
+      const retried = pool.find((j) => wasRetried(j, pool));
+      if (!retried) ctx.skip("no job of the project was retried (retry one, or run with --destructive)");
+      const target: ListTarget = { op: "listPipelineJobs", params: { pipeline_id: retried.pipeline.id } };
+      const spelled = async (value: string) => list(ctx, target, [...allPages, ["include_retried", value]]);
+      const all = await spelled("true");
+      const latest = await spelled("false");
+      ctx.expect(
+        ids(all.items).includes(retried.id) && !ids(latest.items).includes(retried.id),
+        `retried job ${retried.id} ${ids(all.items).includes(retried.id) ? "" : "not "}listed with include_retried=true, ${ids(latest.items).includes(retried.id) ? "" : "not "}with false`,
+        `retried job ${retried.id} listed with include_retried=true only`,
+        latest.exchange,
+      );
+      for (const [values, expected] of [
+        [["1", "yes", "True"], all],
+        [["0", "no"], latest],
+      ] as const) {
+        for (const value of values) {
+          const got = await spelled(value);
+          ctx.expect(
+            sameJson(ids(got.items), ids(expected.items)),
+            `include_retried=${value} returned [${ids(got.items).join(", ")}]`,
+            `what include_retried=${expected === all ? "true" : "false"} returns: [${ids(expected.items).join(", ")}]`,
+            got.exchange,
+          );
+        }
+      }
+      const invalid = await ctx.call("listPipelineJobs", {
+        params: target.params,
+        query: [["include_retried", "maybe"]],
+      });
+      ctx.expectError(invalid, 400, { error: "include_retried is invalid" });
     },
   },
   {
