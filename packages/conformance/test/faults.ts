@@ -235,9 +235,13 @@ export const faultCases: FaultCase[] = [
       "listProjectJobs.unauthenticated",
       "listProjectJobs.badToken",
       "listPipelineJobs.unknownPipeline",
+      "listPipelineJobs.anonymous",
+      "listPipelineBridges.anonymous",
       "listPipelineBridges.unknownPipeline",
       "getJob.unknownJob",
       "getJob.unauthenticated",
+      "getJob.jobTokenRefused",
+      "getJobTrace.jobTokenRefused",
       "getJobTrace.unknownJob",
       "getJobTokenJob.personalToken",
       "getJobTokenJob.unauthenticated",
@@ -389,6 +393,7 @@ export const faultCases: FaultCase[] = [
       "getJobTrace.plainText",
       "getJobTrace.emptyWithoutLog",
       "getJobTrace.finishedStable",
+      "getJobTrace.jobTokenRefused",
       "getJobTrace.unknownJob",
     ],
   },
@@ -807,6 +812,48 @@ export const faultCases: FaultCase[] = [
     caughtBy: ["listProjectJobs.unknownProject"],
   },
 ];
+
+/** Operations jobs.rb gives no `job_token_allowed`: a job token there must authenticate nobody. */
+const jobTokenRefusedOps = ["getJob", "getJobTrace", "cancelJob", "retryJob", "playJob", "eraseJob"] as const;
+
+faultCases.push(
+  ...jobTokenRefusedOps.map(
+    (op): FaultCase => ({
+      name: `job token taken by ${op}`,
+      what: `${op} takes a CI job token as its job's user's token`,
+      destructive: !op.startsWith("get"),
+      make: (validToken) => ({
+        request(request) {
+          if (operation(request) !== op) return;
+          const params = request.url.searchParams;
+          if (!request.headers.has("job-token") && !params.has("job_token")) return;
+          request.headers.delete("job-token");
+          params.delete("job_token");
+          request.headers.set("private-token", validToken);
+        },
+      }),
+      caughtBy: [`${op}.jobTokenRefused`],
+    }),
+  ),
+  ...(["listPipelineJobs", "listPipelineBridges"] as const).map(
+    (op): FaultCase => ({
+      name: `${op} needs a token`,
+      what: `${op} answers 401 without a token instead of answering as GitLab's pipelines do anonymously`,
+      destructive: false,
+      make: () => ({
+        response(response, request) {
+          if (operation(request) !== op) return;
+          const credentials = ["private-token", "job-token", "authorization"].some((h) =>
+            request.headers.has(h),
+          );
+          if (!credentials && !request.url.search.includes("token="))
+            setJson(response, 401, { message: "401 Unauthorized" });
+        },
+      }),
+      caughtBy: [`${op}.anonymous`],
+    }),
+  ),
+);
 
 export const toleratedCases: ToleratedCase[] = [
   {

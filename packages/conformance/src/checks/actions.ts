@@ -1,6 +1,6 @@
 /** Checks of cancel, retry, play and erase: they change jobs, so they run only with `--destructive`. */
 import type { Job, JobStatus } from "@jobs-api/types";
-import type { CheckContext, OpExchange } from "../context.js";
+import { type CheckContext, differences, type OpExchange, sameReads, withoutClock } from "../context.js";
 import { allPages, type CheckDefinition, ids, unknownJobCheck, wasRetried } from "./helpers.js";
 import { traceCandidates } from "./jobs.js";
 
@@ -46,6 +46,52 @@ function claimRetryable(ctx: CheckContext): Job {
   return ctx.claim(retryable, (j) => !wasRetried(j, ctx.material.jobs));
 }
 
+type ActionOp = "cancelJob" | "retryJob" | "playJob" | "eraseJob";
+
+/**
+ * `<op>.jobTokenRefused`: the action with a CI job token (JOB-TOKEN) answers 401 and changes nothing, as a
+ * GET of the job (and, for retry, of the pipeline's list) shows afterwards. jobs.rb gives none of the
+ * actions `job_token_allowed`, so the token authenticates nobody (auth_finders.rb).
+ */
+function jobTokenRefused(op: ActionOp, statuses: readonly JobStatus[], verb: string): CheckDefinition {
+  return {
+    id: `${op}.jobTokenRefused`,
+    description: `${verb} with a CI job token answers 401 {"message":"401 Unauthorized"} and changes nothing (jobs.rb: no job_token_allowed)`,
+    destructive: true,
+    async run(ctx: CheckContext) {
+      const token = ctx.tokens.jobToken;
+      if (!token) ctx.skip("needs a job token of a running job (--job-token)");
+      const job = op === "retryJob" ? claimRetryable(ctx) : ctx.claim(statuses);
+      const [before] = await current(ctx, job.id);
+      const exchange = await ctx.call(op, {
+        params: { job_id: job.id },
+        auth: { kind: "jobTokenHeader", token },
+      });
+      ctx.expectError(exchange, 401, { message: "401 Unauthorized" });
+      const [after, afterExchange] = await current(ctx, job.id);
+      ctx.expect(
+        sameReads(after, before),
+        `the job changed at ${differences(withoutClock(after), withoutClock(before)).join(", ")}`,
+        `job ${job.id} as it was before the refused ${verb}`,
+        afterExchange,
+      );
+      if (op === "retryJob") {
+        const latest = await ctx.call("listPipelineJobs", {
+          params: { pipeline_id: job.pipeline.id },
+          query: allPages,
+        });
+        const latestIds = ids(ctx.ok(latest, 200));
+        ctx.expect(
+          latestIds.includes(job.id),
+          `the pipeline lists [${latestIds.join(", ")}]`,
+          `job ${job.id} still its latest attempt (no retry made)`,
+          latest,
+        );
+      }
+    },
+  };
+}
+
 const cancelChecks: CheckDefinition[] = [
   {
     id: "cancelJob.cancelsActive",
@@ -82,6 +128,7 @@ const cancelChecks: CheckDefinition[] = [
       await expectStoredStatus(ctx, job.id, before.status);
     },
   },
+  jobTokenRefused("cancelJob", cancelable, "cancel"),
   unknownJobCheck("cancelJob", { destructive: true }),
 ];
 
@@ -204,6 +251,7 @@ const retryChecks: CheckDefinition[] = [
       ctx.expectError(exchange, 403, { message: "403 Forbidden - Job is not retryable" });
     },
   },
+  jobTokenRefused("retryJob", retryable, "retry"),
   unknownJobCheck("retryJob", { destructive: true }),
 ];
 
@@ -237,6 +285,7 @@ const playChecks: CheckDefinition[] = [
       await expectStoredStatus(ctx, job.id, job.status, ", unchanged");
     },
   },
+  jobTokenRefused("playJob", ["manual"], "play"),
   unknownJobCheck("playJob", { destructive: true }),
 ];
 
@@ -294,6 +343,7 @@ const eraseChecks: CheckDefinition[] = [
       await expectStoredStatus(ctx, job.id, "running", ", unchanged");
     },
   },
+  jobTokenRefused("eraseJob", ["success", "failed"], "erase"),
   unknownJobCheck("eraseJob", { destructive: true }),
 ];
 

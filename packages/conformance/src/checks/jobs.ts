@@ -109,7 +109,32 @@ const getJobChecks: CheckDefinition[] = [
       ctx.expectError(exchange, 401, { message: "401 Unauthorized" });
     },
   },
+  jobTokenRefused(
+    "getJob",
+    'a CI job token (JOB-TOKEN or job_token), even its own job\'s, answers 401 {"message":"401 Unauthorized"}: jobs.rb gives this route no job_token_allowed',
+  ),
 ];
+
+/**
+ * `<op>.jobTokenRefused`: a CI job token on a route without `job_token_allowed` (jobs.rb: get job, log,
+ * cancel, retry, erase, play) authenticates nobody (auth_finders.rb `find_user_from_job_token` returns
+ * unless the route allows it): 401, in the header and the query.
+ */
+export function jobTokenRefused(op: "getJob" | "getJobTrace", description: string): CheckDefinition {
+  return {
+    id: `${op}.jobTokenRefused`,
+    description,
+    async run(ctx: CheckContext) {
+      const token = jobToken(ctx);
+      const id = ctx.material.jobTokenJob?.id ?? ctx.material.jobs[0]?.id;
+      if (id === undefined) ctx.skip("the project has no jobs");
+      for (const kind of ["jobTokenHeader", "jobTokenQuery"] as const) {
+        const exchange = await ctx.call(op, { params: { job_id: id }, auth: { kind, token } });
+        ctx.expectError(exchange, 401, { message: "401 Unauthorized" });
+      }
+    },
+  };
+}
 
 const traceChecks: CheckDefinition[] = [
   {
@@ -176,6 +201,10 @@ const traceChecks: CheckDefinition[] = [
       ctx.skip(`none of ${candidates.length} finished job(s) has a log`);
     },
   },
+  jobTokenRefused(
+    "getJobTrace",
+    'a CI job token (JOB-TOKEN or job_token) answers 401 {"message":"401 Unauthorized"}: jobs.rb gives the log no job_token_allowed',
+  ),
   unknownJobCheck("getJobTrace", {
     description: 'the log of an unknown job answers 404 {"message":"404 Not found"}',
   }),

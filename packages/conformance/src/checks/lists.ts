@@ -265,6 +265,41 @@ function jobTokenOnList(
   };
 }
 
+/**
+ * A pipeline list without any token. Pipelines answer GETs anonymously (pipelines.rb `before {
+ * authenticate_non_get! }`): a public project's list as its members see it, 403 Forbidden where the
+ * project's CI/CD is for members only (`authorize! :read_pipeline` / `:read_build`), 404 Project Not Found
+ * for a project anonymous callers cannot see (`find_project!`); never 401.
+ */
+function anonymousList(target: (ctx: CheckContext) => ListTarget): CheckDefinition["run"] {
+  return async (ctx: CheckContext) => {
+    const t = target(ctx);
+    const exchange = await ctx.call(t.op, { params: t.params, query: allPages, auth: { kind: "none" } });
+    if (exchange.status === 404) {
+      ctx.expectError(exchange, 404, { message: "404 Project Not Found" });
+      return;
+    }
+    if (exchange.status === 403) {
+      ctx.expectError(exchange, 403, { message: "403 Forbidden" });
+      return;
+    }
+    ctx.expect(
+      exchange.status === 200,
+      `status ${exchange.status}`,
+      'status 200 (public project), 403 {"message":"403 Forbidden"} (CI/CD for members only) or 404 {"message":"404 Project Not Found"}, never 401: pipelines are readable without a token',
+      exchange,
+    );
+    const member = await list(ctx, t, allPages);
+    const got = ids(exchange.json as Listed[]);
+    ctx.expect(
+      sameJson(got, ids(member.items)),
+      `without a token: [${got.join(", ")}]`,
+      `the list the token gets: [${ids(member.items).join(", ")}]`,
+      exchange,
+    );
+  };
+}
+
 /** A timestamp of a job in milliseconds, or undefined when it is null or absent. */
 function time(value: unknown): number | undefined {
   return typeof value === "string" ? Date.parse(value) : undefined;
@@ -473,6 +508,9 @@ async function walk(ctx: CheckContext, op: ListOp, first: OpExchange<ListOp>, li
   }
   return pages;
 }
+
+const anonymousDescription =
+  'without a token answers 200 (public project), 403 {"message":"403 Forbidden"} or 404 {"message":"404 Project Not Found"}, never 401 (pipelines.rb authenticate_non_get!)';
 
 const scopeRepeatedKeyDescription =
   "scope=a&scope=b lists only b jobs (Rack keeps the last value); scope[0]=a&scope[1]=b what scope[]=a&scope[]=b does (jobs.rb optional_scope coerce_with)";
@@ -971,6 +1009,11 @@ const pipelineChecks: CheckDefinition[] = [
     run: jobTokenOnList(busiestPipeline, [{ status: 404, message: "404 Project Not Found" }]),
   },
   {
+    id: "listPipelineJobs.anonymous",
+    description: anonymousDescription,
+    run: anonymousList(busiestPipeline),
+  },
+  {
     id: "listPipelineJobs.pathIdSameAnswer",
     description: "the URL-encoded project path gives the same answer as the numeric id",
     run: pathIdSameAnswer(busiestPipeline),
@@ -1105,6 +1148,11 @@ const bridgeChecks: CheckDefinition[] = [
         );
       }
     },
+  },
+  {
+    id: "listPipelineBridges.anonymous",
+    description: anonymousDescription,
+    run: anonymousList(bridgePipeline),
   },
   {
     id: "listPipelineBridges.unknownPipeline",
