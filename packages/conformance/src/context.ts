@@ -3,7 +3,7 @@
  * that record what was sent, expected and received, and the material discovery found on the server.
  */
 import type { Job, JobStatus, JobTokenJob, OperationId, operations } from "@jobs-api/types";
-import type { Auth, Exchange, Http, Query } from "./http.js";
+import type { Auth, Exchange, Http, Query, SendExtra } from "./http.js";
 import type { Failure } from "./report.js";
 import type { SpecValidator } from "./spec.js";
 
@@ -45,6 +45,8 @@ export interface CallOptions {
   /** Defaults to the personal token in `PRIVATE-TOKEN`. */
   auth?: Auth;
   body?: unknown;
+  /** Further request headers, and a body sent as is with its own Content-Type. */
+  extra?: SendExtra;
 }
 
 export class CheckFailure extends Error {
@@ -118,7 +120,13 @@ export class CheckContext {
     url: string,
     options: CallOptions,
   ): Promise<OpExchange<Op>> {
-    const exchange = await this.http.send(method, url, options.auth ?? this.token, options.body);
+    const exchange = await this.http.send(
+      method,
+      url,
+      options.auth ?? this.token,
+      options.body,
+      options.extra,
+    );
     const tagged = { ...exchange, operationId: op };
     const problems = this.spec.validate(op, exchange);
     if (problems.length > 0) {

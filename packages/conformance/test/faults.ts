@@ -234,6 +234,7 @@ export const faultCases: FaultCase[] = [
       "listProjectJobs.unknownProject",
       "listProjectJobs.unauthenticated",
       "listProjectJobs.badToken",
+      "listProjectJobs.exactContentType",
       "listPipelineJobs.unknownPipeline",
       "listPipelineJobs.anonymous",
       "listPipelineBridges.anonymous",
@@ -242,6 +243,7 @@ export const faultCases: FaultCase[] = [
       "getJob.unauthenticated",
       "getJob.jobTokenRefused",
       "getJobTrace.jobTokenRefused",
+      "getJobTrace.exactContentType",
       "getJobTrace.unknownJob",
       "getJobTokenJob.personalToken",
       "getJobTokenJob.unauthenticated",
@@ -352,6 +354,7 @@ export const faultCases: FaultCase[] = [
     caughtBy: [
       "listProjectJobs.scopeInvalid",
       "listProjectJobs.perPageBounds",
+      "listProjectJobs.exactContentType",
       "listPipelineJobs.scopeInvalid",
       "listPipelineJobs.includeRetriedBoolean",
       "getJob.invalidId",
@@ -394,6 +397,7 @@ export const faultCases: FaultCase[] = [
       "getJobTrace.emptyWithoutLog",
       "getJobTrace.finishedStable",
       "getJobTrace.jobTokenRefused",
+      "getJobTrace.exactContentType",
       "getJobTrace.unknownJob",
     ],
   },
@@ -853,6 +857,110 @@ faultCases.push(
       caughtBy: [`${op}.anonymous`],
     }),
   ),
+);
+
+const actionOps: readonly (OperationId | undefined)[] = ["cancelJob", "retryJob", "playJob", "eraseJob"];
+
+faultCases.push(
+  {
+    name: "charset on JSON",
+    what: "the project jobs list's JSON answers say application/json; charset=utf-8",
+    destructive: false,
+    make: () => ({
+      response(response, request) {
+        if (
+          operation(request) === "listProjectJobs" &&
+          response.headers.get("content-type") === "application/json"
+        )
+          response.headers.set("content-type", "application/json; charset=utf-8");
+      },
+    }),
+    caughtBy: ["listProjectJobs.exactContentType"],
+  },
+  {
+    name: "charset on the log",
+    what: "the log is text/plain; charset=utf-8",
+    destructive: false,
+    make: () => ({
+      response(response, request) {
+        if (operation(request) === "getJobTrace" && response.headers.get("content-type") === "text/plain")
+          response.headers.set("content-type", "text/plain; charset=utf-8");
+      },
+    }),
+    caughtBy: ["getJobTrace.exactContentType"],
+  },
+  {
+    name: "pagination headers not exposed",
+    what: "answers to cross-origin GETs expose no headers to scripts",
+    destructive: false,
+    make: () => ({
+      response(response) {
+        response.headers.delete("access-control-expose-headers");
+      },
+    }),
+    caughtBy: ["listProjectJobs.cors"],
+  },
+  {
+    name: "no CORS preflight",
+    what: "OPTIONS preflights answer 404 without CORS headers",
+    destructive: false,
+    make: () => ({
+      response(response, request) {
+        if (request.method !== "OPTIONS") return;
+        for (const name of [...response.headers.keys()])
+          if (name.startsWith("access-control-")) response.headers.delete(name);
+        setJson(response, 404, { error: "404 Not Found" });
+      },
+    }),
+    caughtBy: ["cancelJob.corsPreflight"],
+  },
+  {
+    name: "text/plain bodies read",
+    what: "an action with a text/plain body ignores the body instead of answering 415",
+    destructive: true,
+    make: () => ({
+      request(request) {
+        if (!actionOps.includes(operation(request))) return;
+        if (request.headers.get("content-type")?.startsWith("text/plain")) {
+          request.headers.delete("content-type");
+          request.body = undefined;
+        }
+      },
+    }),
+    caughtBy: ["cancelJob.unsupportedMediaType"],
+  },
+  {
+    name: "form bodies refused",
+    what: "an action with an application/x-www-form-urlencoded body answers 415",
+    destructive: true,
+    make: () => ({
+      response(response, request) {
+        if (!actionOps.includes(operation(request))) return;
+        const type = request.headers.get("content-type") ?? "";
+        if (type.startsWith("application/x-www-form-urlencoded"))
+          setJson(response, 415, { error: `The provided content-type '${type}' is not supported.` });
+      },
+    }),
+    caughtBy: ["playJob.emptyFormBody"],
+  },
+  {
+    name: "malformed JSON ignored",
+    what: "an action with a JSON body that does not parse acts as without a body",
+    destructive: true,
+    make: () => ({
+      request(request) {
+        if (!actionOps.includes(operation(request)) || request.body === undefined) return;
+        if (!request.headers.get("content-type")?.startsWith("application/json")) return;
+        try {
+          JSON.parse(request.body);
+        } catch {
+          request.headers.delete("content-type");
+          request.body = undefined;
+        }
+      },
+    }),
+    caughtBy: ["retryJob.malformedJson"],
+  },
 );
 
 export const toleratedCases: ToleratedCase[] = [

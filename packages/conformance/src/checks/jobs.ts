@@ -2,7 +2,7 @@
 import { finishedJobStatuses } from "@jobs-api/client";
 import type { Job } from "@jobs-api/types";
 import { type CheckContext, differences, sameReads, unstartedStatuses, withoutClock } from "../context.js";
-import { type CheckDefinition, unknownJobCheck } from "./helpers.js";
+import { type CheckDefinition, unknownId, unknownJobCheck } from "./helpers.js";
 
 /** How many finished jobs a check asks for their log before concluding none has one. */
 const traceProbes = 10;
@@ -205,6 +205,31 @@ const traceChecks: CheckDefinition[] = [
     "getJobTrace",
     'a CI job token (JOB-TOKEN or job_token) answers 401 {"message":"401 Unauthorized"}: jobs.rb gives the log no job_token_allowed',
   ),
+  {
+    id: "getJobTrace.exactContentType",
+    description:
+      "a log has Content-Type: text/plain exactly and an unknown job's 404 application/json exactly, no charset (jobs.rb content_type 'text/plain'; Grape)",
+    async run(ctx: CheckContext) {
+      const [job] = traceCandidates(ctx);
+      if (!job) ctx.skip("the project has no finished job");
+      const log = await ctx.call("getJobTrace", { params: { job_id: job.id } });
+      const missing = await ctx.call("getJobTrace", {
+        params: { job_id: unknownId(ctx.material.jobs.map((j) => j.id)) },
+      });
+      for (const [exchange, expected] of [
+        [log, "text/plain"],
+        [missing, "application/json"],
+      ] as const) {
+        const type = exchange.headers.get("content-type");
+        ctx.expect(
+          type === expected,
+          `Content-Type: ${type ?? "(absent)"}`,
+          `Content-Type: ${expected}`,
+          exchange,
+        );
+      }
+    },
+  },
   unknownJobCheck("getJobTrace", {
     description: 'the log of an unknown job answers 404 {"message":"404 Not found"}',
   }),

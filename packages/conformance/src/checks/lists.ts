@@ -512,6 +512,17 @@ async function walk(ctx: CheckContext, op: ListOp, first: OpExchange<ListOp>, li
 const anonymousDescription =
   'without a token answers 200 (public project), 403 {"message":"403 Forbidden"} or 404 {"message":"404 Project Not Found"}, never 401 (pipelines.rb authenticate_non_get!)';
 
+/** What GitLab's Rack::Cors rule for `/api/*` exposes at least (config/application.rb `expose:`). */
+export const corsExposed = [
+  "Link",
+  "X-Total",
+  "X-Total-Pages",
+  "X-Per-Page",
+  "X-Page",
+  "X-Next-Page",
+  "X-Prev-Page",
+] as const;
+
 const scopeRepeatedKeyDescription =
   "scope=a&scope=b lists only b jobs (Rack keeps the last value); scope[0]=a&scope[1]=b what scope[]=a&scope[]=b does (jobs.rb optional_scope coerce_with)";
 
@@ -807,6 +818,56 @@ const projectChecks: CheckDefinition[] = [
     description:
       "a running job's token lists the project's jobs (current GitLab) or answers 401 (GitLab 2022)",
     run: jobTokenOnList(projectJobs, [{ status: 401, message: "401 Unauthorized" }]),
+  },
+  {
+    id: "listProjectJobs.exactContentType",
+    description:
+      "a list, a 400 and a 404 have Content-Type: application/json exactly, no charset (api.rb content_type :json, 'application/json'; python-gitlab decodes only that)",
+    async run(ctx: CheckContext) {
+      const answers = [
+        await ctx.call("listProjectJobs", { query: [["per_page", "1"]] }),
+        await ctx.call("listProjectJobs", { query: [["per_page", "0"]] }),
+        await ctx.call("listProjectJobs", { params: { id: unknownId([ctx.material.project.id ?? 0]) } }),
+      ];
+      for (const exchange of answers) {
+        const type = exchange.headers.get("content-type");
+        ctx.expect(
+          type === "application/json",
+          `Content-Type: ${type ?? "(absent)"}`,
+          "Content-Type: application/json",
+          exchange,
+        );
+      }
+    },
+  },
+  {
+    id: "listProjectJobs.cors",
+    description:
+      "a GET with an Origin gets Access-Control-Allow-Origin: * and exposes Link and the X-* pagination headers (config/application.rb Rack::Cors for /api/*)",
+    async run(ctx: CheckContext) {
+      const exchange = await ctx.call("listProjectJobs", {
+        query: [["per_page", "1"]],
+        extra: { headers: { origin: "https://example.org" } },
+      });
+      const allowOrigin = exchange.headers.get("access-control-allow-origin");
+      const exposed = (exchange.headers.get("access-control-expose-headers") ?? "")
+        .split(",")
+        .map((h) => h.trim().toLowerCase());
+      const missing = corsExposed.filter((h) => !exposed.includes(h.toLowerCase()));
+      ctx.expect(
+        allowOrigin === "*" && missing.length === 0,
+        `Access-Control-Allow-Origin: ${allowOrigin ?? "(absent)"}, Access-Control-Expose-Headers lacks ${missing.join(", ") || "nothing"}`,
+        `Access-Control-Allow-Origin: * and Access-Control-Expose-Headers with ${corsExposed.join(", ")}`,
+        exchange,
+      );
+      const credentials = exchange.headers.get("access-control-allow-credentials");
+      ctx.expect(
+        credentials !== "true",
+        "Access-Control-Allow-Credentials: true",
+        "no credentials allowed with origin * (credentials: false)",
+        exchange,
+      );
+    },
   },
   {
     id: "listProjectJobs.tokenSpellings",
