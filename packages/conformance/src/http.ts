@@ -31,6 +31,14 @@ export interface Exchange {
   durationMs: number;
 }
 
+/** What a request may carry besides its token and JSON body. */
+export interface SendExtra {
+  /** Further request headers (`Origin`, `Access-Control-Request-Method`, …). */
+  headers?: Record<string, string>;
+  /** A body sent exactly as given, with its own Content-Type (replaces the JSON body). */
+  rawBody?: { contentType: string; text: string };
+}
+
 /** Nothing answered at the HTTP level: refused connection, DNS failure, TLS error, timeout. */
 export class NetworkError extends Error {
   override name = "NetworkError";
@@ -77,13 +85,21 @@ export class Http {
     return shown;
   }
 
-  async send(method: string, url: string, auth: Auth, body?: unknown): Promise<Exchange> {
+  async send(
+    method: string,
+    url: string,
+    auth: Auth,
+    body?: unknown,
+    extra: SendExtra = {},
+  ): Promise<Exchange> {
     const target = withQueryAuth(url, auth);
     const headers = new Headers({ accept: "application/json, text/plain, */*" });
     if (auth.kind === "privateTokenHeader") headers.set("private-token", auth.token);
     if (auth.kind === "bearer") headers.set("authorization", `Bearer ${auth.token}`);
     if (auth.kind === "jobTokenHeader") headers.set("job-token", auth.token);
     if (body !== undefined) headers.set("content-type", "application/json");
+    if (extra.rawBody) headers.set("content-type", extra.rawBody.contentType);
+    for (const [name, value] of Object.entries(extra.headers ?? {})) headers.set(name, value);
     const started = performance.now();
     let response: Response;
     let text: string;
@@ -91,7 +107,7 @@ export class Http {
       response = await this.#fetch(target, {
         method,
         headers,
-        body: body === undefined ? null : JSON.stringify(body),
+        body: extra.rawBody ? extra.rawBody.text : body === undefined ? null : JSON.stringify(body),
         redirect: "manual",
         signal: AbortSignal.timeout(this.#timeoutMs),
       });

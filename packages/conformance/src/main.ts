@@ -1,10 +1,11 @@
 /** The `jobs-api-conformance` command, as a function of its arguments so that tests can run it in-process. */
 import { writeFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
+import type { CheckDefinition } from "./checks/helpers.js";
 import { SetupError } from "./discovery.js";
 import { junitXml, progressLine, summary } from "./format.js";
 import { NetworkError } from "./http.js";
-import { checks, runConformance } from "./run.js";
+import { runConformance, selectChecks } from "./run.js";
 
 export const exitCodes = { passed: 0, failed: 1, usage: 2 } as const;
 
@@ -45,8 +46,20 @@ export async function main(argv: string[], io: Io): Promise<number> {
     io.out(`${usage}\n`);
     return exitCodes.passed;
   }
+  const only = values.only
+    ?.split(",")
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
   if (values.list) {
-    for (const c of checks)
+    let listed: CheckDefinition[];
+    try {
+      listed = selectChecks(only);
+    } catch (error) {
+      if (!(error instanceof SetupError)) throw error;
+      io.err(`jobs-api-conformance: ${error.message}\n`);
+      return exitCodes.usage;
+    }
+    for (const c of listed)
       io.out(`${c.id.padEnd(44)} ${c.destructive ? "[destructive] " : ""}${c.description}\n`);
     return exitCodes.passed;
   }
@@ -61,10 +74,6 @@ export async function main(argv: string[], io: Io): Promise<number> {
     io.err(`${problems.join("\n")}\n\n${usage}\n`);
     return exitCodes.usage;
   }
-  const only = values.only
-    ?.split(",")
-    .map((s) => s.trim())
-    .filter((s) => s.length > 0);
   io.out(`jobs-api-conformance: ${values["base-url"]}\n`);
   try {
     const report = await runConformance({

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { XMLValidator } from "fast-xml-parser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { exitCodes, main, type Report } from "../src/index.js";
+import { checks, exitCodes, main, type Report } from "../src/index.js";
 import { startFaultProxy } from "./fault-proxy.js";
 import { faultCases } from "./faults.js";
 import { type Reference, startReference } from "./reference.js";
@@ -44,6 +44,21 @@ describe("jobs-api-conformance usage", () => {
       await main(["--base-url", "http://127.0.0.1:1/api/v4", "--token", "t", "--bogus"], unknown.io),
     ).toBe(exitCodes.usage);
     expect(unknown.err.join("")).toContain("--bogus");
+  });
+
+  it("lists the checks, only those --only names", async () => {
+    const all = capture();
+    expect(await main(["--list"], all.io)).toBe(exitCodes.passed);
+    expect(all.out.join("").split("\n").filter(Boolean)).toHaveLength(checks.length);
+    const some = capture();
+    expect(await main(["--list", "--only", "getJob,retryJob.onlyOnce"], some.io)).toBe(exitCodes.passed);
+    const listed = some.out.map((line) => line.split(" ")[0]);
+    expect(listed).toEqual(
+      checks.map((c) => c.id).filter((id) => id.startsWith("getJob.") || id === "retryJob.onlyOnce"),
+    );
+    const unknown = capture();
+    expect(await main(["--list", "--only", "noSuchCheck"], unknown.io)).toBe(exitCodes.usage);
+    expect(unknown.err.join("")).toContain("unknown check or operation: noSuchCheck");
   });
 
   it("exits 2 when nothing listens at the base URL", async () => {

@@ -122,11 +122,13 @@ export const faultCases: FaultCase[] = [
     }),
     caughtBy: [
       "listProjectJobs.orderNewestFirst",
+      "listProjectJobs.pageClamped",
       "listProjectJobs.paginationHeaders",
       "listProjectJobs.paginationLastPage",
       "listProjectJobs.linkNextKeepsFilters",
       "listProjectJobs.keysetPagination",
       "listPipelineJobs.orderNewestFirst",
+      "listPipelineJobs.pageClamped",
       "listPipelineJobs.linkNextKeepsFilters",
       "listPipelineBridges.orderNewestFirst",
     ],
@@ -144,11 +146,13 @@ export const faultCases: FaultCase[] = [
     caughtBy: [
       "listProjectJobs.scopeFilter",
       "listProjectJobs.scopeBracketSpelling",
+      "listProjectJobs.scopeRepeatedKey",
       "listProjectJobs.scopeInvalid",
       "listProjectJobs.linkNextKeepsFilters",
       "listProjectJobs.linkRelations",
       "listPipelineJobs.scopeFilter",
       "listPipelineJobs.scopeBracketSpelling",
+      "listPipelineJobs.scopeRepeatedKey",
       "listPipelineJobs.scopeInvalid",
       "listPipelineJobs.linkNextKeepsFilters",
       "listPipelineJobs.linkRelations",
@@ -230,10 +234,16 @@ export const faultCases: FaultCase[] = [
       "listProjectJobs.unknownProject",
       "listProjectJobs.unauthenticated",
       "listProjectJobs.badToken",
+      "listProjectJobs.exactContentType",
       "listPipelineJobs.unknownPipeline",
+      "listPipelineJobs.anonymous",
+      "listPipelineBridges.anonymous",
       "listPipelineBridges.unknownPipeline",
       "getJob.unknownJob",
       "getJob.unauthenticated",
+      "getJob.jobTokenRefused",
+      "getJobTrace.jobTokenRefused",
+      "getJobTrace.exactContentType",
       "getJobTrace.unknownJob",
       "getJobTokenJob.personalToken",
       "getJobTokenJob.unauthenticated",
@@ -276,7 +286,10 @@ export const faultCases: FaultCase[] = [
       "listPipelineJobs.orderNewestFirst",
       "listPipelineJobs.scopeFilter",
       "listPipelineJobs.scopeBracketSpelling",
+      "listPipelineJobs.scopeRepeatedKey",
       "listPipelineJobs.includeRetried",
+      "listPipelineJobs.includeRetriedBoolean",
+      "listPipelineJobs.pageClamped",
       "listPipelineJobs.paginationCounts",
       "listPipelineJobs.linkNextKeepsFilters",
       "listPipelineJobs.linkRelations",
@@ -341,7 +354,9 @@ export const faultCases: FaultCase[] = [
     caughtBy: [
       "listProjectJobs.scopeInvalid",
       "listProjectJobs.perPageBounds",
+      "listProjectJobs.exactContentType",
       "listPipelineJobs.scopeInvalid",
+      "listPipelineJobs.includeRetriedBoolean",
       "getJob.invalidId",
     ],
   },
@@ -381,6 +396,8 @@ export const faultCases: FaultCase[] = [
       "getJobTrace.plainText",
       "getJobTrace.emptyWithoutLog",
       "getJobTrace.finishedStable",
+      "getJobTrace.jobTokenRefused",
+      "getJobTrace.exactContentType",
       "getJobTrace.unknownJob",
     ],
   },
@@ -444,6 +461,7 @@ export const faultCases: FaultCase[] = [
     }),
     caughtBy: [
       "listPipelineJobs.includeRetried",
+      "listPipelineJobs.includeRetriedBoolean",
       "listPipelineJobs.linkNextKeepsFilters",
       "listPipelineJobs.linkRelations",
     ],
@@ -458,6 +476,108 @@ export const faultCases: FaultCase[] = [
       },
     }),
     caughtBy: ["listProjectJobs.perPageBounds"],
+  },
+  {
+    name: "per_page=0 in other words",
+    what: 'per_page=0 answers 400 {"error":"per_page does not have a valid value"}, not Grape\'s except_values wording',
+    destructive: false,
+    make: () => ({
+      response(response, request) {
+        if (request.url.searchParams.get("per_page") === "0" && response.status === 400)
+          setJson(response, 400, { error: "per_page does not have a valid value" });
+      },
+    }),
+    caughtBy: ["listProjectJobs.perPageBounds"],
+  },
+  {
+    name: "per_page above 100 refused",
+    what: "the project jobs list answers per_page above 100 with 400 instead of serving 100",
+    destructive: false,
+    make: () => ({
+      response(response, request) {
+        if (operation(request) !== "listProjectJobs") return;
+        if (Number(request.url.searchParams.get("per_page")) > 100)
+          setJson(response, 400, { error: "per_page does not have a valid value" });
+      },
+    }),
+    caughtBy: ["listProjectJobs.pageClamped"],
+  },
+  {
+    name: "page below 1 reported as sent",
+    what: "the pipeline job list serves page 0 as page 1 but says X-Page: 0",
+    destructive: false,
+    make: () => ({
+      response(response, request) {
+        if (operation(request) !== "listPipelineJobs") return;
+        const page = request.url.searchParams.get("page");
+        if (page !== null && Number(page) < 1) response.headers.set("x-page", page);
+      },
+    }),
+    caughtBy: ["listPipelineJobs.pageClamped"],
+  },
+  {
+    name: "keyset 405 as a message",
+    what: 'an unsupported keyset ordering answers 405 {"message":"405 Method Not Allowed"} (the spec documents {"error"})',
+    destructive: false,
+    make: () => ({
+      response(response) {
+        if (response.status === 405) setJson(response, 405, { message: "405 Method Not Allowed" });
+      },
+    }),
+    caughtBy: ["listProjectJobs.keysetUnsupportedOrder"],
+  },
+  {
+    name: "keyset ascending served",
+    what: "keyset pagination with sort=asc is served in descending order instead of refused",
+    destructive: false,
+    make: () => ({
+      request(request) {
+        if (request.url.searchParams.get("pagination") === "keyset") request.url.searchParams.delete("sort");
+      },
+    }),
+    caughtBy: ["listProjectJobs.keysetUnsupportedOrder"],
+  },
+  {
+    name: "repeated scope filters by all",
+    what: "the project jobs list reads scope=a&scope=b as both statuses, not as Rack's last value",
+    destructive: false,
+    make: () => ({
+      request(request) {
+        if (operation(request) !== "listProjectJobs") return;
+        const params = request.url.searchParams;
+        const scopes = params.getAll("scope");
+        if (scopes.length < 2) return;
+        params.delete("scope");
+        for (const scope of scopes) params.append("scope[]", scope);
+      },
+    }),
+    caughtBy: ["listProjectJobs.scopeRepeatedKey"],
+  },
+  {
+    name: "scope hash ignored",
+    what: "the pipeline job list ignores scope[0]=a&scope[1]=b",
+    destructive: false,
+    make: () => ({
+      request(request) {
+        if (operation(request) !== "listPipelineJobs") return;
+        const params = request.url.searchParams;
+        for (const key of [...params.keys()]) if (/^scope\[\d+\]$/.test(key)) params.delete(key);
+      },
+    }),
+    caughtBy: ["listPipelineJobs.scopeRepeatedKey"],
+  },
+  {
+    name: "include_retried true or false only",
+    what: 'include_retried=1, yes, True, 0 and no answer 400 {"error":"include_retried is invalid"}',
+    destructive: false,
+    make: () => ({
+      response(response, request) {
+        const value = request.url.searchParams.get("include_retried");
+        if (value !== null && value !== "true" && value !== "false")
+          setJson(response, 400, { error: "include_retried is invalid" });
+      },
+    }),
+    caughtBy: ["listPipelineJobs.includeRetriedBoolean"],
   },
   {
     name: "keyset in any order",
@@ -697,47 +817,153 @@ export const faultCases: FaultCase[] = [
   },
 ];
 
-export const toleratedCases: ToleratedCase[] = [
-  {
-    name: "page and per_page clamped",
-    what: "per_page above 100 is served as 100 and a page below 1 as page 1 (Kaminari), never refused",
-    destructive: false,
-    make: () => ({
-      request(request) {
-        const params = request.url.searchParams;
-        if (Number(params.get("per_page")) > 100) params.set("per_page", "100");
-        if (params.has("page") && Number(params.get("page")) < 1) params.set("page", "1");
-      },
+/** Operations jobs.rb gives no `job_token_allowed`: a job token there must authenticate nobody. */
+const jobTokenRefusedOps = ["getJob", "getJobTrace", "cancelJob", "retryJob", "playJob", "eraseJob"] as const;
+
+faultCases.push(
+  ...jobTokenRefusedOps.map(
+    (op): FaultCase => ({
+      name: `job token taken by ${op}`,
+      what: `${op} takes a CI job token as its job's user's token`,
+      destructive: !op.startsWith("get"),
+      make: (validToken) => ({
+        request(request) {
+          if (operation(request) !== op) return;
+          const params = request.url.searchParams;
+          if (!request.headers.has("job-token") && !params.has("job_token")) return;
+          request.headers.delete("job-token");
+          params.delete("job_token");
+          request.headers.set("private-token", validToken);
+        },
+      }),
+      caughtBy: [`${op}.jobTokenRefused`],
     }),
-    exercises: ["listProjectJobs.perPageBounds", "listProjectJobs.paginationHeaders"],
-  },
+  ),
+  ...(["listPipelineJobs", "listPipelineBridges"] as const).map(
+    (op): FaultCase => ({
+      name: `${op} needs a token`,
+      what: `${op} answers 401 without a token instead of answering as GitLab's pipelines do anonymously`,
+      destructive: false,
+      make: () => ({
+        response(response, request) {
+          if (operation(request) !== op) return;
+          const credentials = ["private-token", "job-token", "authorization"].some((h) =>
+            request.headers.has(h),
+          );
+          if (!credentials && !request.url.search.includes("token="))
+            setJson(response, 401, { message: "401 Unauthorized" });
+        },
+      }),
+      caughtBy: [`${op}.anonymous`],
+    }),
+  ),
+);
+
+const actionOps: readonly (OperationId | undefined)[] = ["cancelJob", "retryJob", "playJob", "eraseJob"];
+
+faultCases.push(
   {
-    name: "keyset by id descending only",
-    what: 'keyset pagination in any order but id descending answers 405 {"error":"Keyset pagination is not yet available for this type of request"}',
+    name: "charset on JSON",
+    what: "the project jobs list's JSON answers say application/json; charset=utf-8",
     destructive: false,
     make: () => ({
       response(response, request) {
-        const params = request.url.searchParams;
-        if (params.get("pagination") !== "keyset") return;
-        if ((params.get("order_by") ?? "id") === "id" && (params.get("sort") ?? "desc") === "desc") return;
-        setJson(response, 405, { error: "Keyset pagination is not yet available for this type of request" });
+        if (
+          operation(request) === "listProjectJobs" &&
+          response.headers.get("content-type") === "application/json"
+        )
+          response.headers.set("content-type", "application/json; charset=utf-8");
       },
     }),
-    exercises: ["listProjectJobs.keysetUnsupportedOrder", "listProjectJobs.keysetPagination"],
+    caughtBy: ["listProjectJobs.exactContentType"],
   },
   {
-    name: "repeated scope keeps the last",
-    what: "scope repeated without brackets means its last value (Rack), scope[] repeated means all of them",
+    name: "charset on the log",
+    what: "the log is text/plain; charset=utf-8",
     destructive: false,
     make: () => ({
-      request(request) {
-        const scopes = request.url.searchParams.getAll("scope");
-        const last = scopes.at(-1);
-        if (scopes.length > 1 && last !== undefined) request.url.searchParams.set("scope", last);
+      response(response, request) {
+        if (operation(request) === "getJobTrace" && response.headers.get("content-type") === "text/plain")
+          response.headers.set("content-type", "text/plain; charset=utf-8");
       },
     }),
-    exercises: ["listProjectJobs.scopeBracketSpelling", "listPipelineJobs.scopeBracketSpelling"],
+    caughtBy: ["getJobTrace.exactContentType"],
   },
+  {
+    name: "pagination headers not exposed",
+    what: "answers to cross-origin GETs expose no headers to scripts",
+    destructive: false,
+    make: () => ({
+      response(response) {
+        response.headers.delete("access-control-expose-headers");
+      },
+    }),
+    caughtBy: ["listProjectJobs.cors"],
+  },
+  {
+    name: "no CORS preflight",
+    what: "OPTIONS preflights answer 404 without CORS headers",
+    destructive: false,
+    make: () => ({
+      response(response, request) {
+        if (request.method !== "OPTIONS") return;
+        for (const name of [...response.headers.keys()])
+          if (name.startsWith("access-control-")) response.headers.delete(name);
+        setJson(response, 404, { error: "404 Not Found" });
+      },
+    }),
+    caughtBy: ["cancelJob.corsPreflight"],
+  },
+  {
+    name: "text/plain bodies read",
+    what: "an action with a text/plain body ignores the body instead of answering 415",
+    destructive: true,
+    make: () => ({
+      request(request) {
+        if (!actionOps.includes(operation(request))) return;
+        if (request.headers.get("content-type")?.startsWith("text/plain")) {
+          request.headers.delete("content-type");
+          request.body = undefined;
+        }
+      },
+    }),
+    caughtBy: ["cancelJob.unsupportedMediaType"],
+  },
+  {
+    name: "form bodies refused",
+    what: "an action with an application/x-www-form-urlencoded body answers 415",
+    destructive: true,
+    make: () => ({
+      response(response, request) {
+        if (!actionOps.includes(operation(request))) return;
+        const type = request.headers.get("content-type") ?? "";
+        if (type.startsWith("application/x-www-form-urlencoded"))
+          setJson(response, 415, { error: `The provided content-type '${type}' is not supported.` });
+      },
+    }),
+    caughtBy: ["playJob.emptyFormBody"],
+  },
+  {
+    name: "malformed JSON ignored",
+    what: "an action with a JSON body that does not parse acts as without a body",
+    destructive: true,
+    make: () => ({
+      request(request) {
+        if (!actionOps.includes(operation(request)) || request.body === undefined) return;
+        if (!request.headers.get("content-type")?.startsWith("application/json")) return;
+        try {
+          JSON.parse(request.body);
+        } catch {
+          request.headers.delete("content-type");
+          request.body = undefined;
+        }
+      },
+    }),
+    caughtBy: ["retryJob.malformedJson"],
+  },
+);
+
+export const toleratedCases: ToleratedCase[] = [
   {
     name: "job tokens of 2022",
     what: "job tokens are refused on the project jobs list (401) and ignored on the pipeline's (anonymous: 404 for a private project)",

@@ -47,6 +47,18 @@ describe("the whole suite against the reference server", () => {
     }
   });
 
+  it("reads a public project's pipeline lists without a token", async () => {
+    const report = await runConformance({
+      baseUrl: reference.baseUrl,
+      token: reference.token,
+      project: reference.publicProject,
+      only: ["listPipelineJobs.anonymous"],
+    });
+    expect(report.results.map((r) => [r.id, r.status, r.failure])).toEqual([
+      ["listPipelineJobs.anonymous", "passed", undefined],
+    ]);
+  });
+
   it("skips what it has no material for, saying why, and never passes it", async () => {
     const report = await runConformance({
       baseUrl: reference.baseUrl,

@@ -12,6 +12,8 @@ export interface Reference {
   /** The demo project's numeric id, as `--project` takes it. */
   project: string;
   projectPath: string;
+  /** A public project of the demo data, readable without a token. */
+  publicProject: string;
   close(): Promise<void>;
 }
 
@@ -40,6 +42,7 @@ export async function startReference(): Promise<Reference> {
     jobToken: DEMO_TOKENS.job,
     project: String(DEMO_IDS.project),
     projectPath: DEMO_IDS.projectPath,
+    publicProject: String(DEMO_IDS.publicProject),
     close: async () => {
       await running.close();
       await db.close();

@@ -1,7 +1,7 @@
 /** Checks of cancel, retry, play and erase: they change jobs, so they run only with `--destructive`. */
 import type { Job, JobStatus } from "@jobs-api/types";
-import type { CheckContext, OpExchange } from "../context.js";
-import { allPages, type CheckDefinition, ids, unknownJobCheck, wasRetried } from "./helpers.js";
+import { type CheckContext, differences, type OpExchange, sameReads, withoutClock } from "../context.js";
+import { allPages, type CheckDefinition, ids, unknownId, unknownJobCheck, wasRetried } from "./helpers.js";
 import { traceCandidates } from "./jobs.js";
 
 /** Statuses GitLab's cancel acts on, those least needed by other checks first. */
@@ -46,6 +46,52 @@ function claimRetryable(ctx: CheckContext): Job {
   return ctx.claim(retryable, (j) => !wasRetried(j, ctx.material.jobs));
 }
 
+type ActionOp = "cancelJob" | "retryJob" | "playJob" | "eraseJob";
+
+/**
+ * `<op>.jobTokenRefused`: the action with a CI job token (JOB-TOKEN) answers 401 and changes nothing, as a
+ * GET of the job (and, for retry, of the pipeline's list) shows afterwards. jobs.rb gives none of the
+ * actions `job_token_allowed`, so the token authenticates nobody (auth_finders.rb).
+ */
+function jobTokenRefused(op: ActionOp, statuses: readonly JobStatus[], verb: string): CheckDefinition {
+  return {
+    id: `${op}.jobTokenRefused`,
+    description: `${verb} with a CI job token answers 401 {"message":"401 Unauthorized"} and changes nothing (jobs.rb: no job_token_allowed)`,
+    destructive: true,
+    async run(ctx: CheckContext) {
+      const token = ctx.tokens.jobToken;
+      if (!token) ctx.skip("needs a job token of a running job (--job-token)");
+      const job = op === "retryJob" ? claimRetryable(ctx) : ctx.claim(statuses);
+      const [before] = await current(ctx, job.id);
+      const exchange = await ctx.call(op, {
+        params: { job_id: job.id },
+        auth: { kind: "jobTokenHeader", token },
+      });
+      ctx.expectError(exchange, 401, { message: "401 Unauthorized" });
+      const [after, afterExchange] = await current(ctx, job.id);
+      ctx.expect(
+        sameReads(after, before),
+        `the job changed at ${differences(withoutClock(after), withoutClock(before)).join(", ")}`,
+        `job ${job.id} as it was before the refused ${verb}`,
+        afterExchange,
+      );
+      if (op === "retryJob") {
+        const latest = await ctx.call("listPipelineJobs", {
+          params: { pipeline_id: job.pipeline.id },
+          query: allPages,
+        });
+        const latestIds = ids(ctx.ok(latest, 200));
+        ctx.expect(
+          latestIds.includes(job.id),
+          `the pipeline lists [${latestIds.join(", ")}]`,
+          `job ${job.id} still its latest attempt (no retry made)`,
+          latest,
+        );
+      }
+    },
+  };
+}
+
 const cancelChecks: CheckDefinition[] = [
   {
     id: "cancelJob.cancelsActive",
@@ -80,6 +126,53 @@ const cancelChecks: CheckDefinition[] = [
         exchange,
       );
       await expectStoredStatus(ctx, job.id, before.status);
+    },
+  },
+  jobTokenRefused("cancelJob", cancelable, "cancel"),
+  {
+    id: "cancelJob.unsupportedMediaType",
+    description:
+      'cancel with a text/plain body answers 415 {"error":"The provided content-type \'text/plain\' is not supported."} and changes nothing (Grape\'s formatter)',
+    destructive: true,
+    async run(ctx: CheckContext) {
+      const job = ctx.claim(cancelable);
+      const exchange = await ctx.call("cancelJob", {
+        params: { job_id: job.id },
+        extra: { rawBody: { contentType: "text/plain", text: "force=true" } },
+      });
+      ctx.expectError(exchange, 415, { error: "The provided content-type 'text/plain' is not supported." });
+      await expectStoredStatus(ctx, job.id, job.status, ", unchanged");
+    },
+  },
+  {
+    id: "cancelJob.corsPreflight",
+    description:
+      "a CORS preflight (OPTIONS, POST with a PRIVATE-TOKEN header, from any origin) answers 2xx allowing both (config/application.rb Rack::Cors: methods and headers :any)",
+    async run(ctx: CheckContext) {
+      const path = ctx.spec
+        .operation("cancelJob")
+        .path.replace("{id}", encodeURIComponent(String(ctx.project)))
+        .replace("{job_id}", String(unknownId(ids(ctx.material.jobs))));
+      const exchange = await ctx.http.send("OPTIONS", ctx.http.url(path), { kind: "none" }, undefined, {
+        headers: {
+          origin: "https://example.org",
+          "access-control-request-method": "POST",
+          "access-control-request-headers": "private-token",
+        },
+      });
+      const list = (name: string) =>
+        (exchange.headers.get(name) ?? "").split(",").map((v) => v.trim().toLowerCase());
+      const origin = exchange.headers.get("access-control-allow-origin");
+      ctx.expect(
+        exchange.status >= 200 &&
+          exchange.status < 300 &&
+          origin === "*" &&
+          list("access-control-allow-methods").includes("post") &&
+          list("access-control-allow-headers").includes("private-token"),
+        `status ${exchange.status}, Access-Control-Allow-Origin: ${origin ?? "(absent)"}, -Methods: ${exchange.headers.get("access-control-allow-methods") ?? "(absent)"}, -Headers: ${exchange.headers.get("access-control-allow-headers") ?? "(absent)"}`,
+        "2xx with Access-Control-Allow-Origin: *, POST among the allowed methods and private-token among the allowed headers",
+        exchange,
+      );
     },
   },
   unknownJobCheck("cancelJob", { destructive: true }),
@@ -204,6 +297,38 @@ const retryChecks: CheckDefinition[] = [
       ctx.expectError(exchange, 403, { message: "403 Forbidden - Job is not retryable" });
     },
   },
+  jobTokenRefused("retryJob", retryable, "retry"),
+  {
+    id: "retryJob.malformedJson",
+    description:
+      'retry with a JSON body that does not parse answers 400 with an {"error": "..."} body and retries nothing (Grape Parser::Json, api.rb rescue_from Grape::Exceptions::Base)',
+    destructive: true,
+    async run(ctx: CheckContext) {
+      const job = claimRetryable(ctx);
+      const exchange = await ctx.call("retryJob", {
+        params: { job_id: job.id },
+        extra: { rawBody: { contentType: "application/json", text: '{"force": tru' } },
+      });
+      const body = exchange.json as { error?: unknown } | undefined;
+      ctx.expect(
+        exchange.status === 400 && typeof body?.error === "string",
+        `status ${exchange.status}`,
+        'status 400 with {"error": "<Grape\'s message>"}',
+        exchange,
+      );
+      const latest = await ctx.call("listPipelineJobs", {
+        params: { pipeline_id: job.pipeline.id },
+        query: allPages,
+      });
+      const latestIds = ids(ctx.ok(latest, 200));
+      ctx.expect(
+        latestIds.includes(job.id),
+        `the pipeline lists [${latestIds.join(", ")}]`,
+        `job ${job.id} still its latest attempt (no retry made)`,
+        latest,
+      );
+    },
+  },
   unknownJobCheck("retryJob", { destructive: true }),
 ];
 
@@ -235,6 +360,27 @@ const playChecks: CheckDefinition[] = [
       const exchange = await ctx.call("playJob", { params: { job_id: job.id } });
       ctx.expectError(exchange, 400, { message: "400 Bad request - Unplayable Job" });
       await expectStoredStatus(ctx, job.id, job.status, ", unchanged");
+    },
+  },
+  jobTokenRefused("playJob", ["manual"], "play"),
+  {
+    id: "playJob.emptyFormBody",
+    description:
+      "play with an empty application/x-www-form-urlencoded body (as HTML forms and curl -d '' send) answers 200 with the job pending (Grape reads form bodies)",
+    destructive: true,
+    async run(ctx: CheckContext) {
+      const job = ctx.claim(["manual"]);
+      const exchange = await ctx.call("playJob", {
+        params: { job_id: job.id },
+        extra: { rawBody: { contentType: "application/x-www-form-urlencoded", text: "" } },
+      });
+      const played = ctx.ok(exchange, 200);
+      ctx.expect(
+        played.id === job.id && played.status === "pending",
+        `job ${played.id}, status ${played.status}`,
+        `job ${job.id}, status pending`,
+        exchange,
+      );
     },
   },
   unknownJobCheck("playJob", { destructive: true }),
@@ -294,6 +440,7 @@ const eraseChecks: CheckDefinition[] = [
       await expectStoredStatus(ctx, job.id, "running", ", unchanged");
     },
   },
+  jobTokenRefused("eraseJob", ["success", "failed"], "erase"),
   unknownJobCheck("eraseJob", { destructive: true }),
 ];
 

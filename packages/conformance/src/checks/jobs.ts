@@ -2,7 +2,7 @@
 import { finishedJobStatuses } from "@jobs-api/client";
 import type { Job } from "@jobs-api/types";
 import { type CheckContext, differences, sameReads, unstartedStatuses, withoutClock } from "../context.js";
-import { type CheckDefinition, unknownJobCheck } from "./helpers.js";
+import { type CheckDefinition, unknownId, unknownJobCheck } from "./helpers.js";
 
 /** How many finished jobs a check asks for their log before concluding none has one. */
 const traceProbes = 10;
@@ -109,7 +109,32 @@ const getJobChecks: CheckDefinition[] = [
       ctx.expectError(exchange, 401, { message: "401 Unauthorized" });
     },
   },
+  jobTokenRefused(
+    "getJob",
+    'a CI job token (JOB-TOKEN or job_token), even its own job\'s, answers 401 {"message":"401 Unauthorized"}: jobs.rb gives this route no job_token_allowed',
+  ),
 ];
+
+/**
+ * `<op>.jobTokenRefused`: a CI job token on a route without `job_token_allowed` (jobs.rb: get job, log,
+ * cancel, retry, erase, play) authenticates nobody (auth_finders.rb `find_user_from_job_token` returns
+ * unless the route allows it): 401, in the header and the query.
+ */
+export function jobTokenRefused(op: "getJob" | "getJobTrace", description: string): CheckDefinition {
+  return {
+    id: `${op}.jobTokenRefused`,
+    description,
+    async run(ctx: CheckContext) {
+      const token = jobToken(ctx);
+      const id = ctx.material.jobTokenJob?.id ?? ctx.material.jobs[0]?.id;
+      if (id === undefined) ctx.skip("the project has no jobs");
+      for (const kind of ["jobTokenHeader", "jobTokenQuery"] as const) {
+        const exchange = await ctx.call(op, { params: { job_id: id }, auth: { kind, token } });
+        ctx.expectError(exchange, 401, { message: "401 Unauthorized" });
+      }
+    },
+  };
+}
 
 const traceChecks: CheckDefinition[] = [
   {
@@ -174,6 +199,35 @@ const traceChecks: CheckDefinition[] = [
         return;
       }
       ctx.skip(`none of ${candidates.length} finished job(s) has a log`);
+    },
+  },
+  jobTokenRefused(
+    "getJobTrace",
+    'a CI job token (JOB-TOKEN or job_token) answers 401 {"message":"401 Unauthorized"}: jobs.rb gives the log no job_token_allowed',
+  ),
+  {
+    id: "getJobTrace.exactContentType",
+    description:
+      "a log has Content-Type: text/plain exactly and an unknown job's 404 application/json exactly, no charset (jobs.rb content_type 'text/plain'; Grape)",
+    async run(ctx: CheckContext) {
+      const [job] = traceCandidates(ctx);
+      if (!job) ctx.skip("the project has no finished job");
+      const log = await ctx.call("getJobTrace", { params: { job_id: job.id } });
+      const missing = await ctx.call("getJobTrace", {
+        params: { job_id: unknownId(ctx.material.jobs.map((j) => j.id)) },
+      });
+      for (const [exchange, expected] of [
+        [log, "text/plain"],
+        [missing, "application/json"],
+      ] as const) {
+        const type = exchange.headers.get("content-type");
+        ctx.expect(
+          type === expected,
+          `Content-Type: ${type ?? "(absent)"}`,
+          `Content-Type: ${expected}`,
+          exchange,
+        );
+      }
     },
   },
   unknownJobCheck("getJobTrace", {

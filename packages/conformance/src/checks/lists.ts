@@ -157,6 +157,36 @@ function scopeSpellings(target: (ctx: CheckContext) => ListTarget): CheckDefinit
   };
 }
 
+/**
+ * The two spellings of several values GitLab reads besides `scope[]`: a key repeated without brackets keeps
+ * only its last value (Rack's query parser), and a hash (`scope[0]=a&scope[1]=b`) becomes its values
+ * (jobs.rb `optional_scope`: `coerce_with` maps a Hash to its values).
+ */
+function scopeRepeatedKey(target: (ctx: CheckContext) => ListTarget): CheckDefinition["run"] {
+  return async (ctx: CheckContext) => {
+    const t = target(ctx);
+    const { items } = await wholeList(ctx, t, 1);
+    const [a, b] = statusesByFrequency(items);
+    if (!a || !b) ctx.skip("every job of the list has the same status; two statuses are needed");
+    const onlyB = await list(ctx, t, [["scope", b], ...allPages]);
+    const repeated = await list(ctx, t, [["scope", a], ["scope", b], ...allPages]);
+    ctx.expect(
+      sameJson(ids(repeated.items), ids(onlyB.items)),
+      `scope=${a}&scope=${b} returned [${ids(repeated.items).join(", ")}]`,
+      `what scope=${b} returns (Rack keeps the last value): [${ids(onlyB.items).join(", ")}]`,
+      repeated.exchange,
+    );
+    const both = await list(ctx, t, [["scope[]", a], ["scope[]", b], ...allPages]);
+    const hash = await list(ctx, t, [["scope[0]", a], ["scope[1]", b], ...allPages]);
+    ctx.expect(
+      sameJson(ids(hash.items), ids(both.items)),
+      `scope[0]=${a}&scope[1]=${b} returned [${ids(hash.items).join(", ")}]`,
+      `what scope[]=${a}&scope[]=${b} returns: [${ids(both.items).join(", ")}]`,
+      hash.exchange,
+    );
+  };
+}
+
 function scopeInvalid(target: (ctx: CheckContext) => ListTarget): CheckDefinition["run"] {
   return async (ctx: CheckContext) => {
     const t = target(ctx);
@@ -230,6 +260,41 @@ function jobTokenOnList(
       strangers.length === 0,
       `jobs of other projects: ${ids(strangers).join(", ")}`,
       `only jobs of project ${projectId}`,
+      exchange,
+    );
+  };
+}
+
+/**
+ * A pipeline list without any token. Pipelines answer GETs anonymously (pipelines.rb `before {
+ * authenticate_non_get! }`): a public project's list as its members see it, 403 Forbidden where the
+ * project's CI/CD is for members only (`authorize! :read_pipeline` / `:read_build`), 404 Project Not Found
+ * for a project anonymous callers cannot see (`find_project!`); never 401.
+ */
+function anonymousList(target: (ctx: CheckContext) => ListTarget): CheckDefinition["run"] {
+  return async (ctx: CheckContext) => {
+    const t = target(ctx);
+    const exchange = await ctx.call(t.op, { params: t.params, query: allPages, auth: { kind: "none" } });
+    if (exchange.status === 404) {
+      ctx.expectError(exchange, 404, { message: "404 Project Not Found" });
+      return;
+    }
+    if (exchange.status === 403) {
+      ctx.expectError(exchange, 403, { message: "403 Forbidden" });
+      return;
+    }
+    ctx.expect(
+      exchange.status === 200,
+      `status ${exchange.status}`,
+      'status 200 (public project), 403 {"message":"403 Forbidden"} (CI/CD for members only) or 404 {"message":"404 Project Not Found"}, never 401: pipelines are readable without a token',
+      exchange,
+    );
+    const member = await list(ctx, t, allPages);
+    const got = ids(exchange.json as Listed[]);
+    ctx.expect(
+      sameJson(got, ids(member.items)),
+      `without a token: [${got.join(", ")}]`,
+      `the list the token gets: [${ids(member.items).join(", ")}]`,
       exchange,
     );
   };
@@ -444,6 +509,64 @@ async function walk(ctx: CheckContext, op: ListOp, first: OpExchange<ListOp>, li
   return pages;
 }
 
+const anonymousDescription =
+  'without a token answers 200 (public project), 403 {"message":"403 Forbidden"} or 404 {"message":"404 Project Not Found"}, never 401 (pipelines.rb authenticate_non_get!)';
+
+/** What GitLab's Rack::Cors rule for `/api/*` exposes at least (config/application.rb `expose:`). */
+export const corsExposed = [
+  "Link",
+  "X-Total",
+  "X-Total-Pages",
+  "X-Per-Page",
+  "X-Page",
+  "X-Next-Page",
+  "X-Prev-Page",
+] as const;
+
+const scopeRepeatedKeyDescription =
+  "scope=a&scope=b lists only b jobs (Rack keeps the last value); scope[0]=a&scope[1]=b what scope[]=a&scope[]=b does (jobs.rb optional_scope coerce_with)";
+
+const pageClampedDescription =
+  "per_page above 100 is served as 100, a negative per_page as 20, page 0 or below as page 1, as X-Per-Page and X-Page say (Kaminari, kaminari_config.rb max_per_page)";
+
+/**
+ * Out-of-range pagination is served, never refused (only per_page=0 is, by Grape's except_values):
+ * Kaminari caps per_page at `max_per_page` (100), ignores a negative one (the default, 20), and reads a
+ * page below 1 as page 1; the headers report the page and size served.
+ */
+function pageClamped(target: (ctx: CheckContext) => ListTarget): CheckDefinition["run"] {
+  return async (ctx: CheckContext) => {
+    const t = target(ctx);
+    const { items } = await wholeList(ctx, t, 1);
+    const cases: Array<{ query: Query; headers: Record<string, string>; expected: number[] }> = [
+      { query: [["per_page", "101"]], headers: { "x-per-page": "100", "x-page": "1" }, expected: ids(items) },
+      {
+        query: [["per_page", "-1"]],
+        headers: { "x-per-page": "20", "x-page": "1" },
+        expected: ids(items.slice(0, 20)),
+      },
+      ...["0", "-1"].map((page) => ({
+        query: [
+          ["page", page],
+          ["per_page", "2"],
+        ] as Query,
+        headers: { "x-per-page": "2", "x-page": "1" },
+        expected: ids(items.slice(0, 2)),
+      })),
+    ];
+    for (const { query, headers, expected } of cases) {
+      const { exchange, items: got } = await list(ctx, t, query);
+      expectPageHeaders(ctx, exchange, headers);
+      ctx.expect(
+        sameJson(ids(got), expected),
+        `${query.map(([k, v]) => `${k}=${v}`).join("&")} returned [${ids(got).join(", ")}]`,
+        `the jobs of page 1: [${expected.join(", ")}]`,
+        exchange,
+      );
+    }
+  };
+}
+
 const projectChecks: CheckDefinition[] = [
   {
     id: "listProjectJobs.projectJobsOnly",
@@ -476,27 +599,22 @@ const projectChecks: CheckDefinition[] = [
     run: scopeSpellings(projectJobs),
   },
   {
+    id: "listProjectJobs.scopeRepeatedKey",
+    description: scopeRepeatedKeyDescription,
+    run: scopeRepeatedKey(projectJobs),
+  },
+  {
     id: "listProjectJobs.scopeInvalid",
     description: 'an unknown status in scope answers 400 {"error":"scope does not have a valid value"}',
     run: scopeInvalid(projectJobs),
   },
   {
     id: "listProjectJobs.perPageBounds",
-    description: "per_page=0 answers 400 (Grape's except_values) and per_page=1 at most one job",
+    description:
+      'per_page=0 answers 400 {"error":"per_page has a value not allowed"} (pagination_params.rb except_values) and per_page=1 at most one job',
     async run(ctx: CheckContext) {
-      // Only 0 is refused: GitLab serves per_page above 100 as 100 (X-Per-Page: 100), a negative one as the
-      // default, and a page below 1 as page 1, so none of those is sent expecting a 400.
       const exchange = await ctx.call("listProjectJobs", { query: [["per_page", "0"]] });
-      const expected = [
-        { error: "per_page has a value not allowed" },
-        { error: "per_page does not have a valid value" },
-      ];
-      ctx.expect(
-        exchange.status === 400 && expected.some((body) => sameJson(exchange.json, body)),
-        `status ${exchange.status}`,
-        `status 400 with ${expected.map((b) => JSON.stringify(b)).join(" or ")}`,
-        exchange,
-      );
+      ctx.expectError(exchange, 400, { error: "per_page has a value not allowed" });
       const one = await list(ctx, projectJobs(), [["per_page", "1"]]);
       ctx.expect(
         one.items.length <= 1,
@@ -505,6 +623,11 @@ const projectChecks: CheckDefinition[] = [
         one.exchange,
       );
     },
+  },
+  {
+    id: "listProjectJobs.pageClamped",
+    description: pageClampedDescription,
+    run: pageClamped(projectJobs),
   },
   {
     id: "listProjectJobs.paginationHeaders",
@@ -618,32 +741,31 @@ const projectChecks: CheckDefinition[] = [
   },
   {
     id: "listProjectJobs.keysetUnsupportedOrder",
-    description: "keyset pagination in an order other than id answers 405 with a JSON error body",
+    description:
+      'keyset pagination with sort=asc or order_by=name answers 405 {"error":"Keyset pagination is not yet available for this type of request"} (build.rb supported_keyset_orderings: id desc only)',
     async run(ctx: CheckContext) {
-      // GitLab answers {"error":"Keyset pagination is not yet available for this type of request"}, which
-      // the spec's 405 schema ({"message": ...}) does not describe; any JSON error body is accepted.
-      const exchange = await ctx.call("listProjectJobs", {
-        query: [
-          ["pagination", "keyset"],
-          ["order_by", "name"],
-        ],
-        bodyNotSpecified: [405],
-      });
-      ctx.expectSomeError(exchange, 405, "GitLab's keyset pagination orders by id only");
+      // pagination_strategies.rb keyset_paginator: error!(…, 405) unless the ordering is supported.
+      for (const order of [[["sort", "asc"]], [["order_by", "name"]]] as const) {
+        const exchange = await ctx.call("listProjectJobs", {
+          query: [["pagination", "keyset"], ["per_page", "2"], ...order],
+        });
+        ctx.expectError(exchange, 405, {
+          error: "Keyset pagination is not yet available for this type of request",
+        });
+      }
     },
   },
   {
     id: "listProjectJobs.keysetPagination",
-    description:
-      'pagination=keyset&order_by=id&sort=desc walks the list by Link rel="next"; sort=asc answers 405 or ascends',
+    description: 'pagination=keyset&order_by=id&sort=desc walks the list, newest first, by Link rel="next"',
     async run(ctx: CheckContext) {
-      const { items, complete } = await wholeList(ctx, projectJobs(), 3);
-      const keyset: Query = [
+      const { items } = await wholeList(ctx, projectJobs(), 3);
+      const first = await list(ctx, projectJobs(), [
         ["pagination", "keyset"],
         ["order_by", "id"],
+        ["sort", "desc"],
         ["per_page", "2"],
-      ];
-      const first = await list(ctx, projectJobs(), [...keyset, ["sort", "desc"]]);
+      ]);
       const pages = await walk(ctx, "listProjectJobs", first.exchange, 3);
       const got = pages.flatMap((p) => ids(p.json as Listed[]));
       const expected = ids(items.slice(0, Math.min(items.length, 6)));
@@ -652,27 +774,6 @@ const projectChecks: CheckDefinition[] = [
         `${pages.length} keyset page(s) held [${got.join(", ")}]`,
         `the newest jobs in order, two per page: [${expected.join(", ")}]`,
         pages.at(-1),
-      );
-      // GitLab supports id descending only (Ci::Build.supported_keyset_orderings): ascending answers 405.
-      const ascending = await ctx.call("listProjectJobs", {
-        query: [...keyset, ["sort", "asc"]],
-        bodyNotSpecified: [405],
-      });
-      if (ascending.status === 405) {
-        ctx.expectSomeError(ascending, 405, "keyset pagination in ascending order is not GitLab's");
-        return;
-      }
-      const oldest = ids(ctx.ok(ascending, 200) as Listed[]);
-      const expectedOldest = ids(items.slice(-2)).reverse();
-      ctx.expect(
-        complete
-          ? sameJson(oldest, expectedOldest)
-          : oldest.length === 2 && (oldest[0] ?? 0) < (oldest[1] ?? 0),
-        `sort=asc returned [${oldest.join(", ")}]`,
-        complete
-          ? `405, or the two oldest jobs, oldest first: [${expectedOldest.join(", ")}]`
-          : "405, or two jobs, oldest first",
-        ascending,
       );
     },
   },
@@ -717,6 +818,56 @@ const projectChecks: CheckDefinition[] = [
     description:
       "a running job's token lists the project's jobs (current GitLab) or answers 401 (GitLab 2022)",
     run: jobTokenOnList(projectJobs, [{ status: 401, message: "401 Unauthorized" }]),
+  },
+  {
+    id: "listProjectJobs.exactContentType",
+    description:
+      "a list, a 400 and a 404 have Content-Type: application/json exactly, no charset (api.rb content_type :json, 'application/json'; python-gitlab decodes only that)",
+    async run(ctx: CheckContext) {
+      const answers = [
+        await ctx.call("listProjectJobs", { query: [["per_page", "1"]] }),
+        await ctx.call("listProjectJobs", { query: [["per_page", "0"]] }),
+        await ctx.call("listProjectJobs", { params: { id: unknownId([ctx.material.project.id ?? 0]) } }),
+      ];
+      for (const exchange of answers) {
+        const type = exchange.headers.get("content-type");
+        ctx.expect(
+          type === "application/json",
+          `Content-Type: ${type ?? "(absent)"}`,
+          "Content-Type: application/json",
+          exchange,
+        );
+      }
+    },
+  },
+  {
+    id: "listProjectJobs.cors",
+    description:
+      "a GET with an Origin gets Access-Control-Allow-Origin: * and exposes Link and the X-* pagination headers (config/application.rb Rack::Cors for /api/*)",
+    async run(ctx: CheckContext) {
+      const exchange = await ctx.call("listProjectJobs", {
+        query: [["per_page", "1"]],
+        extra: { headers: { origin: "https://example.org" } },
+      });
+      const allowOrigin = exchange.headers.get("access-control-allow-origin");
+      const exposed = (exchange.headers.get("access-control-expose-headers") ?? "")
+        .split(",")
+        .map((h) => h.trim().toLowerCase());
+      const missing = corsExposed.filter((h) => !exposed.includes(h.toLowerCase()));
+      ctx.expect(
+        allowOrigin === "*" && missing.length === 0,
+        `Access-Control-Allow-Origin: ${allowOrigin ?? "(absent)"}, Access-Control-Expose-Headers lacks ${missing.join(", ") || "nothing"}`,
+        `Access-Control-Allow-Origin: * and Access-Control-Expose-Headers with ${corsExposed.join(", ")}`,
+        exchange,
+      );
+      const credentials = exchange.headers.get("access-control-allow-credentials");
+      ctx.expect(
+        credentials !== "true",
+        "Access-Control-Allow-Credentials: true",
+        "no credentials allowed with origin * (credentials: false)",
+        exchange,
+      );
+    },
   },
   {
     id: "listProjectJobs.tokenSpellings",
@@ -771,6 +922,11 @@ const pipelineChecks: CheckDefinition[] = [
     run: scopeSpellings(busiestPipeline),
   },
   {
+    id: "listPipelineJobs.scopeRepeatedKey",
+    description: scopeRepeatedKeyDescription,
+    run: scopeRepeatedKey(busiestPipeline),
+  },
+  {
     id: "listPipelineJobs.scopeInvalid",
     description: 'an unknown status in scope answers 400 {"error":"scope does not have a valid value"}',
     run: scopeInvalid(busiestPipeline),
@@ -806,6 +962,50 @@ const pipelineChecks: CheckDefinition[] = [
         all.exchange,
       );
     },
+  },
+  {
+    id: "listPipelineJobs.includeRetriedBoolean",
+    description:
+      'include_retried takes Grape\'s Boolean texts: 1, yes and True list what true does, 0 and no what false does, maybe answers 400 {"error":"include_retried is invalid"} (pipelines.rb type: Boolean)',
+    async run(ctx: CheckContext) {
+      const pool = ctx.material.jobs;
+      const retried = pool.find((j) => wasRetried(j, pool));
+      if (!retried) ctx.skip("no job of the project was retried (retry one, or run with --destructive)");
+      const target: ListTarget = { op: "listPipelineJobs", params: { pipeline_id: retried.pipeline.id } };
+      const spelled = async (value: string) => list(ctx, target, [...allPages, ["include_retried", value]]);
+      const all = await spelled("true");
+      const latest = await spelled("false");
+      ctx.expect(
+        ids(all.items).includes(retried.id) && !ids(latest.items).includes(retried.id),
+        `retried job ${retried.id} ${ids(all.items).includes(retried.id) ? "" : "not "}listed with include_retried=true, ${ids(latest.items).includes(retried.id) ? "" : "not "}with false`,
+        `retried job ${retried.id} listed with include_retried=true only`,
+        latest.exchange,
+      );
+      for (const [values, expected] of [
+        [["1", "yes", "True"], all],
+        [["0", "no"], latest],
+      ] as const) {
+        for (const value of values) {
+          const got = await spelled(value);
+          ctx.expect(
+            sameJson(ids(got.items), ids(expected.items)),
+            `include_retried=${value} returned [${ids(got.items).join(", ")}]`,
+            `what include_retried=${expected === all ? "true" : "false"} returns: [${ids(expected.items).join(", ")}]`,
+            got.exchange,
+          );
+        }
+      }
+      const invalid = await ctx.call("listPipelineJobs", {
+        params: target.params,
+        query: [["include_retried", "maybe"]],
+      });
+      ctx.expectError(invalid, 400, { error: "include_retried is invalid" });
+    },
+  },
+  {
+    id: "listPipelineJobs.pageClamped",
+    description: pageClampedDescription,
+    run: pageClamped(busiestPipeline),
   },
   {
     id: "listPipelineJobs.paginationCounts",
@@ -868,6 +1068,11 @@ const pipelineChecks: CheckDefinition[] = [
     description:
       "a running job's token lists the pipeline's jobs (current GitLab) or is ignored, as without a token (GitLab 2022)",
     run: jobTokenOnList(busiestPipeline, [{ status: 404, message: "404 Project Not Found" }]),
+  },
+  {
+    id: "listPipelineJobs.anonymous",
+    description: anonymousDescription,
+    run: anonymousList(busiestPipeline),
   },
   {
     id: "listPipelineJobs.pathIdSameAnswer",
@@ -1004,6 +1209,11 @@ const bridgeChecks: CheckDefinition[] = [
         );
       }
     },
+  },
+  {
+    id: "listPipelineBridges.anonymous",
+    description: anonymousDescription,
+    run: anonymousList(bridgePipeline),
   },
   {
     id: "listPipelineBridges.unknownPipeline",
