@@ -177,22 +177,6 @@ export class CheckContext {
     this.expect(sameJson(exchange.json, body), "a different error body", expected, exchange);
   }
 
-  /** Asserts a status with a JSON error body, `{"error": "..."}` or `{"message": "..."}`, whatever its text. */
-  expectSomeError(exchange: Exchange, status: number, why: string): void {
-    const body = exchange.json as Record<string, unknown> | undefined;
-    const ok =
-      exchange.status === status &&
-      typeof body === "object" &&
-      body !== null &&
-      (typeof body.error === "string" || typeof body.message === "string");
-    this.expect(
-      ok,
-      `status ${exchange.status}`,
-      `status ${status} with a JSON error body (${why})`,
-      exchange,
-    );
-  }
-
   /** The jobs of the discovered pool that satisfy `predicate`, not claimed by a destructive check. */
   available(predicate: (job: Job) => boolean): Job[] {
     const tokenJob = this.material.jobTokenJob?.id;
