@@ -170,6 +170,42 @@ describe("SIGKILL in the middle of a stream of changes, then restart", () => {
   });
 });
 
+describe("one server per data directory", () => {
+  it("refuses a second server on a data directory in use, naming the holder, and frees it on exit", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "jobs-api-lock-"));
+    cleanup.push(() => rm(dir, { recursive: true, force: true }));
+    await createTestDataDir(dir);
+    const first = await startCli(["--data-dir", dir]);
+    await expect(startCli(["--data-dir", dir])).rejects.toThrow(
+      `data directory ${dir} is in use by process ${first.child.pid}`,
+    );
+    expect((await fetch(`${first.origin}/-/health`)).status).toBe(200);
+    first.child.kill("SIGTERM");
+    expect(await first.exited).toEqual({ code: 0, signal: null });
+    const next = await startCli(["--data-dir", dir]);
+    // A lock left by a process killed with SIGKILL names a dead pid: the next start takes it over.
+    next.child.kill("SIGKILL");
+    await next.exited;
+    const after = await startCli(["--data-dir", dir]);
+    expect((await fetch(`${after.origin}/-/health`)).status).toBe(200);
+    after.child.kill("SIGTERM");
+    expect(await after.exited).toEqual({ code: 0, signal: null });
+  });
+
+  it("refuses a second embedded database on one directory within a process too", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "jobs-api-lock-"));
+    cleanup.push(() => rm(dir, { recursive: true, force: true }));
+    const db = await openPglite({ dataDir: dir });
+    try {
+      await expect(openPglite({ dataDir: dir })).rejects.toThrow(`in use by process ${process.pid}`);
+    } finally {
+      await db.close();
+    }
+    const again = await openPglite({ dataDir: dir });
+    await again.close();
+  });
+});
+
 describe("SIGTERM", () => {
   it("finishes the request under way, refuses new connections and exits 0", async () => {
     const dir = await mkdtemp(join(tmpdir(), "jobs-api-term-"));

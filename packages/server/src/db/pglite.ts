@@ -1,5 +1,6 @@
 import { PGlite, parse, protocol } from "@electric-sql/pglite";
 import type { Database, QueryOptions } from "./database.js";
+import { lockDataDir } from "./lock.js";
 import { statementName } from "./statement-name.js";
 
 export interface PgliteOptions {
@@ -26,10 +27,19 @@ function concat(messages: readonly Uint8Array[]): Uint8Array {
  * never interleave and row locks are trivially honoured.
  */
 export async function openPglite(options: PgliteOptions = {}): Promise<Database & { dump(): Promise<Blob> }> {
-  const pg = await PGlite.create({
-    dataDir: options.dataDir ?? "memory://",
-    ...(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {}),
-  });
+  const dataDir = options.dataDir ?? "memory://";
+  // One writer per data directory; an in-memory database is private to its process anyway.
+  const unlock = dataDir.startsWith("memory://") ? () => {} : lockDataDir(dataDir);
+  let pg: PGlite;
+  try {
+    pg = await PGlite.create({
+      dataDir,
+      ...(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {}),
+    });
+  } catch (error) {
+    unlock();
+    throw error;
+  }
 
   /** Parameter type oids of the statements prepared on the backend, by statement name. */
   const prepared = new Map<string, number[]>();
@@ -100,7 +110,10 @@ export async function openPglite(options: PgliteOptions = {}): Promise<Database 
       );
     },
     async close() {
-      if (!pg.closed) await pg.close();
+      if (!pg.closed) {
+        await pg.close();
+        unlock();
+      }
     },
     dump: () => pg.dumpDataDir("none"),
   };
