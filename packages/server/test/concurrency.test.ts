@@ -1,7 +1,7 @@
 import type { JobStatus } from "@jobs-api/types";
 import { afterAll, describe, expect, it } from "vitest";
 import { type Database, openPostgres } from "../src/index.js";
-import { compositeStatus } from "../src/store/pipeline-status.js";
+import { compositeStatus } from "../src/status/pipeline-status.js";
 import { openTestPglite, openTestPostgres, postgresUrl } from "./helpers/db.js";
 import { createWorld, type World } from "./helpers/fixtures.js";
 import { keepAliveAgent, sendRaw } from "./helpers/http.js";
