@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import type { OperationId } from "@jobs-api/types";
+import { loadSpec, SpecValidator } from "@jobs-api/types/validate";
 import { describe, expect, it } from "vitest";
-import { type JsonSchema, loadSpec, responseSchemaPointer, undeclaredFields, validatorFor } from "./spec.js";
 
 // GitLab's endpoint page, kept in the repository so the check runs anywhere; the copy must stay
 // identical to the project's shared reference wherever that is checked out beside the repository.
@@ -35,27 +36,20 @@ function pageExamples(): PageExample[] {
   return found;
 }
 
-const spec = loadSpec();
-const validator = validatorFor(spec);
+const validator = new SpecValidator();
 const examples = pageExamples();
 
-function successStatus(example: PageExample): string {
-  const operation = spec.paths[example.path]?.[example.method];
-  if (!operation)
-    throw new Error(`${example.section}: no operation ${example.method} ${example.path} in the spec`);
-  const status = Object.keys(operation.responses).find((s) => s.startsWith("2"));
-  if (!status) throw new Error(`${example.section}: no 2xx response`);
-  return status;
+/** The operation of the section's `METHOD /path` line (a template, which matches itself). */
+function operationOf(example: PageExample): OperationId {
+  const id = validator.matchOperation(example.method, example.path);
+  if (!id) throw new Error(`${example.section}: no operation ${example.method} ${example.path} in the spec`);
+  return id;
 }
 
-function schemaOf(example: PageExample): { pointer: string; schema: JsonSchema } {
-  const pointer = responseSchemaPointer(example.path, example.method, successStatus(example));
-  const operation = spec.paths[example.path]?.[example.method] as unknown as JsonSchema;
-  const content = (operation.responses as Record<string, JsonSchema>)[successStatus(example)]?.content as
-    | Record<string, JsonSchema>
-    | undefined;
-  const schema = content?.["application/json"]?.schema as JsonSchema;
-  return { pointer, schema };
+function successStatus(example: PageExample): string {
+  const status = validator.documentedStatuses(operationOf(example)).find((s) => s.startsWith("2"));
+  if (!status) throw new Error(`${example.section}: no 2xx response`);
+  return status;
 }
 
 /** Removes `field` from the example (from its first item, for a list). */
@@ -72,7 +66,7 @@ describe("the JSON examples of GitLab's Jobs API page", () => {
   });
 
   it("are all found, one per documented answer, each under an operation of the spec", () => {
-    expect(examples.map((e) => spec.paths[e.path]?.[e.method]?.operationId)).toEqual([
+    expect(examples.map(operationOf)).toEqual([
       "listProjectJobs",
       "listPipelineJobs",
       "listPipelineBridges",
@@ -87,10 +81,9 @@ describe("the JSON examples of GitLab's Jobs API page", () => {
   });
 
   describe.each(examples.map((e) => [e.section, e] as const))("%s", (_section, example) => {
-    const { pointer, schema } = schemaOf(example);
-    const validate = validator(pointer);
+    const validate = validator.bodyValidator(operationOf(example), successStatus(example));
 
-    const outdated = outdatedOnPurpose[operationIdOf(example)];
+    const outdated = outdatedOnPurpose[operationOf(example)];
 
     it("validates against the operation's response schema (or lacks exactly what current GitLab added)", () => {
       const valid = validate(example.value);
@@ -107,7 +100,9 @@ describe("the JSON examples of GitLab's Jobs API page", () => {
     });
 
     it("has no field the schema does not declare (but those current GitLab dropped)", () => {
-      expect(undeclaredFields(spec, schema, example.value)).toEqual(outdated?.undeclared ?? []);
+      expect(validator.undeclaredFields(operationOf(example), successStatus(example), example.value)).toEqual(
+        outdated?.undeclared ?? [],
+      );
     });
 
     it("fails validation without any field it shows, except those optional on purpose", () => {
@@ -116,14 +111,10 @@ describe("the JSON examples of GitLab's Jobs API page", () => {
         unknown
       >;
       const optional = Object.keys(item).filter((field) => validate(without(example.value, field)));
-      expect(optional).toEqual(optionalOnPurpose[operationIdOf(example)]);
+      expect(optional).toEqual(optionalOnPurpose[operationOf(example)]);
     });
   });
 });
-
-function operationIdOf(example: PageExample): string {
-  return spec.paths[example.path]?.[example.method]?.operationId ?? "";
-}
 
 /**
  * The fields of each documented answer that the spec keeps optional: they are absent from other answers
@@ -182,17 +173,15 @@ const outdatedOnPurpose: Record<string, { missing: string[]; undeclared: string[
 describe("a schema with a required field removed", () => {
   it("rejects the page's examples that lack it", () => {
     const broken = loadSpec();
-    const basic = broken.components.schemas.JobBasic as { required: string[] };
+    const basic = broken.components.schemas?.JobBasic as { required: string[] };
     basic.required.push("erased_at");
-    const validate = validatorFor(broken)(
-      responseSchemaPointer("/projects/{id}/jobs/{job_id}", "get", "200"),
-    );
+    const validate = new SpecValidator(broken).bodyValidator("getJob", "200");
     const single = examples.find((e) => e.section === "Get a single job");
     expect(validate(single?.value)).toBe(false);
   });
 
   it("makes a complete example fail once that field is dropped from it", () => {
-    const validate = validator(responseSchemaPointer("/projects/{id}/jobs", "get", "200"));
+    const validate = validator.bodyValidator("listProjectJobs", "200");
     const list = examples.find((e) => e.section === "List project jobs");
     expect(validate(list?.value)).toBe(true);
     for (const field of [

@@ -56,7 +56,11 @@ export interface FollowJobTraceOptions extends CallOptions {
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
-/** The statuses after which a job's log no longer changes (GitLab's `COMPLETED_STATUSES`). */
+/**
+ * The statuses after which a job's log no longer changes: `COMPLETED_STATUSES` of `@jobs-api/types`. Written
+ * out because the published client imports nothing at run time but openapi-fetch (types' entry point loads
+ * Node modules); `trace.test.ts` checks that the two lists agree.
+ */
 export const finishedJobStatuses: ReadonlySet<JobStatus> = new Set<JobStatus>([
   "success",
   "failed",

@@ -1,5 +1,5 @@
-import { readFileSync } from "node:fs";
-import { specPath } from "@jobs-api/types";
+import { operationTable } from "@jobs-api/types";
+import { loadSpec } from "@jobs-api/types/validate";
 
 /** What the client sent, read once so that assertions can compare plain values. */
 export interface Sent {
@@ -37,23 +37,16 @@ export function json(body: unknown, init: ResponseInit = {}): Response {
   return new Response(JSON.stringify(body), { status: 200, ...init, headers });
 }
 
-const spec = JSON.parse(readFileSync(specPath, "utf8")) as {
-  components: { examples: Record<string, { value: unknown }> };
-  paths: Record<string, Record<string, { operationId?: string }>>;
-};
+const examples = loadSpec().components.examples as Record<string, { value: unknown }>;
 
 /** A response example of the spec (`components.examples`): realistic bodies without copying them here. */
 export function example(name: string): unknown {
-  const found = spec.components.examples[name];
+  const found = examples[name];
   if (found === undefined) throw new Error(`no example ${name} in the spec`);
   return found.value;
 }
 
-/** `operationId` → `METHOD /path`, as the bundled spec declares them. */
+/** `operationId` → `METHOD /path`, as the spec's operation table declares them. */
 export const specRoutes: Record<string, string> = Object.fromEntries(
-  Object.entries(spec.paths).flatMap(([path, item]) =>
-    Object.entries(item).flatMap(([method, operation]) =>
-      operation.operationId ? [[operation.operationId, `${method.toUpperCase()} ${path}`]] : [],
-    ),
-  ),
+  Object.entries(operationTable).map(([id, op]) => [id, `${op.method.toUpperCase()} ${op.path}`]),
 );

@@ -1,13 +1,4 @@
-import {
-  createApp,
-  type Database,
-  DEMO_IDS,
-  DEMO_TOKENS,
-  listen,
-  openDatabase,
-  seedDemo,
-  store,
-} from "@jobs-api/server";
+import { type Database, DEMO_IDS, DEMO_TOKENS, startDemoServer, store } from "@jobs-api/server";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -26,16 +17,12 @@ let baseUrl: string;
 const { project: projectId, projectPath, pipeline, bridge, runningJob, manualJob } = DEMO_IDS;
 
 beforeAll(async () => {
-  db = await openDatabase({ dataDir: "memory://" });
-  await seedDemo(db);
-  const running = await listen(createApp({ db, logger: pino({ level: "silent" }) }), { port: 0 });
-  baseUrl = `${running.url}/api/v4`;
-  close = running.close;
+  const server = await startDemoServer({ logger: pino({ level: "silent" }) });
+  ({ db, api: baseUrl, close } = server);
 });
 
 afterAll(async () => {
   await close?.();
-  await db?.close();
 });
 
 /** A client of the demo maintainer, or of whoever `auth` names. Tests run in order and share the data. */
@@ -253,9 +240,9 @@ describe("errors from the reference server", () => {
   });
 
   it("a network error when nothing listens", async () => {
-    const idle = await listen(createApp({ db, logger: pino({ level: "silent" }) }), { port: 0 });
+    const idle = await startDemoServer({ db, logger: pino({ level: "silent" }) });
     await idle.close();
-    const client = createJobsClient({ baseUrl: `${idle.url}/api/v4`, token: DEMO_TOKENS.maintainer });
+    const client = createJobsClient({ baseUrl: idle.api, token: DEMO_TOKENS.maintainer });
     await expect(client.getJob({ id: projectPath, job_id: 7 })).rejects.toBeInstanceOf(JobsApiNetworkError);
   });
 });

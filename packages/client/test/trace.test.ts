@@ -1,6 +1,6 @@
-import type { JobStatus } from "@jobs-api/types";
+import { COMPLETED_STATUSES, type JobStatus } from "@jobs-api/types";
 import { describe, expect, it } from "vitest";
-import { createJobsClient, JobsApiError } from "../src/index.js";
+import { createJobsClient, finishedJobStatuses, JobsApiError } from "../src/index.js";
 import { example, fakeFetch, json } from "./fake-fetch.js";
 
 const baseUrl = "https://gitlab.example.com/api/v4";
@@ -31,6 +31,12 @@ async function collect(chunks: AsyncIterable<string>): Promise<string[]> {
   for await (const chunk of chunks) all.push(chunk);
   return all;
 }
+
+describe("finishedJobStatuses", () => {
+  it("are GitLab's COMPLETED_STATUSES as @jobs-api/types lists them", () => {
+    expect([...finishedJobStatuses]).toEqual(COMPLETED_STATUSES);
+  });
+});
 
 describe("followJobTrace", () => {
   it("yields only the new text of each poll until the job finishes", async () => {

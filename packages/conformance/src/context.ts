@@ -3,9 +3,9 @@
  * that record what was sent, expected and received, and the material discovery found on the server.
  */
 import type { Job, JobStatus, JobTokenJob, OperationId, operations } from "@jobs-api/types";
+import type { SpecValidator } from "@jobs-api/types/validate";
 import type { Auth, Exchange, Http, Query, SendExtra } from "./http.js";
 import type { Failure } from "./report.js";
-import type { SpecValidator } from "./spec.js";
 
 /** An answer together with the operation it answers, so that its body can be typed from the spec. */
 export type OpExchange<Op extends OperationId> = Exchange & { operationId: Op };

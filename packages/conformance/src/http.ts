@@ -3,6 +3,7 @@
  * judge a server (exact status, headers, content type and body text) and never interprets or retries
  * anything, unlike a client library would.
  */
+import { type Answer, answerOf } from "@jobs-api/types/validate";
 
 /** How a request authenticates; each kind is one of GitLab's token spellings. */
 export type Auth =
@@ -15,19 +16,13 @@ export type Auth =
 /** Query parameters as ordered pairs, so that spellings such as `scope[]=a&scope[]=b` are sent exactly. */
 export type Query = ReadonlyArray<readonly [string, string]>;
 
-export interface Exchange {
+/** An answer (status, headers, media type, body) with the request it answers. */
+export interface Exchange extends Answer {
   method: string;
   /** The URL as sent, tokens included: for following up, never for printing. */
   url: string;
   /** The URL with every token replaced, safe to print and store in reports. */
   shownUrl: string;
-  status: number;
-  headers: Headers;
-  /** Media type of the answer without parameters, lower case (`application/json`), or "" when absent. */
-  mediaType: string;
-  text: string;
-  /** The parsed body when it is JSON, `undefined` otherwise. */
-  json: unknown;
   durationMs: number;
 }
 
@@ -117,16 +112,11 @@ export class Http {
         cause: error,
       });
     }
-    const mediaType = (response.headers.get("content-type") ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
     return {
+      ...answerOf(response.status, response.headers, text),
       method,
       url: target,
       shownUrl: this.redact(target),
-      status: response.status,
-      headers: response.headers,
-      mediaType,
-      text,
-      json: parseJson(mediaType, text),
       durationMs: performance.now() - started,
     };
   }
@@ -141,16 +131,6 @@ function withQueryAuth(url: string, auth: Auth): string {
         : undefined;
   if (!name || auth.kind === "none") return url;
   return `${url}${url.includes("?") ? "&" : "?"}${name}=${encodeURIComponent(auth.token)}`;
-}
-
-function parseJson(mediaType: string, text: string): unknown {
-  // Only a body that says it is JSON counts as JSON: a server sending JSON as text/html is a deviation.
-  if (mediaType !== "application/json" && !mediaType.endsWith("+json")) return undefined;
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return undefined;
-  }
 }
 
 /** Turns undici's generic "fetch failed" into the reason a person can act on. */

@@ -1,4 +1,5 @@
 import type { OperationId } from "@jobs-api/types";
+import { SpecValidator } from "@jobs-api/types/validate";
 import { actionChecks } from "./checks/actions.js";
 import type { CheckDefinition } from "./checks/helpers.js";
 import { jobChecks } from "./checks/jobs.js";
@@ -7,7 +8,6 @@ import { CheckContext, CheckFailure, CheckSkipped } from "./context.js";
 import { discover, SetupError } from "./discovery.js";
 import { Http } from "./http.js";
 import { type CheckResult, countResults, type Report } from "./report.js";
-import { SpecValidator } from "./spec.js";
 
 export interface ConformanceOptions {
   /** The API root, e.g. `https://gitlab.example.com/api/v4`. */

@@ -1,5 +1,5 @@
-/** The reference server, in-process on an ephemeral port, on a fresh in-memory copy of its demo data. */
-import { createApp, DEMO_IDS, DEMO_TOKENS, listen, migrate, openPglite, seedDemo } from "@jobs-api/server";
+/** The reference server, in-process on an ephemeral port, on a fresh in-memory copy of its demo data (its test fixture). */
+import { DEMO_IDS, DEMO_TOKENS, startDemoServer } from "@jobs-api/server";
 import { pino } from "pino";
 
 export interface Reference {
@@ -17,35 +17,15 @@ export interface Reference {
   close(): Promise<void>;
 }
 
-let template: Promise<Blob> | undefined;
-
-/** A migrated, seeded database dumped once per test process: each server then loads it in well under a second. */
-function seededTemplate(): Promise<Blob> {
-  template ??= (async () => {
-    const db = await openPglite();
-    await migrate(db);
-    await seedDemo(db);
-    const dump = await db.dump();
-    await db.close();
-    return dump;
-  })();
-  return template;
-}
-
 export async function startReference(): Promise<Reference> {
-  const db = await openPglite({ loadDataDir: await seededTemplate() });
-  const app = createApp({ db, logger: pino({ level: "silent" }) });
-  const running = await listen(app, { port: 0, host: "127.0.0.1" });
+  const server = await startDemoServer({ logger: pino({ level: "silent" }) });
   return {
-    baseUrl: `${running.url}/api/v4`,
+    baseUrl: server.api,
     token: DEMO_TOKENS.maintainer,
     jobToken: DEMO_TOKENS.job,
     project: String(DEMO_IDS.project),
     projectPath: DEMO_IDS.projectPath,
     publicProject: String(DEMO_IDS.publicProject),
-    close: async () => {
-      await running.close();
-      await db.close();
-    },
+    close: server.close,
   };
 }

@@ -14,3 +14,9 @@ export {
 export { DEMO_IDS, DEMO_TOKENS, type SeedOptions, seedDemo } from "./seed/demo.js";
 export { type ListenOptions, listen, type RunningServer } from "./server.js";
 export * as store from "./store/index.js";
+export {
+  createDemoDataDir,
+  type DemoServer,
+  openDemoDatabase,
+  startDemoServer,
+} from "./testing/demo-server.js";

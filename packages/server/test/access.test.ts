@@ -1,9 +1,9 @@
 import * as crypto from "node:crypto";
 import { randomUUID } from "node:crypto";
 import { describe, expect, it, vi } from "vitest";
-import { type Database, DEMO_TOKENS, store } from "../src/index.js";
+import { type Database, DEMO_TOKENS, type DemoServer, startDemoServer, store } from "../src/index.js";
 import { keepAliveAgent, sendRaw } from "./helpers/http.js";
-import { serveForFile, startServer, type TestServer } from "./helpers/server.js";
+import { serveForFile } from "./helpers/server.js";
 import { checkExchange, operations } from "./helpers/spec.js";
 
 // Wraps the real timingSafeEqual so that a test can see the token check go through it.
@@ -35,7 +35,7 @@ interface Matrix {
 }
 
 let db: Database;
-let server: TestServer;
+let server: DemoServer;
 let m: Matrix;
 
 /** A caller who is Maintainer of `own`, Reporter of `other`, nothing in `invisible` and `public`. */
@@ -320,7 +320,7 @@ describe("tokens at rest and in logs", () => {
   });
 
   it("never writes a token to the log or into an error body, in any form", async () => {
-    const s = await startServer(db);
+    const s = await startDemoServer({ db: db });
     const bodies: string[] = [];
     try {
       const paths = [

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Database, store } from "../src/index.js";
+import { type Database, type DemoServer, startDemoServer, store } from "../src/index.js";
 import { backends } from "./helpers/db.js";
 import { createWorld, type World } from "./helpers/fixtures.js";
-import { call, startServer, type TestServer } from "./helpers/server.js";
+import { call } from "./helpers/server.js";
 
 let db: Database;
-let server: TestServer;
+let server: DemoServer;
 
 type JobJson = {
   id: number;
@@ -36,7 +36,7 @@ describe.each(backends)("actions on $name", ({ open, skip }) => {
   describe.skipIf(skip)("over HTTP", () => {
     beforeAll(async () => {
       db = await open();
-      server = await startServer(db);
+      server = await startDemoServer({ db: db });
     });
     afterAll(async () => {
       await server?.close();

@@ -2,11 +2,11 @@ import { existsSync } from "node:fs";
 import { docsPath } from "@jobs-api/types";
 import { describe, expect, it } from "vitest";
 import { HttpError } from "../src/errors.js";
-import { type Database, DEMO_TOKENS } from "../src/index.js";
-import { call, serveForFile, startServer, type TestServer } from "./helpers/server.js";
+import { type Database, DEMO_TOKENS, type DemoServer, startDemoServer } from "../src/index.js";
+import { call, serveForFile } from "./helpers/server.js";
 
 let db: Database;
-let server: TestServer;
+let server: DemoServer;
 const T = DEMO_TOKENS.maintainer;
 
 serveForFile((d, s) => {
@@ -93,7 +93,7 @@ describe("robustness", () => {
       query: () => Promise.reject(new Error("database is on fire")),
       transaction: () => Promise.reject(new Error("database is on fire")),
     };
-    const s = await startServer(broken);
+    const s = await startDemoServer({ db: broken });
     try {
       const r = await call(`${s.api}/projects/1/jobs`, { token: T });
       expect(r.status).toBe(500);
@@ -111,7 +111,7 @@ describe("robustness", () => {
       ...db,
       query: () => Promise.reject(new HttpError(400, { error: "nothing to see" })),
     };
-    const s = await startServer(refusing);
+    const s = await startDemoServer({ db: refusing });
     try {
       const r = await call(`${s.api}/job`, { headers: { "JOB-TOKEN": DEMO_TOKENS.job } });
       expect(r.status).toBe(400);
@@ -135,7 +135,7 @@ describe("robustness", () => {
         ) as T[];
       },
     };
-    const s = await startServer(lying);
+    const s = await startDemoServer({ db: lying });
     try {
       const r = await call(`${s.api}/projects/1/jobs/8`, { token: T });
       expect(r.status).toBe(500);
@@ -146,7 +146,7 @@ describe("robustness", () => {
   });
 
   it("rate limits with 429 and Retry-After when configured", async () => {
-    const s = await startServer(db, { rateLimit: { limit: 2, windowMs: 60_000 } });
+    const s = await startDemoServer({ db: db, rateLimit: { limit: 2, windowMs: 60_000 } });
     try {
       const codes = [];
       for (let i = 0; i < 3; i++) codes.push(await call(`${s.api}/projects/1/jobs/8`, { token: T }));
@@ -159,7 +159,7 @@ describe("robustness", () => {
   });
 
   it("builds Link URLs on the external URL when one is configured, whatever Host the client sent", async () => {
-    const s = await startServer(db, { externalUrl: "https://jobs.example.com" });
+    const s = await startDemoServer({ db: db, externalUrl: "https://jobs.example.com" });
     try {
       const r = await call(`${s.api}/projects/1/pipelines/6/jobs?per_page=1`, {
         token: T,

@@ -1,12 +1,18 @@
 import type { JobStatus } from "@jobs-api/types";
 import { afterAll, describe, expect, it } from "vitest";
-import { type Database, openPostgres } from "../src/index.js";
-import { compositeStatus } from "../src/store/pipeline-status.js";
-import { openTestPglite, openTestPostgres, postgresUrl } from "./helpers/db.js";
+import {
+  type Database,
+  type DemoServer,
+  openDemoDatabase,
+  openPostgres,
+  startDemoServer,
+} from "../src/index.js";
+import { compositeStatus } from "../src/status/pipeline-status.js";
+import { openTestPostgres, postgresUrl } from "./helpers/db.js";
 import { createWorld, type World } from "./helpers/fixtures.js";
 import { keepAliveAgent, sendRaw } from "./helpers/http.js";
 import { seededRandom } from "./helpers/random.js";
-import { startServer, type TestServer } from "./helpers/server.js";
+
 import { checkExchange } from "./helpers/spec.js";
 
 /**
@@ -128,7 +134,7 @@ async function stateOf(db: Database, jobId: number): Promise<JobState & { when: 
   return row;
 }
 
-async function race(db: Database, servers: TestServer[], w: World, label: string) {
+async function race(db: Database, servers: DemoServer[], w: World, label: string) {
   const random = seededRandom("CONCURRENCY_SEED", `concurrency on ${label}`);
   const targets = [
     w.jobs.success,
@@ -152,7 +158,7 @@ async function race(db: Database, servers: TestServer[], w: World, label: string
   await Promise.all(
     Array.from({ length: CLIENTS }, async (_, client) => {
       const at = client % servers.length;
-      const server = servers[at] as TestServer;
+      const server = servers[at] as DemoServer;
       for (let i = 0; i < OPS_PER_CLIENT; i++) {
         const jobId = random.pick(targets);
         const action = random.pick(["cancel", "retry", "play", "erase"]);
@@ -276,9 +282,9 @@ describe("concurrent cancel/retry/play/erase over HTTP", () => {
   });
 
   it("on PGlite", async () => {
-    const db = await openTestPglite();
+    const db = await openDemoDatabase();
     cleanup.push(() => db.close());
-    const server = await startServer(db);
+    const server = await startDemoServer({ db: db });
     cleanup.push(() => server.close());
     await race(db, [server], await createWorld(db), "pglite");
   });
@@ -289,7 +295,7 @@ describe("concurrent cancel/retry/play/erase over HTTP", () => {
     // A second pool on the same database: what a second server process would hold.
     const other = openPostgres({ connectionString: db.url });
     cleanup.push(() => other.close());
-    const servers = [await startServer(db), await startServer(other)];
+    const servers = [await startDemoServer({ db: db }), await startDemoServer({ db: other })];
     for (const s of servers) cleanup.push(() => s.close());
     await race(db, servers, await createWorld(db), "postgres");
   });

@@ -1,10 +1,10 @@
 import { jobStatusValues } from "@jobs-api/types";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { type Database, DEMO_TOKENS } from "../src/index.js";
+import { type Database, DEMO_TOKENS, type DemoServer } from "../src/index.js";
 import { keepAliveAgent, type RawRequest, sendRaw } from "./helpers/http.js";
 import { seedFrom } from "./helpers/random.js";
-import { serveForFile, type TestServer } from "./helpers/server.js";
+import { serveForFile } from "./helpers/server.js";
 import { checkExchange, operations, type SpecOperation, type SpecParameter } from "./helpers/spec.js";
 
 /**
@@ -391,7 +391,7 @@ const anyRequest = fc.oneof(
 );
 
 let _db: Database;
-let server: TestServer;
+let server: DemoServer;
 
 serveForFile((d, s) => {
   _db = d;

@@ -1,14 +1,21 @@
 import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createApp, type Database, DEMO_TOKENS, listen, type RunningServer } from "../src/index.js";
+import {
+  createApp,
+  type Database,
+  DEMO_TOKENS,
+  type DemoServer,
+  listen,
+  type RunningServer,
+} from "../src/index.js";
 import { keepAliveAgent, sendRaw } from "./helpers/http.js";
-import { serveForFile, type TestServer } from "./helpers/server.js";
+import { serveForFile } from "./helpers/server.js";
 import { checkExchange } from "./helpers/spec.js";
 
 /** The inputs the fuzz test found answered with a 5xx, an HTML page or a bare status line, kept as cases. */
 
 let db: Database;
-let server: TestServer;
+let server: DemoServer;
 const agent = keepAliveAgent();
 const T = DEMO_TOKENS.maintainer;
 

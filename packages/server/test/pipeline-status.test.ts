@@ -1,6 +1,6 @@
 import type { JobStatus } from "@jobs-api/types";
 import { describe, expect, it } from "vitest";
-import { compositeStatus } from "../src/store/pipeline-status.js";
+import { compositeStatus } from "../src/status/pipeline-status.js";
 
 const jobs = (...statuses: (JobStatus | `${JobStatus}?`)[]) =>
   statuses.map((s) => ({ status: s.replace("?", "") as JobStatus, allow_failure: s.endsWith("?") }));

@@ -3,8 +3,8 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Database, DEMO_TOKENS, openPglite, openPostgres } from "../src/index.js";
-import { createEmptyPostgresDatabase, createTestDataDir, postgresUrl } from "./helpers/db.js";
+import { createDemoDataDir, type Database, DEMO_TOKENS, openPglite, openPostgres } from "../src/index.js";
+import { createEmptyPostgresDatabase, postgresUrl } from "./helpers/db.js";
 import { buildServer, type CliProcess, startCli } from "./helpers/process.js";
 import { seededRandom } from "./helpers/random.js";
 
@@ -135,7 +135,7 @@ describe("SIGKILL in the middle of a stream of changes, then restart", () => {
   it("loses nothing on the embedded database (data directory)", async () => {
     const dir = await mkdtemp(join(tmpdir(), "jobs-api-crash-"));
     cleanup.push(() => rm(dir, { recursive: true, force: true }));
-    await createTestDataDir(dir);
+    await createDemoDataDir(dir);
     const start = () => startCli(["--data-dir", dir, "--log-level", "info"]);
     const writes = await crashRounds("pglite", start);
     // The last restart must come up healthy; then it is stopped cleanly so that the data can be read.
@@ -210,7 +210,7 @@ describe("SIGTERM", () => {
   it("finishes the request under way, refuses new connections and exits 0", async () => {
     const dir = await mkdtemp(join(tmpdir(), "jobs-api-term-"));
     cleanup.push(() => rm(dir, { recursive: true, force: true }));
-    await createTestDataDir(dir);
+    await createDemoDataDir(dir);
     const cli = await startCli(["--data-dir", dir]);
     const { port } = new URL(cli.origin);
 
@@ -266,7 +266,7 @@ describe("jobs-api-server options", () => {
   it("rate limits when asked (--rate-limit), answering 429 with Retry-After, and not by default", async () => {
     const dir = await mkdtemp(join(tmpdir(), "jobs-api-rate-"));
     cleanup.push(() => rm(dir, { recursive: true, force: true }));
-    await createTestDataDir(dir);
+    await createDemoDataDir(dir);
     for (const [args, limited] of [
       [["--rate-limit", "3"], true],
       [[], false],

@@ -2,8 +2,8 @@ import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
-import { DEMO_TOKENS } from "../src/index.js";
-import { serveForFile, type TestServer } from "./helpers/server.js";
+import { DEMO_TOKENS, type DemoServer } from "../src/index.js";
+import { serveForFile } from "./helpers/server.js";
 
 /**
  * A GitLab client nobody on this project wrote: Debian's python3-gitlab (python-gitlab 3.x) drives every
@@ -14,7 +14,7 @@ import { serveForFile, type TestServer } from "./helpers/server.js";
 const run = promisify(execFile);
 const script = fileURLToPath(new URL("python-gitlab/jobs.py", import.meta.url));
 
-let server: TestServer;
+let server: DemoServer;
 serveForFile((_db, s) => {
   server = s;
 });

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { type Database, DEMO_IDS, DEMO_TOKENS, store } from "../src/index.js";
+import { type Database, DEMO_IDS, DEMO_TOKENS, type DemoServer, store } from "../src/index.js";
 import { createWorld, type World } from "./helpers/fixtures.js";
-import { call, serveForFile, type TestServer } from "./helpers/server.js";
+import { call, serveForFile } from "./helpers/server.js";
 
 let db: Database;
-let server: TestServer;
+let server: DemoServer;
 let w: World;
 const T = DEMO_TOKENS.maintainer;
 

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { iso } from "../src/entities/timestamps.js";
 import { type Database, DEMO_TOKENS, migrate, store } from "../src/index.js";
 import { authenticateAccessToken, authenticateJobToken } from "../src/store/auth.js";
 import { countJobs, listJobs, listJobsKeyset } from "../src/store/jobs.js";
-import { iso } from "../src/store/timestamps.js";
 import { backends } from "./helpers/db.js";
 import { createWorld } from "./helpers/fixtures.js";
 

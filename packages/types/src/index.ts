@@ -10,6 +10,15 @@ export { operationTable, type SecuritySchemeName } from "./generated/operations.
 export type * from "./generated/schema.js";
 /** Every job and pipeline status, in the spec's order: generated from its enums. */
 export { jobStatusValues, pipelineStatusValues } from "./generated/schema.js";
+/** GitLab's sets of job statuses (`Ci::HasStatus`) and the statuses each job action acts on. */
+export {
+  ALIVE_STATUSES,
+  BLOCKED_STATUS,
+  CANCEL_EVENT_STATUSES,
+  CANCELABLE_STATUSES,
+  COMPLETED_STATUSES,
+  RETRYABLE_STATUSES,
+} from "./statuses.js";
 
 /** The spec's operationIds: the names of the client's methods, the server's handlers and the conformance checks. */
 export type OperationId = keyof operations;

@@ -1,11 +1,21 @@
 /** Checks of cancel, retry, play and erase: they change jobs, so they run only with `--destructive`. */
-import type { Job, JobStatus } from "@jobs-api/types";
+import {
+  ALIVE_STATUSES,
+  CANCEL_EVENT_STATUSES,
+  type Job,
+  type JobStatus,
+  RETRYABLE_STATUSES,
+} from "@jobs-api/types";
 import { type CheckContext, differences, type OpExchange, sameReads, withoutClock } from "../context.js";
 import { allPages, type CheckDefinition, ids, unknownId, unknownJobCheck, wasRetried } from "./helpers.js";
 import { traceCandidates } from "./jobs.js";
 
-/** Statuses GitLab's cancel acts on, those least needed by other checks first. */
-const cancelable: readonly JobStatus[] = [
+/**
+ * The order in which checks claim jobs, those least needed by other checks first. Jobs waiting for a
+ * callback or for their runner to stop (`waiting_for_callback`, `canceling`) are never claimed: what an
+ * action does to them depends on what they wait for.
+ */
+const claimOrder: readonly JobStatus[] = [
   "created",
   "pending",
   "waiting_for_resource",
@@ -13,16 +23,17 @@ const cancelable: readonly JobStatus[] = [
   "scheduled",
   "running",
   "manual",
+  "failed",
+  "success",
+  "canceled",
 ];
-const retryable: readonly JobStatus[] = ["failed", "success", "canceled"];
+const claimable = (statuses: readonly JobStatus[]) => claimOrder.filter((s) => statuses.includes(s));
+
+/** Statuses GitLab's cancel acts on. */
+const cancelable = claimable(CANCEL_EVENT_STATUSES);
+const retryable = claimable(RETRYABLE_STATUSES);
 /** Jobs that are neither manual nor finished: no action can play or retry them. */
-const inProgress: readonly JobStatus[] = [
-  "created",
-  "pending",
-  "waiting_for_resource",
-  "preparing",
-  "running",
-];
+const inProgress = claimable(ALIVE_STATUSES);
 
 /** The job as the server has it now, with the answer to show if a later assertion fails. */
 async function current(ctx: CheckContext, id: number): Promise<[Job, OpExchange<"getJob">]> {

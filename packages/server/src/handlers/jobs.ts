@@ -1,6 +1,7 @@
 import type { JobStatus, OperationId, operations } from "@jobs-api/types";
 import type { Request, RequestHandler, Response } from "express";
 import type { Database } from "../db/database.js";
+import * as entities from "../entities/index.js";
 import { badRequest, forbidden, HttpError, notFound, unauthorized } from "../errors.js";
 import {
   atLeast,
@@ -19,7 +20,6 @@ import {
   setKeysetHeaders,
   setOffsetHeaders,
 } from "../http/pagination.js";
-import * as entities from "../store/entities.js";
 import {
   countJobs,
   findJob,

@@ -1,18 +1,12 @@
-import { readFileSync } from "node:fs";
-import { specPath } from "@jobs-api/types";
+import { operationTable } from "@jobs-api/types";
 import type { Request } from "express";
 
-/** Names of the spec's parameters typed as plain integers (`job_id`, `pipeline_id`, `page`, `per_page`). */
-export const integerParameters: ReadonlySet<string> = (() => {
-  const spec = JSON.parse(readFileSync(specPath, "utf8")) as {
-    components: { parameters: Record<string, { name: string; schema?: { type?: string } }> };
-  };
-  return new Set(
-    Object.values(spec.components.parameters)
-      .filter((p) => p.schema?.type === "integer")
-      .map((p) => p.name),
-  );
-})();
+/** Names of the operations' parameters typed as plain integers (`job_id`, `pipeline_id`, `page`, `per_page`). */
+export const integerParameters: ReadonlySet<string> = new Set(
+  Object.values(operationTable).flatMap((op) =>
+    Object.entries(op.parameters).flatMap(([name, p]) => (p.type === "integer" ? [name] : [])),
+  ),
+);
 
 /**
  * What Ruby's `Integer(text, 10)` accepts, less its `_` digit separators (which Ajv would not read as a

@@ -1,7 +1,14 @@
-import type { JobStatus, JobVariableAttributes } from "@jobs-api/types";
+import {
+  BLOCKED_STATUS,
+  CANCEL_EVENT_STATUSES,
+  COMPLETED_STATUSES,
+  type JobStatus,
+  type JobVariableAttributes,
+  RETRYABLE_STATUSES,
+} from "@jobs-api/types";
 import type { Database, Queryable } from "../db/database.js";
+import { compositeStatus, type JobState } from "../status/pipeline-status.js";
 import { getJobById } from "./jobs.js";
-import { compositeStatus, type JobState } from "./pipeline-status.js";
 import type { JobRow } from "./rows.js";
 
 /**
@@ -9,21 +16,6 @@ import type { JobRow } from "./rows.js";
  * (`SELECT … FOR UPDATE`), so concurrent actions on one job serialise and see each other's outcome:
  * of many concurrent retries exactly one creates a new job, the others find the job already retried.
  */
-
-const CANCELABLE: readonly JobStatus[] = [
-  "created",
-  "waiting_for_resource",
-  "preparing",
-  "waiting_for_callback",
-  "pending",
-  "running",
-  "scheduled",
-  "manual",
-];
-// `Ci::Processable#retryable?`: completed or canceling (a canceling job may be retried at once).
-const RETRYABLE: readonly JobStatus[] = ["success", "failed", "canceled", "canceling"];
-const ERASABLE: readonly JobStatus[] = ["success", "failed", "canceled", "skipped"];
-const PLAYABLE: readonly JobStatus[] = ["manual", "scheduled"];
 
 interface LockedJob {
   id: number;
@@ -44,7 +36,9 @@ async function lockJob(tx: Queryable, jobId: number): Promise<LockedJob> {
   return row;
 }
 
-const isRetryable = (job: LockedJob) => RETRYABLE.includes(job.status) && !job.retried && !job.archived;
+// `Ci::Processable#retryable?`: completed or canceling (a canceling job may be retried at once).
+const isRetryable = (job: LockedJob) =>
+  RETRYABLE_STATUSES.includes(job.status) && !job.retried && !job.archived;
 
 async function setVariables(tx: Queryable, jobId: number, variables: readonly JobVariableAttributes[]) {
   // Later duplicates win, as a hash built from the list would in GitLab.
@@ -136,7 +130,7 @@ export function cancelJob(
   return db.transaction(async (tx) => {
     const job = await lockJob(tx, jobId);
     const forced = options.force === true && job.status === "canceling";
-    if (!CANCELABLE.includes(job.status) && !forced) return resulting(tx, jobId, viewerId);
+    if (!CANCEL_EVENT_STATUSES.includes(job.status) && !forced) return resulting(tx, jobId, viewerId);
     await tx.query("UPDATE jobs SET status = 'canceled', finished_at = now() WHERE id = $1", [jobId]);
     await updatePipeline(tx, jobId);
     return resulting(tx, jobId, viewerId);
@@ -166,7 +160,8 @@ export function playJob(
     const job = await lockJob(tx, jobId);
     const action = job.when === "manual" || job.when === "delayed";
     if (!action || job.archived) return { refused: "unplayable" };
-    if (PLAYABLE.includes(job.status)) {
+    // `Ci::Build#playable?`: a blocked job is played; a finished one is retried instead.
+    if (BLOCKED_STATUS.includes(job.status)) {
       await tx.query(
         "UPDATE jobs SET status = 'pending', user_id = $2, queued_at = now(), scheduled_at = NULL WHERE id = $1",
         [jobId, userId],
@@ -185,7 +180,8 @@ export function playJob(
 export function eraseJob(db: Database, jobId: number, userId: number): Promise<EraseOutcome> {
   return db.transaction(async (tx) => {
     const job = await lockJob(tx, jobId);
-    if (!ERASABLE.includes(job.status) || job.archived) return { refused: "not_erasable" };
+    // `Ci::Build#erasable?`: a completed job with artifacts or a log left.
+    if (!COMPLETED_STATUSES.includes(job.status) || job.archived) return { refused: "not_erasable" };
     const [leftovers] = await tx.query<{ any: boolean }>(
       `SELECT EXISTS (SELECT 1 FROM job_artifacts WHERE job_id = $1)
            OR EXISTS (SELECT 1 FROM job_traces WHERE job_id = $1) AS any`,

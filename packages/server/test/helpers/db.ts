@@ -1,13 +1,10 @@
-import { createHash, randomUUID } from "node:crypto";
-import { readdir, readFile, rename, stat, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { randomUUID } from "node:crypto";
 import pg from "pg";
 import {
+  createDemoDataDir,
   type Database,
   migrate,
-  migrationsDir,
-  openPglite,
+  openDemoDatabase,
   openPostgres,
   seedDemo,
 } from "../../src/index.js";
@@ -15,54 +12,11 @@ import {
 /** A real PostgreSQL server for the PG variants of the store tests (a superuser on an admin database). */
 export const postgresUrl = process.env.JOBS_API_TEST_DATABASE_URL;
 
-const seedSource = new URL("../../src/seed/demo.ts", import.meta.url);
-
-/** The template changes whenever the migrations, the seed or PGlite change. */
-async function templateKey(): Promise<string> {
-  const hash = createHash("sha256");
-  for (const name of (await readdir(migrationsDir)).sort())
-    hash.update(await readFile(new URL(name, migrationsDir)));
-  hash.update(await readFile(seedSource));
-  hash.update(
-    await readFile(new URL("../../node_modules/@electric-sql/pglite/package.json", import.meta.url)),
-  );
-  return hash.digest("hex").slice(0, 16);
-}
-
-/**
- * A migrated, seeded PGlite data directory as a tarball under the OS temp dir, built once (about 3 s)
- * and reused by every test file and every run until its inputs change.
- */
-async function template(): Promise<Blob> {
-  const file = join(tmpdir(), `jobs-api-server-template-${await templateKey()}.tar`);
-  const exists = await stat(file).then(
-    (s) => s.size > 0,
-    () => false,
-  );
-  if (!exists) {
-    const db = await openPglite();
-    await migrate(db);
-    await seedDemo(db);
-    const dump = await db.dump();
-    await db.close();
-    // Parallel test files may build it at once; the rename makes whichever finishes last win atomically.
-    const partial = `${file}.${randomUUID()}`;
-    await writeFile(partial, Buffer.from(await dump.arrayBuffer()));
-    await rename(partial, file);
-  }
-  return new Blob([await readFile(file)]);
-}
-
-/** A fresh in-memory PGlite with the schema and the demo data, in about half a second. */
-export async function openTestPglite(): Promise<Database> {
-  return openPglite({ loadDataDir: await template() });
-}
+/** A fresh in-memory PGlite with the schema and the demo data, from the fixture's cached template. */
+export const openTestPglite = openDemoDatabase;
 
 /** A PGlite data directory holding the migrated, seeded template, for server processes to start on. */
-export async function createTestDataDir(dataDir: string): Promise<void> {
-  const db = await openPglite({ dataDir, loadDataDir: await template() });
-  await db.close();
-}
+export const createTestDataDir = createDemoDataDir;
 
 /** An empty database on the PostgreSQL server of `JOBS_API_TEST_DATABASE_URL`; `drop()` removes it. */
 export async function createEmptyPostgresDatabase(): Promise<{ url: string; drop(): Promise<void> }> {

@@ -15,8 +15,8 @@
 //   this list `without_count`, so the limited set (no X-Total, X-Total-Pages) is asserted.
 
 import { describe, expect, it } from "vitest";
-import { type Database, store } from "../../src/index.js";
-import { call, serveForFile, type TestServer } from "../helpers/server.js";
+import { type Database, type DemoServer, store } from "../../src/index.js";
+import { call, serveForFile } from "../helpers/server.js";
 import {
   type Answer,
   ARTIFACTS_AND_TRACE,
@@ -36,7 +36,7 @@ import {
 } from "./world.js";
 
 let db: Database;
-let server: TestServer;
+let server: DemoServer;
 serveForFile((d, s) => {
   db = d;
   server = s;

@@ -8,8 +8,8 @@
 // The other describes of the file (pipelines themselves) are not among the 11 operations.
 
 import { describe, expect, it } from "vitest";
-import { type Database, store } from "../../src/index.js";
-import { call, serveForFile, type TestServer } from "../helpers/server.js";
+import { type Database, type DemoServer, store } from "../../src/index.js";
+import { call, serveForFile } from "../helpers/server.js";
 import {
   ARTIFACTS_AND_TRACE,
   addArtifactsAndTrace,
@@ -26,7 +26,7 @@ import {
 } from "./world.js";
 
 let db: Database;
-let server: TestServer;
+let server: DemoServer;
 serveForFile((d, s) => {
   db = d;
   server = s;

@@ -12,7 +12,7 @@ import type {
   User,
   UserBasic,
 } from "@jobs-api/types";
-import type { AgentContext, AgentRow } from "./projects.js";
+import type { AgentContext, AgentRow } from "../store/projects.js";
 import type {
   CommitRow,
   JobRow,
@@ -23,7 +23,7 @@ import type {
   RunnerManagerRow,
   RunnerRow,
   UserRow,
-} from "./rows.js";
+} from "../store/rows.js";
 import { iso, isoOrNull, seconds } from "./timestamps.js";
 
 /** Rows → the JSON GitLab sends (its `Entities::Ci::*` classes). */

@@ -1,4 +1,4 @@
-import type { Timestamp } from "./rows.js";
+import type { Timestamp } from "../store/rows.js";
 
 /**
  * A UTC timestamp as PostgreSQL writes it in JSON (`2016-01-11T10:13:33.506123+00:00`, fraction of 0 to 6

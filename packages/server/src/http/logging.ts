@@ -1,0 +1,48 @@
+import type { Logger } from "pino";
+import { pinoHttp } from "pino-http";
+import { TOKEN_QUERY_PARAMS } from "./auth.js";
+
+const TOKEN_PARAMS: ReadonlySet<string> = new Set(Object.values(TOKEN_QUERY_PARAMS));
+
+/**
+ * Request URLs as logged: the values of token query parameters replaced, so that logs never hold a token.
+ * Names are compared as the query parser reads them (`private%5Ftoken` is `private_token`, `job_token[]`
+ * an array of it) and in any case, so that no spelling the server might accept slips through.
+ */
+export function redactUrl(url: string): string {
+  const start = url.indexOf("?");
+  if (start < 0) return url;
+  const pairs = url
+    .slice(start + 1)
+    .split("&")
+    .map((pair) => {
+      const eq = pair.indexOf("=");
+      if (eq < 0) return pair;
+      const key = pair.slice(0, eq);
+      let name = key;
+      try {
+        name = decodeURIComponent(key.replaceAll("+", " "));
+      } catch {
+        // Not valid percent-encoding: compared as written.
+      }
+      const base = name.replace(/\[.*$/, "").toLowerCase();
+      return TOKEN_PARAMS.has(base) ? `${key}=[REDACTED]` : pair;
+    });
+  return `${url.slice(0, start + 1)}${pairs.join("&")}`;
+}
+
+/** The request log: one line per answer, with the URL redacted and nothing else of the request or answer. */
+export function requestLogger(logger: Logger) {
+  return pinoHttp({
+    logger,
+    serializers: {
+      req: (req: { id: unknown; method: string; url: string; remoteAddress?: string }) => ({
+        id: req.id,
+        method: req.method,
+        url: redactUrl(req.url),
+        remoteAddress: req.remoteAddress,
+      }),
+      res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+    },
+  });
+}
