@@ -10,6 +10,7 @@ const rootDir = resolve(packageDir, "../..");
 const readmes = {
   "packages/client/README.md": join(packageDir, "README.md"),
   "README.md": join(rootDir, "README.md"),
+  "packages/types/README.md": join(rootDir, "packages/types/README.md"),
 };
 
 function tsBlocks(markdown: string): string[] {

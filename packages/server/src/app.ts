@@ -1,4 +1,5 @@
 import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { docsPath, type OperationId, operationTable, specPath, specYamlPath } from "@jobs-api/types";
 import bytes from "bytes";
 import compression from "compression";
@@ -43,6 +44,9 @@ export interface AppOptions {
 }
 
 export const API_BASE = "/api/v4";
+
+/** The docs page as the published package carries it (`@jobs-api/types` does not publish it). */
+const ownDocsPath = fileURLToPath(new URL("../docs/index.html", import.meta.url));
 
 /** `config/application.rb`'s second `Rack::Cors` rule (the first is for GitLab's own origin, with cookies). */
 const CORS: cors.CorsOptions = {
@@ -239,8 +243,10 @@ export function createApp(options: AppOptions): Express {
   app.get("/openapi.yaml", (_req, res) => res.type("application/yaml").sendFile(specYamlPath));
   // The docs page is 2.6 MB of HTML and inline scripts (about 0.6 MB gzipped); only it is compressed.
   app.get("/docs", compression(), (_req, res) => {
-    if (!existsSync(docsPath)) throw new HttpError(404, { error: "404 Not Found - docs are not built" });
-    res.sendFile(docsPath);
+    // The repository's build, else the copy the published package carries (`prepack`).
+    const docs = [docsPath, ownDocsPath].find((path) => existsSync(path));
+    if (!docs) throw new HttpError(404, { error: "404 Not Found - docs are not built" });
+    res.sendFile(docs);
   });
   // The site root leads to the docs; the API root answers as on GitLab, with a link to them.
   app.get("/", (_req, res) => res.redirect(302, "/docs"));
