@@ -125,14 +125,26 @@ export const operationTable = ${JSON.stringify(table, null, 2)} as const;
 }
 
 // Redoc fetches its "API docs by" logo from a CDN even with --inlineBundle; offline that request fails and
-// logs a console error, so the page points at an inline image instead and stays fully self-contained.
+// logs a console error, so the page points at inline images instead and stays fully self-contained. They
+// say what the CDN's logos say (the word "Redocly", or its initial when the sidebar is collapsed), so the
+// badge reads "API docs by Redocly" instead of ending on an empty image.
 const redocLogo = /https:\/\/cdn\.redoc\.ly\/redoc\/logo-mini(-full)?\.svg/g;
-const inlineLogo = "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' width='1' height='1'/%3E";
+const svgText = (width, text) =>
+  `data:image/svg+xml,${encodeURIComponent(
+    `<svg xmlns='http://www.w3.org/2000/svg' width='${width}' height='16' viewBox='0 0 ${width} 16'>` +
+      `<text x='0' y='13' font-family='Inter,Arial,sans-serif' font-size='13' font-weight='600' fill='#8c8c9a'>${text}</text></svg>`,
+  ).replaceAll("'", "%27")}`;
+const inlineLogo = { full: svgText(56, "Redocly"), mini: svgText(12, "R") };
 
 function docs() {
   mkdirSync(dirname(out.docs), { recursive: true });
   run(["build-docs", out.json, "--output", out.docs, "--inlineBundle", "--title", "GitLab CI Jobs API"]);
-  writeFileSync(out.docs, readFileSync(out.docs, "utf8").replace(redocLogo, inlineLogo));
+  writeFileSync(
+    out.docs,
+    readFileSync(out.docs, "utf8").replace(redocLogo, (_url, full) =>
+      full ? inlineLogo.full : inlineLogo.mini,
+    ),
+  );
 }
 
 async function timed(name, fn) {

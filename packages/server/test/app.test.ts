@@ -44,6 +44,33 @@ describe("service endpoints", () => {
   });
 });
 
+describe("the roots lead to the docs", () => {
+  it("redirects / to /docs", async () => {
+    const r = await fetch(`${server.origin}/`, { redirect: "manual" });
+    expect(r.status).toBe(302);
+    expect(r.headers.get("location")).toBe("/docs");
+  });
+
+  it.each(["/api/v4", "/api/v4/"])("answers GitLab's 404 at %s, linking the docs", async (path) => {
+    const r = await call(`${server.origin}${path}`);
+    expect(r.status).toBe(404);
+    expect(r.body).toEqual({ error: "404 Not Found" });
+    expect(r.headers.get("link")).toBe('</docs>; rel="service-doc"');
+  });
+
+  it.runIf(existsSync(docsPath))("serves /docs compressed, and the API uncompressed", async () => {
+    const docs = await fetch(`${server.origin}/docs`, { headers: { "Accept-Encoding": "gzip" } });
+    expect(docs.headers.get("content-encoding")).toBe("gzip");
+    expect((await docs.text()).length).toBeGreaterThan(1_000_000); // fetch inflates it
+    const api = await fetch(`${server.api}/projects/1/jobs`, {
+      headers: { "Accept-Encoding": "gzip", "PRIVATE-TOKEN": T },
+    });
+    expect(api.status).toBe(200);
+    expect(api.headers.get("content-encoding")).toBeNull();
+    await api.arrayBuffer();
+  });
+});
+
 describe("routing errors are GitLab's JSON", () => {
   it.each([
     "/api/v4/nothing",

@@ -174,7 +174,7 @@ describe("one server per data directory", () => {
   it("refuses a second server on a data directory in use, naming the holder, and frees it on exit", async () => {
     const dir = await mkdtemp(join(tmpdir(), "jobs-api-lock-"));
     cleanup.push(() => rm(dir, { recursive: true, force: true }));
-    await createTestDataDir(dir);
+    await createDemoDataDir(dir);
     const first = await startCli(["--data-dir", dir]);
     await expect(startCli(["--data-dir", dir])).rejects.toThrow(
       `data directory ${dir} is in use by process ${first.child.pid}`,

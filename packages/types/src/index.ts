@@ -27,5 +27,8 @@ export type OperationId = keyof operations;
 export const specPath: string = fileURLToPath(new URL("../spec/openapi.json", import.meta.url));
 /** Absolute path of the bundled spec (YAML). */
 export const specYamlPath: string = fileURLToPath(new URL("../spec/openapi.yaml", import.meta.url));
-/** Absolute path of the published API docs (built by `pnpm generate`). */
+/**
+ * Absolute path of the API docs page, built by `pnpm generate` in the repository. The published package does
+ * not carry it (2.6 MB, which every client install would download): `@jobs-api/server` ships its own copy.
+ */
 export const docsPath: string = fileURLToPath(new URL("../docs/index.html", import.meta.url));

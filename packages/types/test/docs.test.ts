@@ -76,4 +76,43 @@ describe("the published API docs", () => {
     await page.screenshot({ path: "test-results/docs.png" });
     expect(problems).toEqual([]);
   });
+
+  it("show request samples (curl, then TypeScript), queries GitLab takes, and no stray markup", async () => {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    page.setDefaultTimeout(15_000);
+    await page.goto(`${pathToFileURL(docsPath).href}#tag/Project-jobs/operation/listProjectJobs`);
+    await page.waitForFunction(
+      () => document.querySelector("[data-testid=search-trigger]")?.textContent?.includes("Search") === true,
+    );
+
+    // The request samples panel: curl first, TypeScript one click away.
+    const samples = page
+      .locator(".panel-request-samples")
+      .filter({ hasText: "GET/projects/{id}/jobs" })
+      .first();
+    await expect.poll(() => samples.textContent()).toContain("curl --globoff");
+    await samples.getByRole("button", { name: "curl" }).click();
+    await page.getByRole("menuitem", { name: "TypeScript" }).click();
+    await expect.poll(() => samples.textContent()).toContain("await gitlab.listProjectJobs(");
+
+    // The scope parameter shows queries GitLab takes, never Redoc's `scope=["failed"]` for an array example.
+    const scope = page.locator('[id$="/t=request&in=query&path=scope"]').first();
+    expect(await scope.textContent()).toContain("scope[]=failed");
+    // biome-ignore lint/performance/useDomNodeTextContent: what the reader sees, not the page's script
+    expect(await page.locator("body").innerText()).not.toMatch(/scope=\[/);
+
+    // Server descriptions are plain text in Redoc: no Markdown backticks may show.
+    await page.goto(pathToFileURL(docsPath).href);
+    await page.getByText("The jobs-api reference server", { exact: false }).first().waitFor();
+    await page.getByText("Show 1 variable").first().click();
+    await page.getByText("Host name of the GitLab instance", { exact: false }).first().waitFor();
+    // biome-ignore lint/performance/useDomNodeTextContent: what the reader sees, not the page's script
+    expect(await page.locator("body").innerText()).not.toContain("`");
+
+    // The "API docs by" badge shows an image with something in it (Redoc's own is on a CDN).
+    const logo = page.locator('img[alt="redocly logo"]').first();
+    await logo.waitFor();
+    expect(await logo.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBeGreaterThan(1);
+    await page.close();
+  });
 });

@@ -853,7 +853,8 @@ export interface components {
          */
         ProjectId: number | string;
         /**
-         * @description Only jobs with these statuses; all jobs when absent. Several statuses are sent with brackets
+         * @description Only jobs with these statuses; all jobs when absent: `scope[]=failed` lists the failed jobs,
+         *     `scope[]=pending&scope[]=running` the pending and running ones. Several statuses are sent with brackets
          *     (`scope[]=failed&scope[]=success`) or as a hash, whose values are taken (`scope[0]=failed&scope[1]=success`,
          *     jobs.rb's `coerce_with`); a single `scope=failed` is one status. As on GitLab (Rack), a key repeated *without* brackets keeps its last
          *     value: `scope=failed&scope=success` lists `success` jobs only. Any value that is not a job status answers
@@ -896,7 +897,8 @@ export interface components {
          */
         PipelineId: number;
         /**
-         * @description Only jobs with these statuses; all jobs when absent. Several statuses are sent with brackets
+         * @description Only jobs with these statuses; all jobs when absent: `scope[]=failed` lists the failed jobs,
+         *     `scope[]=pending&scope[]=running` the pending and running ones. Several statuses are sent with brackets
          *     (`scope[]=failed&scope[]=success`); a single `scope=failed` is one status. Unlike the project jobs list, a
          *     hash (`scope[a]=failed`) is refused like an unknown status (pipelines.rb's `coerce_with`). As on GitLab (Rack), a key repeated *without* brackets keeps its last
          *     value: `scope=failed&scope=success` lists `success` jobs only. Any value that is not a job status answers
@@ -1036,7 +1038,8 @@ export interface operations {
         parameters: {
             query?: {
                 /**
-                 * @description Only jobs with these statuses; all jobs when absent. Several statuses are sent with brackets
+                 * @description Only jobs with these statuses; all jobs when absent: `scope[]=failed` lists the failed jobs,
+                 *     `scope[]=pending&scope[]=running` the pending and running ones. Several statuses are sent with brackets
                  *     (`scope[]=failed&scope[]=success`) or as a hash, whose values are taken (`scope[0]=failed&scope[1]=success`,
                  *     jobs.rb's `coerce_with`); a single `scope=failed` is one status. As on GitLab (Rack), a key repeated *without* brackets keeps its last
                  *     value: `scope=failed&scope=success` lists `success` jobs only. Any value that is not a job status answers
@@ -1123,7 +1126,8 @@ export interface operations {
         parameters: {
             query?: {
                 /**
-                 * @description Only jobs with these statuses; all jobs when absent. Several statuses are sent with brackets
+                 * @description Only jobs with these statuses; all jobs when absent: `scope[]=failed` lists the failed jobs,
+                 *     `scope[]=pending&scope[]=running` the pending and running ones. Several statuses are sent with brackets
                  *     (`scope[]=failed&scope[]=success`); a single `scope=failed` is one status. Unlike the project jobs list, a
                  *     hash (`scope[a]=failed`) is refused like an unknown status (pipelines.rb's `coerce_with`). As on GitLab (Rack), a key repeated *without* brackets keeps its last
                  *     value: `scope=failed&scope=success` lists `success` jobs only. Any value that is not a job status answers
@@ -1192,7 +1196,8 @@ export interface operations {
         parameters: {
             query?: {
                 /**
-                 * @description Only jobs with these statuses; all jobs when absent. Several statuses are sent with brackets
+                 * @description Only jobs with these statuses; all jobs when absent: `scope[]=failed` lists the failed jobs,
+                 *     `scope[]=pending&scope[]=running` the pending and running ones. Several statuses are sent with brackets
                  *     (`scope[]=failed&scope[]=success`); a single `scope=failed` is one status. Unlike the project jobs list, a
                  *     hash (`scope[a]=failed`) is refused like an unknown status (pipelines.rb's `coerce_with`). As on GitLab (Rack), a key repeated *without* brackets keeps its last
                  *     value: `scope=failed&scope=success` lists `success` jobs only. Any value that is not a job status answers
