@@ -15,14 +15,20 @@ import {
 /** A real PostgreSQL server for the PG variants of the store tests (a superuser on an admin database). */
 export const postgresUrl = process.env.JOBS_API_TEST_DATABASE_URL;
 
-const seedSource = new URL("../../src/seed/demo.ts", import.meta.url);
+/** What the seeded data depends on: the demo file and the code that loads it. */
+const seedSources = [
+  "../../fixtures/demo.yaml",
+  "../../src/seed/demo.ts",
+  "../../src/fixtures/load.ts",
+  "../../src/store/create.ts",
+].map((path) => new URL(path, import.meta.url));
 
 /** The template changes whenever the migrations, the seed or PGlite change. */
 async function templateKey(): Promise<string> {
   const hash = createHash("sha256");
   for (const name of (await readdir(migrationsDir)).sort())
     hash.update(await readFile(new URL(name, migrationsDir)));
-  hash.update(await readFile(seedSource));
+  for (const source of seedSources) hash.update(await readFile(source));
   hash.update(
     await readFile(new URL("../../node_modules/@electric-sql/pglite/package.json", import.meta.url)),
   );
