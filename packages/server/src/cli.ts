@@ -4,6 +4,8 @@ import { parseArgs } from "node:util";
 import { pino } from "pino";
 import { API_BASE, createApp, setUpValidator } from "./app.js";
 import { openDatabase } from "./db/open.js";
+import { DatabaseNotEmptyError, loadFixtures, readFixtures } from "./fixtures/load.js";
+import { FixtureError } from "./fixtures/validate.js";
 import { seedDemo } from "./seed/demo.js";
 import { listen } from "./server.js";
 
@@ -15,13 +17,15 @@ Options (environment variable in brackets):
   --port <n>                 port to listen on [PORT] (default 3000; 0 picks a free one)
   --host <addr>              address to listen on [HOST] (default 127.0.0.1)
   --database-url <url>       postgres://… to use a PostgreSQL server [DATABASE_URL]
-  --data-dir <dir>           embedded database directory (default ./.data/pglite; memory:// for none)
+  --data-dir <dir>           embedded database directory (default ./.data/pglite, memory:// with --fixtures)
   --log-level <level>        pino level: fatal, error, warn, info, debug, trace, silent [LOG_LEVEL] (default info)
   --no-response-validation   do not validate responses against the spec (faster)
   --rate-limit <n>           answer 429 beyond n requests per minute and client [RATE_LIMIT] (default off)
   --external-url <origin>    origin of the URLs in Link headers, e.g. https://jobs.example.com [EXTERNAL_URL]
                              (default: the scheme and Host of each request)
   --no-seed                  do not load the demo data into an empty database
+  --fixtures <file>          load this fixture file (YAML or JSON) instead of the demo data; the database
+                             must be empty: exits 2, changing nothing, if it has data or the file is invalid
   -h, --help                 show this help
 
 JOBS_API_DEMO_TOKEN sets the demo maintainer's personal access token.`;
@@ -37,6 +41,19 @@ function originOf(url: string): string {
   return parsed.origin;
 }
 
+/**
+ * A fixture file or database the user must fix ends the process with the place of every problem, one a
+ * line, no stack, and exit code 2 (a usage error); other errors go on to the generic handler.
+ */
+function refuse(file: string): (error: unknown) => never {
+  return (error) => {
+    if (!(error instanceof FixtureError || error instanceof DatabaseNotEmptyError)) throw error;
+    const lines = error instanceof FixtureError ? error.problems : [error.message];
+    process.stderr.write(`jobs-api-server: cannot load ${file}:\n${lines.map((l) => `  ${l}\n`).join("")}`);
+    process.exit(2);
+  };
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -49,6 +66,7 @@ async function main(): Promise<void> {
       "rate-limit": { type: "string" },
       "external-url": { type: "string" },
       "no-seed": { type: "boolean" },
+      fixtures: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -66,11 +84,18 @@ async function main(): Promise<void> {
   const externalUrl = externalUrlText === undefined ? undefined : originOf(externalUrlText);
   if (rate !== undefined && !(Number.isInteger(rate) && rate > 0))
     throw new Error(`invalid rate limit: ${rateText} (a whole number of requests per minute)`);
+  const fixturesFile = values.fixtures;
+  if (fixturesFile !== undefined && values["no-seed"])
+    throw new Error("--fixtures and --no-seed exclude each other");
+  // Before opening the database: an invalid file is refused without touching it.
+  const fixtures =
+    fixturesFile === undefined ? undefined : await readFixtures(fixturesFile).catch(refuse(fixturesFile));
   const logger = pino({ level: values["log-level"] ?? env.LOG_LEVEL ?? "info" });
 
   const started = performance.now();
   const databaseUrl = values["database-url"] ?? env.DATABASE_URL;
-  const dataDir = values["data-dir"] ?? "./.data/pglite";
+  // Fixtures describe a whole world to start from: by default in memory, so that every start gets it afresh.
+  const dataDir = values["data-dir"] ?? (fixtures ? "memory://" : "./.data/pglite");
   if (!databaseUrl && !dataDir.startsWith("memory://")) await mkdir(dataDir, { recursive: true });
   const db = await openDatabase(
     databaseUrl
@@ -80,7 +105,13 @@ async function main(): Promise<void> {
         }
       : { dataDir },
   );
-  if (!values["no-seed"]) {
+  if (fixtures) {
+    await loadFixtures(db, fixtures).catch(async (error: unknown) => {
+      await db.close();
+      return refuse(fixturesFile ?? "")(error);
+    });
+    logger.info({ fixtures: fixturesFile }, "loaded the fixtures");
+  } else if (!values["no-seed"]) {
     const token = env.JOBS_API_DEMO_TOKEN;
     const seeded = await seedDemo(db, token ? { maintainerToken: token } : {});
     if (seeded) logger.info("loaded the demo data");

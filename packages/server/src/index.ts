@@ -11,7 +11,18 @@ export {
   type PostgresOptions,
   type Queryable,
 } from "./db/index.js";
-export { DEMO_IDS, DEMO_TOKENS, type SeedOptions, seedDemo } from "./seed/demo.js";
+export { type Double, type DoubleOptions, startDouble } from "./fixtures/double.js";
+export type * from "./fixtures/format.js";
+export {
+  type CheckedFixtures,
+  checkFixtures,
+  DatabaseNotEmptyError,
+  type LoadedFixtures,
+  loadFixtures,
+  readFixtures,
+} from "./fixtures/load.js";
+export { FixtureError, fixturesSchemaUrl, parseFixtures } from "./fixtures/validate.js";
+export { DEMO_IDS, DEMO_TOKENS, demoFixturesUrl, type SeedOptions, seedDemo } from "./seed/demo.js";
 export { type ListenOptions, listen, type RunningServer } from "./server.js";
 export * as store from "./store/index.js";
 export {

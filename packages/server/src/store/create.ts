@@ -207,6 +207,7 @@ export async function createPipeline(db: Queryable, p: NewPipeline): Promise<num
 }
 
 export interface NewRunner {
+  id?: number;
   description?: string;
   name?: string;
   ipAddress?: string;
@@ -217,6 +218,7 @@ export interface NewRunner {
 
 export function createRunner(db: Queryable, r: NewRunner = {}): Promise<number> {
   return insertOne(db, "runners", {
+    id: r.id,
     description: r.description ?? "shared-runner",
     name: r.name ?? "gitlab-runner",
     ip_address: r.ipAddress,
@@ -227,6 +229,7 @@ export function createRunner(db: Queryable, r: NewRunner = {}): Promise<number> 
 }
 
 export interface NewRunnerManager {
+  id?: number;
   runnerId: number;
   systemId: string;
   version?: string;
@@ -240,6 +243,7 @@ export interface NewRunnerManager {
 
 export function createRunnerManager(db: Queryable, m: NewRunnerManager): Promise<number> {
   return insertOne(db, "runner_managers", {
+    id: m.id,
     runner_id: m.runnerId,
     system_id: m.systemId,
     version: m.version,
@@ -253,6 +257,7 @@ export function createRunnerManager(db: Queryable, m: NewRunnerManager): Promise
 }
 
 export interface NewEnvironment {
+  id?: number;
   projectId: number;
   name: string;
   /** GitLab derives it from the name (lower case, `-` for other characters, a random suffix if changed). */
@@ -261,7 +266,13 @@ export interface NewEnvironment {
 }
 
 export function createEnvironment(db: Queryable, e: NewEnvironment): Promise<number> {
-  return insertOne(db, "environments", { project_id: e.projectId, name: e.name, slug: e.slug, tier: e.tier });
+  return insertOne(db, "environments", {
+    id: e.id,
+    project_id: e.projectId,
+    name: e.name,
+    slug: e.slug,
+    tier: e.tier,
+  });
 }
 
 export interface NewJob {
@@ -365,12 +376,14 @@ export async function createJobToken(db: Queryable, jobId: number, token: string
 export async function createAgent(
   db: Queryable,
   a: {
+    id?: number;
     projectId: number;
     name: string;
     sharedWith?: readonly (number | { projectId: number; config: Record<string, unknown> })[];
   },
 ): Promise<number> {
   const id = await insertOne(db, "agents", {
+    id: a.id,
     project_id: a.projectId,
     name: a.name,
   });

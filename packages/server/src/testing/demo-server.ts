@@ -1,15 +1,11 @@
-import { createHash, randomUUID } from "node:crypto";
-import { readdir, readFile, rename, stat, writeFile } from "node:fs/promises";
-import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
-import { dirname, extname, join } from "node:path";
+import { extname } from "node:path";
 import { Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { pino } from "pino";
 import { API_BASE, type AppOptions, createApp } from "../app.js";
 import type { Database } from "../db/database.js";
-import { migrate, migrationsDir } from "../db/migrate.js";
 import { openPglite } from "../db/pglite.js";
+import { cachedTemplate } from "../db/template.js";
 import { seedDemo } from "../seed/demo.js";
 import { listen } from "../server.js";
 
@@ -19,49 +15,17 @@ import { listen } from "../server.js";
  * once, and the app on an ephemeral loopback port.
  */
 
-/** The seed module beside this one: its source under vitest, its build in dist. */
-const seedModule = new URL(`../seed/demo${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
+/** What the seeded data depends on: the demo file and the code that loads it (source under vitest, else dist). */
+const extension = extname(fileURLToPath(import.meta.url));
+const seedSources = [
+  "../../fixtures/demo.yaml",
+  `../seed/demo${extension}`,
+  `../fixtures/load${extension}`,
+  `../store/create${extension}`,
+].map((path) => new URL(path, import.meta.url));
 
-/** The template changes whenever the migrations, the seed or PGlite change. */
-async function templateKey(): Promise<string> {
-  const hash = createHash("sha256");
-  for (const name of (await readdir(migrationsDir)).sort())
-    hash.update(await readFile(new URL(name, migrationsDir)));
-  hash.update(await readFile(seedModule));
-  // PGlite's entry point is `dist/index.*`; its package.json, one level up, names the version.
-  const pglite = createRequire(import.meta.url).resolve("@electric-sql/pglite");
-  hash.update(await readFile(join(dirname(pglite), "..", "package.json")));
-  return hash.digest("hex").slice(0, 16);
-}
-
-let template: Promise<Blob> | undefined;
-
-/**
- * A migrated, seeded PGlite data directory as a tarball under the OS temp dir, built once (about 3 s)
- * and reused by every test file and every run until its inputs change.
- */
-function demoTemplate(): Promise<Blob> {
-  template ??= (async () => {
-    const file = join(tmpdir(), `jobs-api-server-template-${await templateKey()}.tar`);
-    const exists = await stat(file).then(
-      (s) => s.size > 0,
-      () => false,
-    );
-    if (!exists) {
-      const db = await openPglite();
-      await migrate(db);
-      await seedDemo(db);
-      const dump = await db.dump();
-      await db.close();
-      // Parallel test files may build it at once; the rename makes whichever finishes last win atomically.
-      const partial = `${file}.${randomUUID()}`;
-      await writeFile(partial, Buffer.from(await dump.arrayBuffer()));
-      await rename(partial, file);
-    }
-    return new Blob([await readFile(file)]);
-  })();
-  return template;
-}
+/** The demo data, loaded once into a cached template. */
+const demoTemplate = () => cachedTemplate("server-template", seedSources, seedDemo);
 
 /** A fresh in-memory PGlite with the schema and the demo data, in about half a second. */
 export async function openDemoDatabase(): Promise<Database> {

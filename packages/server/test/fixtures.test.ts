@@ -1,0 +1,508 @@
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  checkFixtures,
+  DatabaseNotEmptyError,
+  DEMO_IDS,
+  DEMO_TOKENS,
+  type Double,
+  demoFixturesUrl,
+  FixtureError,
+  type Fixtures,
+  fixturesSchemaUrl,
+  loadFixtures,
+  openPglite,
+  parseFixtures,
+  readFixtures,
+  startDouble,
+} from "../src/index.js";
+import { openTestPglite } from "./helpers/db.js";
+import { buildServer, cliPath, startCli } from "./helpers/process.js";
+
+const scenarioFile = fileURLToPath(new URL("data/scenario.yaml", import.meta.url));
+
+/** The problems a fixture value is refused with, or [] when it is valid. */
+function problemsOf(value: unknown): readonly string[] {
+  try {
+    checkFixtures(value);
+    return [];
+  } catch (error) {
+    if (error instanceof FixtureError) return error.problems;
+    throw error;
+  }
+}
+
+const STATUSES =
+  "created, waiting_for_resource, preparing, waiting_for_callback, pending, running, success, failed, canceling, canceled, skipped, manual, scheduled";
+
+/** One user `u` with a token, one project `g/p` with one pipeline holding `jobs`. */
+const world = (jobs: object[], more: Partial<Record<"user" | "project", object>> = {}) => ({
+  users: [{ username: "u", tokens: [{ token: "t" }], ...more.user }],
+  groups: [{ path: "g" }],
+  projects: [
+    { path: "g/p", members: [{ user: "u", role: "owner" }], pipelines: [{ jobs }], ...more.project },
+  ],
+});
+
+describe("the fixture format", () => {
+  it("publishes its JSON Schema in the package", async () => {
+    const schema = JSON.parse(await readFile(fixturesSchemaUrl, "utf8")) as {
+      $schema: string;
+      $defs: object;
+    };
+    expect(schema.$schema).toBe("https://json-schema.org/draft/2020-12/schema");
+    const manifest = JSON.parse(await readFile(new URL("../package.json", import.meta.url), "utf8")) as {
+      exports: Record<string, unknown>;
+      files: string[];
+    };
+    expect(manifest.exports["./fixtures.schema.json"]).toBe("./fixtures/fixtures.schema.json");
+    expect(manifest.files).toContain("fixtures");
+  });
+
+  const invalid: [string, unknown, string[]][] = [
+    [
+      "a job status that does not exist, at its exact place",
+      {
+        projects: [
+          { path: "a/one" },
+          {
+            path: "a/two",
+            pipelines: [
+              {
+                jobs: [
+                  { name: "a", status: "success" },
+                  { name: "b", status: "failed" },
+                  { name: "c", status: "manual" },
+                  { name: "d", status: "done" },
+                ],
+              },
+            ],
+          },
+        ],
+      },
+      [`projects[1].pipelines[0].jobs[3].status: must be one of ${STATUSES}`],
+    ],
+    [
+      "a misspelt property and a missing one",
+      { users: [{ username: "u", emial: "u@example.com" }], projects: [{ visibility: "public" }] },
+      ["users[0].emial: is not a property of the format", "projects[0].path: is required"],
+    ],
+    [
+      "times neither ISO with a zone nor relative",
+      world([{ name: "a", status: "success", startedAt: "yesterday", finishedAt: "2024-01-01 10:00" }]),
+      [
+        "projects[0].pipelines[0].jobs[0].startedAt: must be an ISO 8601 time with a zone (2024-01-01T09:00:00Z) or relative to loading (now, -5m, +2h, -3d)",
+        "projects[0].pipelines[0].jobs[0].finishedAt: must be an ISO 8601 time with a zone (2024-01-01T09:00:00Z) or relative to loading (now, -5m, +2h, -3d)",
+      ],
+    ],
+    [
+      "a date that does not exist",
+      world([{ name: "a", status: "success", createdAt: "2024-02-30T10:00:00Z" }]),
+      ['projects[0].pipelines[0].jobs[0].createdAt: "2024-02-30T10:00:00Z" is not a valid time'],
+    ],
+    [
+      "a wrong type, a bad sha, a version that does not exist",
+      { version: 2, users: [{ username: 7 }], projects: [{ path: "a/b", pipelines: [{ sha: "main" }] }] },
+      [
+        "version: must be equal to constant",
+        "users[0].username: must be string",
+        "projects[0].pipelines[0].sha: must be 40 lower-case hex digits",
+      ],
+    ],
+    [
+      "a member naming an unknown user",
+      {
+        users: [{ username: "u" }],
+        projects: [{ path: "u/p", members: [{ user: "nobody", role: "guest" }] }],
+      },
+      ['projects[0].members[0].user: no user "nobody" in users'],
+    ],
+    [
+      "a job token of an unknown job, and one acting as someone else",
+      {
+        users: [
+          { username: "u", tokens: [{ token: "a", kind: "job", job: "ghost" }] },
+          {
+            username: "v",
+            tokens: [
+              { token: "b", kind: "job", job: 5 },
+              { token: "c", kind: "job" },
+            ],
+          },
+        ],
+        projects: [
+          { path: "u/p", pipelines: [{ jobs: [{ id: 5, name: "a", status: "running", user: "u" }] }] },
+        ],
+      },
+      [
+        'users[0].tokens[0].job: no job with id or key "ghost"',
+        'users[1].tokens[0].job: a job token acts as its job\'s user: projects[0].pipelines[0].jobs[0].user must be "v"',
+        "users[1].tokens[1].job: is required for a token of kind job",
+      ],
+    ],
+    [
+      "duplicate usernames, tokens, token names and ids",
+      {
+        users: [
+          { id: 1, username: "u", tokens: [{ token: "t", name: "n" }] },
+          { id: 1, username: "U", tokens: [{ token: "t", name: "n" }] },
+        ],
+      },
+      [
+        'users[1].username: username "u" is already used at users[0].username',
+        "users[1].id: user id 1 is already used at users[0].id",
+        'users[1].tokens[0].token: token "t" is already used at users[0].tokens[0].token',
+        'users[1].tokens[0].name: token name "n" is already used at users[0].tokens[0].name',
+      ],
+    ],
+    [
+      "what the database would refuse: a failure reason without failure, downstream of a build",
+      world([
+        { name: "a", status: "success", failureReason: "script_failure" },
+        { name: "b", status: "success", downstream: 1 },
+      ]),
+      [
+        "projects[0].pipelines[0].jobs[0].failureReason: only a failed job has a failure reason",
+        "projects[0].pipelines[0].jobs[1].downstream: only a bridge (type: bridge) has one",
+      ],
+    ],
+    [
+      "unknown runner, manager, environment, downstream pipeline; a retry of an attempt not retried",
+      {
+        runners: [{ name: "r", managers: [{ systemId: "s1" }] }],
+        projects: [
+          {
+            path: "g/p",
+            pipelines: [
+              {
+                jobs: [
+                  { key: "first", name: "a", status: "failed" },
+                  { name: "a", status: "success", retryOf: "first", runner: "r", runnerManager: "s2" },
+                  { name: "b", status: "success", runner: "other", environment: "prod" },
+                  { name: "c", status: "success", type: "bridge", downstream: "nowhere" },
+                ],
+              },
+            ],
+          },
+        ],
+        groups: [{ path: "g" }],
+      },
+      [
+        'projects[0].pipelines[0].jobs[1].runnerManager: runner "r" has no manager "s2"',
+        "projects[0].pipelines[0].jobs[1].retryOf: the attempt it retries (projects[0].pipelines[0].jobs[0]) must be retried: true",
+        'projects[0].pipelines[0].jobs[2].runner: no runner "other" in runners',
+        'projects[0].pipelines[0].jobs[2].environment: no environment "prod" in projects[0]',
+        'projects[0].pipelines[0].jobs[3].downstream: no pipeline with id or key "nowhere"',
+      ],
+    ],
+    [
+      "a subgroup project without its group, a subgroup without its parent",
+      { groups: [{ path: "a/b" }], projects: [{ path: "x/y/z" }] },
+      ['groups[0].path: no parent group "a" in groups', 'projects[0].path: no group "x/y" in groups'],
+    ],
+  ];
+
+  it.each(invalid)("refuses %s", (_, value, expected) => {
+    expect(problemsOf(value)).toEqual(expected);
+  });
+
+  it("refuses YAML it cannot parse, with line and column", () => {
+    const problems = (text: string) => {
+      try {
+        parseFixtures(text, "bad.yaml");
+        return [];
+      } catch (error) {
+        if (error instanceof FixtureError) return error.problems;
+        throw error;
+      }
+    };
+    expect(problems("users:\n  - username: a\n    username: b\n")).toEqual([
+      "bad.yaml:3:5: Map keys must be unique",
+    ]);
+  });
+
+  it("accepts the scenario and the demo file", async () => {
+    await expect(readFixtures(scenarioFile)).resolves.toBeDefined();
+    await expect(readFixtures(demoFixturesUrl)).resolves.toBeDefined();
+  });
+});
+
+describe("loading", () => {
+  it("writes nothing when the database refuses a row halfway, and names the row", async () => {
+    const db = await openPglite();
+    const { migrate } = await import("../src/index.js");
+    await migrate(db);
+    try {
+      const value = world([
+        { name: "a", status: "success" },
+        {
+          name: "b",
+          status: "success",
+          // Valid for the schema (an integer) but beyond PostgreSQL's bigint.
+          artifacts: [{ file_type: "archive", size: 1e19, filename: "a.zip", file_format: "zip" }],
+        },
+      ]);
+      const error = await loadFixtures(db, checkFixtures(value)).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(FixtureError);
+      expect((error as FixtureError).problems).toEqual([
+        'projects[0].pipelines[0].jobs[1]: the database refused it: value "10000000000000000000" is out of range for type bigint',
+      ]);
+      for (const table of ["users", "access_tokens", "groups", "projects", "pipelines", "jobs"]) {
+        const [row] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`);
+        expect({ table, rows: row?.n }).toEqual({ table, rows: 0 });
+      }
+    } finally {
+      await db.close();
+    }
+  });
+
+  it("refuses a database that has data, changing nothing", async () => {
+    const db = await openTestPglite();
+    try {
+      const before = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM jobs");
+      const error = await loadFixtures(db, await readFixtures(scenarioFile)).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(DatabaseNotEmptyError);
+      expect((error as Error).message).toMatch(
+        /^the database already has data \(5 users, 3 projects, 1 runners, 3 groups\)/,
+      );
+      expect(await db.query("SELECT count(*)::int AS n FROM jobs")).toEqual(before);
+    } finally {
+      await db.close();
+    }
+  });
+});
+
+describe("startDouble on the scenario", () => {
+  let double: Double;
+  let readyMs = 0;
+  beforeAll(async () => {
+    const started = performance.now();
+    double = await startDouble({ fixtures: scenarioFile });
+    readyMs = performance.now() - started;
+  });
+  afterAll(() => double?.close());
+
+  const get = async (path: string, headers: Record<string, string>) => {
+    const res = await fetch(`${double.baseUrl}${path}`, { headers });
+    return {
+      status: res.status,
+      body: (await res.json()) as Record<string, unknown> & Record<string, unknown>[],
+    };
+  };
+
+  it("is ready, with its named tokens", () => {
+    expect(readyMs).toBeGreaterThan(0);
+    expect(double.tokens).toEqual({
+      alice: "glpat-alice",
+      "alice-oauth": "oauth-alice",
+      "deploy-job": "glcbt-deploy",
+      bob: "glpat-bob",
+      carol: "glpat-carol",
+      "carol-expired": "glpat-carol-old",
+      "carol-revoked": "glpat-carol-revoked",
+    });
+  });
+
+  it("serves the jobs as the file describes them, relative times counted from loading", async () => {
+    const { status, body } = await get("/projects/acme%2Fapp/jobs?include_retried=true", {
+      "PRIVATE-TOKEN": double.tokens.alice ?? "",
+    });
+    expect(status).toBe(200);
+    const jobs = body as unknown as { id: number; name: string; status: string; started_at: string | null }[];
+    expect(jobs.map((j) => [j.id, j.name, j.status])).toEqual([
+      [3, "deploy", "running"],
+      [2, "test", "success"],
+      [1, "test", "failed"],
+    ]);
+    const started = Date.parse(jobs[0]?.started_at ?? "");
+    expect(Math.abs(Date.now() - 4 * 60_000 - started)).toBeLessThan(60_000);
+    const bridges = await get("/projects/acme%2Fapp/pipelines/1/bridges", { "PRIVATE-TOKEN": "glpat-alice" });
+    expect(bridges.body[0]?.downstream_pipeline).toMatchObject({ id: 400, project_id: 40 });
+    const job = await get("/projects/acme%2Fapp/jobs/2", { "PRIVATE-TOKEN": "glpat-alice" });
+    expect(job.body).toMatchObject({
+      coverage: 91.5,
+      tag_list: ["docker"],
+      artifacts: [{ file_type: "archive", size: 2048, filename: "artifacts.zip", file_format: "zip" }],
+      runner: { description: "shared runner" },
+    });
+    const trace = await fetch(`${double.baseUrl}/projects/acme%2Fapp/jobs/2/trace`, {
+      headers: { "PRIVATE-TOKEN": "glpat-alice" },
+    });
+    expect(await trace.text()).toBe("$ make test\nok\n");
+  });
+
+  it("honours every kind of token, blocked users, expiry and revocation", async () => {
+    const path = "/projects/acme%2Fapp/jobs";
+    expect((await get(path, { Authorization: "Bearer oauth-alice" })).status).toBe(200);
+    expect((await get("/job", { "JOB-TOKEN": "glcbt-deploy" })).body).toMatchObject({
+      id: 3,
+      name: "deploy",
+    });
+    expect((await get(path, { "PRIVATE-TOKEN": "glpat-carol" })).status).toBe(200);
+    for (const token of ["glpat-bob", "glpat-carol-old", "glpat-carol-revoked"])
+      expect((await get(path, { "PRIVATE-TOKEN": token })).status).toBe(401);
+  });
+
+  it("reset() brings the fixtures back", async () => {
+    const cancel = await fetch(`${double.baseUrl}/projects/acme%2Fapp/jobs/3/cancel`, {
+      method: "POST",
+      headers: { "PRIVATE-TOKEN": "glpat-alice" },
+    });
+    expect(cancel.status).toBe(201);
+    await double.reset();
+    const { body } = await get("/projects/acme%2Fapp/jobs/3", { "PRIVATE-TOKEN": "glpat-alice" });
+    expect(body.status).toBe("running");
+  });
+});
+
+describe("the demo file", () => {
+  let double: Double;
+  beforeAll(async () => {
+    double = await startDouble();
+  });
+  afterAll(() => double?.close());
+
+  it("holds every demo token, under the name demo-<key>", () => {
+    for (const [key, token] of Object.entries(DEMO_TOKENS)) {
+      const name = `demo-${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+      expect({ name, token: double.tokens[name] }).toEqual({ name, token });
+    }
+  });
+
+  it("reproduces the demo ids", async () => {
+    const T = { "PRIVATE-TOKEN": DEMO_TOKENS.maintainer };
+    const get = async (path: string) => {
+      const res = await fetch(`${double.baseUrl}${path}`, { headers: T });
+      expect(res.status, path).toBe(200);
+      return (await res.json()) as Record<string, unknown>;
+    };
+    const job = (id: number) => get(`/projects/${DEMO_IDS.project}/jobs/${id}`);
+    expect(
+      await Promise.all(DEMO_IDS.exampleJobs.map(async (id) => ((await job(id)) as { name: string }).name)),
+    ).toEqual(["rspec:other", "teaspoon", "rubocop"]);
+    expect((await job(DEMO_IDS.exampleJobs[0])).pipeline).toMatchObject({
+      id: DEMO_IDS.pipeline,
+      project_id: DEMO_IDS.project,
+    });
+    const byPath = await get(
+      `/projects/${encodeURIComponent(DEMO_IDS.projectPath)}/jobs/${DEMO_IDS.bridge - 1}`,
+    );
+    expect(byPath.id).toBe(DEMO_IDS.exampleJobs[2]);
+    expect((await job(DEMO_IDS.exampleJobs[0])).user).toMatchObject({ id: DEMO_IDS.maintainerUser });
+    expect(await job(DEMO_IDS.runningJob)).toMatchObject({ status: "running" });
+    expect(await job(DEMO_IDS.manualJob)).toMatchObject({ status: "manual" });
+    const bridges = (await get(
+      `/projects/${DEMO_IDS.project}/pipelines/${DEMO_IDS.pipeline}/bridges`,
+    )) as unknown as { id: number; downstream_pipeline: { id: number; project_id: number } | null }[];
+    expect(
+      bridges.map((b) => [b.id, b.downstream_pipeline?.id ?? null, b.downstream_pipeline?.project_id]),
+    ).toEqual([
+      [DEMO_IDS.createdBridge, null, undefined],
+      [DEMO_IDS.bridge, DEMO_IDS.downstreamPipeline, DEMO_IDS.publicProject],
+    ]);
+    const publicJobs = await fetch(
+      `${double.baseUrl}/projects/${encodeURIComponent(DEMO_IDS.publicProjectPath)}/jobs`,
+      { headers: T },
+    );
+    expect(publicJobs.status).toBe(200);
+    const hidden = await fetch(`${double.baseUrl}/projects/${DEMO_IDS.privateProject}/jobs`, { headers: T });
+    expect(hidden.status).toBe(404);
+    const byJobToken = await fetch(`${double.baseUrl}/job`, { headers: { "JOB-TOKEN": DEMO_TOKENS.job } });
+    expect(((await byJobToken.json()) as { id: number }).id).toBe(DEMO_IDS.runningJob);
+  });
+
+  it("names the ids of DEMO_IDS in the file itself", async () => {
+    const { fixtures } = await readFixtures(demoFixturesUrl);
+    const projects = fixtures.projects ?? [];
+    expect(projects.map((p) => [p.id, p.path])).toEqual([
+      [DEMO_IDS.project, DEMO_IDS.projectPath],
+      [DEMO_IDS.publicProject, DEMO_IDS.publicProjectPath],
+      [DEMO_IDS.privateProject, "secret/hidden"],
+    ]);
+    const jobIds = projects.flatMap((p) =>
+      (p.pipelines ?? []).flatMap((pl) => (pl.jobs ?? []).map((j) => j.id)),
+    );
+    for (const id of [...DEMO_IDS.exampleJobs, DEMO_IDS.bridge, DEMO_IDS.runningJob, DEMO_IDS.manualJob])
+      expect(jobIds).toContain(id);
+    expect(fixtures.users?.[0]).toMatchObject({ id: DEMO_IDS.maintainerUser, username: "root" });
+  });
+});
+
+describe("jobs-api-server --fixtures", () => {
+  const dirs: string[] = [];
+  beforeAll(() => buildServer());
+  afterAll(async () => {
+    for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+  });
+
+  /** Runs the CLI to its exit; answers its exit code and stderr. */
+  async function runCli(args: string[]): Promise<{ code: number | null; stderr: string }> {
+    const { spawn } = await import("node:child_process");
+    const child = spawn(process.execPath, [cliPath, "--port", "0", ...args], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stderr = "";
+    child.stderr.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+    return { code, stderr };
+  }
+
+  it("serves the fixtures instead of the demo data", async () => {
+    const cli = await startCli(["--fixtures", scenarioFile]);
+    try {
+      await cli.waitForLine("loaded the fixtures");
+      const ok = await fetch(`${cli.origin}/api/v4/projects/acme%2Fapp/jobs/3`, {
+        headers: { "PRIVATE-TOKEN": "glpat-alice" },
+      });
+      expect(ok.status).toBe(200);
+      const demo = await fetch(`${cli.origin}/api/v4/projects/1/jobs`, {
+        headers: { "PRIVATE-TOKEN": DEMO_TOKENS.maintainer },
+      });
+      expect(demo.status).toBe(401);
+    } finally {
+      cli.child.kill("SIGTERM");
+      await cli.exited;
+    }
+  });
+
+  it("exits 2 with the place of every problem, and no stack, on an invalid file", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "jobs-api-fixtures-"));
+    dirs.push(dir);
+    const file = join(dir, "bad.yaml");
+    const bad: Fixtures = {
+      users: [{ username: "u" }],
+      projects: [{ path: "u/p", members: [{ user: "x", role: "guest" }] }],
+    };
+    await writeFile(file, JSON.stringify(bad));
+    expect(await runCli(["--fixtures", file])).toEqual({
+      code: 2,
+      stderr: `jobs-api-server: cannot load ${file}:\n  projects[0].members[0].user: no user "x" in users\n`,
+    });
+  });
+
+  it("exits 2 on a database that has data, and leaves it as it is", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "jobs-api-fixtures-"));
+    dirs.push(dir);
+    const { createTestDataDir } = await import("./helpers/db.js");
+    await createTestDataDir(dir);
+    const { code, stderr } = await runCli(["--fixtures", scenarioFile, "--data-dir", dir]);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(
+      /^jobs-api-server: cannot load .*scenario\.yaml:\n {2}the database already has data/,
+    );
+    expect(stderr).not.toMatch(/\n\s+at /);
+    const db = await openPglite({ dataDir: dir });
+    try {
+      expect(await db.query("SELECT count(*)::int AS n FROM users WHERE username = 'alice'")).toEqual([
+        { n: 0 },
+      ]);
+    } finally {
+      await db.close();
+    }
+  });
+});
