@@ -30,7 +30,8 @@ export function serviceRoutes(db: Database): Router {
   });
   // The site root leads to the docs; the API root answers as on GitLab, with a link to them.
   router.get("/", (_req, res) => res.redirect(302, "/docs"));
-  router.get(
+  // Every method: Express would otherwise answer an OPTIONS of a GET-only route itself.
+  router.all(
     API_BASE,
     (_req, res, next) => {
       res.set("Link", '</docs>; rel="service-doc"');
