@@ -4,8 +4,9 @@
  */
 import type { Job, JobStatus, JobTokenJob, OperationId, operations } from "@jobs-api/types";
 import type { SpecValidator } from "@jobs-api/types/validate";
+import { curlCommand } from "./curl.js";
 import type { Auth, Exchange, Http, Query, SendExtra } from "./http.js";
-import type { Failure } from "./report.js";
+import type { Failure, Violation } from "./report.js";
 
 /** An answer together with the operation it answers, so that its body can be typed from the spec. */
 export type OpExchange<Op extends OperationId> = Exchange & { operationId: Op };
@@ -78,6 +79,8 @@ export class CheckContext {
     readonly spec: SpecValidator,
     readonly material: Material,
     readonly tokens: Tokens,
+    /** Whether this run may change data, so that skip reasons do not suggest what is already done. */
+    readonly destructive = false,
   ) {}
 
   get token(): Auth {
@@ -130,9 +133,13 @@ export class CheckContext {
     const tagged = { ...exchange, operationId: op };
     const problems = this.spec.validate(op, exchange);
     if (problems.length > 0) {
-      this.fail(
-        `the answer does not match the spec: ${problems.join("; ")}`,
-        `an answer the spec documents for ${op}`,
+      this.#failWith(
+        {
+          message: `the answer does not match the spec: ${problems.join("; ")}`,
+          expected: `an answer the spec documents for ${op}`,
+          rule: `the spec's ${op} response for status ${exchange.status}`,
+          violations: violations(problems, exchange.json),
+        },
         tagged,
       );
     }
@@ -144,9 +151,13 @@ export class CheckContext {
   }
 
   fail(message: string, expected: string, exchange?: Exchange): never {
-    const failure: Failure = { message, expected };
+    this.#failWith({ message, expected }, exchange);
+  }
+
+  #failWith(failure: Failure, exchange: Exchange | undefined): never {
     if (exchange) {
       failure.sent = { method: exchange.method, url: exchange.shownUrl };
+      failure.curl = curlCommand(exchange, this.http.secrets);
       const body = exchange.text.replace(/\s+/g, " ").trim();
       failure.got = {
         status: exchange.status,
@@ -198,6 +209,50 @@ export class CheckContext {
       `no ${statuses.join(" or ")} job${this.material.jobs.length === 0 ? " (the project has no jobs)" : ""} left to use`,
     );
   }
+}
+
+/** Longest JSON text of an offending value kept in a report; bigger ones (whole jobs) are left to the curl. */
+const valueLength = 200;
+
+function resolvePointer(value: unknown, pointer: string): { found: boolean; value?: unknown } {
+  let current = value;
+  for (const raw of pointer.split("/").slice(1)) {
+    const key = raw.replaceAll("~1", "/").replaceAll("~0", "~");
+    if (typeof current !== "object" || current === null || !Object.hasOwn(current, key))
+      return { found: false };
+    current = (current as Record<string, unknown>)[key];
+  }
+  return { found: true, value: current };
+}
+
+/**
+ * The offending values of a body the spec refused, read back from the body by the JSON Pointers in the
+ * validator's problems (`body /3/duration must be number; /7/id must be integer`).
+ */
+export function violations(problems: readonly string[], body: unknown): Violation[] {
+  const found: Violation[] = [];
+  for (const problem of problems) {
+    if (!problem.startsWith("body ")) continue;
+    for (const part of problem.slice("body ".length).split("; ")) {
+      const match = /^(\/\S*|\(root\)) (.+)$/.exec(part);
+      if (!match?.[1] || !match[2]) continue;
+      const path = match[1] === "(root)" ? "" : match[1];
+      const violation: Violation = { path: path || "/", rule: match[2] };
+      const at = resolvePointer(body, path);
+      const text = at.found ? JSON.stringify(at.value) : undefined;
+      if (text !== undefined && text.length <= valueLength) violation.value = at.value;
+      const index = Array.isArray(body) ? /^\/(\d+)(?:\/|$)/.exec(path)?.[1] : undefined;
+      if (index !== undefined) {
+        const item: unknown = (body as unknown[])[Number(index)];
+        const id = typeof item === "object" && item !== null ? (item as { id?: unknown }).id : undefined;
+        violation.item = Number.isInteger(id)
+          ? { index: Number(index), id: id as number }
+          : { index: Number(index) };
+      }
+      found.push(violation);
+    }
+  }
+  return found;
 }
 
 /** Marks a field whose value GitLab computes from the clock at read time. */

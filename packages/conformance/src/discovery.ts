@@ -18,7 +18,7 @@ const discoveryPages = 5;
 /** Pipelines whose bridges are listed while looking for one that has some. */
 const bridgeProbes = 10;
 
-function isJob(value: unknown): value is Job {
+export function isJob(value: unknown): value is Job {
   if (typeof value !== "object" || value === null) return false;
   const job = value as Record<string, unknown>;
   const pipeline = job.pipeline as Record<string, unknown> | null | undefined;
@@ -50,19 +50,13 @@ function pathFromWebUrl(http: Http, job: Job): string | undefined {
   }
 }
 
-export async function discover(http: Http, tokens: Tokens, project: string | undefined): Promise<Material> {
-  let jobTokenJob: JobTokenJob | undefined;
-  if (tokens.jobToken) {
-    const exchange = await http.send("GET", http.url("/job"), {
-      kind: "jobTokenHeader",
-      token: tokens.jobToken,
-    });
-    if (exchange.status === 200 && isJob(exchange.json)) jobTokenJob = exchange.json as JobTokenJob;
-  }
-  const given = project ?? (jobTokenJob ? String(jobTokenJob.pipeline.project_id) : undefined);
-  if (given === undefined) {
-    throw new SetupError("no project: give --project <id or path> (or a --job-token, whose job names one)");
-  }
+/** Lists the project (`given`, which preflight found readable) for the material the checks need. */
+export async function discover(
+  http: Http,
+  tokens: Tokens,
+  given: string,
+  jobTokenJob: JobTokenJob | undefined,
+): Promise<Material> {
   const ref: ProjectRef = /^\d+$/.test(given)
     ? { given, id: Number(given), path: undefined }
     : { given, id: undefined, path: decodeURIComponent(given) };

@@ -1,12 +1,22 @@
 /** Human and machine renderings of results: progress lines, the summary table, JUnit XML. */
 import { createRequire } from "node:module";
 import type { Builder } from "junit-report-builder";
-import type { CheckResult, Failure, Report } from "./report.js";
+import type { CheckResult, Failure, Report, Violation } from "./report.js";
 
-/** The failure as indented lines: what was sent, expected, and what came back. */
+/** `/3/duration = "12.5" in item 3 (id 1234): must be number`. */
+export function violationLine(v: Violation): string {
+  const value = "value" in v ? ` = ${JSON.stringify(v.value)}` : "";
+  const item = v.item ? ` in item ${v.item.index}${v.item.id === undefined ? "" : ` (id ${v.item.id})`}` : "";
+  return `${v.path}${value}${item}: ${v.rule}`;
+}
+
+/** The failure as indented lines: what was sent, expected, and what came back, and how to send it again. */
 export function failureLines(failure: Failure): string[] {
   const lines = [`because:  ${failure.message}`];
+  for (const v of failure.violations ?? []) lines.push(`value:    ${violationLine(v)}`);
+  if (failure.rule) lines.push(`rule:     ${failure.rule}`);
   if (failure.sent) lines.push(`sent:     ${failure.sent.method} ${failure.sent.url}`);
+  if (failure.curl) lines.push(`curl:     ${failure.curl}`);
   lines.push(`expected: ${failure.expected}`);
   if (failure.got) {
     const body = failure.got.body ? ` ${failure.got.body}` : " (empty body)";
@@ -19,11 +29,19 @@ function ms(value: number): string {
   return value >= 1000 ? `${(value / 1000).toFixed(2)} s` : `${Math.round(value)} ms`;
 }
 
-/** One line per check as it ends (with the failure's details below it). */
-export function progressLine(result: CheckResult): string {
+/**
+ * One line per check as it ends, with the failure's details below it; a failure with the same root cause as
+ * an earlier check's (`sameAs`) only names that check, so that one cause is explained once.
+ */
+export function progressLine(result: CheckResult, sameAs?: string): string {
   if (result.status === "passed") return `  pass  ${result.id}  (${ms(result.durationMs)})`;
   if (result.status === "skipped") return `  skip  ${result.id}  (${result.reason})`;
-  const details = result.failure ? failureLines(result.failure).map((l) => `          ${l}`) : [];
+  const details =
+    sameAs !== undefined
+      ? [`          same root cause as ${sameAs}`]
+      : result.failure
+        ? failureLines(result.failure).map((l) => `          ${l}`)
+        : [];
   return [`  FAIL  ${result.id}  (${ms(result.durationMs)})`, ...details].join("\n");
 }
 
@@ -42,9 +60,20 @@ export function summary(report: Report): string {
   for (const [name, row] of rows) out.push(line(name, row.passed, row.failed, row.skipped));
   out.push("-".repeat(width + 25));
   out.push(line("total", report.counts.passed, report.counts.failed, report.counts.skipped));
-  const failed = report.results.filter((r) => r.status === "failed");
-  if (failed.length > 0)
-    out.push("", "Failed:", ...failed.map((r) => `  ${r.id}: ${r.failure?.message ?? ""}`));
+  if (report.failureGroups.length > 0) {
+    const causes = report.failureGroups.length;
+    out.push("", `Failed (${causes} root cause${causes === 1 ? "" : "s"}):`);
+    for (const group of report.failureGroups) {
+      out.push(`  ${group.message}`, `      checks: ${group.checks.join(", ")}`);
+      if (group.operations.length > 1) out.push(`      operations: ${group.operations.join(", ")}`);
+    }
+  }
+  if (report.stopped) {
+    out.push(
+      "",
+      `Stopped after ${report.stopped.maxFailures} failed checks (--max-failures): ${report.stopped.notRun} checks did not run.`,
+    );
+  }
   out.push(
     "",
     `${report.counts.total} checks against ${report.baseUrl} (project ${report.project}${report.destructive ? ", destructive" : ""}) in ${ms(report.durationMs)}`,

@@ -24,6 +24,8 @@ export interface Exchange extends Answer {
   /** The URL with every token replaced, safe to print and store in reports. */
   shownUrl: string;
   durationMs: number;
+  /** What was sent besides method and URL, tokens included: for `curl` commands, never printed as is. */
+  request: { headers: Array<[string, string]>; body: string | undefined };
 }
 
 /** What a request may carry besides its token and JSON body. */
@@ -41,25 +43,35 @@ export class NetworkError extends Error {
 
 const tokenQueryNames = ["private_token", "access_token", "job_token"];
 
+/** A token and the environment variable a person would hold it in, which printed commands name instead. */
+export interface Secret {
+  value: string;
+  env: string;
+}
+
 export interface HttpOptions {
   baseUrl: string;
   fetch?: typeof fetch;
-  /** Tokens to hide in printed URLs, besides the values of the token query parameters. */
-  secrets: string[];
+  /** Tokens to hide in printed URLs and commands, besides the values of the token query parameters. */
+  secrets: Secret[];
   timeoutMs?: number;
+  /** Headers sent with every request (`--header`), e.g. for a proxy in front of the server. */
+  headers?: ReadonlyArray<readonly [string, string]>;
 }
 
 export class Http {
   readonly baseUrl: string;
   readonly #fetch: typeof fetch;
-  readonly #secrets: string[];
+  readonly secrets: readonly Secret[];
   readonly #timeoutMs: number;
+  readonly #headers: ReadonlyArray<readonly [string, string]>;
 
   constructor(options: HttpOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, "");
     this.#fetch = options.fetch ?? globalThis.fetch;
-    this.#secrets = options.secrets.filter((s) => s.length > 0);
+    this.secrets = options.secrets.filter((s) => s.value.length > 0);
     this.#timeoutMs = options.timeoutMs ?? 30_000;
+    this.#headers = options.headers ?? [];
   }
 
   /** Builds an absolute URL from a path below the base URL (already encoded) and query pairs. */
@@ -71,7 +83,7 @@ export class Http {
 
   redact(url: string): string {
     let shown = url;
-    for (const secret of this.#secrets) {
+    for (const { value: secret } of this.secrets) {
       shown = shown.replaceAll(secret, "[REDACTED]").replaceAll(encodeURIComponent(secret), "[REDACTED]");
     }
     for (const name of tokenQueryNames) {
@@ -89,6 +101,8 @@ export class Http {
   ): Promise<Exchange> {
     const target = withQueryAuth(url, auth);
     const headers = new Headers({ accept: "application/json, text/plain, */*" });
+    // The user's headers first: the token and content type a check sends are what the check is about.
+    for (const [name, value] of this.#headers) headers.set(name, value);
     if (auth.kind === "privateTokenHeader") headers.set("private-token", auth.token);
     if (auth.kind === "bearer") headers.set("authorization", `Bearer ${auth.token}`);
     if (auth.kind === "jobTokenHeader") headers.set("job-token", auth.token);
@@ -96,13 +110,18 @@ export class Http {
     if (extra.rawBody) headers.set("content-type", extra.rawBody.contentType);
     for (const [name, value] of Object.entries(extra.headers ?? {})) headers.set(name, value);
     const started = performance.now();
+    const sentBody = extra.rawBody
+      ? extra.rawBody.text
+      : body === undefined
+        ? undefined
+        : JSON.stringify(body);
     let response: Response;
     let text: string;
     try {
       response = await this.#fetch(target, {
         method,
         headers,
-        body: extra.rawBody ? extra.rawBody.text : body === undefined ? null : JSON.stringify(body),
+        body: sentBody ?? null,
         redirect: "manual",
         signal: AbortSignal.timeout(this.#timeoutMs),
       });
@@ -118,6 +137,7 @@ export class Http {
       url: target,
       shownUrl: this.redact(target),
       durationMs: performance.now() - started,
+      request: { headers: [...headers], body: sentBody },
     };
   }
 }

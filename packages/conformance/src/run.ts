@@ -7,7 +7,8 @@ import { listChecks } from "./checks/lists.js";
 import { CheckContext, CheckFailure, CheckSkipped } from "./context.js";
 import { discover, SetupError } from "./discovery.js";
 import { Http } from "./http.js";
-import { type CheckResult, countResults, type Report } from "./report.js";
+import { preflight, preflightDestructive } from "./preflight.js";
+import { type CheckResult, countResults, groupFailures, type Report } from "./report.js";
 
 export interface ConformanceOptions {
   /** The API root, e.g. `https://gitlab.example.com/api/v4`. */
@@ -27,6 +28,13 @@ export interface ConformanceOptions {
   onResult?: (result: CheckResult) => void;
   /** Per request; 30 s by default. */
   timeoutMs?: number;
+  /** Headers sent with every request, e.g. for an authenticating proxy in front of the server. */
+  headers?: ReadonlyArray<readonly [string, string]>;
+  /** The environment variables that hold the tokens, named in `curl` commands instead of the values. */
+  tokenEnv?: string;
+  jobTokenEnv?: string;
+  /** Stops after this many failed checks; the checks after them do not run. */
+  maxFailures?: number;
 }
 
 /** Every check, in the order they run: read-only ones first, then the destructive ones. */
@@ -54,21 +62,34 @@ export async function runConformance(options: ConformanceOptions): Promise<Repor
   const http = new Http({
     baseUrl: options.baseUrl,
     fetch: options.fetch,
-    secrets: [options.token, options.jobToken ?? ""],
+    secrets: [
+      { value: options.token, env: options.tokenEnv ?? "GITLAB_TOKEN" },
+      { value: options.jobToken ?? "", env: options.jobTokenEnv ?? "GITLAB_JOB_TOKEN" },
+    ],
     timeoutMs: options.timeoutMs,
+    headers: options.headers,
   });
+  const destructive = options.destructive ?? false;
   const spec = SpecValidator.load();
-  const material = await discover(
+  const ready = await preflight(
     http,
     tokens,
     options.project === undefined ? undefined : String(options.project),
   );
-  const ctx = new CheckContext(http, spec, material, tokens);
+  const material = await discover(http, tokens, ready.project, ready.jobTokenJob);
+  if (destructive && selected.some((c) => c.destructive)) await preflightDestructive(http, tokens, material);
+  const ctx = new CheckContext(http, spec, material, tokens, destructive);
   const results: CheckResult[] = [];
-  for (const check of selected) {
-    const result = await runCheck(ctx, check, options.destructive ?? false);
+  let stopped: Report["stopped"];
+  for (const [index, check] of selected.entries()) {
+    const result = await runCheck(ctx, check, destructive);
     results.push(result);
     options.onResult?.(result);
+    const failed = results.filter((r) => r.status === "failed").length;
+    if (options.maxFailures !== undefined && failed >= options.maxFailures && index < selected.length - 1) {
+      stopped = { maxFailures: options.maxFailures, notRun: selected.length - index - 1 };
+      break;
+    }
   }
   return {
     baseUrl: http.baseUrl,
@@ -78,6 +99,8 @@ export async function runConformance(options: ConformanceOptions): Promise<Repor
     durationMs: performance.now() - started,
     counts: countResults(results),
     results,
+    failureGroups: groupFailures(results),
+    ...(stopped ? { stopped } : {}),
   };
 }
 
@@ -108,8 +131,11 @@ async function runCheck(
     const durationMs = performance.now() - started;
     if (error instanceof CheckSkipped)
       return { ...base, status: "skipped", durationMs, reason: error.message };
-    if (error instanceof CheckFailure)
-      return { ...base, status: "failed", durationMs, failure: error.failure };
+    if (error instanceof CheckFailure) {
+      // Without a rule of its own (the spec's), a failure breaks the behaviour the check describes.
+      const failure = { rule: check.description, ...error.failure };
+      return { ...base, status: "failed", durationMs, failure };
+    }
     // A network error or an answer the check could not use: still this check's failure, not the run's.
     const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
     return {

@@ -17,6 +17,16 @@ import {
   wasRetried,
 } from "./helpers.js";
 
+/**
+ * Why the include_retried checks found nothing to check. They run before the destructive checks, so even a
+ * `--destructive` run only leaves retried jobs (by `retryJob.*`) for the next run.
+ */
+function noRetriedJob(ctx: CheckContext): string {
+  return ctx.destructive
+    ? "no job of the project was retried yet (this run's retryJob checks retry some: run the suite again)"
+    : "no job of the project was retried (retry one, or run once with --destructive, then run again)";
+}
+
 type ListOp = "listProjectJobs" | "listPipelineJobs" | "listPipelineBridges";
 
 /** What every list item has, builds and bridges alike. */
@@ -937,7 +947,7 @@ const pipelineChecks: CheckDefinition[] = [
     async run(ctx: CheckContext) {
       const pool = ctx.material.jobs;
       const retried = pool.find((j) => wasRetried(j, pool));
-      if (!retried) ctx.skip("no job of the project was retried (retry one, or run with --destructive)");
+      if (!retried) ctx.skip(noRetriedJob(ctx));
       const target: ListTarget = { op: "listPipelineJobs", params: { pipeline_id: retried.pipeline.id } };
       const latest = await list(ctx, target, allPages);
       ctx.expect(
@@ -970,7 +980,7 @@ const pipelineChecks: CheckDefinition[] = [
     async run(ctx: CheckContext) {
       const pool = ctx.material.jobs;
       const retried = pool.find((j) => wasRetried(j, pool));
-      if (!retried) ctx.skip("no job of the project was retried (retry one, or run with --destructive)");
+      if (!retried) ctx.skip(noRetriedJob(ctx));
       const target: ListTarget = { op: "listPipelineJobs", params: { pipeline_id: retried.pipeline.id } };
       const spelled = async (value: string) => list(ctx, target, [...allPages, ["include_retried", value]]);
       const all = await spelled("true");

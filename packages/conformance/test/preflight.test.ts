@@ -1,0 +1,281 @@
+import { once } from "node:events";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DEMO_TOKENS } from "@jobs-api/server";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CheckContext, CheckSkipped } from "../src/context.js";
+import { Http } from "../src/http.js";
+import { checks, exitCodes, main, type Report, SpecValidator } from "../src/index.js";
+import { startFaultProxy } from "./fault-proxy.js";
+import { faultCases } from "./faults.js";
+import { type Reference, startReference } from "./reference.js";
+
+interface Run {
+  code: number;
+  out: string;
+  err: string;
+}
+
+async function run(argv: string[], env: Record<string, string> = {}, fetcher?: typeof fetch): Promise<Run> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(argv, {
+    out: (t) => out.push(t),
+    err: (t) => err.push(t),
+    env,
+    ...(fetcher ? { fetch: fetcher } : {}),
+  });
+  return { code, out: out.join(""), err: err.join("") };
+}
+
+/** A server that answers every request with `answer`, e.g. a static file server's HTML. */
+async function serve(
+  answer: (res: import("node:http").ServerResponse) => void,
+): Promise<{ url: string; server: Server }> {
+  const server = createServer((_req, res) => answer(res));
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
+}
+
+async function stop(server: Server): Promise<void> {
+  server.closeAllConnections();
+  server.close();
+  await once(server, "close");
+}
+
+describe("options", () => {
+  it("prints the package's version", async () => {
+    const pkg = JSON.parse(await readFile(new URL("../package.json", import.meta.url), "utf8")) as {
+      version: string;
+    };
+    expect(await run(["--version"])).toEqual({ code: exitCodes.passed, out: `${pkg.version}\n`, err: "" });
+  });
+
+  it("exits 2 with the reason for a token missing from the environment, a bad header, timeout or limit", async () => {
+    const base = ["--base-url", "http://127.0.0.1:1/api/v4"];
+    expect((await run(base)).err.split("\n")[0]).toBe(
+      "a token is required: set GITLAB_TOKEN (or --token-env NAME)",
+    );
+    expect(
+      (await run([...base, "--token-env", "MY_TOKEN"], { GITLAB_TOKEN: "glpat-unused" })).err.split("\n")[0],
+    ).toBe("the environment variable MY_TOKEN is not set");
+    const bad = await run([...base, "--header", "nocolon", "--timeout", "0", "--max-failures", "x"], {
+      GITLAB_TOKEN: "glpat-unused",
+    });
+    expect(bad.code).toBe(exitCodes.usage);
+    expect(bad.err.split("\n").slice(0, 3)).toEqual([
+      `--header must be 'Name: value', not "nocolon"`,
+      `--timeout must be a positive integer, not "0"`,
+      `--max-failures must be a positive integer, not "x"`,
+    ]);
+  });
+
+  it("exits 2 before sending anything when a report cannot be written", async () => {
+    let sent = 0;
+    const counting: typeof fetch = (input, init) => {
+      sent += 1;
+      return fetch(input, init);
+    };
+    const result = await run(
+      ["--base-url", "http://127.0.0.1:1/api/v4", "--junit", "/no/such/dir/report.xml"],
+      { GITLAB_TOKEN: "glpat-unused" },
+      counting,
+    );
+    expect(result.code).toBe(exitCodes.usage);
+    expect(result.err).toBe(
+      "jobs-api-conformance: cannot write the --junit report to /no/such/dir/report.xml: the directory /no/such/dir does not exist\n",
+    );
+    expect(sent).toBe(0);
+  });
+
+  it("gives up on a request after --timeout milliseconds", async () => {
+    const silent = await serve(() => {});
+    try {
+      const result = await run(["--base-url", `${silent.url}/api/v4`, "--project", "1", "--timeout", "200"], {
+        GITLAB_TOKEN: "glpat-unused",
+      });
+      expect(result.code).toBe(exitCodes.usage);
+      expect(result.err).toBe(
+        `jobs-api-conformance: GET ${silent.url}/api/v4/jobs-api-conformance/no-such-route: no answer before the timeout\n`,
+      );
+    } finally {
+      await stop(silent.server);
+    }
+  });
+});
+
+describe("preflight and options against the reference server", () => {
+  let reference: Reference;
+  let dir: string;
+  beforeAll(async () => {
+    reference = await startReference();
+    dir = await mkdtemp(join(tmpdir(), "conformance-preflight-"));
+  });
+  afterAll(async () => {
+    await reference?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  const base = () => ["--base-url", reference.baseUrl, "--project", reference.project];
+  const jobsUrl = () => `${reference.baseUrl}/projects/${reference.project}/jobs?per_page=1`;
+
+  it("says a static file server is not a GitLab API", async () => {
+    const html = await serve((res) => {
+      res.writeHead(200, { "content-type": "text/html" });
+      res.end("<!doctype html><title>Index</title>");
+    });
+    try {
+      const result = await run(["--base-url", `${html.url}/api/v4`, "--project", "1"], {
+        GITLAB_TOKEN: "glpat-unused",
+      });
+      expect(result.code).toBe(exitCodes.usage);
+      expect(result.err).toBe(
+        `jobs-api-conformance: this is not a GitLab API at ${html.url}/api/v4: GET ${html.url}/api/v4/projects/1/jobs?per_page=1 answered 200 (text/html) <!doctype html><title>Index</title>; an unknown route answered 200 (text/html), not GitLab's 404 {"error":"404 Not Found"}\n`,
+      );
+    } finally {
+      await stop(html.server);
+    }
+  });
+
+  it("says the token was refused", async () => {
+    const result = await run(base(), { GITLAB_TOKEN: "glpat-wrong" });
+    expect(result.code).toBe(exitCodes.usage);
+    expect(result.err).toBe(
+      `jobs-api-conformance: the token was refused: GET ${jobsUrl()} answered 401 (application/json) {"message":"401 Unauthorized"}\n`,
+    );
+  });
+
+  it("says a Guest cannot read the jobs", async () => {
+    const result = await run(base(), { GITLAB_TOKEN: DEMO_TOKENS.guest });
+    expect(result.code).toBe(exitCodes.usage);
+    expect(result.err).toBe(
+      `jobs-api-conformance: the token's role in project ${reference.project} cannot read its jobs (the suite needs Reporter or more): GET ${jobsUrl()} answered 403 (application/json) {"message":"403 Forbidden"}\n`,
+    );
+  });
+
+  it("runs a Reporter read-only, and refuses it --destructive, learning the role from a harmless cancel", async () => {
+    const readOnly = await run([...base(), "--only", "getJob.unknownJob"], {
+      GITLAB_TOKEN: DEMO_TOKENS.reporter,
+    });
+    expect(readOnly.err).toBe("");
+    expect(readOnly.code).toBe(exitCodes.passed);
+    const destructive = await run([...base(), "--destructive"], { GITLAB_TOKEN: DEMO_TOKENS.reporter });
+    expect(destructive.code).toBe(exitCodes.usage);
+    expect(destructive.err).toMatch(
+      new RegExp(
+        `^jobs-api-conformance: --destructive needs the Developer role in project ${reference.project}: canceling finished job (\\d+) \\(which changes nothing\\) was forbidden: POST ${reference.baseUrl}/projects/${reference.project}/jobs/\\1/cancel answered 403 \\(application/json\\) \\{"message":"403 Forbidden"\\}\\n$`,
+      ),
+    );
+  });
+
+  it("reads the role from GitLab's project permissions when the server has them", async () => {
+    const withPermissions: typeof fetch = async (input, init) => {
+      if (String(input) === `${reference.baseUrl}/projects/${reference.project}`) {
+        return Response.json({
+          id: 1,
+          permissions: { project_access: { access_level: 20 }, group_access: null },
+        });
+      }
+      return fetch(input, init);
+    };
+    const result = await run(
+      [...base(), "--destructive"],
+      { GITLAB_TOKEN: reference.token },
+      withPermissions,
+    );
+    expect(result.code).toBe(exitCodes.usage);
+    expect(result.err).toBe(
+      `jobs-api-conformance: --destructive needs the Developer role in project ${reference.project}; the token has Reporter (access level 20, GET /projects/${reference.project} permissions)\n`,
+    );
+  });
+
+  it("says the job token was refused", async () => {
+    const result = await run([...base(), "--job-token-env", "CI_JOB_TOKEN"], {
+      GITLAB_TOKEN: reference.token,
+      CI_JOB_TOKEN: "glcbt-wrong",
+    });
+    expect(result.code).toBe(exitCodes.usage);
+    expect(result.err).toBe(
+      `jobs-api-conformance: the job token was refused (it must be the CI_JOB_TOKEN of a job that is still running): GET ${reference.baseUrl}/job answered 401 (application/json) {"message":"401 Unauthorized"}\n`,
+    );
+  });
+
+  it("sends --header with every request, and takes the tokens from the environment", async () => {
+    const seen: string[] = [];
+    const recording: typeof fetch = (input, init) => {
+      seen.push(new Headers(init?.headers).get("x-proxy-auth") ?? "(none)");
+      return fetch(input, init);
+    };
+    const result = await run(
+      [
+        ...base(),
+        "--only",
+        "getJob.unknownJob,getJobTokenJob.withJobToken",
+        "--header",
+        "X-Proxy-Auth: let me in",
+      ],
+      { GITLAB_TOKEN: reference.token, GITLAB_JOB_TOKEN: reference.jobToken },
+      recording,
+    );
+    expect(result.code).toBe(exitCodes.passed);
+    expect(result.out).toContain("pass  getJobTokenJob.withJobToken");
+    expect(seen.length).toBeGreaterThan(3);
+    expect(new Set(seen)).toEqual(new Set(["let me in"]));
+  });
+
+  it("stops after --max-failures failed checks and says so", async () => {
+    const fault = faultCases.find((f) => f.name === "wrong order");
+    if (!fault) throw new Error("the wrong-order fault is missing");
+    const proxy = await startFaultProxy(reference.baseUrl, fault.make(reference.token));
+    try {
+      const json = join(dir, "stopped.json");
+      const result = await run(
+        ["--base-url", proxy.baseUrl, "--project", reference.project, "--max-failures", "1", "--json", json],
+        { GITLAB_TOKEN: reference.token },
+      );
+      expect(result.code).toBe(exitCodes.failed);
+      const report = JSON.parse(await readFile(json, "utf8")) as Report;
+      expect(report.counts.failed).toBe(1);
+      expect(report.stopped).toEqual({ maxFailures: 1, notRun: checks.length - report.counts.total });
+      expect(result.out).toContain(
+        `Stopped after 1 failed checks (--max-failures): ${checks.length - report.counts.total} checks did not run.`,
+      );
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it("does not tell a --destructive run to run with --destructive when no job was retried", async () => {
+    const check = checks.find((c) => c.id === "listPipelineJobs.includeRetried");
+    if (!check) throw new Error("listPipelineJobs.includeRetried is missing");
+    const material = {
+      project: { given: "1", id: 1, path: undefined },
+      jobs: [],
+      bridgePipeline: undefined,
+      jobTokenJob: undefined,
+      claimed: new Set<number>(),
+    };
+    const reasons: string[] = [];
+    for (const destructive of [false, true]) {
+      const http = new Http({ baseUrl: reference.baseUrl, secrets: [] });
+      const ctx = new CheckContext(
+        http,
+        SpecValidator.load(),
+        material,
+        { token: "t", jobToken: undefined },
+        destructive,
+      );
+      const skipped = await check.run(ctx).catch((e: unknown) => e);
+      expect(skipped).toBeInstanceOf(CheckSkipped);
+      reasons.push((skipped as CheckSkipped).message);
+    }
+    expect(reasons).toEqual([
+      "no job of the project was retried (retry one, or run once with --destructive, then run again)",
+      "no job of the project was retried yet (this run's retryJob checks retry some: run the suite again)",
+    ]);
+  });
+});
