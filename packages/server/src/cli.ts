@@ -3,6 +3,8 @@ import { mkdir } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { pino } from "pino";
 import { API_BASE, createApp, setUpValidator } from "./app.js";
+import { checkDatabaseUrl, checkDataDir, checkLogLevel, checkPortFree, UsageError } from "./config.js";
+import { DataDirInUseError } from "./db/lock.js";
 import { openDatabase } from "./db/open.js";
 import { DatabaseNotEmptyError, loadFixtures, readFixtures } from "./fixtures/load.js";
 import { FixtureError } from "./fixtures/validate.js";
@@ -34,7 +36,7 @@ JOBS_API_DEMO_TOKEN sets the demo maintainer's personal access token.`;
 function originOf(url: string): string {
   const parsed = URL.canParse(url) ? new URL(url) : null;
   if (!parsed || !["http:", "https:"].includes(parsed.protocol) || parsed.pathname !== "/") {
-    throw new Error(
+    throw new UsageError(
       `invalid external URL: ${url} (scheme, host and optional port, e.g. https://jobs.example.com)`,
     );
   }
@@ -55,21 +57,7 @@ function refuse(file: string): (error: unknown) => never {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      port: { type: "string" },
-      host: { type: "string" },
-      "database-url": { type: "string" },
-      "data-dir": { type: "string" },
-      "log-level": { type: "string" },
-      "no-response-validation": { type: "boolean" },
-      "rate-limit": { type: "string" },
-      "external-url": { type: "string" },
-      "no-seed": { type: "boolean" },
-      fixtures: { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-  });
+  const values = readOptions();
   if (values.help) {
     process.stdout.write(`${HELP}\n`);
     return;
@@ -79,24 +67,39 @@ async function main(): Promise<void> {
   const rateText = values["rate-limit"] ?? env.RATE_LIMIT;
   const rate = rateText === undefined ? undefined : Number(rateText);
   if (!Number.isInteger(port) || port < 0 || port > 65_535)
-    throw new Error(`invalid port: ${values.port ?? env.PORT}`);
+    throw new UsageError(`invalid port: ${values.port ?? env.PORT} (0 to 65535)`);
   const externalUrlText = values["external-url"] ?? env.EXTERNAL_URL;
   const externalUrl = externalUrlText === undefined ? undefined : originOf(externalUrlText);
   if (rate !== undefined && !(Number.isInteger(rate) && rate > 0))
-    throw new Error(`invalid rate limit: ${rateText} (a whole number of requests per minute)`);
+    throw new UsageError(`invalid rate limit: ${rateText} (a whole number of requests per minute)`);
   const fixturesFile = values.fixtures;
   if (fixturesFile !== undefined && values["no-seed"])
-    throw new Error("--fixtures and --no-seed exclude each other");
+    throw new UsageError("--fixtures and --no-seed exclude each other");
   // Before opening the database: an invalid file is refused without touching it.
   const fixtures =
     fixturesFile === undefined ? undefined : await readFixtures(fixturesFile).catch(refuse(fixturesFile));
-  const logger = pino({ level: values["log-level"] ?? env.LOG_LEVEL ?? "info" });
+  const level = checkLogLevel(
+    values["log-level"] ?? env.LOG_LEVEL ?? "info",
+    values["log-level"] === undefined && env.LOG_LEVEL !== undefined ? "LOG_LEVEL" : "log level",
+  );
+  const logger = pino({ level });
 
   const started = performance.now();
-  const databaseUrl = values["database-url"] ?? env.DATABASE_URL;
+  const databaseUrl =
+    values["database-url"] !== undefined
+      ? checkDatabaseUrl(values["database-url"], "--database-url")
+      : env.DATABASE_URL !== undefined
+        ? checkDatabaseUrl(env.DATABASE_URL, "DATABASE_URL")
+        : undefined;
   // Fixtures describe a whole world to start from: by default in memory, so that every start gets it afresh.
   const dataDir = values["data-dir"] ?? (fixtures ? "memory://" : "./.data/pglite");
-  if (!databaseUrl && !dataDir.startsWith("memory://")) await mkdir(dataDir, { recursive: true });
+  if (!databaseUrl && !dataDir.startsWith("memory://")) {
+    checkDataDir(dataDir);
+    await mkdir(dataDir, { recursive: true });
+  }
+  const host = values.host ?? env.HOST ?? "127.0.0.1";
+  // Before the database is built and seeded (seconds), not after.
+  await checkPortFree(port, host);
   const db = await openDatabase(
     databaseUrl
       ? {
@@ -125,7 +128,7 @@ async function main(): Promise<void> {
   });
   // Before listening, so that the first caller does not wait for it.
   await setUpValidator(app);
-  const running = await listen(app, { port, host: values.host ?? env.HOST ?? "127.0.0.1" });
+  const running = await listen(app, { port, host });
   logger.info(
     { url: `${running.url}${API_BASE}`, storage: databaseUrl ? "postgres" : `pglite ${dataDir}` },
     `listening on ${running.url}${API_BASE} (ready in ${Math.round(performance.now() - started)} ms)`,
@@ -149,7 +152,31 @@ async function main(): Promise<void> {
   process.on("SIGINT", () => void stop("SIGINT"));
 }
 
+const OPTIONS = {
+  port: { type: "string" },
+  host: { type: "string" },
+  "database-url": { type: "string" },
+  "data-dir": { type: "string" },
+  "log-level": { type: "string" },
+  "no-response-validation": { type: "boolean" },
+  "rate-limit": { type: "string" },
+  "external-url": { type: "string" },
+  "no-seed": { type: "boolean" },
+  fixtures: { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+/** The command line; unknown or malformed options are usage errors. */
+function readOptions() {
+  try {
+    return parseArgs({ options: OPTIONS }).values;
+  } catch (error) {
+    throw new UsageError(`${error instanceof Error ? error.message : String(error)} (see --help)`);
+  }
+}
+
 main().catch((error: unknown) => {
   process.stderr.write(`jobs-api-server: ${error instanceof Error ? error.message : String(error)}\n`);
-  process.exit(1);
+  // What the user must change (options, environment, a data directory in use) exits 2; failures, 1.
+  process.exit(error instanceof UsageError || error instanceof DataDirInUseError ? 2 : 1);
 });

@@ -1,11 +1,13 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDemoDataDir, type Database, DEMO_TOKENS, openPglite, openPostgres } from "../src/index.js";
 import { createEmptyPostgresDatabase, postgresUrl } from "./helpers/db.js";
-import { buildServer, type CliProcess, startCli } from "./helpers/process.js";
+import { buildServer, type CliProcess, cliPath, startCli } from "./helpers/process.js";
 import { seededRandom } from "./helpers/random.js";
 
 /**
@@ -166,6 +168,92 @@ describe("SIGKILL in the middle of a stream of changes, then restart", () => {
       await verify(db, writes);
     } finally {
       await db.close();
+    }
+  });
+});
+
+/** Runs the CLI to its end: exit code and what it wrote on stderr. */
+async function runCli(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, [cliPath, ...args], {
+    env: { ...process.env, PORT: "0", ...env },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let stderr = "";
+  child.stderr.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const [code] = (await once(child, "exit")) as [number | null];
+  return { code, stderr };
+}
+
+describe("configuration checked before any work", () => {
+  it("refuses each bad configuration with exit 2 and one line saying what is expected", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "jobs-api-config-"));
+    cleanup.push(() => rm(dir, { recursive: true, force: true }));
+    const file = join(dir, "a-file");
+    await writeFile(file, "");
+    const busy = await startCli(["--data-dir", "memory://"]);
+    const busyPort = new URL(busy.origin).port;
+    const cases: [string, string[], Record<string, string>, string][] = [
+      [
+        "DATABASE_URL not a URL",
+        [],
+        { DATABASE_URL: "notaurl" },
+        "invalid DATABASE_URL: notaurl (expected postgres://",
+      ],
+      [
+        "DATABASE_URL of another database",
+        [],
+        { DATABASE_URL: "mysql://db/x" },
+        "invalid DATABASE_URL: mysql://db/x",
+      ],
+      [
+        "--database-url without a host",
+        ["--database-url", "postgres://"],
+        {},
+        "invalid --database-url: postgres://",
+      ],
+      [
+        "LOG_LEVEL unknown",
+        ["--data-dir", "memory://"],
+        { LOG_LEVEL: "verbose" },
+        "invalid LOG_LEVEL: verbose (one of trace, debug, info, warn, error, fatal, silent)",
+      ],
+      ["port out of range", ["--port", "70000"], {}, "invalid port: 70000 (0 to 65535)"],
+      [
+        "port in use",
+        ["--port", busyPort, "--data-dir", "memory://"],
+        {},
+        `cannot listen on 127.0.0.1:${busyPort}: already in use`,
+      ],
+      [
+        "data dir is a file",
+        ["--data-dir", file],
+        {},
+        `invalid data directory ${file}: ${file} is not a directory`,
+      ],
+      [
+        "data dir under a file",
+        ["--data-dir", join(file, "x")],
+        {},
+        `invalid data directory ${join(file, "x")}: ${file} is not a directory`,
+      ],
+      ["unknown option", ["--prot", "1"], {}, "Unknown option '--prot'"],
+      ["rate limit not a number", ["--rate-limit", "many"], {}, "invalid rate limit: many"],
+    ];
+    try {
+      for (const [name, args, env, line] of cases) {
+        const { code, stderr } = await runCli(args, env);
+        expect(code, name).toBe(2);
+        expect(stderr.trimEnd().split("\n"), name).toHaveLength(1);
+        expect(stderr, name).toContain(line);
+      }
+    } finally {
+      busy.child.kill("SIGTERM");
+      await busy.exited;
     }
   });
 });

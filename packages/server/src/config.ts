@@ -1,0 +1,69 @@
+import { accessSync, constants, statSync } from "node:fs";
+import { createServer } from "node:net";
+import { dirname } from "node:path";
+import { levels } from "pino";
+
+/** A configuration the user must fix: one line saying what is wrong and what is expected; exit code 2. */
+export class UsageError extends Error {}
+
+/** `postgres://` or `postgresql://` with a host: what node-postgres can connect to. */
+export function checkDatabaseUrl(url: string, source: string): string {
+  const parsed = URL.canParse(url) ? new URL(url) : null;
+  if (!parsed || !["postgres:", "postgresql:"].includes(parsed.protocol) || parsed.hostname === "") {
+    throw new UsageError(`invalid ${source}: ${url} (expected postgres://user:password@host:5432/database)`);
+  }
+  return url;
+}
+
+/** One of pino's levels, or `silent`. */
+export function checkLogLevel(level: string, source: string): string {
+  if (level !== "silent" && !Object.hasOwn(levels.values, level)) {
+    throw new UsageError(
+      `invalid ${source}: ${level} (one of ${[...Object.keys(levels.values), "silent"].join(", ")})`,
+    );
+  }
+  return level;
+}
+
+/**
+ * A data directory the server can own: an existing writable directory, or a path whose nearest existing
+ * parent is a writable directory (the server creates the rest).
+ */
+export function checkDataDir(dir: string): string {
+  let at = dir;
+  for (;;) {
+    let stats: ReturnType<typeof statSync> | undefined;
+    try {
+      stats = statSync(at);
+    } catch {
+      // Missing: its parent decides whether it can be created.
+    }
+    if (stats) {
+      if (!stats.isDirectory()) {
+        throw new UsageError(`invalid data directory ${dir}: ${at} is not a directory`);
+      }
+      try {
+        accessSync(at, constants.W_OK | constants.X_OK);
+      } catch {
+        throw new UsageError(`invalid data directory ${dir}: ${at} is not writable by this user`);
+      }
+      return dir;
+    }
+    const parent = dirname(at);
+    if (parent === at) throw new UsageError(`invalid data directory ${dir}: no part of it exists`);
+    at = parent;
+  }
+}
+
+/** Whether `port` on `host` can be listened on, before the database is opened and seeded. */
+export function checkPortFree(port: number, host: string): Promise<void> {
+  if (port === 0) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", (error: NodeJS.ErrnoException) => {
+      const why = error.code === "EADDRINUSE" ? "already in use" : (error.code ?? error.message);
+      reject(new UsageError(`cannot listen on ${host}:${port}: ${why} (choose another --port or PORT)`));
+    });
+    probe.listen(port, host, () => probe.close(() => resolve()));
+  });
+}
