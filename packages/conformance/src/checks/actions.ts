@@ -53,6 +53,21 @@ async function expectStoredStatus(ctx: CheckContext, id: number, status: string,
 }
 
 /** A finished job that is its pipeline's latest attempt, so that it can be retried. */
+/** A refused retry made no new attempt: the job is still its pipeline's latest (listed without retried ones). */
+async function expectNotRetried(ctx: CheckContext, job: Job): Promise<void> {
+  const latest = await ctx.call("listPipelineJobs", {
+    params: { pipeline_id: job.pipeline.id },
+    query: allPages,
+  });
+  const latestIds = ids(ctx.ok(latest, 200));
+  ctx.expect(
+    latestIds.includes(job.id),
+    `the pipeline lists [${latestIds.join(", ")}]`,
+    `job ${job.id} still its latest attempt (no retry made)`,
+    latest,
+  );
+}
+
 function claimRetryable(ctx: CheckContext): Job {
   return ctx.claim(retryable, (j) => !wasRetried(j, ctx.material.jobs));
 }
@@ -86,19 +101,7 @@ function jobTokenRefused(op: ActionOp, statuses: readonly JobStatus[], verb: str
         `job ${job.id} as it was before the refused ${verb}`,
         afterExchange,
       );
-      if (op === "retryJob") {
-        const latest = await ctx.call("listPipelineJobs", {
-          params: { pipeline_id: job.pipeline.id },
-          query: allPages,
-        });
-        const latestIds = ids(ctx.ok(latest, 200));
-        ctx.expect(
-          latestIds.includes(job.id),
-          `the pipeline lists [${latestIds.join(", ")}]`,
-          `job ${job.id} still its latest attempt (no retry made)`,
-          latest,
-        );
-      }
+      if (op === "retryJob") await expectNotRetried(ctx, job);
     },
   };
 }
@@ -327,17 +330,7 @@ const retryChecks: CheckDefinition[] = [
         'status 400 with {"error": "<Grape\'s message>"}',
         exchange,
       );
-      const latest = await ctx.call("listPipelineJobs", {
-        params: { pipeline_id: job.pipeline.id },
-        query: allPages,
-      });
-      const latestIds = ids(ctx.ok(latest, 200));
-      ctx.expect(
-        latestIds.includes(job.id),
-        `the pipeline lists [${latestIds.join(", ")}]`,
-        `job ${job.id} still its latest attempt (no retry made)`,
-        latest,
-      );
+      await expectNotRetried(ctx, job);
     },
   },
   unknownJobCheck("retryJob", { destructive: true }),

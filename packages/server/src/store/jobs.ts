@@ -70,19 +70,20 @@ type RawJobRow = Omit<JobRow, "user" | "runner" | "runner_manager"> & {
   runner_manager: Nested<Omit<RunnerManagerRow, "running">, { running: boolean }> | null;
 };
 
+/** A job row with its nested rows merged into one object each; the row as read is left as it is. */
 function flatten(raw: RawJobRow): JobRow {
   const { user, runner, runner_manager } = raw;
-  return Object.assign(raw, {
-    user:
-      user &&
-      Object.assign(user.row, {
-        followers: user.followers,
-        following: user.following,
-        followed_by_viewer: user.followed_by_viewer,
-      }),
-    runner: runner && Object.assign(runner.row, { running: runner.running, creator: runner.creator }),
-    runner_manager: runner_manager && Object.assign(runner_manager.row, { running: runner_manager.running }),
-  });
+  return {
+    ...raw,
+    user: user && {
+      ...user.row,
+      followers: user.followers,
+      following: user.following,
+      followed_by_viewer: user.followed_by_viewer,
+    },
+    runner: runner && { ...runner.row, running: runner.running, creator: runner.creator },
+    runner_manager: runner_manager && { ...runner_manager.row, running: runner_manager.running },
+  };
 }
 
 /** The jobs of a `jobSelect`, in its order. */

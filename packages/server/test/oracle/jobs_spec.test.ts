@@ -25,14 +25,19 @@ import {
   expectHeaders,
   expectLikeTime,
   FINISHED,
+  FORBIDDEN,
   IN_A_DAY,
+  INVALID_SCOPE,
+  JOB_NOT_FOUND,
   json,
   LIMITED_PAGINATION_HEADERS,
   list,
   type OracleProject,
   oracleProject,
+  PROJECT_NOT_FOUND,
   person,
   STARTED,
+  UNAUTHORIZED,
 } from "./world.js";
 
 let db: Database;
@@ -43,11 +48,6 @@ serveForFile((d, s) => {
 });
 
 const F = "jobs_spec.rb";
-const UNAUTHORIZED = { message: "401 Unauthorized" };
-const FORBIDDEN = { message: "403 Forbidden" };
-const JOB_NOT_FOUND = { message: "404 Job Not Found" };
-const PROJECT_NOT_FOUND = { message: "404 Project Not Found" };
-const INVALID_SCOPE = { error: "scope does not have a valid value" };
 
 const url = (path: string) => `${server.api}${path}`;
 const get = (path: string, token?: string, headers: Record<string, string> = {}) =>

@@ -16,11 +16,14 @@ import {
   expectHeaders,
   expectLikeTime,
   FINISHED,
+  FORBIDDEN,
   IN_A_DAY,
+  INVALID_SCOPE,
   list,
   type OracleProject,
   oracleProject,
   PAGINATION_HEADERS,
+  PROJECT_NOT_FOUND,
   randomSha,
   STARTED,
 } from "./world.js";
@@ -33,9 +36,6 @@ serveForFile((d, s) => {
 });
 
 const F = "pipelines_spec.rb";
-const FORBIDDEN = { message: "403 Forbidden" };
-const PROJECT_NOT_FOUND = { message: "404 Project Not Found" };
-const INVALID_SCOPE = { error: "scope does not have a valid value" };
 
 const get = (path: string, token?: string) => call(`${server.api}${path}`, token ? { token } : {});
 

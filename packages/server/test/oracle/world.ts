@@ -109,3 +109,10 @@ export type Answer = Awaited<ReturnType<typeof call>>;
 /** The JSON object of an answer (its body), for property checks. */
 export const json = (answer: Answer) => answer.body as Record<string, unknown>;
 export const list = (answer: Answer) => answer.body as Record<string, unknown>[];
+
+/** GitLab's error bodies the request specs expect. */
+export const UNAUTHORIZED = { message: "401 Unauthorized" };
+export const FORBIDDEN = { message: "403 Forbidden" };
+export const JOB_NOT_FOUND = { message: "404 Job Not Found" };
+export const PROJECT_NOT_FOUND = { message: "404 Project Not Found" };
+export const INVALID_SCOPE = { error: "scope does not have a valid value" };

@@ -220,7 +220,7 @@ export interface paths {
         put?: never;
         /**
          * Retry a job
-         * @description Runs a finished job (`success`, `failed` or `canceled`) again. GitLab creates a **new job** (new ID,
+         * @description Runs a finished or canceling job (`success`, `failed`, `canceled` or `canceling`; a trigger job too) again. GitLab creates a **new job** (new ID,
          *     same name, stage and pipeline, status `pending`, started by the caller) and answers with it; the old
          *     job is marked as retried and disappears from `listPipelineJobs` unless `include_retried=true`.
          *     A job can be retried once: retry the new one to run it again. Needs the Developer role.
