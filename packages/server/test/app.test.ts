@@ -15,6 +15,16 @@ serveForFile((d, s) => {
 });
 
 describe("service endpoints", () => {
+  it("answers every request with an X-Request-Id, the id of its log line", async () => {
+    const r = await call(`${server.api}/projects/1/jobs/8`, { token: T });
+    const id = r.headers.get("x-request-id") ?? "";
+    expect(id).toMatch(/^[0-9a-f-]{36}$/);
+    const line = server.logs.find((l) => l.includes(id));
+    expect(line && (JSON.parse(line) as { req: { id: string } }).req.id).toBe(id);
+    const other = await call(`${server.api}/projects/1/jobs/8`, { token: T });
+    expect(other.headers.get("x-request-id")).not.toBe(id);
+  });
+
   it("reports health", async () => {
     for (const path of ["/-/health", "/health"]) {
       const r = await call(`${server.origin}${path}`);

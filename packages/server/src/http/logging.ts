@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import { pinoHttp } from "pino-http";
 import { TOKEN_QUERY_PARAMS } from "./auth.js";
@@ -31,10 +32,19 @@ export function redactUrl(url: string): string {
   return `${url.slice(0, start + 1)}${pairs.join("&")}`;
 }
 
-/** The request log: one line per answer, with the URL redacted and nothing else of the request or answer. */
+/**
+ * The request log: one line per answer, with the URL redacted and nothing else of the request or answer.
+ * Each request gets an id, sent back as `X-Request-Id` (as GitLab does) and written in its log line, so that
+ * a user's report of an answer leads to its line.
+ */
 export function requestLogger(logger: Logger) {
   return pinoHttp({
     logger,
+    genReqId: (_req, res) => {
+      const id = randomUUID();
+      res.setHeader("X-Request-Id", id);
+      return id;
+    },
     serializers: {
       req: (req: { id: unknown; method: string; url: string; remoteAddress?: string }) => ({
         id: req.id,
