@@ -66,12 +66,6 @@ export interface SeedOptions {
  */
 export async function seedDemo(db: Database, options: SeedOptions = {}): Promise<boolean> {
   const maintainerToken = options.maintainerToken ?? DEMO_TOKENS.maintainer;
-  const demo = await readFixtures(demoFixturesUrl);
-  for (const user of demo.fixtures.users ?? []) {
-    for (const token of user.tokens ?? []) {
-      if (token.name === MAINTAINER_TOKEN_NAME) token.token = maintainerToken;
-    }
-  }
   return db.transaction(async (tx) => {
     await tx.query("SELECT pg_advisory_xact_lock($1)", [SEED_LOCK]);
     if (await existingData(tx)) {
@@ -80,6 +74,13 @@ export async function seedDemo(db: Database, options: SeedOptions = {}): Promise
         MAINTAINER_TOKEN_NAME,
       ]);
       return false;
+    }
+    // Read and validated only when it is loaded: a start on existing data does not pay for it.
+    const demo = await readFixtures(demoFixturesUrl);
+    for (const user of demo.fixtures.users ?? []) {
+      for (const token of user.tokens ?? []) {
+        if (token.name === MAINTAINER_TOKEN_NAME) token.token = maintainerToken;
+      }
     }
     await insertFixtures(tx, demo, Date.now());
     return true;
