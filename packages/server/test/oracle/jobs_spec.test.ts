@@ -66,10 +66,14 @@ interface Expected {
   artifactsExpireAt: Date;
 }
 
-/** GitLab's `:ci_build, :success, :tags, artifacts_expire_at: 1.day.since`. */
-async function successJob(p: OracleProject, extra: Partial<store.NewJob> = {}): Promise<Expected> {
+/** A job of GitLab's factory `:ci_build` in `status`, created 30 s before it started, artifacts expiring in a day. */
+async function oracleJob(
+  p: OracleProject,
+  status: "success" | "running",
+  extra: Partial<store.NewJob>,
+): Promise<Expected> {
   const e = {
-    status: "success" as const,
+    status,
     stage: "test",
     name: "test",
     ref: p.ref,
@@ -82,39 +86,23 @@ async function successJob(p: OracleProject, extra: Partial<store.NewJob> = {}): 
     name: e.name,
     stage: e.stage,
     status: e.status,
-    tagList: ["docker", "ruby"],
     createdAt: e.createdAt,
     startedAt: e.startedAt,
-    finishedAt: FINISHED,
     artifactsExpireAt: e.artifactsExpireAt,
     ...extra,
   });
   return { id, ...e };
 }
 
+/** GitLab's `:ci_build, :success, :tags, artifacts_expire_at: 1.day.since`. */
+const successJob = (p: OracleProject, extra: Partial<store.NewJob> = {}) =>
+  oracleJob(p, "success", { tagList: ["docker", "ruby"], finishedAt: FINISHED, ...extra });
+
 /** GitLab's `:ci_build, :running, user: user, artifacts_expire_at: 1.day.since`, with its job token. */
 async function runningJob(p: OracleProject, token: string): Promise<Expected> {
-  const e = {
-    status: "running" as const,
-    stage: "test",
-    name: "test",
-    ref: p.ref,
-    createdAt: new Date(STARTED.getTime() - 30_000),
-    startedAt: STARTED,
-    artifactsExpireAt: IN_A_DAY(),
-  };
-  const id = await store.createJob(db, {
-    pipelineId: p.pipelineId,
-    name: e.name,
-    stage: e.stage,
-    status: e.status,
-    userId: p.user.id,
-    createdAt: e.createdAt,
-    startedAt: e.startedAt,
-    artifactsExpireAt: e.artifactsExpireAt,
-  });
-  await store.createJobToken(db, id, token);
-  return { id, ...e };
+  const job = await oracleJob(p, "running", { userId: p.user.id });
+  await store.createJobToken(db, job.id, token);
+  return job;
 }
 
 /** The shared example "returns common job data". */
