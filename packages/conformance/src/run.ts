@@ -1,9 +1,17 @@
 import type { OperationId } from "@jobs-api/types";
 import { SpecValidator } from "@jobs-api/types/validate";
-import { actionChecks } from "./checks/actions.js";
+import { cancelJobChecks } from "./checks/cancelJob.js";
+import { eraseJobChecks } from "./checks/eraseJob.js";
+import { getJobChecks } from "./checks/getJob.js";
+import { getJobTokenAllowedAgentsChecks } from "./checks/getJobTokenAllowedAgents.js";
+import { getJobTokenJobChecks } from "./checks/getJobTokenJob.js";
+import { getJobTraceChecks } from "./checks/getJobTrace.js";
 import type { CheckDefinition } from "./checks/helpers.js";
-import { jobChecks } from "./checks/jobs.js";
-import { listChecks } from "./checks/lists.js";
+import { listPipelineBridgesChecks } from "./checks/listPipelineBridges.js";
+import { listPipelineJobsChecks } from "./checks/listPipelineJobs.js";
+import { listProjectJobsChecks } from "./checks/listProjectJobs.js";
+import { playJobChecks } from "./checks/playJob.js";
+import { retryJobChecks } from "./checks/retryJob.js";
 import { CheckContext, CheckFailure, CheckSkipped } from "./context.js";
 import { discover, SetupError } from "./discovery.js";
 import { Http } from "./http.js";
@@ -38,7 +46,19 @@ export interface ConformanceOptions {
 }
 
 /** Every check, in the order they run: read-only ones first, then the destructive ones. */
-export const checks: readonly CheckDefinition[] = [...listChecks, ...jobChecks, ...actionChecks];
+export const checks: readonly CheckDefinition[] = [
+  ...listProjectJobsChecks,
+  ...listPipelineJobsChecks,
+  ...listPipelineBridgesChecks,
+  ...getJobChecks,
+  ...getJobTraceChecks,
+  ...getJobTokenJobChecks,
+  ...getJobTokenAllowedAgentsChecks,
+  ...cancelJobChecks,
+  ...retryJobChecks,
+  ...playJobChecks,
+  ...eraseJobChecks,
+];
 
 function operationOf(check: CheckDefinition): OperationId {
   return check.id.slice(0, check.id.indexOf(".")) as OperationId;
