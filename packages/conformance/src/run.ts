@@ -16,7 +16,7 @@ import { CheckContext, CheckFailure, CheckSkipped } from "./context.js";
 import { discover, SetupError } from "./discovery.js";
 import { Http } from "./http.js";
 import { preflight, preflightDestructive } from "./preflight.js";
-import { type CheckResult, countResults, groupFailures, type Report } from "./report.js";
+import { type CheckResult, countResults, groupFailures, type Report, type UsedJob } from "./report.js";
 
 export interface ConformanceOptions {
   /** The API root, e.g. `https://gitlab.example.com/api/v4`. */
@@ -100,10 +100,16 @@ export async function runConformance(options: ConformanceOptions): Promise<Repor
   if (destructive && selected.some((c) => c.destructive)) await preflightDestructive(http, tokens, material);
   const ctx = new CheckContext(http, spec, material, tokens, destructive);
   const results: CheckResult[] = [];
+  const used: UsedJob[] = [];
   let stopped: Report["stopped"];
   for (const [index, check] of selected.entries()) {
+    const before = new Set(material.claimed);
     const result = await runCheck(ctx, check, destructive);
     results.push(result);
+    for (const id of material.claimed) {
+      const job = material.jobs.find((j) => j.id === id);
+      if (!before.has(id) && job) used.push({ id, status: job.status, check: result.id });
+    }
     options.onResult?.(result);
     const failed = results.filter((r) => r.status === "failed").length;
     if (options.maxFailures !== undefined && failed >= options.maxFailures && index < selected.length - 1) {
@@ -120,6 +126,7 @@ export async function runConformance(options: ConformanceOptions): Promise<Repor
     counts: countResults(results),
     results,
     failureGroups: groupFailures(results),
+    used,
     ...(stopped ? { stopped } : {}),
   };
 }
