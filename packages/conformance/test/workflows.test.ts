@@ -19,6 +19,8 @@ const root = fileURLToPath(new URL("../../../", import.meta.url));
 const workflowsReadme = join(root, "openapi/workflows/README.md");
 const workflowsFile = "openapi/workflows/jobs-lifecycle.arazzo.yaml";
 const redocly = join(root, "node_modules/.bin/redocly");
+/** Each run starts Redocly's CLI (about a second alone); generous for a loaded machine. */
+const respectTimeout = 120_000;
 const quiet = { REDOCLY_TELEMETRY: "off", REDOCLY_SUPPRESS_UPDATE_NOTICE: "true" };
 
 /** The one `redocly respect` command line of the README's shell block. */
@@ -142,17 +144,21 @@ describe("the job lifecycle workflows (Arazzo), run by redocly respect", () => {
     await reference.close();
   });
 
-  it("pass against the reference server", async () => {
-    const outcome = await respect(reference.baseUrl, reference);
-    expect(outcome.failedSteps).toEqual([]);
-    expect(outcome.workflows).toEqual({
-      retryFailedJob: "success",
-      playManualJob: "success",
-      cancelRunningJob: "success",
-      eraseFinishedJob: "success",
-    });
-    expect(outcome.exitCode).toBe(0);
-  });
+  it(
+    "pass against the reference server",
+    async () => {
+      const outcome = await respect(reference.baseUrl, reference);
+      expect(outcome.failedSteps).toEqual([]);
+      expect(outcome.workflows).toEqual({
+        retryFailedJob: "success",
+        playManualJob: "success",
+        cancelRunningJob: "success",
+        eraseFinishedJob: "success",
+      });
+      expect(outcome.exitCode).toBe(0);
+    },
+    respectTimeout,
+  );
 
   const broken: Array<{
     fault: string;
@@ -191,14 +197,18 @@ describe("the job lifecycle workflows (Arazzo), run by redocly respect", () => {
     },
   ];
   for (const c of broken) {
-    it(`fail ${c.workflow} at ${c.step} through the fault "${c.fault}"`, async () => {
-      proxy = await startFaultProxy(reference.baseUrl, c.make());
-      const outcome = await respect(proxy.baseUrl, reference, `-w ${c.workflow}`);
-      expect(outcome.exitCode).toBe(1);
-      expect(outcome.workflows).toEqual({ [c.workflow]: "error" });
-      expect(outcome.failedSteps).toHaveLength(1);
-      expect(outcome.failedSteps[0]).toMatchObject({ workflow: c.workflow, step: c.step });
-      expect(outcome.failedSteps[0]?.criteria.join("\n")).toMatch(c.criterion);
-    });
+    it(
+      `fail ${c.workflow} at ${c.step} through the fault "${c.fault}"`,
+      async () => {
+        proxy = await startFaultProxy(reference.baseUrl, c.make());
+        const outcome = await respect(proxy.baseUrl, reference, `-w ${c.workflow}`);
+        expect(outcome.exitCode).toBe(1);
+        expect(outcome.workflows).toEqual({ [c.workflow]: "error" });
+        expect(outcome.failedSteps).toHaveLength(1);
+        expect(outcome.failedSteps[0]).toMatchObject({ workflow: c.workflow, step: c.step });
+        expect(outcome.failedSteps[0]?.criteria.join("\n")).toMatch(c.criterion);
+      },
+      respectTimeout,
+    );
   }
 });
