@@ -68,6 +68,15 @@ export function summary(report: Report): string {
       if (group.operations.length > 1) out.push(`      operations: ${group.operations.join(", ")}`);
     }
   }
+  if (report.used.length > 0) {
+    const byStatus = new Map<string, number>();
+    for (const job of report.used) byStatus.set(job.status, (byStatus.get(job.status) ?? 0) + 1);
+    const counts = [...byStatus].map(([status, n]) => `${n} ${status}`).join(", ");
+    out.push(
+      "",
+      `Used up by --destructive: ${report.used.length} jobs (as found: ${counts}), ids ${report.used.map((j) => j.id).join(", ")}`,
+    );
+  }
   if (report.stopped) {
     out.push(
       "",

@@ -34,6 +34,16 @@ export function describe(exchange: Exchange): string {
   return `${exchange.method} ${exchange.shownUrl} answered ${exchange.status} (${type})${shown ? ` ${shown}` : ""}`;
 }
 
+/** GitLab's answer to a route it does not have (`404 {"error":"404 Not Found"}`), unlike a missing project's. */
+function unknownRouteAnswer(exchange: Exchange): boolean {
+  return (
+    exchange.status === 404 &&
+    typeof exchange.json === "object" &&
+    exchange.json !== null &&
+    (exchange.json as { error?: unknown }).error === "404 Not Found"
+  );
+}
+
 export interface Preflight {
   /** The project as given, or as the job token's job names it. */
   project: string;
@@ -45,16 +55,18 @@ export async function preflight(http: Http, tokens: Tokens, project: string | un
     kind: "privateTokenHeader",
     token: tokens.token,
   });
-  const gitlabRouter =
-    probe.status === 404 &&
-    typeof probe.json === "object" &&
-    probe.json !== null &&
-    (probe.json as { error?: unknown }).error === "404 Not Found";
+  const gitlabRouter = unknownRouteAnswer(probe);
   const router = gitlabRouter
     ? ""
     : `; an unknown route answered ${probe.status} (${probe.mediaType || "no content type"}), not GitLab's 404 {"error":"404 Not Found"}`;
   const notGitlab = (answer: Exchange) =>
     new SetupError(`this is not a GitLab API at ${http.baseUrl}: ${describe(answer)}${router}`);
+  // GitLab's router answers, but not with the Jobs API's routes: a base URL that is not the API root
+  // (`/api/v3`, a path too many), which would otherwise read as a refused token or a missing project.
+  const noJobsApi = (answer: Exchange) =>
+    new SetupError(
+      `no Jobs API at ${http.baseUrl}: ${describe(answer)}, GitLab's answer to an unknown route (the base URL is the API root, e.g. https://gitlab.example.com/api/v4)`,
+    );
 
   let jobTokenJob: JobTokenJob | undefined;
   if (tokens.jobToken) {
@@ -63,6 +75,7 @@ export async function preflight(http: Http, tokens: Tokens, project: string | un
       token: tokens.jobToken,
     });
     if (!gitlabRouter && exchange.json === undefined) throw notGitlab(exchange);
+    if (unknownRouteAnswer(exchange)) throw noJobsApi(exchange);
     if (exchange.status !== 200) {
       throw new SetupError(
         `the job token was refused (it must be the CI_JOB_TOKEN of a job that is still running): ${describe(exchange)}`,
@@ -87,6 +100,7 @@ export async function preflight(http: Http, tokens: Tokens, project: string | un
       `the token's role in project ${given} cannot read its jobs (the suite needs Reporter or more): ${describe(list)}`,
     );
   }
+  if (unknownRouteAnswer(list)) throw noJobsApi(list);
   if (list.status === 404) {
     throw new SetupError(`project ${given} was not found, or the token cannot see it: ${describe(list)}`);
   }

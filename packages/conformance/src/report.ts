@@ -1,5 +1,5 @@
 /** The results of a conformance run, as the library returns them and the command stores them. */
-import type { OperationId } from "@jobs-api/types";
+import type { JobStatus, OperationId } from "@jobs-api/types";
 
 export type CheckStatus = "passed" | "failed" | "skipped";
 
@@ -60,6 +60,13 @@ export interface CheckResult {
   failure?: Failure;
 }
 
+/** A job a destructive check took to act on (cancel, retry, play, erase), with its status when found. */
+export interface UsedJob {
+  id: number;
+  status: JobStatus;
+  check: CheckId;
+}
+
 export interface Report {
   baseUrl: string;
   project: string;
@@ -70,6 +77,8 @@ export interface Report {
   results: CheckResult[];
   /** The failed checks by root cause. */
   failureGroups: FailureGroup[];
+  /** The jobs the destructive checks acted on, in the order they took them: what the run used up. */
+  used: UsedJob[];
   /** Set when `maxFailures` stopped the run: how many checks did not run. */
   stopped?: { maxFailures: number; notRun: number };
 }

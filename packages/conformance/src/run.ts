@@ -1,14 +1,22 @@
 import type { OperationId } from "@jobs-api/types";
 import { SpecValidator } from "@jobs-api/types/validate";
-import { actionChecks } from "./checks/actions.js";
+import { cancelJobChecks } from "./checks/cancelJob.js";
+import { eraseJobChecks } from "./checks/eraseJob.js";
+import { getJobChecks } from "./checks/getJob.js";
+import { getJobTokenAllowedAgentsChecks } from "./checks/getJobTokenAllowedAgents.js";
+import { getJobTokenJobChecks } from "./checks/getJobTokenJob.js";
+import { getJobTraceChecks } from "./checks/getJobTrace.js";
 import type { CheckDefinition } from "./checks/helpers.js";
-import { jobChecks } from "./checks/jobs.js";
-import { listChecks } from "./checks/lists.js";
+import { listPipelineBridgesChecks } from "./checks/listPipelineBridges.js";
+import { listPipelineJobsChecks } from "./checks/listPipelineJobs.js";
+import { listProjectJobsChecks } from "./checks/listProjectJobs.js";
+import { playJobChecks } from "./checks/playJob.js";
+import { retryJobChecks } from "./checks/retryJob.js";
 import { CheckContext, CheckFailure, CheckSkipped } from "./context.js";
 import { discover, SetupError } from "./discovery.js";
 import { Http } from "./http.js";
 import { preflight, preflightDestructive } from "./preflight.js";
-import { type CheckResult, countResults, groupFailures, type Report } from "./report.js";
+import { type CheckResult, countResults, groupFailures, type Report, type UsedJob } from "./report.js";
 
 export interface ConformanceOptions {
   /** The API root, e.g. `https://gitlab.example.com/api/v4`. */
@@ -38,7 +46,19 @@ export interface ConformanceOptions {
 }
 
 /** Every check, in the order they run: read-only ones first, then the destructive ones. */
-export const checks: readonly CheckDefinition[] = [...listChecks, ...jobChecks, ...actionChecks];
+export const checks: readonly CheckDefinition[] = [
+  ...listProjectJobsChecks,
+  ...listPipelineJobsChecks,
+  ...listPipelineBridgesChecks,
+  ...getJobChecks,
+  ...getJobTraceChecks,
+  ...getJobTokenJobChecks,
+  ...getJobTokenAllowedAgentsChecks,
+  ...cancelJobChecks,
+  ...retryJobChecks,
+  ...playJobChecks,
+  ...eraseJobChecks,
+];
 
 function operationOf(check: CheckDefinition): OperationId {
   return check.id.slice(0, check.id.indexOf(".")) as OperationId;
@@ -80,10 +100,16 @@ export async function runConformance(options: ConformanceOptions): Promise<Repor
   if (destructive && selected.some((c) => c.destructive)) await preflightDestructive(http, tokens, material);
   const ctx = new CheckContext(http, spec, material, tokens, destructive);
   const results: CheckResult[] = [];
+  const used: UsedJob[] = [];
   let stopped: Report["stopped"];
   for (const [index, check] of selected.entries()) {
+    const before = new Set(material.claimed);
     const result = await runCheck(ctx, check, destructive);
     results.push(result);
+    for (const id of material.claimed) {
+      const job = material.jobs.find((j) => j.id === id);
+      if (!before.has(id) && job) used.push({ id, status: job.status, check: result.id });
+    }
     options.onResult?.(result);
     const failed = results.filter((r) => r.status === "failed").length;
     if (options.maxFailures !== undefined && failed >= options.maxFailures && index < selected.length - 1) {
@@ -100,6 +126,7 @@ export async function runConformance(options: ConformanceOptions): Promise<Repor
     counts: countResults(results),
     results,
     failureGroups: groupFailures(results),
+    used,
     ...(stopped ? { stopped } : {}),
   };
 }

@@ -35,6 +35,20 @@ describe("jobs-api-conformance usage", () => {
     expect(out.join("")).toContain("--base-url URL");
   });
 
+  it("documents every option of its help in the README's table", async () => {
+    const { io, out } = capture();
+    await main(["--help"], io);
+    const options = new Set(out.join("").match(/--[a-z][a-z-]+/g));
+    const readme = await readFile(new URL("../README.md", import.meta.url), "utf8");
+    const table = readme.slice(readme.indexOf("### Options"), readme.indexOf("### Preflight"));
+    const rows = table.split("\n").filter((line) => line.startsWith("| `"));
+    const undocumented = [...options].filter(
+      (option) => !rows.some((row) => new RegExp(`\`${option}( [A-Z'][^\`]*)?\``).test(row)),
+    );
+    expect(options.size).toBeGreaterThan(10);
+    expect(undocumented).toEqual([]);
+  });
+
   it("exits 2 with the reason when a required option is missing or unknown", async () => {
     const missing = capture();
     expect(await main(["--token", "t"], missing.io)).toBe(exitCodes.usage);
@@ -148,6 +162,8 @@ describe("jobs-api-conformance against the reference server", () => {
         /sent: +GET http:\/\/127\.0\.0\.1:\d+\/api\/v4\/projects\/\d+\/jobs\?per_page=100/,
       );
       expect(printed).toContain("expected: ids strictly descending (newest first)");
+      // A failure that breaks GitLab's behaviour, not the schema, names the behaviour as its rule.
+      expect(printed).toContain("rule:     orders jobs by id, newest first");
       expect(printed).toMatch(/got: +200 application\/json/);
       expect(printed).not.toContain(reference.token);
       const report = JSON.parse(await readFile(json, "utf8")) as Report;
@@ -159,6 +175,10 @@ describe("jobs-api-conformance against the reference server", () => {
       expect(XMLValidator.validate(xml)).toBe(true);
       expect(xml).toContain('failures="1"');
       expect(xml).toMatch(/<failure message="ids in this order: [\d, ]+" type="conformance">/);
+      expect(xml).toContain("rule:     orders jobs by id, newest first");
+      expect(xml).toContain(`"private-token: \${GITLAB_TOKEN}"`);
+      expect(report.results[0]?.failure?.rule).toBe("orders jobs by id, newest first");
+      expect(report.results[0]?.failure?.curl).toContain(`"private-token: \${GITLAB_TOKEN}"`);
     } finally {
       await proxy.close();
     }

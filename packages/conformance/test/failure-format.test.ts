@@ -82,6 +82,7 @@ describe("a failure a person can act on", () => {
         { path: "/2/allow_failure", value: "false", rule: "must be boolean", item: { index: 2, id: target } },
       ]);
       expect(first?.curl).toContain(`"private-token: \${GITLAB_TOKEN}"`);
+      expect(first?.rule).toBe("the spec's listProjectJobs response for status 200");
       expect(printed).toMatch(
         /Failed \(1 root cause\):\n {2}the answer does not match the spec: \/allow_failure must be boolean\n {6}checks: listProjectJobs\.projectJobsOnly, /,
       );
@@ -89,6 +90,7 @@ describe("a failure a person can act on", () => {
       const xml = await readFile(junit, "utf8");
       expect(xml).toContain(`/2/allow_failure = "false" in item 2 (id ${target}): must be boolean`);
       expect(xml).toContain("curl --silent");
+      expect(xml).toContain("rule:     the spec's listProjectJobs response for status 200");
       expect(xml).not.toContain(reference.token);
     } finally {
       await proxy.close();

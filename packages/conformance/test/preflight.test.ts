@@ -193,6 +193,44 @@ describe("preflight and options against the reference server", () => {
     );
   });
 
+  it("says the project was not found, by id and by path", async () => {
+    for (const [given, shown] of [
+      ["999999", "999999"],
+      ["no/such", "no%2Fsuch"],
+    ] as const) {
+      const result = await run(["--base-url", reference.baseUrl, "--project", given], {
+        GITLAB_TOKEN: reference.token,
+      });
+      expect(result.code).toBe(exitCodes.usage);
+      expect(result.err).toBe(
+        `jobs-api-conformance: project ${given} was not found, or the token cannot see it: GET ${reference.baseUrl}/projects/${shown}/jobs?per_page=1 answered 404 (application/json) {"message":"404 Project Not Found"}\n`,
+      );
+    }
+  });
+
+  it("asks for a project when neither --project nor a job token names one", async () => {
+    const result = await run(["--base-url", reference.baseUrl], { GITLAB_TOKEN: reference.token });
+    expect(result.code).toBe(exitCodes.usage);
+    expect(result.err).toBe(
+      "jobs-api-conformance: no project: give --project <id or path> (or a --job-token, whose job names one)\n",
+    );
+  });
+
+  it("says a base URL that is not the API root has no Jobs API, rather than blaming the project or the job token", async () => {
+    const origin = new URL(reference.baseUrl).origin;
+    for (const [baseUrl, env, path] of [
+      [`${origin}/api/v3`, { GITLAB_TOKEN: reference.token }, "/projects/1/jobs?per_page=1"],
+      [origin, { GITLAB_TOKEN: reference.token }, "/projects/1/jobs?per_page=1"],
+      [`${origin}/api/v3`, { GITLAB_TOKEN: reference.token, GITLAB_JOB_TOKEN: reference.jobToken }, "/job"],
+    ] as const) {
+      const result = await run(["--base-url", baseUrl, "--project", "1"], { ...env });
+      expect(result.code).toBe(exitCodes.usage);
+      expect(result.err).toBe(
+        `jobs-api-conformance: no Jobs API at ${baseUrl}: GET ${baseUrl}${path} answered 404 (application/json) {"error":"404 Not Found"}, GitLab's answer to an unknown route (the base URL is the API root, e.g. https://gitlab.example.com/api/v4)\n`,
+      );
+    }
+  });
+
   it("says the job token was refused", async () => {
     const result = await run([...base(), "--job-token-env", "CI_JOB_TOKEN"], {
       GITLAB_TOKEN: reference.token,

@@ -1,0 +1,114 @@
+/**
+ * What the checks of cancel, retry, play and erase share: which jobs they take, and how they see what an
+ * action changed. These checks change jobs, so they run only with `--destructive`.
+ */
+import {
+  ALIVE_STATUSES,
+  CANCEL_EVENT_STATUSES,
+  type Job,
+  type JobStatus,
+  RETRYABLE_STATUSES,
+} from "@jobs-api/types";
+import { type CheckContext, differences, type OpExchange, sameReads, withoutClock } from "../context.js";
+import { allPages, type CheckDefinition, ids, wasRetried } from "./helpers.js";
+
+/**
+ * The order in which checks claim jobs, those least needed by other checks first. Jobs waiting for a
+ * callback or for their runner to stop (`waiting_for_callback`, `canceling`) are never claimed: what an
+ * action does to them depends on what they wait for.
+ */
+const claimOrder: readonly JobStatus[] = [
+  "created",
+  "pending",
+  "waiting_for_resource",
+  "preparing",
+  "scheduled",
+  "running",
+  "manual",
+  "failed",
+  "success",
+  "canceled",
+];
+const claimable = (statuses: readonly JobStatus[]) => claimOrder.filter((s) => statuses.includes(s));
+
+/** Statuses GitLab's cancel acts on. */
+export const cancelable = claimable(CANCEL_EVENT_STATUSES);
+export const retryable = claimable(RETRYABLE_STATUSES);
+/** Jobs that are neither manual nor finished: no action can play or retry them. */
+export const inProgress = claimable(ALIVE_STATUSES);
+
+/** The job as the server has it now, with the answer to show if a later assertion fails. */
+export async function current(ctx: CheckContext, id: number): Promise<[Job, OpExchange<"getJob">]> {
+  const exchange = await ctx.call("getJob", { params: { job_id: id } });
+  return [ctx.ok(exchange, 200), exchange];
+}
+
+/** The job as GET answers it afterwards has `status`: the action was stored, not only answered. */
+export async function expectStoredStatus(
+  ctx: CheckContext,
+  id: number,
+  status: string,
+  note = "",
+): Promise<void> {
+  const [after, exchange] = await current(ctx, id);
+  ctx.expect(
+    after.status === status,
+    `GET answers status ${after.status}`,
+    `status ${status}${note}`,
+    exchange,
+  );
+}
+
+/** A finished job that is its pipeline's latest attempt, so that it can be retried. */
+/** A refused retry made no new attempt: the job is still its pipeline's latest (listed without retried ones). */
+export async function expectNotRetried(ctx: CheckContext, job: Job): Promise<void> {
+  const latest = await ctx.call("listPipelineJobs", {
+    params: { pipeline_id: job.pipeline.id },
+    query: allPages,
+  });
+  const latestIds = ids(ctx.ok(latest, 200));
+  ctx.expect(
+    latestIds.includes(job.id),
+    `the pipeline lists [${latestIds.join(", ")}]`,
+    `job ${job.id} still its latest attempt (no retry made)`,
+    latest,
+  );
+}
+
+export function claimRetryable(ctx: CheckContext): Job {
+  return ctx.claim(retryable, (j) => !wasRetried(j, ctx.material.jobs));
+}
+
+type ActionOp = "cancelJob" | "retryJob" | "playJob" | "eraseJob";
+
+/**
+ * `<op>.jobTokenRefused`: the action with a CI job token (JOB-TOKEN) answers 401 and changes nothing, as a
+ * GET of the job (and, for retry, of the pipeline's list) shows afterwards. jobs.rb gives none of the
+ * actions `job_token_allowed`, so the token authenticates nobody (auth_finders.rb).
+ */
+export function jobTokenRefused(op: ActionOp, statuses: readonly JobStatus[], verb: string): CheckDefinition {
+  return {
+    id: `${op}.jobTokenRefused`,
+    description: `${verb} with a CI job token answers 401 {"message":"401 Unauthorized"} and changes nothing (jobs.rb: no job_token_allowed)`,
+    destructive: true,
+    async run(ctx: CheckContext) {
+      const token = ctx.tokens.jobToken;
+      if (!token) ctx.skip("needs a job token of a running job (--job-token)");
+      const job = op === "retryJob" ? claimRetryable(ctx) : ctx.claim(statuses);
+      const [before] = await current(ctx, job.id);
+      const exchange = await ctx.call(op, {
+        params: { job_id: job.id },
+        auth: { kind: "jobTokenHeader", token },
+      });
+      ctx.expectError(exchange, 401, { message: "401 Unauthorized" });
+      const [after, afterExchange] = await current(ctx, job.id);
+      ctx.expect(
+        sameReads(after, before),
+        `the job changed at ${differences(withoutClock(after), withoutClock(before)).join(", ")}`,
+        `job ${job.id} as it was before the refused ${verb}`,
+        afterExchange,
+      );
+      if (op === "retryJob") await expectNotRetried(ctx, job);
+    },
+  };
+}

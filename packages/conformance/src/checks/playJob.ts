@@ -1,0 +1,58 @@
+/** Checks of playJob: a manual job starts, any other is refused. Destructive. */
+import type { CheckContext } from "../context.js";
+import { expectStoredStatus, inProgress, jobTokenRefused } from "./action-helpers.js";
+import { type CheckDefinition, unknownJobCheck } from "./helpers.js";
+
+export const playJobChecks: CheckDefinition[] = [
+  {
+    id: "playJob.manualToPending",
+    description: "play of a manual job answers 200 with the job pending",
+    destructive: true,
+    async run(ctx: CheckContext) {
+      const job = ctx.claim(["manual"]);
+      const exchange = await ctx.call("playJob", { params: { job_id: job.id } });
+      const played = ctx.ok(exchange, 200);
+      ctx.expect(
+        played.id === job.id && played.status === "pending",
+        `job ${played.id}, status ${played.status}`,
+        `job ${job.id}, status pending`,
+        exchange,
+      );
+      await expectStoredStatus(ctx, job.id, "pending");
+    },
+  },
+  {
+    id: "playJob.nonManualRefused",
+    description:
+      'play of a job that is not manual answers 400 {"message":"400 Bad request - Unplayable Job"}',
+    destructive: true,
+    async run(ctx: CheckContext) {
+      const job = ctx.claim(inProgress);
+      const exchange = await ctx.call("playJob", { params: { job_id: job.id } });
+      ctx.expectError(exchange, 400, { message: "400 Bad request - Unplayable Job" });
+      await expectStoredStatus(ctx, job.id, job.status, ", unchanged");
+    },
+  },
+  jobTokenRefused("playJob", ["manual"], "play"),
+  {
+    id: "playJob.emptyFormBody",
+    description:
+      "play with an empty application/x-www-form-urlencoded body (as HTML forms and curl -d '' send) answers 200 with the job pending (Grape reads form bodies)",
+    destructive: true,
+    async run(ctx: CheckContext) {
+      const job = ctx.claim(["manual"]);
+      const exchange = await ctx.call("playJob", {
+        params: { job_id: job.id },
+        extra: { rawBody: { contentType: "application/x-www-form-urlencoded", text: "" } },
+      });
+      const played = ctx.ok(exchange, 200);
+      ctx.expect(
+        played.id === job.id && played.status === "pending",
+        `job ${played.id}, status ${played.status}`,
+        `job ${job.id}, status pending`,
+        exchange,
+      );
+    },
+  },
+  unknownJobCheck("playJob", { destructive: true }),
+];
