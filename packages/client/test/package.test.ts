@@ -44,7 +44,9 @@ describe("the published package", () => {
         ...readFileSync(join(dist, file), "utf8").matchAll(/^import .* from "([^"]+)";$/gm),
       ])
       .map(([, specifier]) => specifier);
-    expect(new Set(specifiers)).toEqual(new Set(["openapi-fetch", "./errors.js", "./pagination.js"]));
+    expect(new Set(specifiers)).toEqual(
+      new Set(["openapi-fetch", "./errors.js", "./pagination.js", "./rate-limit.js", "./retry.js"]),
+    );
   });
 });
 
