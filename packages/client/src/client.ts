@@ -206,8 +206,8 @@ export function createJobsClient(options: JobsClientOptions): JobsClient {
     for (let retries = 0; ; retries++) {
       if (policy.obeyRateLimit) {
         const hold = heldUntil - Date.now();
-        // A hold longer than maxDelayMs is not kept: the server then answers 429, which says when to retry.
-        if (hold > 0 && hold <= policy.maxDelayMs) await abortableSleep(hold, signal);
+        // A hold longer than maxRetryAfterMs is not kept: the server then answers 429, which says when to retry.
+        if (hold > 0 && hold <= policy.maxRetryAfterMs) await abortableSleep(hold, signal);
       }
       try {
         return await attempt(operationId, params, signal, url, retries);

@@ -25,12 +25,14 @@ export interface RetryOptions {
   retryActions?: boolean;
   /** The backoff's first step: a repeat waits a random time below `baseDelayMs × 2^n`. 500 by default. */
   baseDelayMs?: number;
-  /**
-   * The longest wait: it caps the backoff, and a server that asks for a longer one is not obeyed: the call
-   * fails at once with an error saying when to retry (`JobsApiError.retryAt`). 60,000 by default, the longest
-   * `Retry-After` of GitLab's default throttle period.
-   */
+  /** The backoff's cap: no repeat waits longer than this unless the server says so. 60,000 by default. */
   maxDelayMs?: number;
+  /**
+   * The longest wait the server may ask for (`Retry-After`, `RateLimit-Reset`); one asking for more is not
+   * waited for: the call fails at once with an error saying when to retry (`JobsApiError.retryAt`). One hour
+   * by default: GitLab's default throttle period, so the longest wait a default GitLab asks for.
+   */
+  maxRetryAfterMs?: number;
   /** Called before each wait: for logging, or to give up by throwing (the call then rejects with that). */
   onRetry?: (event: RetryEvent) => void;
   /** The jitter's random source, returning [0, 1): `Math.random` by default; replaceable for tests. */
@@ -57,6 +59,7 @@ export const defaultRetryOptions = {
   retryActions: false,
   baseDelayMs: 500,
   maxDelayMs: 60_000,
+  maxRetryAfterMs: 3_600_000,
 } as const satisfies RetryOptions;
 
 export function retryPolicy(options: RetryOptions | false | undefined): RetryPolicy {
@@ -65,7 +68,7 @@ export function retryPolicy(options: RetryOptions | false | undefined): RetryPol
     random: Math.random,
     ...(options === false ? { maxRetries: 0 } : options),
   };
-  for (const name of ["maxRetries", "baseDelayMs", "maxDelayMs"] as const) {
+  for (const name of ["maxRetries", "baseDelayMs", "maxDelayMs", "maxRetryAfterMs"] as const) {
     const value = policy[name];
     if (!(Number.isInteger(value) && value >= 0)) {
       throw new RangeError(`createJobsClient: retry.${name} must be a whole number ≥ 0, got ${value}`);
@@ -107,9 +110,10 @@ export function retryDelay(
           ? "transient error"
           : undefined;
     if (reason === undefined) return undefined;
-    // The server's word beats the backoff; one asking for more than maxDelayMs is not waited for.
-    const delayMs = error.retryAt === null ? backoff : Math.max(0, error.retryAt.getTime() - now);
-    return delayMs <= policy.maxDelayMs ? { error, delayMs, reason } : undefined;
+    // The server's word beats the backoff; one asking for more than maxRetryAfterMs is not waited for.
+    if (error.retryAt === null) return { error, delayMs: backoff, reason };
+    const delayMs = Math.max(0, error.retryAt.getTime() - now);
+    return delayMs <= policy.maxRetryAfterMs ? { error, delayMs, reason } : undefined;
   }
   if (error instanceof JobsApiNetworkError) {
     const code = networkErrorCode(error.cause);

@@ -190,13 +190,30 @@ describe("rate limits", () => {
     );
   });
 
-  it("does not wait longer than maxDelayMs: a longer Retry-After fails at once and says when", async () => {
-    const { fetch, sent } = sequence(throttled(3600), ok);
+  it("waits as long as a default GitLab asks (up to an hour), not longer than maxRetryAfterMs", async () => {
+    const hourly = sequence(throttled(3600), ok);
+    const pending = client(hourly.fetch).gitlab.getJob({ id: 1, job_id: 2 });
+    await vi.advanceTimersByTimeAsync(3_599_999);
+    expect(hourly.sent).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(await pending).toEqual(job);
+
+    // The clock is an hour on now.
+    const later = Date.now();
+    const { fetch, sent } = sequence(throttled(3601), ok);
     const error = await settle(client(fetch).gitlab.getJob({ id: 1, job_id: 2 }), 0);
     expect(sent).toHaveLength(1);
+    expect(error).toMatchObject({ status: 429, retryAt: new Date(later + 3_601_000) });
     expect((error as Error).message).toMatch(
-      /: 429 Retry later; retry after 3600 s \(2026-12-01T11:00:00\.000Z\)$/,
+      `: 429 Retry later; retry after 3601 s (${new Date(later + 3_601_000).toISOString()})`,
     );
+    const short = sequence(throttled(11), ok);
+    const refused = await settle(
+      client(short.fetch, { maxRetryAfterMs: 10_000 }).gitlab.getJob({ id: 1, job_id: 2 }),
+      0,
+    );
+    expect(refused).toMatchObject({ status: 429, retryAt: new Date(later + 11_000) });
+    expect(short.sent).toHaveLength(1);
   });
 
   it("with retry: false or obeyRateLimit: false, a 429 fails at once", async () => {
@@ -350,7 +367,12 @@ describe("aborting and hooks", () => {
   });
 
   it("rejects nonsensical settings when the client is created", () => {
-    for (const retry of [{ maxRetries: -1 }, { baseDelayMs: Number.NaN }, { maxDelayMs: 1.5 }]) {
+    for (const retry of [
+      { maxRetries: -1 },
+      { baseDelayMs: Number.NaN },
+      { maxDelayMs: 1.5 },
+      { maxRetryAfterMs: Number.POSITIVE_INFINITY },
+    ]) {
       expect(() => createJobsClient({ baseUrl, retry })).toThrow(RangeError);
     }
   });
