@@ -72,7 +72,7 @@ export class JobsApiNetworkError extends JobsClientError {
   readonly code: string | null;
 
   constructor(request: SentRequest, cause: unknown, retries = 0) {
-    super(request, `network error: ${describeNetworkFailure(cause)}${gaveUp(retries)}`, { cause });
+    super(request, `network error: ${describeNetworkFailure(cause)}${attempts(retries)}`, { cause });
     this.cause = cause;
     this.code = networkErrorCode(cause) ?? null;
   }
@@ -107,11 +107,12 @@ function describeAnswer(
     const seconds = Math.max(0, Math.ceil((retryAt - now) / 1000));
     message += `; retry after ${seconds} s (${new Date(retryAt).toISOString()})`;
   }
-  return message + gaveUp(retries);
+  return message + attempts(retries);
 }
 
-function gaveUp(retries: number): string {
-  return retries > 0 ? `; gave up after ${retries} ${retries === 1 ? "retry" : "retries"}` : "";
+/** How often the request was sent, once it was repeated: the error is that of the last time. */
+function attempts(retries: number): string {
+  return retries > 0 ? `; tried ${retries + 1} times` : "";
 }
 
 /** The first error code found along the `cause` chain (Node's fetch: `TypeError("fetch failed", { cause })`). */

@@ -66,7 +66,7 @@ export function retryPolicy(options: RetryOptions | false | undefined): RetryPol
   const policy = {
     ...defaultRetryOptions,
     random: Math.random,
-    ...(options === false ? { maxRetries: 0 } : options),
+    ...(options === false ? { maxRetries: 0, obeyRateLimit: false } : options),
   };
   for (const name of ["maxRetries", "baseDelayMs", "maxDelayMs", "maxRetryAfterMs"] as const) {
     const value = policy[name];

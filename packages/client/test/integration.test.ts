@@ -252,7 +252,7 @@ describe("errors from the reference server", () => {
     expect(error).toBeInstanceOf(JobsApiNetworkError);
     expect(error).toMatchObject({ code: "ECONNREFUSED" });
     const { host } = new URL(idle.api);
-    expect((error as Error).message).toMatch(`network error: ECONNREFUSED ${host}; gave up after 2 retries`);
+    expect((error as Error).message).toMatch(`network error: ECONNREFUSED ${host}; tried 3 times`);
     expect(retried).toHaveLength(2);
   });
 });

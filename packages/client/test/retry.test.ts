@@ -186,7 +186,7 @@ describe("rate limits", () => {
     const at = new Date(NOW + 40_000);
     expect(error).toMatchObject({ status: 429, apiMessage: "Retry later", retryAt: at });
     expect((error as Error).message).toBe(
-      `getJob (GET ${baseUrl}/projects/1/jobs/2): 429 Retry later; retry after 10 s (${at.toISOString()}); gave up after 3 retries`,
+      `getJob (GET ${baseUrl}/projects/1/jobs/2): 429 Retry later; retry after 10 s (${at.toISOString()}); tried 4 times`,
     );
   });
 
@@ -222,6 +222,18 @@ describe("rate limits", () => {
       const error = await settle(client(fetch, retry).gitlab.getJob({ id: 1, job_id: 2 }), 0);
       expect(sent).toHaveLength(1);
       expect(error).toMatchObject({ status: 429, retryAt: new Date(NOW + 5000) });
+      expect((error as Error).message).toMatch(
+        /: 429 Retry later; retry after 5 s \(2026-12-01T10:00:05\.000Z\)$/,
+      );
+
+      // Nor is the request after a RateLimit-Remaining: 0 held.
+      const last = () =>
+        json(job, { headers: { "RateLimit-Remaining": "0", "RateLimit-Reset": String(NOW / 1000 + 15) } });
+      const unheld = sequence(last, ok);
+      const { gitlab } = client(unheld.fetch, retry);
+      await gitlab.getJob({ id: 1, job_id: 2 });
+      await gitlab.getJob({ id: 1, job_id: 2 });
+      expect(unheld.sent).toHaveLength(2);
     }
   });
 });
@@ -284,9 +296,7 @@ describe("transient errors", () => {
     const error = await settle(client(fetch, { maxRetries: 2 }).gitlab.getJob({ id: 1, job_id: 2 }));
     expect(sent).toHaveLength(3);
     expect(error).toBeInstanceOf(JobsApiNetworkError);
-    expect((error as Error).message).toMatch(
-      /: network error: ECONNRESET 10\.0\.0\.1:443; gave up after 2 retries$/,
-    );
+    expect((error as Error).message).toMatch(/: network error: ECONNRESET 10\.0\.0\.1:443; tried 3 times$/);
   });
 
   it("keeps the backoff's jitter between 0 and min(maxDelayMs, baseDelayMs × 2^n)", async () => {
