@@ -2,6 +2,8 @@ import type { JobStatus, OperationId, paths } from "@jobs-api/types";
 import createClient, { defaultPathSerializer } from "openapi-fetch";
 import { JobsApiError, JobsApiNetworkError, JobsApiTimeoutError, type SentRequest } from "./errors.js";
 import { type Page, readPagination } from "./pagination.js";
+import { rateLimitExhausted, rateLimitReset } from "./rate-limit.js";
+import { abortableSleep, type RetryOptions, retryDelay, retryPolicy } from "./retry.js";
 import type {
   CallOptions,
   ListItem,
@@ -40,8 +42,13 @@ export type JobsClientOptions = JobsClientAuth & {
   fetch?: (request: Request) => Promise<Response>;
   /** Headers sent with every request (e.g. `User-Agent`); the token's header takes precedence. */
   headers?: HeadersInit;
-  /** Fails a call with `JobsApiTimeoutError` when its answer (body included) takes longer. No limit by default. */
+  /**
+   * Fails a call with `JobsApiTimeoutError` when the answer to one request (body included) takes longer; waits
+   * between repeats do not count. No limit by default.
+   */
   timeoutMs?: number;
+  /** Waiting out rate limits and repeating reads after transient errors (on by default); `false` turns both off. */
+  retry?: RetryOptions | false;
 };
 
 export interface PaginateOptions extends CallOptions {
@@ -119,6 +126,9 @@ type Operations = {
 
 export function createJobsClient(options: JobsClientOptions): JobsClient {
   const { baseUrl, fetch: baseFetch = globalThis.fetch, timeoutMs } = options;
+  const policy = retryPolicy(options.retry);
+  /** Until when (epoch ms) the server's rate limit holds every request of this client: `RateLimit-Remaining: 0`. */
+  let heldUntil = 0;
   const headers = new Headers(options.headers);
   for (const [name, value] of Object.entries(authHeaders(options))) headers.set(name, value);
   const api = createClient<paths>({
@@ -181,8 +191,10 @@ export function createJobsClient(options: JobsClientOptions): JobsClient {
   };
 
   /**
-   * Runs one operation and turns every way it can go wrong into a typed error. `url` replaces the URL built
-   * from params: pagination follows the server's `rel="next"` link verbatim (keyset cursors are opaque).
+   * Runs one operation, repeating it as `options.retry` allows. `url` replaces the URL built from params:
+   * pagination follows the server's `rel="next"` link verbatim (keyset cursors are opaque). The whole
+   * openapi-fetch call is repeated rather than its fetch (a middleware could only re-send the request), so a
+   * connection lost while the body downloads is retried too, and each request gets its own `timeoutMs`.
    */
   async function call<K extends OperationId>(
     operationId: K,
@@ -190,16 +202,45 @@ export function createJobsClient(options: JobsClientOptions): JobsClient {
     callOptions: CallOptions | undefined,
     url?: string,
   ): Promise<{ data: OperationResult<K>; response: Response; request: SentRequest }> {
+    const signal = callOptions?.signal;
+    for (let retries = 0; ; retries++) {
+      if (policy.obeyRateLimit) {
+        const hold = heldUntil - Date.now();
+        // A hold longer than maxRetryAfterMs is not kept: the server then answers 429, which says when to retry.
+        if (hold > 0 && hold <= policy.maxRetryAfterMs) await abortableSleep(hold, signal);
+      }
+      try {
+        return await attempt(operationId, params, signal, url, retries);
+      } catch (error) {
+        const next = retryDelay(policy, error, retries, Date.now());
+        if (next === undefined) throw error;
+        policy.onRetry?.({ ...next, retry: retries + 1 });
+        await abortableSleep(next.delayMs, signal);
+      }
+    }
+  }
+
+  /** One request of a call, every way it can go wrong turned into a typed error. */
+  async function attempt<K extends OperationId>(
+    operationId: K,
+    params: OperationParams<K>,
+    signal: AbortSignal | undefined,
+    url: string | undefined,
+    retries: number,
+  ): Promise<{ data: OperationResult<K>; response: Response; request: SentRequest }> {
     let sent: SentRequest | undefined;
     let received: Response | undefined;
     const timeout =
       timeoutMs === undefined ? undefined : { ms: timeoutMs, controller: new AbortController() };
-    const signals = [callOptions?.signal, timeout?.controller.signal].filter((s) => s !== undefined);
+    const signals = [signal, timeout?.controller.signal].filter((s) => s !== undefined);
     const transport: Transport = {
       fetch: async (request) => {
         const final = url === undefined ? request : new Request(url, request);
         sent = { operationId, method: final.method, url: final.url };
         received = await baseFetch(final);
+        if (rateLimitExhausted(received.headers)) {
+          heldUntil = Math.max(heldUntil, rateLimitReset(received.headers, Date.now()) ?? 0);
+        }
         return received;
       },
       signal: signals.length > 1 ? AbortSignal.any(signals) : signals[0],
@@ -210,20 +251,20 @@ export function createJobsClient(options: JobsClientOptions): JobsClient {
       result = await operations[operationId](params, transport);
     } catch (cause) {
       // Before anything was sent it is a usage error (e.g. a relative baseUrl); a caller's abort stays theirs.
-      if (sent === undefined || callOptions?.signal?.aborted) throw cause;
+      if (sent === undefined || signal?.aborted) throw cause;
       if (timeout?.controller.signal.aborted) throw new JobsApiTimeoutError(sent, timeout.ms);
       // openapi-fetch's JSON.parse of a success body; a connection lost mid-body is a network error.
       if (received && cause instanceof SyntaxError) {
         throw new JobsApiError(sent, received, undefined, `unreadable response body: ${cause.message}`);
       }
-      throw new JobsApiNetworkError(sent, cause);
+      throw new JobsApiNetworkError(sent, cause, retries);
     } finally {
       clearTimeout(timer);
     }
     // openapi-fetch resolves only after calling our fetch, which set `sent`.
     const request = sent as SentRequest;
     const { data, error, response } = result;
-    if (!response.ok) throw new JobsApiError(request, response, error);
+    if (!response.ok) throw new JobsApiError(request, response, error, undefined, retries);
     if (data === undefined) throw new JobsApiError(request, response, "", "empty response body");
     return { data, response, request };
   }
@@ -354,19 +395,4 @@ function serializeQuery(query: Record<string, unknown>): string {
     for (const v of values) parts.push(`${key}=${encodeURIComponent(String(v))}`);
   }
   return parts.join("&");
-}
-
-function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    signal?.throwIfAborted();
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }

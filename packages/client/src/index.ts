@@ -28,6 +28,7 @@ export {
   type SentRequest,
 } from "./errors.js";
 export { type Page, type Pagination, parseLinkHeader } from "./pagination.js";
+export { defaultRetryOptions, type RetryEvent, type RetryOptions } from "./retry.js";
 export type {
   CallOptions,
   ListItem,

@@ -1,3 +1,4 @@
+import { createServer } from "node:net";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import {
   createJobsClient,
@@ -20,21 +21,38 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
 
 describe("API errors", () => {
   it.each([
-    { status: 401, body: { message: "401 Unauthorized" }, apiMessage: "401 Unauthorized" },
+    {
+      status: 401,
+      body: { message: "401 Unauthorized" },
+      apiMessage: "401 Unauthorized",
+      text: "401 Unauthorized",
+    },
     {
       status: 403,
       body: { message: "403 Forbidden - Job is not retryable" },
       apiMessage: "403 Forbidden - Job is not retryable",
+      text: "403 Forbidden - Job is not retryable",
     },
-    { status: 404, body: { message: "404 Project Not Found" }, apiMessage: "404 Project Not Found" },
-    { status: 404, body: { error: "404 Not Found" }, apiMessage: "404 Not Found" },
+    {
+      status: 404,
+      body: { message: "404 Project Not Found" },
+      apiMessage: "404 Project Not Found",
+      text: "404 Project Not Found",
+    },
+    { status: 404, body: { error: "404 Not Found" }, apiMessage: "404 Not Found", text: "404 Not Found" },
     {
       status: 400,
       body: { error: "scope does not have a valid value" },
       apiMessage: "scope does not have a valid value",
+      text: "400 scope does not have a valid value",
     },
-    { status: 400, body: { message: { base: ["is invalid"] } }, apiMessage: '{"base":["is invalid"]}' },
-  ])("maps $status $body to JobsApiError", async ({ status, body, apiMessage }) => {
+    {
+      status: 400,
+      body: { message: { base: ["is invalid"] } },
+      apiMessage: '{"base":["is invalid"]}',
+      text: '400 {"base":["is invalid"]}',
+    },
+  ])("maps $status $body to JobsApiError", async ({ status, body, apiMessage, text }) => {
     const client = createJobsClient({
       baseUrl,
       token: "t",
@@ -48,13 +66,13 @@ describe("API errors", () => {
       status,
       apiMessage,
       body,
+      retryAt: null,
       operationId: "retryJob",
       method: "POST",
       url: `${baseUrl}/projects/g%2Fp/jobs/7/retry`,
     });
-    expect((error as Error).message).toBe(
-      `retryJob (POST ${baseUrl}/projects/g%2Fp/jobs/7/retry): ${status} ${apiMessage}`,
-    );
+    // GitLab's messages carry the status already: `401 Unauthorized`, not `401 401 Unauthorized`.
+    expect((error as Error).message).toBe(`retryJob (POST ${baseUrl}/projects/g%2Fp/jobs/7/retry): ${text}`);
   });
 
   it("keeps a non-JSON error body (a proxy's page) as text", async () => {
@@ -62,7 +80,7 @@ describe("API errors", () => {
       () => new Response("<html>Bad Gateway</html>", { status: 502, statusText: "Bad Gateway" }),
     );
     const error = await rejection(
-      createJobsClient({ baseUrl, fetch: fetch.fetch }).getJob({ id: 1, job_id: 2 }),
+      createJobsClient({ baseUrl, fetch: fetch.fetch, retry: false }).getJob({ id: 1, job_id: 2 }),
     );
     expect(error).toMatchObject({
       status: 502,
@@ -75,7 +93,7 @@ describe("API errors", () => {
   it("falls back to the status text for an empty error body", async () => {
     const fetch = fakeFetch(() => new Response(null, { status: 503, statusText: "Service Unavailable" }));
     const error = await rejection(
-      createJobsClient({ baseUrl, fetch: fetch.fetch }).getJob({ id: 1, job_id: 2 }),
+      createJobsClient({ baseUrl, fetch: fetch.fetch, retry: false }).getJob({ id: 1, job_id: 2 }),
     );
     expect(error).toMatchObject({ status: 503, apiMessage: "" });
     expect((error as Error).message).toMatch(/503 Service Unavailable$/);
@@ -105,9 +123,15 @@ describe("network failures and timeouts", () => {
     vi.useRealTimers();
   });
 
-  it("wraps a failed fetch in JobsApiNetworkError with its cause", async () => {
-    const cause = new TypeError("fetch failed", { cause: new Error("connect ECONNREFUSED 127.0.0.1:9") });
-    const client = createJobsClient({ baseUrl, fetch: () => Promise.reject(cause) });
+  it("wraps a failed fetch in JobsApiNetworkError with its cause, named by code and address", async () => {
+    // What Node's fetch rejects with for a refused connection.
+    const refused = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:9"), {
+      code: "ECONNREFUSED",
+      address: "127.0.0.1",
+      port: 9,
+    });
+    const cause = new TypeError("fetch failed", { cause: refused });
+    const client = createJobsClient({ baseUrl, fetch: () => Promise.reject(cause), retry: false });
     const error = await rejection(client.listProjectJobs({ id: 1, scope: ["failed"] }));
     expect(error).toBeInstanceOf(JobsApiNetworkError);
     expect(error).not.toBeInstanceOf(JobsApiError);
@@ -115,7 +139,34 @@ describe("network failures and timeouts", () => {
       operationId: "listProjectJobs",
       method: "GET",
       url: `${baseUrl}/projects/1/jobs?scope[]=failed`,
+      code: "ECONNREFUSED",
       cause,
+    });
+    expect((error as Error).message).toBe(
+      `listProjectJobs (GET ${baseUrl}/projects/1/jobs?scope[]=failed): network error: ECONNREFUSED 127.0.0.1:9`,
+    );
+  });
+
+  it("names the code of a real refused connection and of an unknown host", async () => {
+    const port = await closedPort();
+    const client = createJobsClient({ baseUrl: `http://127.0.0.1:${port}/api/v4`, retry: false });
+    const error = await rejection(client.getJob({ id: 1, job_id: 2 }));
+    expect(error).toMatchObject({ code: "ECONNREFUSED" });
+    expect((error as Error).message).toMatch(
+      new RegExp(`: network error: ECONNREFUSED 127\\.0\\.0\\.1:${port}$`),
+    );
+
+    const unknownHost = Object.assign(new Error("getaddrinfo ENOTFOUND gitlab.invalid"), {
+      code: "ENOTFOUND",
+    });
+    const dns = createJobsClient({
+      baseUrl,
+      fetch: () => Promise.reject(new TypeError("fetch failed", { cause: unknownHost })),
+    });
+    // An unknown host is not retried, even by default: the message names it at once.
+    expect(await rejection(dns.getJob({ id: 1, job_id: 2 }))).toMatchObject({
+      code: "ENOTFOUND",
+      message: expect.stringMatching(/network error: getaddrinfo ENOTFOUND gitlab\.invalid$/),
     });
   });
 
@@ -126,10 +177,11 @@ describe("network failures and timeouts", () => {
         controller.error(new TypeError("terminated"));
       },
     });
-    const client = createJobsClient({ baseUrl, fetch: async () => new Response(body) });
+    const client = createJobsClient({ baseUrl, fetch: async () => new Response(body), retry: false });
     const error = await rejection(client.listProjectJobs({ id: 1 }));
     expect(error).toBeInstanceOf(JobsApiNetworkError);
-    expect((error as Error).message).toMatch(/terminated/);
+    expect(error).toMatchObject({ code: null });
+    expect((error as Error).message).toMatch(/network error: terminated$/);
   });
 
   /** A server that never answers, but lets go when the request is aborted, as real fetch does. */
@@ -179,3 +231,15 @@ describe("network failures and timeouts", () => {
     expect(() => createJobsClient({ baseUrl: "/api/v4" })).toThrow(TypeError);
   });
 });
+
+/** A port on 127.0.0.1 that nothing listens on: taken from the system, then let go. */
+function closedPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject()));
+    });
+  });
+}

@@ -242,7 +242,52 @@ describe("errors from the reference server", () => {
   it("a network error when nothing listens", async () => {
     const idle = await startDemoServer({ db, logger: pino({ level: "silent" }) });
     await idle.close();
-    const client = createJobsClient({ baseUrl: idle.api, token: DEMO_TOKENS.maintainer });
-    await expect(client.getJob({ id: projectPath, job_id: 7 })).rejects.toBeInstanceOf(JobsApiNetworkError);
+    const retried: string[] = [];
+    const client = createJobsClient({
+      baseUrl: idle.api,
+      token: DEMO_TOKENS.maintainer,
+      retry: { maxRetries: 2, baseDelayMs: 1, onRetry: ({ error }) => retried.push(error.message) },
+    });
+    const error = await client.getJob({ id: projectPath, job_id: 7 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(JobsApiNetworkError);
+    expect(error).toMatchObject({ code: "ECONNREFUSED" });
+    const { host } = new URL(idle.api);
+    expect((error as Error).message).toMatch(`network error: ECONNREFUSED ${host}; tried 3 times`);
+    expect(retried).toHaveLength(2);
   });
+});
+
+describe("the reference server's rate limit", () => {
+  it("paginate completes: each 429 is waited out for its Retry-After", async () => {
+    // Two requests a second: a walk of four pages or more runs into the limit.
+    const limited = await startDemoServer({
+      db,
+      logger: pino({ level: "silent" }),
+      rateLimit: { limit: 2, windowMs: 1000 },
+    });
+    try {
+      const all = await as().listProjectJobs({ id: projectPath, per_page: 100 });
+      const perPage = Math.ceil(all.length / 4);
+      const waits: number[] = [];
+      const client = createJobsClient({
+        baseUrl: limited.api,
+        token: DEMO_TOKENS.maintainer,
+        retry: {
+          onRetry: ({ reason, delayMs }) => {
+            if (reason === "rate limit") waits.push(delayMs);
+          },
+        },
+      });
+      const ids: number[] = [];
+      for await (const job of client.paginate("listProjectJobs", { id: projectPath, per_page: perPage })) {
+        ids.push(job.id);
+      }
+      expect(ids).toEqual(all.map((job) => job.id));
+      // Retry-After is in whole seconds: each wait is the rest of the one-second window, rounded up.
+      expect(waits.length).toBeGreaterThan(0);
+      expect(waits.every((ms) => ms > 0 && ms <= 1000)).toBe(true);
+    } finally {
+      await limited.close();
+    }
+  }, 30_000);
 });

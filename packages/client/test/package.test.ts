@@ -4,6 +4,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { publint } from "publint";
+import ts from "typescript";
 import { beforeAll, describe, expect, it } from "vitest";
 
 const run = promisify(execFile);
@@ -44,7 +45,60 @@ describe("the published package", () => {
         ...readFileSync(join(dist, file), "utf8").matchAll(/^import .* from "([^"]+)";$/gm),
       ])
       .map(([, specifier]) => specifier);
-    expect(new Set(specifiers)).toEqual(new Set(["openapi-fetch", "./errors.js", "./pagination.js"]));
+    expect(new Set(specifiers)).toEqual(
+      new Set(["openapi-fetch", "./errors.js", "./pagination.js", "./rate-limit.js", "./retry.js"]),
+    );
+  });
+
+  it("type-checks in a consumer with target ES2020, strict and no skipLibCheck", () => {
+    // A module of a project that depends on the package: `@jobs-api/client` resolves, by the package's own
+    // name and exports, to the built declarations; lib is ES2020's default (with DOM), no @types/node.
+    const consumer = join(packageDir, "test", "es2020-consumer.ts");
+    const code = `
+      import { createJobsClient, JobsApiError, JobsApiNetworkError } from "@jobs-api/client";
+      const gitlab = createJobsClient({ baseUrl: "https://gitlab.example.com/api/v4", retry: { maxRetries: 3 } });
+      export async function main(): Promise<void> {
+        try {
+          for await (const job of gitlab.paginate("listProjectJobs", { id: 1 })) console.log(job.id);
+        } catch (error) {
+          if (error instanceof JobsApiError) console.log(error.status, error.retryAt?.toISOString());
+          if (error instanceof JobsApiNetworkError) console.log(error.code, error.cause);
+        }
+      }
+    `;
+    const options: ts.CompilerOptions = {
+      target: ts.ScriptTarget.ES2020,
+      module: ts.ModuleKind.NodeNext,
+      moduleResolution: ts.ModuleResolutionKind.NodeNext,
+      strict: true,
+      skipLibCheck: false,
+      noEmit: true,
+      types: [],
+    };
+    const host = ts.createCompilerHost(options);
+    const { fileExists, readFile } = host;
+    host.fileExists = (file) => file === consumer || fileExists.call(host, file);
+    host.readFile = (file) => (file === consumer ? code : readFile.call(host, file));
+    const program = ts.createProgram([consumer], options, host);
+    const loaded = program.getSourceFiles().map((file) => file.fileName);
+    expect(loaded).toContain(join(packageDir, "dist", "errors.d.ts"));
+    const errors = ts
+      .getPreEmitDiagnostics(program)
+      .map((d) => `${d.file?.fileName ?? ""} ${ts.flattenDiagnosticMessageText(d.messageText, "\n")}`);
+    expect(errors).toEqual([]);
+  });
+
+  it("ships the sources its source maps point to", async () => {
+    const { stdout } = await run("pnpm", ["pack", "--dry-run", "--json"], { cwd: packageDir });
+    const packed = new Set(
+      (JSON.parse(stdout) as { files: { path: string }[] }).files.map((file) => file.path),
+    );
+    const maps = [...packed].filter((path) => path.endsWith(".map"));
+    expect(maps.length).toBeGreaterThan(0);
+    for (const map of maps) {
+      const { sources } = JSON.parse(readFileSync(join(packageDir, map), "utf8")) as { sources: string[] };
+      for (const source of sources) expect(packed).toContain(join(dirname(map), source));
+    }
   });
 });
 
