@@ -57,7 +57,8 @@ export function createApp(options: AppOptions): Express {
   app.set("query parser", parseRackQuery);
 
   app.use(requestLogger(logger));
-  if (options.rateLimit) app.use(limitRate(options.rateLimit));
+  // Rack::Attack's API throttles count requests under `/api` only.
+  if (options.rateLimit) app.use("/api", limitRate(options.rateLimit));
   app.use(rejectAmbiguousTarget);
   // GitLab's `Rack::Cors` for `/api/*`: any origin, without credentials, any header and method.
   app.use("/api", corsLikeRack);

@@ -182,14 +182,29 @@ describe("robustness", () => {
     }
   });
 
-  it("rate limits with 429 and Retry-After when configured", async () => {
+  it("throttles like GitLab's Rack::Attack API throttles when configured: 429 Retry later, RateLimit-*", async () => {
     const s = await startDemoServer({ db: db, rateLimit: { limit: 2, windowMs: 60_000 } });
     try {
       const codes = [];
       for (let i = 0; i < 3; i++) codes.push(await call(`${s.api}/projects/1/jobs/8`, { token: T }));
       expect(codes.map((r) => r.status)).toEqual([200, 200, 429]);
-      expect(Number(codes[2]?.headers.get("retry-after"))).toBeGreaterThan(0);
-      expect(codes[2]?.body).toEqual({ message: "429 Too Many Requests" });
+      const throttled = codes[2];
+      expect(throttled?.headers.get("content-type")).toBe("text/plain");
+      expect(throttled?.text).toBe("Retry later\n");
+      const retryAfter = Number(throttled?.headers.get("retry-after"));
+      expect(retryAfter).toBeGreaterThan(0);
+      expect(retryAfter).toBeLessThanOrEqual(60);
+      expect(throttled?.headers.get("ratelimit-name")).toBe("throttle_authenticated_api");
+      expect(throttled?.headers.get("ratelimit-limit")).toBe("2");
+      expect(throttled?.headers.get("ratelimit-observed")).toBe("3");
+      expect(throttled?.headers.get("ratelimit-remaining")).toBe("0");
+      const reset = Number(throttled?.headers.get("ratelimit-reset"));
+      expect(new Date(throttled?.headers.get("ratelimit-resettime") ?? "").getTime()).toBe(reset * 1000);
+      // Counted per credentials: anonymous requests have their own window (per client address).
+      const anonymous = await call(`${s.api}/projects/1/jobs/8`);
+      expect(anonymous.status).not.toBe(429);
+      // Only the API is throttled.
+      expect((await call(`${s.origin}/docs`)).status).toBe(200);
     } finally {
       await s.close();
     }

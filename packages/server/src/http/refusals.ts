@@ -1,5 +1,5 @@
-import type { RequestHandler } from "express";
-import { rateLimit } from "express-rate-limit";
+import type { Request, RequestHandler } from "express";
+import { ipKeyGenerator, rateLimit } from "express-rate-limit";
 import { HttpError, invalidParam, tooLarge } from "../errors.js";
 import { integerParameters, integerTextProblem } from "./integers.js";
 
@@ -9,14 +9,48 @@ export interface RateLimitOptions {
   windowMs: number;
 }
 
-/** Beyond the rate, 429 with `Retry-After` in GitLab's error shape. */
+/** The credentials a request presents, in GitLab's headers; none for an anonymous request. */
+function credentials(req: Request): string | undefined {
+  return req.get("private-token") ?? req.get("job-token") ?? req.get("authorization") ?? undefined;
+}
+
+/** `Tue, 05 Jan 2021 11:00:00 GMT`, Ruby's `Time#httpdate`. */
+const httpDate = (date: Date) => date.toUTCString();
+
+/**
+ * GitLab's instance-wide API throttles (Rack::Attack `throttle_authenticated_api` and
+ * `throttle_unauthenticated_api`): beyond `limit` requests a window, per credentials or, without any, per
+ * client address, the answer is Rack::Attack's: 429 `text/plain` `Retry later`, with `Retry-After` and the
+ * `RateLimit-*` headers of `Gitlab::RackAttack.throttled_response_headers` (the limit scaled to a minute).
+ */
 export function limitRate(options: RateLimitOptions): RequestHandler {
   return rateLimit({
     windowMs: options.windowMs,
     limit: options.limit,
-    standardHeaders: "draft-8",
+    standardHeaders: false,
     legacyHeaders: false,
-    handler: (_req, _res, next) => next(new HttpError(429, { message: "429 Too Many Requests" })),
+    keyGenerator: (req) => {
+      const presented = credentials(req);
+      return presented === undefined ? `ip:${ipKeyGenerator(req.ip ?? "")}` : `credentials:${presented}`;
+    },
+    handler: (req, res) => {
+      const used = req.rateLimit?.used ?? options.limit + 1;
+      const reset = req.rateLimit?.resetTime ?? new Date(Date.now() + options.windowMs);
+      const retryAfter = Math.max(1, Math.ceil((reset.getTime() - Date.now()) / 1000));
+      res.status(429).set({
+        "RateLimit-Name":
+          credentials(req) === undefined ? "throttle_unauthenticated_api" : "throttle_authenticated_api",
+        "RateLimit-Limit": String(Math.ceil((options.limit * 60_000) / options.windowMs)),
+        "RateLimit-Observed": String(used),
+        "RateLimit-Remaining": String(Math.max(0, options.limit - used)),
+        "RateLimit-Reset": String(Math.floor(reset.getTime() / 1000)),
+        "RateLimit-ResetTime": httpDate(reset),
+        "Retry-After": String(retryAfter),
+      });
+      // Exactly `text/plain`, as Rack::Attack sends it: Express's `set` and `send` would add a charset.
+      res.setHeader("Content-Type", "text/plain");
+      res.end("Retry later\n");
+    },
   });
 }
 

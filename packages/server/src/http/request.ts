@@ -1,11 +1,14 @@
 import type { OpenApiRequestMetadata } from "express-openapi-validator/dist/framework/types.js";
+import type { RateLimitInfo } from "express-rate-limit";
 
-// What express-openapi-validator attaches to each request it matched: the operation, its route and the
-// path parameters as text. Declared once here instead of a cast wherever a middleware reads it.
+// What middleware attaches to a request, declared once here instead of a cast wherever it is read:
+// express-openapi-validator the operation it matched, its route and the path parameters as text;
+// express-rate-limit (when the server throttles) the count of the request's window.
 declare global {
   namespace Express {
     interface Request {
       openapi?: OpenApiRequestMetadata;
+      rateLimit?: RateLimitInfo;
     }
   }
 }

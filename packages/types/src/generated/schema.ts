@@ -812,17 +812,51 @@ export interface components {
             };
         };
         /**
-         * @description Rate limit exceeded; try again after `Retry-After` seconds. GitLab's instance-wide throttles answer
-         *     `Retry later` as plain text, its per-endpoint limits (and the reference server, when started with
-         *     `--rate-limit`) answer with a JSON message.
+         * @description Rate limit exceeded; try again after `Retry-After` seconds. GitLab's instance-wide API throttles
+         *     (Rack::Attack, and the reference server when started with `--rate-limit`) answer `Retry later` as plain
+         *     text with the `RateLimit-*` headers; its per-endpoint limits (`check_rate_limit!`) answer with a JSON message.
          */
         TooManyRequests: {
             headers: {
                 "Retry-After": components["headers"]["RetryAfter"];
+                /**
+                 * @description The throttle that refused the request, e.g. `throttle_authenticated_api`.
+                 * @example throttle_authenticated_api
+                 */
+                "RateLimit-Name"?: string;
+                /**
+                 * @description The throttle's quota scaled to 60 seconds (rounded up).
+                 * @example 2000
+                 */
+                "RateLimit-Limit"?: number;
+                /**
+                 * @description Requests counted in the current window.
+                 * @example 2001
+                 */
+                "RateLimit-Observed"?: number;
+                /**
+                 * @description Requests left in the current window.
+                 * @example 0
+                 */
+                "RateLimit-Remaining"?: number;
+                /**
+                 * @description When the window ends, in Unix time (seconds).
+                 * @example 1609844400
+                 */
+                "RateLimit-Reset"?: number;
+                /**
+                 * @description When the window ends, as an HTTP date.
+                 * @example Tue, 05 Jan 2021 11:00:00 GMT
+                 */
+                "RateLimit-ResetTime"?: string;
                 [name: string]: unknown;
             };
             content: {
-                "application/json": components["schemas"]["ErrorMessage"];
+                "application/json": {
+                    message: {
+                        error: string;
+                    };
+                };
                 "text/plain": string;
             };
         };
