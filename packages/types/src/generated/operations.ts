@@ -5,7 +5,7 @@
 
 
 /** The spec's security schemes: where a token may come from. */
-export type SecuritySchemeName = "privateTokenHeader" | "privateTokenQuery" | "bearerToken" | "accessTokenQuery" | "jobTokenHeader" | "jobTokenQuery";
+export type SecuritySchemeName = "privateTokenHeader" | "privateTokenQuery" | "bearerToken" | "accessTokenQuery" | "jobTokenHeader" | "jobTokenQuery" | "runnerToken" | "jobTokenParam";
 
 /** Each operation as the spec declares it: method, path, parameters, request body media types, accepted tokens. */
 export const operationTable = {
@@ -347,6 +347,62 @@ export const operationTable = {
       "privateTokenQuery",
       "bearerToken",
       "accessTokenQuery"
+    ],
+    "anonymous": false
+  },
+  "requestJob": {
+    "method": "post",
+    "path": "/jobs/request",
+    "parameters": {},
+    "requestBody": [
+      "application/json",
+      "application/x-www-form-urlencoded"
+    ],
+    "security": [
+      "runnerToken"
+    ],
+    "anonymous": false
+  },
+  "updateJob": {
+    "method": "put",
+    "path": "/jobs/{id}",
+    "parameters": {
+      "id": {
+        "in": "path",
+        "type": "integer",
+        "required": true
+      }
+    },
+    "requestBody": [
+      "application/json",
+      "application/x-www-form-urlencoded"
+    ],
+    "security": [
+      "jobTokenParam"
+    ],
+    "anonymous": false
+  },
+  "appendJobTrace": {
+    "method": "patch",
+    "path": "/jobs/{id}/trace",
+    "parameters": {
+      "id": {
+        "in": "path",
+        "type": "integer",
+        "required": true
+      },
+      "Content-Range": {
+        "in": "header",
+        "type": "string",
+        "required": false
+      }
+    },
+    "requestBody": [
+      "text/plain"
+    ],
+    "security": [
+      "jobTokenHeader",
+      "jobTokenParam"
     ],
     "anonymous": false
   }
