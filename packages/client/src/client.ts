@@ -1,4 +1,4 @@
-import type { JobStatus, OperationId, paths } from "@jobs-api/types";
+import type { JobStatus, JobsApiOperationId, paths } from "@jobs-api/types";
 import createClient, { defaultPathSerializer } from "openapi-fetch";
 import { JobsApiError, JobsApiNetworkError, JobsApiTimeoutError, type SentRequest } from "./errors.js";
 import { type Page, readPagination } from "./pagination.js";
@@ -118,7 +118,7 @@ interface FetchResult<T> {
 }
 
 type Operations = {
-  [K in OperationId]: (
+  [K in JobsApiOperationId]: (
     params: OperationParams<K>,
     transport: Transport,
   ) => Promise<FetchResult<OperationResult<K>>>;
@@ -196,7 +196,7 @@ export function createJobsClient(options: JobsClientOptions): JobsClient {
    * openapi-fetch call is repeated rather than its fetch (a middleware could only re-send the request), so a
    * connection lost while the body downloads is retried too, and each request gets its own `timeoutMs`.
    */
-  async function call<K extends OperationId>(
+  async function call<K extends JobsApiOperationId>(
     operationId: K,
     params: OperationParams<K>,
     callOptions: CallOptions | undefined,
@@ -221,7 +221,7 @@ export function createJobsClient(options: JobsClientOptions): JobsClient {
   }
 
   /** One request of a call, every way it can go wrong turned into a typed error. */
-  async function attempt<K extends OperationId>(
+  async function attempt<K extends JobsApiOperationId>(
     operationId: K,
     params: OperationParams<K>,
     signal: AbortSignal | undefined,
@@ -332,7 +332,7 @@ export function createJobsClient(options: JobsClientOptions): JobsClient {
   }
 
   const method =
-    <K extends OperationId>(operationId: K) =>
+    <K extends JobsApiOperationId>(operationId: K) =>
     // Only the job-token operations have no required parameter, and they read none: `{}` stands for "none".
     async (params = {} as OperationParams<K>, callOptions?: CallOptions): Promise<OperationResult<K>> =>
       (await call(operationId, params, callOptions)).data;

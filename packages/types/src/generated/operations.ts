@@ -5,13 +5,16 @@
 
 
 /** The spec's security schemes: where a token may come from. */
-export type SecuritySchemeName = "privateTokenHeader" | "privateTokenQuery" | "bearerToken" | "accessTokenQuery" | "jobTokenHeader" | "jobTokenQuery";
+export type SecuritySchemeName = "privateTokenHeader" | "privateTokenQuery" | "bearerToken" | "accessTokenQuery" | "jobTokenHeader" | "jobTokenQuery" | "runnerToken" | "jobTokenParam";
 
 /** Each operation as the spec declares it: method, path, parameters, request body media types, accepted tokens. */
 export const operationTable = {
   "listProjectJobs": {
     "method": "get",
     "path": "/projects/{id}/jobs",
+    "tags": [
+      "Project jobs"
+    ],
     "parameters": {
       "id": {
         "in": "path",
@@ -71,6 +74,9 @@ export const operationTable = {
   "listPipelineJobs": {
     "method": "get",
     "path": "/projects/{id}/pipelines/{pipeline_id}/jobs",
+    "tags": [
+      "Pipeline jobs"
+    ],
     "parameters": {
       "id": {
         "in": "path",
@@ -121,6 +127,9 @@ export const operationTable = {
   "listPipelineBridges": {
     "method": "get",
     "path": "/projects/{id}/pipelines/{pipeline_id}/bridges",
+    "tags": [
+      "Pipeline jobs"
+    ],
     "parameters": {
       "id": {
         "in": "path",
@@ -165,6 +174,9 @@ export const operationTable = {
   "getJobTokenJob": {
     "method": "get",
     "path": "/job",
+    "tags": [
+      "Job token"
+    ],
     "parameters": {},
     "requestBody": [],
     "security": [
@@ -180,6 +192,9 @@ export const operationTable = {
   "getJobTokenAllowedAgents": {
     "method": "get",
     "path": "/job/allowed_agents",
+    "tags": [
+      "Job token"
+    ],
     "parameters": {},
     "requestBody": [],
     "security": [
@@ -195,6 +210,9 @@ export const operationTable = {
   "getJob": {
     "method": "get",
     "path": "/projects/{id}/jobs/{job_id}",
+    "tags": [
+      "Project jobs"
+    ],
     "parameters": {
       "id": {
         "in": "path",
@@ -219,6 +237,9 @@ export const operationTable = {
   "getJobTrace": {
     "method": "get",
     "path": "/projects/{id}/jobs/{job_id}/trace",
+    "tags": [
+      "Project jobs"
+    ],
     "parameters": {
       "id": {
         "in": "path",
@@ -243,6 +264,9 @@ export const operationTable = {
   "cancelJob": {
     "method": "post",
     "path": "/projects/{id}/jobs/{job_id}/cancel",
+    "tags": [
+      "Job actions"
+    ],
     "parameters": {
       "id": {
         "in": "path",
@@ -277,6 +301,9 @@ export const operationTable = {
   "retryJob": {
     "method": "post",
     "path": "/projects/{id}/jobs/{job_id}/retry",
+    "tags": [
+      "Job actions"
+    ],
     "parameters": {
       "id": {
         "in": "path",
@@ -301,6 +328,9 @@ export const operationTable = {
   "eraseJob": {
     "method": "post",
     "path": "/projects/{id}/jobs/{job_id}/erase",
+    "tags": [
+      "Job actions"
+    ],
     "parameters": {
       "id": {
         "in": "path",
@@ -325,6 +355,9 @@ export const operationTable = {
   "playJob": {
     "method": "post",
     "path": "/projects/{id}/jobs/{job_id}/play",
+    "tags": [
+      "Job actions"
+    ],
     "parameters": {
       "id": {
         "in": "path",
@@ -347,6 +380,71 @@ export const operationTable = {
       "privateTokenQuery",
       "bearerToken",
       "accessTokenQuery"
+    ],
+    "anonymous": false
+  },
+  "requestJob": {
+    "method": "post",
+    "path": "/jobs/request",
+    "tags": [
+      "Runner jobs"
+    ],
+    "parameters": {},
+    "requestBody": [
+      "application/json",
+      "application/x-www-form-urlencoded"
+    ],
+    "security": [
+      "runnerToken"
+    ],
+    "anonymous": false
+  },
+  "updateJob": {
+    "method": "put",
+    "path": "/jobs/{id}",
+    "tags": [
+      "Runner jobs"
+    ],
+    "parameters": {
+      "id": {
+        "in": "path",
+        "type": "integer",
+        "required": true
+      }
+    },
+    "requestBody": [
+      "application/json",
+      "application/x-www-form-urlencoded"
+    ],
+    "security": [
+      "jobTokenParam"
+    ],
+    "anonymous": false
+  },
+  "appendJobTrace": {
+    "method": "patch",
+    "path": "/jobs/{id}/trace",
+    "tags": [
+      "Runner jobs"
+    ],
+    "parameters": {
+      "id": {
+        "in": "path",
+        "type": "integer",
+        "required": true
+      },
+      "Content-Range": {
+        "in": "header",
+        "type": "string",
+        "required": false
+      }
+    },
+    "requestBody": [
+      "text/plain"
+    ],
+    "security": [
+      "jobTokenHeader",
+      "jobTokenParam"
     ],
     "anonymous": false
   }

@@ -287,6 +287,82 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/jobs/request": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Request a job (runner)
+         * @description What GitLab Runner calls in a loop: the oldest pending job this runner can run, now `running` on it
+         *     (its `runner`, the runner manager of `system_id`, `started_at` and `queued_duration` are set and its
+         *     job token becomes valid), with everything the runner needs to run it. 204 with
+         *     `X-GitLab-Last-Update` when there is none, or when the runner is paused. Authenticated by the runner's
+         *     token (`token`, in the body), never by a user's: a wrong runner token answers 403.
+         *
+         *     A runner picks a job whose tags are all among the runner's tags; a job without tags only when the
+         *     runner runs untagged jobs.
+         */
+        post: operations["requestJob"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/jobs/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Update a job's state (runner)
+         * @description The runner reports on the job it runs, with the job's token: `running` keeps it alive, `success`
+         *     finishes it successfully, `failed` (with a `failure_reason` and `exit_code`) fails it; either sets
+         *     `finished_at` and `duration` and ends the job token. The answer's body is the status code as a JSON
+         *     text and `Job-Status` the job's status after the update. A job that is not running (finished,
+         *     canceled) answers 403 with its status in `Job-Status`: the runner stops it. A job being canceled
+         *     (`canceling`) takes the update and ends `canceled`.
+         */
+        put: operations["updateJob"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/jobs/{id}/trace": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Append to a job's log (runner)
+         * @description The runner sends the job's log in pieces while it runs, with the job's token. The body is appended
+         *     as is when `Content-Range` starts where the log ends; otherwise nothing is written and 416 says
+         *     (`Range: 0-N`) where the next piece must start. An empty body changes nothing (a keep-alive).
+         *     `getJobTrace` shows what was sent at once. A job that is not running answers 403 with its status in
+         *     `Job-Status`.
+         */
+        patch: operations["appendJobTrace"];
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -764,6 +840,278 @@ export interface components {
             /** @description Variables for this run of the manual job. GitLab 14.8 and later. */
             job_variables_attributes?: components["schemas"]["JobVariableAttributes"][];
         };
+        /**
+         * @description What a runner sends when it asks for a job. Only `token` is needed; GitLab ignores fields it does not
+         *     know (a runner may be newer than GitLab). `token` may also come as a query parameter; without it in
+         *     either place the answer is 400 `token is missing`.
+         * @example {
+         *       "token": "glrt-demo-runner-token",
+         *       "system_id": "s_0e6850b2bce1",
+         *       "info": {
+         *         "name": "gitlab-runner",
+         *         "version": "17.5.0",
+         *         "revision": "8ec0d7b0",
+         *         "platform": "linux",
+         *         "architecture": "amd64",
+         *         "executor": "shell",
+         *         "features": {
+         *           "trace_checksum": true,
+         *           "cancel_gracefully": true
+         *         }
+         *       }
+         *     }
+         */
+        RequestJobRequest: {
+            /** @description The runner's authentication token (`glrt-…`). */
+            token?: string;
+            /**
+             * @description Identifies the runner manager (one `gitlab-runner` process) that asks; GitLab records it (and
+             *     `info`) as a runner manager of the runner and links the job it gets to it.
+             */
+            system_id?: string;
+            /** @description The `X-GitLab-Last-Update` of the previous answer. */
+            last_update?: string;
+            /** @description The runner's metadata, recorded on its runner manager. */
+            info?: {
+                name?: string;
+                version?: string;
+                revision?: string;
+                platform?: string;
+                architecture?: string;
+                executor?: string;
+                /** @description What the runner supports, e.g. `trace_checksum` and `cancel_gracefully` set to true. */
+                features?: Record<string, never>;
+                config?: {
+                    gpus?: string;
+                };
+            };
+            /** @description Where the runner's interactive web terminal session listens. */
+            session?: {
+                url?: string;
+                certificate?: string;
+                authorization?: string;
+            };
+            /** @description Only jobs queued at least this many seconds ago. */
+            job_age?: number;
+        };
+        /** @description The job and its project (`Entities::Ci::JobRequest::JobInfo`). */
+        RunnerJobInfo: {
+            id: number;
+            name: string;
+            stage: string;
+            project_id: number;
+            project_name: string;
+            /** @description GitLab 17.x and later, as the attributes below. */
+            pipeline_id?: number;
+            project_full_path?: string;
+            namespace_id?: number | null;
+            root_namespace_id?: number | null;
+            organization_id?: number | null;
+            instance_id?: number | null;
+            instance_uuid?: string | null;
+            user_id?: number | null;
+            scoped_user_id?: number | null;
+            /** @description Seconds the job waited in the queue before this runner picked it. */
+            time_in_queue_seconds?: number | null;
+            project_jobs_running_on_instance_runners_count?: string | number | null;
+            queue_size?: number | null;
+            queue_depth?: number | null;
+        };
+        /** @description What to check out (`Entities::Ci::JobRequest::GitInfo`). */
+        RunnerJobGitInfo: {
+            /** @description The repository's HTTP URL, with `gitlab-ci-token:<job token>@` as credentials. */
+            repo_url: string;
+            ref: string;
+            sha: string;
+            before_sha: string | null;
+            /** @enum {string} */
+            ref_type: "branch" | "tag";
+            refspecs: string[];
+            /** @description Shallow clone depth (`GIT_DEPTH`, else the project's default, 20); 0 or null for a full clone. */
+            depth: number | null;
+            /**
+             * @description GitLab 16.9 and later.
+             * @enum {string}
+             */
+            repo_object_format?: "sha1" | "sha256";
+            /** @description Whether the ref is protected. GitLab 17.x and later. */
+            protected?: boolean | null;
+        };
+        /** @description How the runner runs the job (`Entities::Ci::JobRequest::RunnerInfo`). */
+        RunnerJobRunnerInfo: {
+            /** @description Seconds the job may run (the project's or job's timeout, capped by the runner's maximum). */
+            timeout: number;
+            runner_session_url: string | null;
+            /** @description GitLab 17.x and later. */
+            uuid?: string;
+        };
+        /** @description One CI/CD variable of the job. */
+        RunnerJobVariable: {
+            key: string;
+            value: string;
+            /** @description False for project, group and instance variables and the job token; true for the others. */
+            public: boolean;
+            /** @description The runner hides the value in the log. */
+            masked: boolean;
+            /** @description A file variable (the runner writes the value to a file); absent otherwise. */
+            file?: boolean;
+            /** @description Not to be expanded. */
+            raw?: boolean;
+        };
+        /** @description One step of the job (`Entities::Ci::JobRequest::Step`). */
+        RunnerJobStep: {
+            /** @description `script`, `after_script` (or `release`). */
+            name: string;
+            /** @description Shell lines, run in order; the step fails at the first line that fails. */
+            script: string[];
+            /** @description Seconds the step may run. */
+            timeout: number | null;
+            /** @enum {string} */
+            when: "on_success" | "on_failure" | "always";
+            allow_failure: boolean;
+        };
+        /** @description A container image of the job (`Entities::Ci::JobRequest::Image`). */
+        RunnerJobImage: {
+            name: string | null;
+            entrypoint?: string[] | string | null;
+            ports?: {
+                number?: number;
+                protocol?: string;
+                name?: string | null;
+            }[];
+            pull_policy?: string[] | null;
+        };
+        /** @description A service container of the job (`Entities::Ci::JobRequest::Service`). */
+        RunnerJobService: components["schemas"]["RunnerJobImage"] & {
+            alias?: string | null;
+            command?: string[] | string | null;
+            variables?: {
+                key?: string;
+                value?: string;
+            }[] | null;
+        };
+        /** @description One artifact the runner uploads after the job (`Entities::Ci::JobRequest::Artifacts`). */
+        RunnerJobArtifacts: {
+            name: string | null;
+            untracked?: boolean;
+            paths: string[] | null;
+            exclude?: string[];
+            /** @enum {string|null} */
+            when: "on_success" | "on_failure" | "always" | null;
+            expire_in: string | null;
+            artifact_type: string;
+            artifact_format: string;
+        };
+        /** @description One cache entry of the job (`Entities::Ci::JobRequest::Cache`). */
+        RunnerJobCache: {
+            key: string;
+            untracked: boolean | null;
+            paths: string[];
+            /** @enum {string} */
+            policy: "pull" | "push" | "pull-push";
+            when: string;
+            fallback_keys?: string[];
+        };
+        /** @description A job whose artifacts this job needs (`Entities::Ci::JobRequest::Dependency`). */
+        RunnerJobDependency: {
+            id: number;
+            name: string;
+            /** @description The token to download its artifacts with (the token of the job the runner picked). */
+            token: string;
+            /** @description Present when the job has an archive to download. */
+            artifacts_file?: {
+                filename: string;
+                size: number;
+            };
+        };
+        /**
+         * @description A job as GitLab hands it to the runner that picked it (`Entities::Ci::JobRequest::Response`): what to
+         *     check out, the variables, the scripts to run (`steps`), and the job's token, with which the runner then
+         *     reports the job's state (`updateJob`), sends its log (`appendJobTrace`) and calls the API as the job
+         *     (`CI_JOB_TOKEN`). Attributes GitLab adds in newer versions are allowed.
+         */
+        RunnerJob: {
+            id: number;
+            /** @description The job's token, valid while the job runs. */
+            token: string;
+            /** @description Whether the runner may `git fetch` into an existing checkout (the project's `GIT_STRATEGY` is `fetch`). */
+            allow_git_fetch: boolean;
+            job_info: components["schemas"]["RunnerJobInfo"];
+            git_info: components["schemas"]["RunnerJobGitInfo"];
+            runner_info: components["schemas"]["RunnerJobRunnerInfo"];
+            /** @description The job's CI/CD variables, predefined ones (`CI_JOB_ID`, `CI_JOB_TOKEN`…) first. */
+            variables: components["schemas"]["RunnerJobVariable"][];
+            /** @description What to run, in order: `script` (the job's `script` lines), then `after_script` if the job has one. */
+            steps: components["schemas"]["RunnerJobStep"][];
+            /** @description Scripts of `hooks:` (`pre_get_sources_script`). GitLab 16.0 and later. */
+            hooks?: {
+                name: string;
+                script: string[];
+            }[];
+            /** @description The job's `image`, null when it has none (the runner's default image is used). */
+            image: components["schemas"]["RunnerJobImage"] | null;
+            services: components["schemas"]["RunnerJobService"][];
+            /** @description The job's `artifacts:` (one item per artifact type), null when it has none. */
+            artifacts: components["schemas"]["RunnerJobArtifacts"][] | null;
+            /** @description The job's `cache:` entries. */
+            cache: components["schemas"]["RunnerJobCache"][] | null;
+            /** @description Credentials for the runner, e.g. the container registry's (`username` `gitlab-ci-token`, the job token as password). */
+            credentials: {
+                /** @example registry */
+                type: string;
+                url: string;
+                username: string;
+                password: string;
+            }[];
+            /** @description Jobs of earlier stages whose artifacts the runner downloads first (with this job's token). */
+            dependencies: components["schemas"]["RunnerJobDependency"][];
+            /** @description What GitLab supports of the runner's side of the protocol. */
+            features: {
+                trace_sections: boolean;
+                /** @description The failure reasons GitLab accepts in `updateJob`. */
+                failure_reasons: string[];
+            };
+        };
+        /**
+         * @description What a runner reports about the job it runs. `token` (the job's token, from the job payload) is
+         *     required, here or as a query parameter: without it the answer is 400 `token is missing`. GitLab ignores
+         *     fields it does not know.
+         * @example {
+         *       "token": "glcbt-demo-running-job-token",
+         *       "state": "failed",
+         *       "failure_reason": "script_failure",
+         *       "exit_code": 1,
+         *       "output": {
+         *         "checksum": "crc32:9d6d4ca4",
+         *         "bytesize": 42
+         *       }
+         *     }
+         */
+        UpdateJobRequest: {
+            /** @description The job's token (`glcbt-…`), the `token` of the job payload. */
+            token?: string;
+            /**
+             * @description `running` (a keep-alive: nothing changes), `success` or `failed` (the job finishes). Any other text,
+             *     or none, answers 400 with the body `"400"` (GitLab declares it a free text).
+             * @example success
+             */
+            state?: string;
+            /**
+             * @description With `failed`: one of GitLab's failure reasons (`script_failure`, `runner_system_failure`,
+             *     `job_execution_timeout`, `unmet_prerequisites`…); an unknown one is recorded as `unknown_failure`.
+             */
+            failure_reason?: string;
+            /** @description The exit code of the job's script. */
+            exit_code?: number;
+            /** @description The log's CRC32 (`crc32:<hex>`); older runners send it here instead of in `output`. */
+            checksum?: string;
+            output?: {
+                /** @description The log's CRC32 (`crc32:<hex>`). */
+                checksum?: string;
+                /** @description The log's size in bytes. */
+                bytesize?: number;
+            };
+        };
     };
     responses: {
         /** @description A parameter is missing, malformed or out of range. */
@@ -878,6 +1226,20 @@ export interface components {
                 "application/json": components["schemas"]["ErrorMessage"];
             };
         };
+        /**
+         * @description The token is not the runner's (or the job's), the job does not exist, was erased, or no longer runs.
+         *     A runner stops the job on 403. When the job is not running, `Job-Status` says what it is and the message
+         *     says `403 Forbidden - Job is not running`.
+         */
+        RunnerForbidden: {
+            headers: {
+                "Job-Status": components["headers"]["JobStatus"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorMessage"];
+            };
+        };
     };
     parameters: {
         /**
@@ -957,6 +1319,20 @@ export interface components {
          *     and later. A Grape `Boolean`, written as for `include_retried`; it may also come in the request body.
          */
         Force: components["schemas"]["GrapeBoolean"];
+        /**
+         * @description ID of the job the runner works on (Grape's `requires :id, type: Integer`): text that is not an integer
+         *     answers 400 `id is invalid`; an unknown job answers 403, so that a runner stops working on it.
+         * @example 10
+         */
+        RunnerJobId: number;
+        /**
+         * @description Where the patch goes in the log: `start-end` (bytes, `end` inclusive, optionally followed by
+         *     `/total`), as GitLab Runner sends it. Only `start` matters: it must be the log's current size. Required:
+         *     without it the answer is 400 `400 Missing header Content-Range`, but only once the job token passed
+         *     (GitLab checks the token first), so the schema leaves it optional.
+         * @example 0-41
+         */
+        ContentRange: string;
     };
     requestBodies: never;
     headers: {
@@ -1007,6 +1383,29 @@ export interface components {
          * @example infile; filename="8.log"
          */
         ContentDisposition: string;
+        /**
+         * @description The runner's queue value: an opaque text that changes whenever a job may have become available to the
+         *     runner. A runner sends it back as `last_update` to learn cheaply that nothing changed.
+         * @example 2c2f0c8d5a1e4b5f9e2b7e0f4d3c1a9b
+         */
+        XGitLabLastUpdate: string;
+        /**
+         * @description The job's status after the request (`running`, `success`, `failed`, `canceling`, `canceled`…). A runner
+         *     stops a job when it reads anything else than `running` (or `canceling`, which lets it clean up).
+         * @example running
+         */
+        JobStatus: components["schemas"]["JobStatus"];
+        /**
+         * @description Seconds the runner should wait before sending more of the log: 60 normally, 3 while someone follows
+         *     the log.
+         * @example 60
+         */
+        XGitLabTraceUpdateInterval: string;
+        /**
+         * @description `0-N`: the log now holds N bytes. On 416, where the next patch must start (N).
+         * @example 0-42
+         */
+        Range: string;
     };
     pathItems: never;
 }
@@ -1037,6 +1436,19 @@ export type CancelJobRequest = components['schemas']['CancelJobRequest'];
 export type JobActionResult = components['schemas']['JobActionResult'];
 export type JobVariableAttributes = components['schemas']['JobVariableAttributes'];
 export type PlayJobRequest = components['schemas']['PlayJobRequest'];
+export type RequestJobRequest = components['schemas']['RequestJobRequest'];
+export type RunnerJobInfo = components['schemas']['RunnerJobInfo'];
+export type RunnerJobGitInfo = components['schemas']['RunnerJobGitInfo'];
+export type RunnerJobRunnerInfo = components['schemas']['RunnerJobRunnerInfo'];
+export type RunnerJobVariable = components['schemas']['RunnerJobVariable'];
+export type RunnerJobStep = components['schemas']['RunnerJobStep'];
+export type RunnerJobImage = components['schemas']['RunnerJobImage'];
+export type RunnerJobService = components['schemas']['RunnerJobService'];
+export type RunnerJobArtifacts = components['schemas']['RunnerJobArtifacts'];
+export type RunnerJobCache = components['schemas']['RunnerJobCache'];
+export type RunnerJobDependency = components['schemas']['RunnerJobDependency'];
+export type RunnerJob = components['schemas']['RunnerJob'];
+export type UpdateJobRequest = components['schemas']['UpdateJobRequest'];
 export type ResponseBadRequest = components['responses']['BadRequest'];
 export type ResponseUnauthorized = components['responses']['Unauthorized'];
 export type ResponseForbidden = components['responses']['Forbidden'];
@@ -1044,6 +1456,7 @@ export type ResponseNotFound = components['responses']['NotFound'];
 export type ResponseTooManyRequests = components['responses']['TooManyRequests'];
 export type ResponseUnsupportedMediaType = components['responses']['UnsupportedMediaType'];
 export type ResponsePayloadTooLarge = components['responses']['PayloadTooLarge'];
+export type ResponseRunnerForbidden = components['responses']['RunnerForbidden'];
 export type ParameterProjectId = components['parameters']['ProjectId'];
 export type ParameterScope = components['parameters']['Scope'];
 export type ParameterPage = components['parameters']['Page'];
@@ -1057,6 +1470,8 @@ export type ParameterPipelineScope = components['parameters']['PipelineScope'];
 export type ParameterIncludeRetried = components['parameters']['IncludeRetried'];
 export type ParameterJobId = components['parameters']['JobId'];
 export type ParameterForce = components['parameters']['Force'];
+export type ParameterRunnerJobId = components['parameters']['RunnerJobId'];
+export type ParameterContentRange = components['parameters']['ContentRange'];
 export type HeaderXPage = components['headers']['XPage'];
 export type HeaderXPerPage = components['headers']['XPerPage'];
 export type HeaderXNextPage = components['headers']['XNextPage'];
@@ -1066,6 +1481,10 @@ export type HeaderRetryAfter = components['headers']['RetryAfter'];
 export type HeaderXTotal = components['headers']['XTotal'];
 export type HeaderXTotalPages = components['headers']['XTotalPages'];
 export type HeaderContentDisposition = components['headers']['ContentDisposition'];
+export type HeaderXGitLabLastUpdate = components['headers']['XGitLabLastUpdate'];
+export type HeaderJobStatus = components['headers']['JobStatus'];
+export type HeaderXGitLabTraceUpdateInterval = components['headers']['XGitLabTraceUpdateInterval'];
+export type HeaderRange = components['headers']['Range'];
 export type $defs = Record<string, never>;
 export interface operations {
     listProjectJobs: {
@@ -1636,6 +2055,196 @@ export interface operations {
             429: components["responses"]["TooManyRequests"];
         };
     };
+    requestJob: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["RequestJobRequest"];
+                "application/x-www-form-urlencoded": components["schemas"]["RequestJobRequest"];
+            };
+        };
+        responses: {
+            /** @description The job the runner now runs. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunnerJob"];
+                };
+            };
+            /** @description No job for this runner now (or the runner is paused); ask again later. */
+            204: {
+                headers: {
+                    "X-GitLab-Last-Update": components["headers"]["XGitLabLastUpdate"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No `token`, or a parameter of the wrong type. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorValidation"];
+                };
+            };
+            /** @description Not the token of any runner. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Another runner took the job at the same moment; ask again. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+        };
+    };
+    updateJob: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description ID of the job the runner works on (Grape's `requires :id, type: Integer`): text that is not an integer
+                 *     answers 400 `id is invalid`; an unknown job answers 403, so that a runner stops working on it.
+                 * @example 10
+                 */
+                id: components["parameters"]["RunnerJobId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["UpdateJobRequest"];
+                "application/x-www-form-urlencoded": components["schemas"]["UpdateJobRequest"];
+            };
+        };
+        responses: {
+            /** @description The update was applied. */
+            200: {
+                headers: {
+                    "Job-Status": components["headers"]["JobStatus"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": "200";
+                };
+            };
+            /**
+             * @description GitLab accepted the final state but still moves the log's live chunks to storage: the runner sends
+             *     the same update again after `X-GitLab-Trace-Update-Interval` seconds. The reference server stores
+             *     logs at once and never answers 202.
+             */
+            202: {
+                headers: {
+                    "Job-Status": components["headers"]["JobStatus"];
+                    "X-GitLab-Trace-Update-Interval": components["headers"]["XGitLabTraceUpdateInterval"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": "202";
+                };
+            };
+            /**
+             * @description No `token`, a parameter of the wrong type (Grape's `{"error"}`), or a `state` other than `running`,
+             *     `success` and `failed` (then the body is `"400"`, as for the other answers of the update).
+             */
+            400: {
+                headers: {
+                    "Job-Status": components["headers"]["JobStatus"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorValidation"] | "400";
+                };
+            };
+            403: components["responses"]["RunnerForbidden"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+        };
+    };
+    appendJobTrace: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Where the patch goes in the log: `start-end` (bytes, `end` inclusive, optionally followed by
+                 *     `/total`), as GitLab Runner sends it. Only `start` matters: it must be the log's current size. Required:
+                 *     without it the answer is 400 `400 Missing header Content-Range`, but only once the job token passed
+                 *     (GitLab checks the token first), so the schema leaves it optional.
+                 * @example 0-41
+                 */
+                "Content-Range"?: components["parameters"]["ContentRange"];
+            };
+            path: {
+                /**
+                 * @description ID of the job the runner works on (Grape's `requires :id, type: Integer`): text that is not an integer
+                 *     answers 400 `id is invalid`; an unknown job answers 403, so that a runner stops working on it.
+                 * @example 10
+                 */
+                id: components["parameters"]["RunnerJobId"];
+            };
+            cookie?: never;
+        };
+        /** @description The next part of the log, bytes as the job wrote them. */
+        requestBody?: {
+            content: {
+                /** @example $ bundle exec rspec */
+                "text/plain": string;
+            };
+        };
+        responses: {
+            /** @description The log was appended; `Range` says how long it now is. */
+            202: {
+                headers: {
+                    Range: components["headers"]["Range"];
+                    "Job-Status": components["headers"]["JobStatus"];
+                    "X-GitLab-Trace-Update-Interval": components["headers"]["XGitLabTraceUpdateInterval"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No `Content-Range` header, or a job ID that is not an integer. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorValidation"];
+                };
+            };
+            403: components["responses"]["RunnerForbidden"];
+            /** @description The piece does not start where the log ends; `Range` says where it ends. */
+            416: {
+                headers: {
+                    Range: components["headers"]["Range"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorValidation"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+        };
+    };
 }
 type FlattenedDeepRequired<T> = {
     [K in keyof T]-?: FlattenedDeepRequired<T[K] extends unknown[] | undefined | null ? Extract<T[K], unknown[]>[number] : T[K]>;
@@ -1659,3 +2268,7 @@ type WithRequired<T, K extends keyof T> = T & {
 export const grapeBooleanAnyOf1Values: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["GrapeBoolean"]> = ["1", "t", "T", "true", "True", "TRUE", "y", "Y", "yes", "Yes", "YES", "on", "On", "ON", "0", "f", "F", "false", "False", "FALSE", "n", "N", "no", "No", "NO", "off", "Off", "OFF"];
 export const allowedAgentsUserRoles_in_projectValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["AllowedAgents"]["user"]["roles_in_project"]> = ["guest", "planner", "reporter", "developer", "maintainer", "owner"];
 export const allowedAgentsEnvironmentTierValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["AllowedAgents"]["environment"]["tier"]> = ["production", "staging", "testing", "development", "other"];
+export const runnerJobGitInfoRef_typeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["RunnerJobGitInfo"]["ref_type"]> = ["branch", "tag"];
+export const runnerJobGitInfoRepo_object_formatValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["RunnerJobGitInfo"]["repo_object_format"]> = ["sha1", "sha256"];
+export const runnerJobStepWhenValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["RunnerJobStep"]["when"]> = ["on_success", "on_failure", "always"];
+export const runnerJobCachePolicyValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["RunnerJobCache"]["policy"]> = ["pull", "push", "pull-push"];
