@@ -8,6 +8,7 @@ import { API_BASE } from "./http/base.js";
 import { corsLikeRack } from "./http/cors.js";
 import { arraysFromHashes, isMultipart, parseRackQuery, readBody, readMultipart } from "./http/grape.js";
 import { apiSecurityHeaders, exactContentTypes } from "./http/headers.js";
+import { healthRoutes } from "./http/health.js";
 import { requestLogger } from "./http/logging.js";
 import {
   limitRate,
@@ -57,13 +58,15 @@ export function createApp(options: AppOptions): Express {
   app.set("query parser", parseRackQuery);
 
   app.use(requestLogger(logger));
+  // Before the rate limit: a probe must not be refused for the clients' traffic.
+  app.use(healthRoutes(db));
   if (options.rateLimit) app.use(limitRate(options.rateLimit));
   app.use(rejectAmbiguousTarget);
   // GitLab's `Rack::Cors` for `/api/*`: any origin, without credentials, any header and method.
   app.use("/api", corsLikeRack);
   app.use(exactContentTypes);
   app.use(API_BASE, apiSecurityHeaders);
-  app.use(serviceRoutes(db));
+  app.use(serviceRoutes());
 
   const bodyLimit = bytes.parse(options.bodyLimit ?? "1mb");
   if (bodyLimit === null) throw new Error(`invalid body limit: ${options.bodyLimit}`);
