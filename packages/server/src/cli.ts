@@ -1,14 +1,23 @@
 #!/usr/bin/env node
 import { mkdir } from "node:fs/promises";
 import { parseArgs } from "node:util";
-import { pino } from "pino";
 import { API_BASE, createApp, setUpValidator } from "./app.js";
-import { checkDatabaseUrl, checkDataDir, checkLogLevel, checkPortFree, UsageError } from "./config.js";
+import {
+  checkDatabaseUrl,
+  checkDataDir,
+  checkLogFormat,
+  checkLogLevel,
+  checkPortFree,
+  isLoopback,
+  seedsDemo,
+  UsageError,
+} from "./config.js";
 import { DataDirInUseError } from "./db/lock.js";
 import { openDatabase } from "./db/open.js";
 import { DatabaseNotEmptyError, loadFixtures, readFixtures } from "./fixtures/load.js";
 import { FixtureError } from "./fixtures/validate.js";
-import { seedDemo } from "./seed/demo.js";
+import { createLogger } from "./http/logging.js";
+import { demoTokensActive, seedDemo } from "./seed/demo.js";
 import { listen } from "./server.js";
 
 const HELP = `Usage: jobs-api-server [options]
@@ -21,16 +30,22 @@ Options (environment variable in brackets):
   --database-url <url>       postgres://… to use a PostgreSQL server [DATABASE_URL]
   --data-dir <dir>           embedded database directory (default ./.data/pglite, memory:// with --fixtures)
   --log-level <level>        pino level: fatal, error, warn, info, debug, trace, silent [LOG_LEVEL] (default info)
+  --log-format <format>      json or pretty [LOG_FORMAT] (default pretty on a terminal, json otherwise)
   --no-response-validation   do not validate responses against the spec (faster)
   --rate-limit <n>           answer 429 beyond n requests per minute and client [RATE_LIMIT] (default off)
   --external-url <origin>    origin of the URLs in Link headers, e.g. https://jobs.example.com [EXTERNAL_URL]
                              (default: the scheme and Host of each request)
-  --no-seed                  do not load the demo data into an empty database
+  --no-seed                  do not load the demo data into an empty embedded database
+  --seed-demo                load the demo data into an empty PostgreSQL database too (by default a
+                             PostgreSQL database is never seeded: it is for your data)
   --fixtures <file>          load this fixture file (YAML or JSON) instead of the demo data; the database
                              must be empty: exits 2, changing nothing, if it has data or the file is invalid
   -h, --help                 show this help
 
-JOBS_API_DEMO_TOKEN sets the demo maintainer's personal access token.`;
+The demo data's tokens are public (see the README): to serve your own users and tokens, start on an
+empty database with --fixtures. JOBS_API_DEMO_TOKEN sets the demo maintainer's personal access token.
+
+Exit codes: 0 stopped by SIGTERM/SIGINT, 2 a configuration to fix (one line on stderr), 1 any other failure.`;
 
 /** The origin of an http(s) URL; anything else is a usage error. */
 function originOf(url: string): string {
@@ -73,8 +88,12 @@ async function main(): Promise<void> {
   if (rate !== undefined && !(Number.isInteger(rate) && rate > 0))
     throw new UsageError(`invalid rate limit: ${rateText} (a whole number of requests per minute)`);
   const fixturesFile = values.fixtures;
-  if (fixturesFile !== undefined && values["no-seed"])
-    throw new UsageError("--fixtures and --no-seed exclude each other");
+  const seed = seedsDemo({
+    seedDemo: values["seed-demo"] === true,
+    noSeed: values["no-seed"] === true,
+    fixtures: fixturesFile !== undefined,
+    postgres: (values["database-url"] ?? env.DATABASE_URL) !== undefined,
+  });
   // Before opening the database: an invalid file is refused without touching it.
   const fixtures =
     fixturesFile === undefined ? undefined : await readFixtures(fixturesFile).catch(refuse(fixturesFile));
@@ -82,7 +101,12 @@ async function main(): Promise<void> {
     values["log-level"] ?? env.LOG_LEVEL ?? "info",
     values["log-level"] === undefined && env.LOG_LEVEL !== undefined ? "LOG_LEVEL" : "log level",
   );
-  const logger = pino({ level });
+  const logFormat = checkLogFormat(
+    values["log-format"] ?? env.LOG_FORMAT,
+    values["log-format"] === undefined && env.LOG_FORMAT !== undefined ? "LOG_FORMAT" : "log format",
+    process.stdout.isTTY === true,
+  );
+  const logger = createLogger(level, logFormat);
 
   const started = performance.now();
   const databaseUrl =
@@ -114,10 +138,16 @@ async function main(): Promise<void> {
       return refuse(fixturesFile ?? "")(error);
     });
     logger.info({ fixtures: fixturesFile }, "loaded the fixtures");
-  } else if (!values["no-seed"]) {
+  } else if (seed) {
     const token = env.JOBS_API_DEMO_TOKEN;
     const seeded = await seedDemo(db, token ? { maintainerToken: token } : {});
     if (seeded) logger.info("loaded the demo data");
+  }
+  // The demo tokens are in the README: on an address others can reach, anyone could use them.
+  if (!isLoopback(host) && (await demoTokensActive(db))) {
+    process.stderr.write(
+      `jobs-api-server: warning: the demo data's public tokens are active and the server listens on ${host}: anyone who can reach it can use them (start on an empty database with --fixtures <file> for your own)\n`,
+    );
   }
   const app = createApp({
     db,
@@ -158,10 +188,12 @@ const OPTIONS = {
   "database-url": { type: "string" },
   "data-dir": { type: "string" },
   "log-level": { type: "string" },
+  "log-format": { type: "string" },
   "no-response-validation": { type: "boolean" },
   "rate-limit": { type: "string" },
   "external-url": { type: "string" },
   "no-seed": { type: "boolean" },
+  "seed-demo": { type: "boolean" },
   fixtures: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;

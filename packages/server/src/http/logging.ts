@@ -1,6 +1,8 @@
 import { randomUUID } from "node:crypto";
-import type { Logger } from "pino";
+import { type Logger, pino } from "pino";
 import { pinoHttp } from "pino-http";
+import pretty from "pino-pretty";
+import type { LogFormat } from "../config.js";
 import { TOKEN_QUERY_PARAMS } from "./auth.js";
 
 const TOKEN_PARAMS: ReadonlySet<string> = new Set(Object.values(TOKEN_QUERY_PARAMS));
@@ -55,4 +57,23 @@ export function requestLogger(logger: Logger) {
       res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
     },
   });
+}
+
+/**
+ * The server's logger on stdout. JSON: one object a line, for collectors. Pretty: one line a request,
+ * `[request id] request completed GET /api/v4/… 200 3ms`, for a person at a terminal; written in the
+ * process (no worker thread), so that the last lines before an exit are not lost.
+ */
+export function createLogger(level: string, format: LogFormat): Logger {
+  if (format === "json") return pino({ level });
+  return pino(
+    { level },
+    pretty({
+      sync: true,
+      translateTime: "SYS:HH:MM:ss.l",
+      ignore: "pid,hostname,req,res,responseTime",
+      messageFormat:
+        "{if req.id}[{req.id}] {end}{msg}{if res.statusCode} {req.method} {req.url} {res.statusCode} {responseTime}ms{end}",
+    }),
+  );
 }
