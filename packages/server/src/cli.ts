@@ -128,7 +128,8 @@ async function main(): Promise<void> {
     databaseUrl
       ? {
           databaseUrl,
-          onConnectionError: (error) => logger.warn({ err: error }, "lost an idle PostgreSQL connection"),
+          onConnectionError: (error) =>
+            logger.warn({ reason: error.message }, "lost an idle PostgreSQL connection"),
         }
       : { dataDir },
   );

@@ -67,14 +67,13 @@ export function openPostgres(options: PostgresOptions): Database {
     query_timeout: options.queryTimeoutMs ?? 30_000,
     // Notices a peer that vanished (a host that went down, a cut network) on idle connections too.
     keepAlive: true,
+    // Rows carry their timestamps as JSON text, written in the session's time zone; in UTC the store turns
+    // them into GitLab's form without parsing them (store/timestamps.ts), whatever the cluster's default.
+    // Set at connection start: a `SET` sent after connecting would race the connection's first query.
+    options: "-c TimeZone=UTC",
   });
   // An idle client that loses its connection emits here; without a listener the process would crash.
   pool.on("error", (error) => options.onConnectionError?.(error));
-  // Rows carry their timestamps as JSON text, written in the session's time zone; in UTC the store turns
-  // them into GitLab's form without parsing them (store/timestamps.ts), whatever the cluster's default.
-  pool.on("connect", (client) => {
-    client.query("SET TimeZone = 'UTC'").catch((error: Error) => options.onConnectionError?.(error));
-  });
   const root = wrap(pool);
   return {
     kind: "postgres",
@@ -87,6 +86,12 @@ export function openPostgres(options: PostgresOptions): Database {
         });
         // A connection whose ROLLBACK failed is in an unknown state: destroy it instead of pooling it.
         let broken: Error | undefined;
+        // The pool listens for errors of idle connections only; one lost while checked out emits here,
+        // and without a listener the process would crash. The statement under way fails on its own.
+        const lost = (error: Error) => {
+          broken = error;
+        };
+        client.on("error", lost);
         try {
           await client.query("BEGIN");
           const result = await fn(wrap(client));
@@ -108,6 +113,7 @@ export function openPostgres(options: PostgresOptions): Database {
           if (attempt < MAX_ATTEMPTS && typeof code === "string" && RETRYABLE.has(code)) continue;
           throw error;
         } finally {
+          client.removeListener("error", lost);
           client.release(broken);
         }
       }
