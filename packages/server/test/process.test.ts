@@ -205,6 +205,18 @@ describe("configuration checked before any work", () => {
       ],
       ["unknown option", ["--prot", "1"], {}, "Unknown option '--prot'"],
       ["rate limit not a number", ["--rate-limit", "many"], {}, "invalid rate limit: many"],
+      [
+        "LOG_FORMAT unknown",
+        ["--data-dir", "memory://"],
+        { LOG_FORMAT: "xml" },
+        "invalid LOG_FORMAT: xml (json or pretty)",
+      ],
+      [
+        "--seed-demo with --no-seed",
+        ["--seed-demo", "--no-seed"],
+        {},
+        "--seed-demo and --no-seed exclude each other",
+      ],
     ];
     try {
       for (const [name, args, env, line] of cases) {
