@@ -110,32 +110,32 @@ describe("health endpoints", () => {
 
 describe("what counts as the database being unavailable", () => {
   const withCode = (message: string, code: string) => Object.assign(new Error(message), { code });
-  it.each([
-    ["connection refused", withCode("connect ECONNREFUSED 127.0.0.1:5432", "ECONNREFUSED"), true],
-    ["connection reset", withCode("read ECONNRESET", "ECONNRESET"), true],
-    ["host unknown", withCode("getaddrinfo ENOTFOUND db", "ENOTFOUND"), true],
+  it.each<[string, boolean, unknown]>([
+    ["connection refused", true, withCode("connect ECONNREFUSED 127.0.0.1:5432", "ECONNREFUSED")],
+    ["connection reset", true, withCode("read ECONNRESET", "ECONNRESET")],
+    ["host unknown", true, withCode("getaddrinfo ENOTFOUND db", "ENOTFOUND")],
     [
       "administrator shutdown (57P01)",
-      withCode("terminating connection due to administrator command", "57P01"),
       true,
+      withCode("terminating connection due to administrator command", "57P01"),
     ],
-    ["starting up (57P03)", withCode("the database system is starting up", "57P03"), true],
-    ["too many connections (53300)", withCode("sorry, too many clients already", "53300"), true],
-    ["connection failure (08006)", withCode("connection failure", "08006"), true],
-    ["lost connection", new Error("Connection terminated unexpectedly"), true],
-    ["pool connect timeout", new Error("timeout exceeded when trying to connect"), true],
-    ["query timeout", new Error("Query read timeout"), true],
+    ["starting up (57P03)", true, withCode("the database system is starting up", "57P03")],
+    ["too many connections (53300)", true, withCode("sorry, too many clients already", "53300")],
+    ["connection failure (08006)", true, withCode("connection failure", "08006")],
+    ["lost connection", true, new Error("Connection terminated unexpectedly")],
+    ["pool connect timeout", true, new Error("timeout exceeded when trying to connect")],
+    ["query timeout", true, new Error("Query read timeout")],
     [
       "every address refused",
-      new AggregateError([withCode("connect ECONNREFUSED ::1:5432", "ECONNREFUSED")], "connect failed"),
       true,
+      new AggregateError([withCode("connect ECONNREFUSED ::1:5432", "ECONNREFUSED")], "connect failed"),
     ],
-    ["unique violation (23505)", withCode("duplicate key value", "23505"), false],
-    ["syntax error (42601)", withCode("syntax error", "42601"), false],
-    ["serialization failure (40001)", withCode("could not serialize access", "40001"), false],
-    ["a bug", new TypeError("cannot read properties of undefined"), false],
-    ["not an error", "ECONNREFUSED", false],
-  ])("%s → %s", (_name, error, expected) => {
+    ["unique violation (23505)", false, withCode("duplicate key value", "23505")],
+    ["syntax error (42601)", false, withCode("syntax error", "42601")],
+    ["serialization failure (40001)", false, withCode("could not serialize access", "40001")],
+    ["a bug", false, new TypeError("cannot read properties of undefined")],
+    ["not an error", false, "ECONNREFUSED"],
+  ])("%s → unavailable: %s", (_name, expected, error) => {
     expect(isUnavailable(error)).toBe(expected);
   });
 });

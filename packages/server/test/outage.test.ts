@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DatabaseUnavailableError } from "../src/db/unavailable.js";
 import { DEMO_TOKENS, openPostgres } from "../src/index.js";
 import { type OwnCluster, startOwnCluster } from "./helpers/cluster.js";
-import { postgresUrl } from "./helpers/db.js";
+import { createEmptyPostgresDatabase, postgresUrl } from "./helpers/db.js";
 import { buildServer, type CliProcess, startCli } from "./helpers/process.js";
 import { verifyWrites, type Write } from "./helpers/writes.js";
 
@@ -181,5 +182,32 @@ describe("PostgreSQL stopped under load, then started again", () => {
       }
     },
     120_000,
+  );
+});
+
+describe("a transaction whose connection is lost", () => {
+  it.skipIf(!postgresUrl)(
+    "fails as DatabaseUnavailableError (answered 503) when its COMMIT cannot be sent, and writes nothing",
+    async () => {
+      const empty = await createEmptyPostgresDatabase();
+      const db = openPostgres({ connectionString: empty.url });
+      const admin = openPostgres({ connectionString: empty.url });
+      try {
+        await db.exec("CREATE TABLE t (x int)");
+        const attempt = db.transaction(async (tx) => {
+          await tx.query("INSERT INTO t VALUES (1)");
+          const [own] = await tx.query<{ pid: number }>("SELECT pg_backend_pid() AS pid");
+          // Waits (up to 5 s) until the backend is gone: the COMMIT that follows meets a closed connection.
+          await admin.query("SELECT pg_terminate_backend($1, 5000)", [own?.pid]);
+        });
+        await expect(attempt).rejects.toBeInstanceOf(DatabaseUnavailableError);
+        // The pool replaced the connection; the insert was rolled back with it.
+        expect(await db.query("SELECT count(*)::int AS n FROM t")).toEqual([{ n: 0 }]);
+      } finally {
+        await db.close();
+        await admin.close();
+        await empty.drop();
+      }
+    },
   );
 });
