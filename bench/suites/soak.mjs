@@ -204,6 +204,8 @@ async function main() {
   }
 
   const first = samples[0];
+  // The first sample after a full interval: the start still holds what building the database left.
+  const warm = samples.length > 2 ? samples[1] : first;
   const last = samples.at(-1);
   const result = {
     started: new Date(Date.now() - (performance.now() - t0)).toISOString(),
@@ -216,6 +218,11 @@ async function main() {
     samples,
     rssGrowthMB: Number((last.rssMB - first.rssMB).toFixed(1)),
     heapUsedGrowthMB: Number((last.heapUsedMB - first.heapUsedMB).toFixed(1)),
+    rssGrowthSinceFirstIntervalMB: Number((last.rssMB - warm.rssMB).toFixed(1)),
+    rssRangeAfterFirstIntervalMB: [
+      Math.min(...samples.slice(1).map((s) => s.rssMB)),
+      Math.max(...samples.slice(1).map((s) => s.rssMB)),
+    ],
   };
   const resultsDir = join(root, "bench/results");
   mkdirSync(resultsDir, { recursive: true });
@@ -228,7 +235,7 @@ async function main() {
     ),
   );
   console.log(
-    `\n${counts.requests} requests (${Math.round(counts.requests / duration)}/s), by status ${JSON.stringify(counts.byStatus)}, ${counts.failed} failed outright; RSS ${result.rssGrowthMB >= 0 ? "+" : ""}${result.rssGrowthMB} MB, heap used ${result.heapUsedGrowthMB >= 0 ? "+" : ""}${result.heapUsedGrowthMB} MB from start to end. ${file}`,
+    `\n${counts.requests} requests (${Math.round(counts.requests / duration)}/s), by status ${JSON.stringify(counts.byStatus)}, ${counts.failed} failed outright; RSS ${result.rssGrowthMB >= 0 ? "+" : ""}${result.rssGrowthMB} MB, heap used ${result.heapUsedGrowthMB >= 0 ? "+" : ""}${result.heapUsedGrowthMB} MB from start to end; RSS ${result.rssGrowthSinceFirstIntervalMB >= 0 ? "+" : ""}${result.rssGrowthSinceFirstIntervalMB} MB from ${warm.at} to end (range ${result.rssRangeAfterFirstIntervalMB.join("–")} MB). ${file}`,
   );
   if (counts.failed > 0 || Object.keys(counts.byStatus).some((s) => s >= 500)) process.exitCode = 1;
 }

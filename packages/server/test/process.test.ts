@@ -5,7 +5,7 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createDemoDataDir, type Database, DEMO_TOKENS, openPglite, openPostgres } from "../src/index.js";
+import { createDemoDataDir, DEMO_TOKENS, openPglite, openPostgres } from "../src/index.js";
 import { createEmptyPostgresDatabase, postgresUrl } from "./helpers/db.js";
 import { buildServer, type CliProcess, cliPath, startCli } from "./helpers/process.js";
 import { seededRandom } from "./helpers/random.js";
