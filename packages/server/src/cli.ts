@@ -106,7 +106,7 @@ async function main(): Promise<void> {
     values["log-format"] === undefined && env.LOG_FORMAT !== undefined ? "LOG_FORMAT" : "log format",
     process.stdout.isTTY === true,
   );
-  const logger = createLogger(level, logFormat);
+  const logger = await createLogger(level, logFormat);
 
   const started = performance.now();
   const databaseUrl =

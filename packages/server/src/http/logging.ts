@@ -1,7 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { type Logger, pino } from "pino";
 import { pinoHttp } from "pino-http";
-import pretty from "pino-pretty";
 import type { LogFormat } from "../config.js";
 import { TOKEN_QUERY_PARAMS } from "./auth.js";
 
@@ -62,10 +61,12 @@ export function requestLogger(logger: Logger) {
 /**
  * The server's logger on stdout. JSON: one object a line, for collectors. Pretty: one line a request,
  * `[request id] request completed GET /api/v4/… 200 3ms`, for a person at a terminal; written in the
- * process (no worker thread), so that the last lines before an exit are not lost.
+ * process (no worker thread), so that the last lines before an exit are not lost. pino-pretty is loaded
+ * only then: a JSON server does not pay for its start.
  */
-export function createLogger(level: string, format: LogFormat): Logger {
+export async function createLogger(level: string, format: LogFormat): Promise<Logger> {
   if (format === "json") return pino({ level });
+  const { build: pretty } = await import("pino-pretty");
   return pino(
     { level },
     pretty({
