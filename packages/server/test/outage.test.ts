@@ -1,6 +1,8 @@
+import { once } from "node:events";
+import { createServer, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DatabaseUnavailableError } from "../src/db/unavailable.js";
-import { DEMO_TOKENS, openPostgres } from "../src/index.js";
+import { DEMO_TOKENS, openPostgres, startDemoServer } from "../src/index.js";
 import { type OwnCluster, startOwnCluster } from "./helpers/cluster.js";
 import { createEmptyPostgresDatabase, postgresUrl } from "./helpers/db.js";
 import { buildServer, type CliProcess, startCli } from "./helpers/process.js";
@@ -207,6 +209,48 @@ describe("a transaction whose connection is lost", () => {
         await db.close();
         await admin.close();
         await empty.drop();
+      }
+    },
+  );
+});
+
+describe("a database that accepts connections and never answers", () => {
+  it("is answered 503 within the connect timeout instead of holding the request", async () => {
+    // A blackhole: the TCP handshake succeeds, the PostgreSQL one never does (a hung server, a stuck proxy).
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => sockets.push(socket)).listen(0, "127.0.0.1");
+    await once(silent, "listening");
+    const { port } = silent.address() as { port: number };
+    const db = openPostgres({ connectionString: `postgres://u@127.0.0.1:${port}/db`, connectTimeoutMs: 200 });
+    const server = await startDemoServer({ db });
+    try {
+      const r = await fetch(`${server.api}/projects/1/jobs/8`, { headers: { "PRIVATE-TOKEN": T } });
+      expect([r.status, r.headers.get("retry-after"), await r.json()]).toEqual([
+        503,
+        "5",
+        { message: "503 Service Unavailable" },
+      ]);
+      const ready = await fetch(`${server.origin}/-/readiness`);
+      expect(ready.status).toBe(503);
+      expect((await fetch(`${server.origin}/-/liveness`)).status).toBe(200);
+    } finally {
+      await server.close();
+      await db.close();
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+    }
+  });
+
+  it.skipIf(!postgresUrl)(
+    "a statement without an answer within the query timeout is answered 503",
+    async () => {
+      const db = openPostgres({ connectionString: postgresUrl ?? "", queryTimeoutMs: 200 });
+      try {
+        await expect(db.query("SELECT pg_sleep(3)")).rejects.toBeInstanceOf(DatabaseUnavailableError);
+        // The pool gave that connection up and answers on a new one.
+        expect(await db.query("SELECT 1 AS one")).toEqual([{ one: 1 }]);
+      } finally {
+        await db.close();
       }
     },
   );
