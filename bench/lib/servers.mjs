@@ -26,6 +26,8 @@ export async function startServer(o) {
   if (o.validation === "requests") args.push("--no-response-validation");
   if (o.logLevel) args.push("--log-level", o.logLevel);
   if (o.seed === false) args.push("--no-seed");
+  // A PostgreSQL database gets the demo data only when asked.
+  else if (o.db.databaseUrl) args.push("--seed-demo");
   return spawnServer({ ...o, script: o.cli ?? SERVER_CLI, args, port });
 }
 

@@ -9,6 +9,7 @@ import { API_BASE } from "./http/base.js";
 import { corsLikeRack } from "./http/cors.js";
 import { arraysFromHashes, isMultipart, parseRackQuery, readBody, readMultipart } from "./http/grape.js";
 import { apiSecurityHeaders, exactContentTypes } from "./http/headers.js";
+import { healthRoutes } from "./http/health.js";
 import { requestLogger } from "./http/logging.js";
 import {
   limitRate,
@@ -61,6 +62,8 @@ export function createApp(options: AppOptions): Express {
   app.set("query parser", parseRackQuery);
 
   app.use(requestLogger(logger));
+  // Before the rate limit: a probe must not be refused for the clients' traffic.
+  app.use(healthRoutes(db));
   // Rack::Attack's API throttles count requests under `/api` only.
   if (options.rateLimit) app.use("/api", limitRate(options.rateLimit));
   app.use(rejectAmbiguousTarget);
@@ -68,7 +71,7 @@ export function createApp(options: AppOptions): Express {
   app.use("/api", corsLikeRack);
   app.use(exactContentTypes);
   app.use(API_BASE, apiSecurityHeaders);
-  app.use(serviceRoutes(db));
+  app.use(serviceRoutes());
   if (options.admin) app.use(adminRoutes(options.admin));
 
   const bodyLimit = bytes.parse(options.bodyLimit ?? "1mb");

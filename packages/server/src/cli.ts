@@ -1,9 +1,17 @@
 #!/usr/bin/env node
 import { mkdir } from "node:fs/promises";
 import { parseArgs } from "node:util";
-import { pino } from "pino";
 import { API_BASE, createApp, setUpValidator } from "./app.js";
-import { checkDatabaseUrl, checkDataDir, checkLogLevel, checkPortFree, UsageError } from "./config.js";
+import {
+  checkDatabaseUrl,
+  checkDataDir,
+  checkLogFormat,
+  checkLogLevel,
+  checkPortFree,
+  isLoopback,
+  seedsDemo,
+  UsageError,
+} from "./config.js";
 import { DataDirInUseError } from "./db/lock.js";
 import { openDatabase } from "./db/open.js";
 import {
@@ -14,7 +22,8 @@ import {
   resetToFixtures,
 } from "./fixtures/load.js";
 import { FixtureError } from "./fixtures/validate.js";
-import { demoFixtures, seedDemo } from "./seed/demo.js";
+import { createLogger } from "./http/logging.js";
+import { demoFixtures, demoTokensActive, seedDemo } from "./seed/demo.js";
 import { listen } from "./server.js";
 
 const HELP = `Usage: jobs-api-server [options]
@@ -27,18 +36,24 @@ Options (environment variable in brackets):
   --database-url <url>       postgres://… to use a PostgreSQL server [DATABASE_URL]
   --data-dir <dir>           embedded database directory (default ./.data/pglite, memory:// with --fixtures)
   --log-level <level>        pino level: fatal, error, warn, info, debug, trace, silent [LOG_LEVEL] (default info)
+  --log-format <format>      json or pretty [LOG_FORMAT] (default pretty on a terminal, json otherwise)
   --no-response-validation   do not validate responses against the spec (faster)
   --rate-limit <n>           answer 429 beyond n requests per minute and client [RATE_LIMIT] (default off)
   --external-url <origin>    origin of the URLs in Link headers, e.g. https://jobs.example.com [EXTERNAL_URL]
                              (default: the scheme and Host of each request)
-  --no-seed                  do not load the demo data into an empty database
+  --no-seed                  do not load the demo data into an empty embedded database
+  --seed-demo                load the demo data into an empty PostgreSQL database too (by default a
+                             PostgreSQL database is never seeded: it is for your data)
   --fixtures <file>          load this fixture file (YAML or JSON) instead of the demo data; the database
                              must be empty: exits 2, changing nothing, if it has data or the file is invalid
   --admin-token <token>      serve POST /-/reset (Authorization: Bearer <token>): empties the database and
                              loads the fixtures (or the demo data) again [JOBS_API_ADMIN_TOKEN] (default off)
   -h, --help                 show this help
 
-JOBS_API_DEMO_TOKEN sets the demo maintainer's personal access token.`;
+The demo data's tokens are public (see the README): to serve your own users and tokens, start on an
+empty database with --fixtures. JOBS_API_DEMO_TOKEN sets the demo maintainer's personal access token.
+
+Exit codes: 0 stopped by SIGTERM/SIGINT, 2 a configuration to fix (one line on stderr), 1 any other failure.`;
 
 /** The origin of an http(s) URL; anything else is a usage error. */
 function originOf(url: string): string {
@@ -84,8 +99,12 @@ async function main(): Promise<void> {
   if (adminToken !== undefined && !/^\S+$/.test(adminToken))
     throw new UsageError("invalid admin token: empty or with blanks (--admin-token or JOBS_API_ADMIN_TOKEN)");
   const fixturesFile = values.fixtures;
-  if (fixturesFile !== undefined && values["no-seed"])
-    throw new UsageError("--fixtures and --no-seed exclude each other");
+  const seed = seedsDemo({
+    seedDemo: values["seed-demo"] === true,
+    noSeed: values["no-seed"] === true,
+    fixtures: fixturesFile !== undefined,
+    postgres: (values["database-url"] ?? env.DATABASE_URL) !== undefined,
+  });
   // Before opening the database: an invalid file is refused without touching it.
   const fixtures =
     fixturesFile === undefined ? undefined : await readFixtures(fixturesFile).catch(refuse(fixturesFile));
@@ -93,7 +112,12 @@ async function main(): Promise<void> {
     values["log-level"] ?? env.LOG_LEVEL ?? "info",
     values["log-level"] === undefined && env.LOG_LEVEL !== undefined ? "LOG_LEVEL" : "log level",
   );
-  const logger = pino({ level });
+  const logFormat = checkLogFormat(
+    values["log-format"] ?? env.LOG_FORMAT,
+    values["log-format"] === undefined && env.LOG_FORMAT !== undefined ? "LOG_FORMAT" : "log format",
+    process.stdout.isTTY === true,
+  );
+  const logger = await createLogger(level, logFormat);
   const demo = env.JOBS_API_DEMO_TOKEN ? { maintainerToken: env.JOBS_API_DEMO_TOKEN } : {};
 
   const started = performance.now();
@@ -116,7 +140,8 @@ async function main(): Promise<void> {
     databaseUrl
       ? {
           databaseUrl,
-          onConnectionError: (error) => logger.warn({ err: error }, "lost an idle PostgreSQL connection"),
+          onConnectionError: (error) =>
+            logger.warn({ reason: error.message }, "lost an idle PostgreSQL connection"),
         }
       : { dataDir },
   );
@@ -126,9 +151,15 @@ async function main(): Promise<void> {
       return refuse(fixturesFile ?? "")(error);
     });
     logger.info({ fixtures: fixturesFile }, "loaded the fixtures");
-  } else if (!values["no-seed"]) {
+  } else if (seed) {
     const seeded = await seedDemo(db, demo);
     if (seeded) logger.info("loaded the demo data");
+  }
+  // The demo tokens are in the README: on an address others can reach, anyone could use them.
+  if (!isLoopback(host) && (await demoTokensActive(db))) {
+    process.stderr.write(
+      `jobs-api-server: warning: the demo data's public tokens are active and the server listens on ${host}: anyone who can reach it can use them (start on an empty database with --fixtures <file> for your own)\n`,
+    );
   }
   const app = createApp({
     db,
@@ -143,8 +174,7 @@ async function main(): Promise<void> {
             token: adminToken,
             // Back to what this start loaded: the fixture file, the demo data, or (--no-seed) nothing.
             reset: async () => {
-              const start =
-                fixtures ?? (values["no-seed"] ? checkFixtures({ version: 1 }) : await demoFixtures(demo));
+              const start = fixtures ?? (seed ? await demoFixtures(demo) : checkFixtures({ version: 1 }));
               await resetToFixtures(db, start);
               logger.info("reset the data to its start");
             },
@@ -183,10 +213,12 @@ const OPTIONS = {
   "database-url": { type: "string" },
   "data-dir": { type: "string" },
   "log-level": { type: "string" },
+  "log-format": { type: "string" },
   "no-response-validation": { type: "boolean" },
   "rate-limit": { type: "string" },
   "external-url": { type: "string" },
   "no-seed": { type: "boolean" },
+  "seed-demo": { type: "boolean" },
   fixtures: { type: "string" },
   "admin-token": { type: "string" },
   help: { type: "boolean", short: "h" },

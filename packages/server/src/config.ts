@@ -1,5 +1,5 @@
 import { accessSync, constants, statSync } from "node:fs";
-import { createServer } from "node:net";
+import { createServer, isIPv4 } from "node:net";
 import { dirname } from "node:path";
 import { levels } from "pino";
 
@@ -66,4 +66,48 @@ export function checkPortFree(port: number, host: string): Promise<void> {
     });
     probe.listen(port, host, () => probe.close(() => resolve()));
   });
+}
+
+/** How log lines are written: one JSON object a line (for machines), or pino-pretty's lines (for people). */
+export type LogFormat = "json" | "pretty";
+
+/** `LOG_FORMAT`/`--log-format` when given, else pretty on a terminal and JSON anywhere else (files, pipes, collectors). */
+export function checkLogFormat(format: string | undefined, source: string, isTTY: boolean): LogFormat {
+  if (format === undefined) return isTTY ? "pretty" : "json";
+  if (format !== "json" && format !== "pretty") {
+    throw new UsageError(`invalid ${source}: ${format} (json or pretty)`);
+  }
+  return format;
+}
+
+export interface SeedingOptions {
+  /** `--seed-demo` */
+  seedDemo: boolean;
+  /** `--no-seed` */
+  noSeed: boolean;
+  /** `--fixtures <file>` given */
+  fixtures: boolean;
+  /** A PostgreSQL server (`DATABASE_URL`) rather than the embedded database. */
+  postgres: boolean;
+}
+
+/**
+ * Whether the demo data (public tokens) is loaded into an empty database. The embedded database is the
+ * server's own, made for trying it out: seeded unless `--no-seed`. A PostgreSQL server holds the user's
+ * data: seeded only when asked with `--seed-demo`. `--fixtures` brings one's own data instead.
+ */
+export function seedsDemo(options: SeedingOptions): boolean {
+  if (options.seedDemo && options.noSeed)
+    throw new UsageError("--seed-demo and --no-seed exclude each other");
+  if (options.fixtures && options.noSeed) throw new UsageError("--fixtures and --no-seed exclude each other");
+  if (options.fixtures && options.seedDemo)
+    throw new UsageError("--fixtures and --seed-demo exclude each other");
+  if (options.fixtures || options.noSeed) return false;
+  return options.postgres ? options.seedDemo : true;
+}
+
+/** Whether only this machine can connect to `host`: `localhost`, 127.0.0.0/8 or `::1`. */
+export function isLoopback(host: string): boolean {
+  const ip = host.replace(/^\[|\]$/g, "").replace(/^::ffff:/i, "");
+  return ip === "localhost" || ip === "::1" || (isIPv4(ip) && ip.startsWith("127."));
 }

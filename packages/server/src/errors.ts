@@ -1,5 +1,6 @@
 import type { ErrorRequestHandler, Request, RequestHandler, Response } from "express";
 import type { Logger } from "pino";
+import { DatabaseUnavailableError } from "./db/unavailable.js";
 import { integerParametersOf, integerTextProblem } from "./http/integers.js";
 
 /** A failure with the status and body GitLab answers for it. Handlers throw these; nothing else. */
@@ -37,6 +38,16 @@ export const routeNotFound = () => new HttpError(404, { error: "404 Not Found" }
 
 export const tooLarge = (headers: Record<string, string> = {}) =>
   new HttpError(413, { message: "413 Request Entity Too Large" }, headers);
+
+/**
+ * Seconds a client is asked to wait when the database is unavailable: about the time PostgreSQL takes to
+ * restart or fail over, and the pool's connect timeout (5 s), so that a retry finds out afresh.
+ */
+export const RETRY_AFTER_SECONDS = 5;
+
+/** GitLab's `service_unavailable!` body, with the `Retry-After` a client needs to back off. */
+export const serviceUnavailable = () =>
+  new HttpError(503, { message: "503 Service Unavailable" }, { "Retry-After": String(RETRY_AFTER_SECONDS) });
 
 /** Grape's wording: `does not have a valid value` for a value out of range, `is invalid` for a wrong type. */
 export const invalidParam = (name: string, problem = "does not have a valid value") =>
@@ -91,6 +102,7 @@ function validationMessage(error: ValidatorError, req: Request): string {
 /** Maps whatever went wrong to GitLab's status and body. */
 function toHttpError(error: unknown, req: Request): HttpError | null {
   if (error instanceof HttpError) return error;
+  if (error instanceof DatabaseUnavailableError) return serviceUnavailable();
   if (!hasStatus(error)) return null;
   const { status } = error;
   if ((error as Partial<BodyParserError>).type === "entity.parse.failed") {
@@ -155,6 +167,9 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       return;
     }
     const known = toHttpError(error, req);
+    // Not the request's fault, but the operator's business: one line each, without a stack.
+    if (error instanceof DatabaseUnavailableError)
+      (req.log ?? logger).warn({ reason: error.message }, "answered 503");
     if (known) {
       send(req, res, known);
       return;

@@ -25,14 +25,6 @@ describe("service endpoints", () => {
     expect(other.headers.get("x-request-id")).not.toBe(id);
   });
 
-  it("reports health", async () => {
-    for (const path of ["/-/health", "/health"]) {
-      const r = await call(`${server.origin}${path}`);
-      expect(r.status).toBe(200);
-      expect(r.body).toEqual({ status: "ok" });
-    }
-  });
-
   it("serves the bundled spec as JSON and YAML", async () => {
     const json = await call(`${server.origin}/openapi.json`);
     expect(json.status).toBe(200);

@@ -5,10 +5,11 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createDemoDataDir, type Database, DEMO_TOKENS, openPglite, openPostgres } from "../src/index.js";
+import { createDemoDataDir, DEMO_TOKENS, openPglite, openPostgres } from "../src/index.js";
 import { createEmptyPostgresDatabase, postgresUrl } from "./helpers/db.js";
 import { buildServer, type CliProcess, cliPath, startCli } from "./helpers/process.js";
 import { seededRandom } from "./helpers/random.js";
+import { verifyWrites as verify, type Write } from "./helpers/writes.js";
 
 /**
  * The real `jobs-api-server` process: killed with SIGKILL in the middle of a stream of state changes, then
@@ -19,11 +20,6 @@ import { seededRandom } from "./helpers/random.js";
 const ROUNDS = Number(process.env.CRASH_ROUNDS ?? 2);
 const CHAINS = 6;
 const T = DEMO_TOKENS.maintainer;
-
-type Write =
-  | { type: "erase"; id: number }
-  | { type: "retry"; from: number; to: number }
-  | { type: "cancel"; id: number };
 
 const cleanup: (() => Promise<unknown>)[] = [];
 beforeAll(() => buildServer());
@@ -87,40 +83,6 @@ async function streamUntilKilled(cli: CliProcess, starts: number[], killAfter: n
   return acked;
 }
 
-/** Every answered change is there, and nothing is half-done: no retry without its new job, and so on. */
-async function verify(db: Database, writes: Write[]): Promise<void> {
-  for (const w of writes) {
-    if (w.type === "erase") {
-      const [row] = await db.query<{ erased: boolean; leftovers: boolean }>(
-        `SELECT erased_at IS NOT NULL AS erased, EXISTS (SELECT 1 FROM job_traces WHERE job_id = $1)
-           OR EXISTS (SELECT 1 FROM job_artifacts WHERE job_id = $1) AS leftovers FROM jobs WHERE id = $1`,
-        [w.id],
-      );
-      expect(row, `erase ${w.id}`).toEqual({ erased: true, leftovers: false });
-    } else if (w.type === "retry") {
-      const rows = await db.query<{ id: number; retried: boolean; retry_of_id: number | null }>(
-        "SELECT id, retried, retry_of_id FROM jobs WHERE id = ANY($1::bigint[]) ORDER BY id",
-        [[w.from, w.to]],
-      );
-      expect(rows, `retry ${w.from} → ${w.to}`).toMatchObject([
-        { id: w.from, retried: true },
-        { id: w.to, retry_of_id: w.from },
-      ]);
-    } else {
-      const [row] = await db.query<{ status: string }>("SELECT status FROM jobs WHERE id = $1", [w.id]);
-      expect(row?.status, `cancel ${w.id}`).toBe("canceled");
-    }
-  }
-  const halfDone = await db.query(
-    `SELECT id FROM jobs j WHERE (status = 'canceled' AND finished_at IS NULL)
-       OR (erased_at IS NOT NULL AND (EXISTS (SELECT 1 FROM job_artifacts a WHERE a.job_id = j.id)
-         OR EXISTS (SELECT 1 FROM job_traces t WHERE t.job_id = j.id)))
-       OR (retried <> EXISTS (SELECT 1 FROM jobs c WHERE c.retry_of_id = j.id))
-       OR (retry_of_id IS NOT NULL AND NOT (SELECT retried FROM jobs p WHERE p.id = j.retry_of_id))`,
-  );
-  expect(halfDone).toEqual([]);
-}
-
 async function crashRounds(label: string, start: () => Promise<CliProcess>): Promise<Write[]> {
   const random = seededRandom("CRASH_SEED", `crash on ${label}`);
   const writes: Write[] = [];
@@ -157,7 +119,7 @@ describe("SIGKILL in the middle of a stream of changes, then restart", () => {
     const empty = await createEmptyPostgresDatabase();
     cleanup.push(() => empty.drop());
     // The first start migrates and seeds the empty database.
-    const start = () => startCli(["--database-url", empty.url, "--log-level", "info"]);
+    const start = () => startCli(["--database-url", empty.url, "--seed-demo", "--log-level", "info"]);
     const writes = await crashRounds("postgres", start);
     const cli = await start();
     expect((await fetch(`${cli.origin}/-/health`)).status).toBe(200);
@@ -243,6 +205,18 @@ describe("configuration checked before any work", () => {
       ],
       ["unknown option", ["--prot", "1"], {}, "Unknown option '--prot'"],
       ["rate limit not a number", ["--rate-limit", "many"], {}, "invalid rate limit: many"],
+      [
+        "LOG_FORMAT unknown",
+        ["--data-dir", "memory://"],
+        { LOG_FORMAT: "xml" },
+        "invalid LOG_FORMAT: xml (json or pretty)",
+      ],
+      [
+        "--seed-demo with --no-seed",
+        ["--seed-demo", "--no-seed"],
+        {},
+        "--seed-demo and --no-seed exclude each other",
+      ],
     ];
     try {
       for (const [name, args, env, line] of cases) {

@@ -3,3 +3,4 @@ export { migrate, migrationsDir } from "./migrate.js";
 export { type OpenDatabaseOptions, openDatabase } from "./open.js";
 export { openPglite, type PgliteOptions } from "./pglite.js";
 export { openPostgres, type PostgresOptions } from "./postgres.js";
+export { DatabaseUnavailableError, isUnavailable } from "./unavailable.js";

@@ -2,23 +2,16 @@ import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { docsPath, specPath, specYamlPath } from "@jobs-api/types";
 import compression from "compression";
-import { type RequestHandler, Router } from "express";
-import type { Database } from "../db/database.js";
+import { Router } from "express";
 import { HttpError, unmatchedRoute } from "../errors.js";
 import { API_BASE } from "./base.js";
 
 /** The docs page as the published package carries it (`@jobs-api/types` does not publish it). */
 const ownDocsPath = fileURLToPath(new URL("../../docs/index.html", import.meta.url));
 
-/** The routes outside the API: health (GitLab's `/-/health`, and `/health`), the bundled spec and the docs. */
-export function serviceRoutes(db: Database): Router {
+/** The routes outside the API besides health (http/health.ts): the bundled spec and the docs. */
+export function serviceRoutes(): Router {
   const router = Router({ caseSensitive: true });
-  const health: RequestHandler = async (_req, res) => {
-    await db.query("SELECT 1");
-    res.json({ status: "ok" });
-  };
-  router.get("/-/health", health);
-  router.get("/health", health);
   router.get("/openapi.json", (_req, res) => res.sendFile(specPath));
   router.get("/openapi.yaml", (_req, res) => res.type("application/yaml").sendFile(specYamlPath));
   // The docs page is 2.6 MB of HTML and inline scripts (about 0.7 MB gzipped); only it is compressed.

@@ -103,3 +103,19 @@ export async function demoFixtures(options: SeedOptions = {}): Promise<CheckedFi
   }
   return demo;
 }
+
+/** The demo tokens that open something: all but the expired, revoked and finished-job ones. */
+const USABLE_DEMO_TOKENS = Object.entries(DEMO_TOKENS)
+  .filter(([role]) => !["expired", "revoked", "finishedJob"].includes(role))
+  .map(([, token]) => digestToken(token).toString("hex"));
+
+/** Whether the database holds one of the public demo tokens, which anyone who reads the README can use. */
+export async function demoTokensActive(db: Database): Promise<boolean> {
+  const [row] = await db.query<{ active: boolean }>(
+    `WITH demo AS (SELECT decode(hex, 'hex') AS digest FROM unnest($1::text[]) AS hex)
+     SELECT EXISTS (SELECT 1 FROM access_tokens WHERE token_digest IN (SELECT digest FROM demo))
+         OR EXISTS (SELECT 1 FROM job_tokens WHERE token_digest IN (SELECT digest FROM demo)) AS active`,
+    [USABLE_DEMO_TOKENS],
+  );
+  return row?.active === true;
+}

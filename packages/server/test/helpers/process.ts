@@ -20,6 +20,8 @@ export interface CliProcess {
   origin: string;
   /** Every stdout line so far (pino JSON). */
   lines: string[];
+  /** Everything written on stderr so far. */
+  stderr(): string;
   /** Resolves with the first stdout line that contains `text`. */
   waitForLine(text: string): Promise<string>;
   /** Resolves with the exit code (null when killed by a signal) and the signal. */
@@ -60,5 +62,5 @@ export async function startCli(args: string[], env: Record<string, string> = {})
       );
     });
   const listening = JSON.parse(await waitForLine("listening on")) as { url: string };
-  return { child, origin: new URL(listening.url).origin, lines, waitForLine, exited };
+  return { child, origin: new URL(listening.url).origin, lines, stderr: () => stderr, waitForLine, exited };
 }
