@@ -58,7 +58,10 @@ describe("health endpoints", () => {
     const live = await call(`${server.origin}/-/liveness`);
     expect([live.status, live.body]).toEqual([200, { status: "ok" }]);
     const ready = await call(`${server.origin}/-/readiness`);
-    expect([ready.status, ready.body]).toEqual([
+    expect([ready.status, ready.body]).toEqual([200, { status: "ok", master_check: [{ status: "ok" }] }]);
+    // The services (here the database) only with `all`, as on GitLab.
+    const all = await call(`${server.origin}/-/readiness?all=1`);
+    expect([all.status, all.body]).toEqual([
       200,
       { status: "ok", master_check: [{ status: "ok" }], db_check: [{ status: "ok" }] },
     ]);
@@ -80,7 +83,10 @@ describe("health endpoints", () => {
           "5",
         ]);
       }
-      const ready = await call(`${server.origin}/-/readiness`);
+      // The default readiness checks the process only, as GitLab's.
+      expect((await call(`${server.origin}/-/readiness`)).status).toBe(200);
+      const ready = await call(`${server.origin}/-/readiness?all=1`);
+      expect(ready.headers.get("x-gitlab-custom-error")).toBe("1");
       expect([ready.status, ready.body]).toEqual([
         503,
         {
@@ -104,7 +110,7 @@ describe("health endpoints", () => {
     }
     // Back: answered as before, without a restart.
     expect((await call(`${server.api}/projects/1/jobs/8`, { token: T })).status).toBe(200);
-    expect((await call(`${server.origin}/-/readiness`)).status).toBe(200);
+    expect((await call(`${server.origin}/-/readiness?all=1`)).status).toBe(200);
   });
 });
 

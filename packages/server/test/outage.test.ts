@@ -151,7 +151,7 @@ describe("PostgreSQL stopped under load, then started again", () => {
       const before = load.unavailable;
       await load.until(() => load.unavailable >= before + 20);
 
-      const ready = await fetch(`${origin}/-/readiness`);
+      const ready = await fetch(`${origin}/-/readiness?all=1`);
       const readiness = (await ready.json()) as { status: string; db_check: { status: string }[] };
       expect([ready.status, readiness.status, readiness.db_check[0]?.status]).toEqual([
         503,
@@ -163,7 +163,7 @@ describe("PostgreSQL stopped under load, then started again", () => {
 
       await cluster.start();
       // pg_ctl -w returned once it accepts connections: the pool connects anew at once.
-      expect((await fetch(`${origin}/-/readiness`)).status).toBe(200);
+      expect((await fetch(`${origin}/-/readiness?all=1`)).status).toBe(200);
       const recovered = load.acked.length;
       await load.until(() => load.acked.length >= recovered + 20);
       load.finished = true;
@@ -230,7 +230,7 @@ describe("a database that accepts connections and never answers", () => {
         "5",
         { message: "503 Service Unavailable" },
       ]);
-      const ready = await fetch(`${server.origin}/-/readiness`);
+      const ready = await fetch(`${server.origin}/-/readiness?all=1`);
       expect(ready.status).toBe(503);
       expect((await fetch(`${server.origin}/-/liveness`)).status).toBe(200);
     } finally {

@@ -37,8 +37,9 @@ async function dbCheck(db: Database): Promise<CheckResult> {
  * - `/-/liveness`: the same as JSON, `{"status":"ok"}`: a failing liveness probe restarts the process,
  *   which would not bring a database back;
  * - `/-/readiness`: whether requests can be served, 200 or 503 with one entry per check. GitLab checks its
- *   own process (`master_check`) and, with `?all=1`, its services; this server's one service is the
- *   database, without which it can answer nothing but 503, so `db_check` is always part of it.
+ *   own process (`master_check`) and, with `?all=1`, its services: here the one service, the database
+ *   (`db_check`). A probe that should take the server out of rotation while its database is gone asks
+ *   `/-/readiness?all=1`, as it would ask GitLab.
  * `/health` stays as the older spelling of `/-/health`.
  */
 export function healthRoutes(db: Database): Router {
@@ -51,9 +52,16 @@ export function healthRoutes(db: Database): Router {
   router.get("/-/liveness", (_req, res) => {
     res.json({ status: "ok" });
   });
-  router.get("/-/readiness", async (_req, res) => {
-    const checks = { master_check: [{ status: "ok" } as CheckResult], db_check: [await dbCheck(db)] };
+  router.get("/-/readiness", async (req, res) => {
+    const master: CheckResult[] = [{ status: "ok" }];
+    // GitLab's `params[:all] ? ALL_CHECKS : CHECKS`: any value, even `0`, asks for every check.
+    const checks: Record<string, CheckResult[]> =
+      req.query.all === undefined
+        ? { master_check: master }
+        : { master_check: master, db_check: [await dbCheck(db)] };
     const ok = Object.values(checks).every((results) => results.every((r) => r.status === "ok"));
+    // GitLab asks Workhorse not to replace a failed probe's answer by its static error page.
+    if (!ok) res.set("X-GitLab-Custom-Error", "1");
     res.status(ok ? 200 : 503).json({ status: ok ? "ok" : "failed", ...checks });
   });
   return router;
