@@ -1,6 +1,6 @@
 /** The `jobs-api-runner` command, as a function of its arguments so that tests can run it in-process. */
 import { parseArgs } from "node:util";
-import { type JobResult, type Runner, RunnerError, startRunner } from "./runner.js";
+import { apiRoot, type JobResult, type Runner, RunnerError, startRunner } from "./runner.js";
 import { version } from "./version.js";
 
 export const exitCodes = { ok: 0, failed: 1, usage: 2 } as const;
@@ -63,6 +63,15 @@ function positive(option: string, text: string | undefined, integer: boolean): n
     : `${option} must be a positive ${integer ? "integer" : "number"}, not ${JSON.stringify(text)}`;
 }
 
+function urlProblem(url: string): string | undefined {
+  try {
+    apiRoot(url);
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
 function describe(result: JobResult): string {
   const { job } = result;
   const name = `job ${job.id} (${job.job_info.name})`;
@@ -98,7 +107,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
   const pollInterval = positive("--poll-interval", values["poll-interval"], false);
   const speed = positive("--speed", values.speed, false);
   const problems = [
-    values.url === undefined ? "--url is required" : undefined,
+    values.url === undefined ? "--url is required" : urlProblem(values.url),
     token ? undefined : "a runner token is required: set JOBS_API_RUNNER_TOKEN",
     ...[concurrency, pollInterval, speed].filter((v) => typeof v === "string"),
   ].filter((p) => p !== undefined);

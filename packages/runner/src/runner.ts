@@ -274,8 +274,13 @@ export async function startRunner(options: RunnerOptions): Promise<Runner> {
   }
 
   function start(job: RunnerJob): void {
-    emit("job", job);
-    const run: Promise<void> = runJob(job)
+    // Run from the next turn of the event loop: a caller that listens right after `await startRunner()`
+    // sees the events of a job picked by the first request too.
+    const run: Promise<void> = new Promise((resolve) => setImmediate(resolve))
+      .then(() => {
+        emit("job", job);
+        return runJob(job);
+      })
       .then((result) => emit("finished", result))
       .catch((error: unknown) => emit("error", error instanceof Error ? error : new Error(String(error))))
       .finally(() => {
