@@ -190,6 +190,8 @@ export async function startRunner(options: RunnerOptions): Promise<Runner> {
   const idleWaiters: { after: number; resolve: () => void; reject: (error: Error) => void }[] = [];
   /** Ends the loop's current pause early: a slot freed up, `idle()` was called, or the runner stops. */
   let wake: AbortController = new AbortController();
+  /** A job ended since the last request was sent: its answer may have been "none" only because jobs ran. */
+  let endedSinceAsk = false;
 
   function settleIdle(requestNumber: number): void {
     for (const waiter of [...idleWaiters]) {
@@ -203,6 +205,7 @@ export async function startRunner(options: RunnerOptions): Promise<Runner> {
   async function pause(ms: number): Promise<void> {
     // An `idle()` caller waits for a request made after its call: make it now.
     if (idleWaiters.some((waiter) => waiter.after >= requests)) return;
+    if (idleWaiters.length > 0 && endedSinceAsk) return;
     wake = new AbortController();
     await sleep(ms, AbortSignal.any([wake.signal, stopping.signal]), { kind: "poll" }).catch(() => {});
   }
@@ -220,6 +223,7 @@ export async function startRunner(options: RunnerOptions): Promise<Runner> {
   /** One job request and what follows from its answer; `true` when the loop may ask again at once. */
   async function ask(first = false): Promise<boolean> {
     const number = ++requests;
+    endedSinceAsk = false;
     const answer = await protocol.requestJob(lastUpdate, stopping.signal);
     switch (answer.kind) {
       case "job":
@@ -285,6 +289,7 @@ export async function startRunner(options: RunnerOptions): Promise<Runner> {
       .catch((error: unknown) => emit("error", error instanceof Error ? error : new Error(String(error))))
       .finally(() => {
         running.delete(run);
+        endedSinceAsk = true;
         wake.abort();
       });
     running.add(run);
