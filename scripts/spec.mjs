@@ -74,7 +74,7 @@ function parameterType(spec, schema) {
 }
 
 /**
- * The operation table: for each operationId its method, path, parameters (where they come from and how
+ * The operation table: for each operationId its method, path, tags, parameters (where they come from and how
  * their text is read), request body media types, and the security schemes it accepts (anonymous when the
  * spec lists an empty requirement). Everything that routes or authenticates a request reads it from here.
  */
@@ -89,6 +89,7 @@ function operationTable(bundleJson, target) {
       table[op.operationId] = {
         method,
         path,
+        tags: op.tags ?? [],
         parameters: Object.fromEntries(
           [...(item.parameters ?? []), ...(op.parameters ?? [])]
             .map((p) => deref(spec, p))

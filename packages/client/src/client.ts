@@ -1,4 +1,4 @@
-import type { JobStatus, OperationId, paths } from "@jobs-api/types";
+import type { JobStatus, JobsApiOperationId, paths } from "@jobs-api/types";
 import createClient, { defaultPathSerializer } from "openapi-fetch";
 import { JobsApiError, JobsApiNetworkError, JobsApiTimeoutError, type SentRequest } from "./errors.js";
 import { type Page, readPagination } from "./pagination.js";
@@ -111,7 +111,7 @@ interface FetchResult<T> {
 }
 
 type Operations = {
-  [K in OperationId]: (
+  [K in JobsApiOperationId]: (
     params: OperationParams<K>,
     transport: Transport,
   ) => Promise<FetchResult<OperationResult<K>>>;
@@ -184,7 +184,7 @@ export function createJobsClient(options: JobsClientOptions): JobsClient {
    * Runs one operation and turns every way it can go wrong into a typed error. `url` replaces the URL built
    * from params: pagination follows the server's `rel="next"` link verbatim (keyset cursors are opaque).
    */
-  async function call<K extends OperationId>(
+  async function call<K extends JobsApiOperationId>(
     operationId: K,
     params: OperationParams<K>,
     callOptions: CallOptions | undefined,
@@ -291,7 +291,7 @@ export function createJobsClient(options: JobsClientOptions): JobsClient {
   }
 
   const method =
-    <K extends OperationId>(operationId: K) =>
+    <K extends JobsApiOperationId>(operationId: K) =>
     // Only the job-token operations have no required parameter, and they read none: `{}` stands for "none".
     async (params = {} as OperationParams<K>, callOptions?: CallOptions): Promise<OperationResult<K>> =>
       (await call(operationId, params, callOptions)).data;

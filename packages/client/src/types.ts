@@ -1,4 +1,4 @@
-import type { OperationId, operations } from "@jobs-api/types";
+import type { JobsApiOperationId, OperationId, operations } from "@jobs-api/types";
 
 /** The spec's operation `K`, as openapi-typescript generated it. */
 type Operation<K extends OperationId> = operations[K];
@@ -32,8 +32,8 @@ export type OperationResult<K extends OperationId> = Operation<K>["responses"][(
 
 /** The operations whose result is a list, and so can be paginated. */
 export type ListOperationId = {
-  [K in OperationId]: OperationResult<K> extends readonly unknown[] ? K : never;
-}[OperationId];
+  [K in JobsApiOperationId]: OperationResult<K> extends readonly unknown[] ? K : never;
+}[JobsApiOperationId];
 
 /** One element of a list operation's result, e.g. `Job` for `listProjectJobs`. */
 export type ListItem<K extends ListOperationId> = OperationResult<K> extends readonly (infer I)[] ? I : never;
@@ -52,5 +52,5 @@ export type OperationMethod<K extends OperationId> =
     ? (params?: OperationParams<K>, options?: CallOptions) => Promise<OperationResult<K>>
     : (params: OperationParams<K>, options?: CallOptions) => Promise<OperationResult<K>>;
 
-/** One method per operation of the spec, named after its `operationId`. */
-export type OperationMethods = { [K in OperationId]: OperationMethod<K> };
+/** One method per operation of the Jobs API (the runner protocol's operations are for runners), named after its `operationId`. */
+export type OperationMethods = { [K in JobsApiOperationId]: OperationMethod<K> };

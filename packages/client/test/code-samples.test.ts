@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { specPath } from "@jobs-api/types";
+import { RUNNER_TAG, specPath } from "@jobs-api/types";
 import { describe, expect, it } from "vitest";
 import { typeCheck } from "./typecheck.js";
 
@@ -9,10 +9,15 @@ interface CodeSample {
   source: string;
 }
 const spec = JSON.parse(readFileSync(specPath, "utf8")) as {
-  paths: Record<string, Record<string, { operationId: string; "x-codeSamples"?: CodeSample[] }>>;
+  paths: Record<
+    string,
+    Record<string, { operationId: string; tags: string[]; "x-codeSamples"?: CodeSample[] }>
+  >;
 };
 const samples = Object.values(spec.paths)
   .flatMap((item) => Object.values(item))
+  // The runner protocol's operations are for runners, not methods of the client.
+  .filter((op) => !op.tags.includes(RUNNER_TAG))
   .map((op) => ({
     operationId: op.operationId,
     source: op["x-codeSamples"]?.find((s) => s.lang === "TypeScript")?.source ?? "",

@@ -1,4 +1,4 @@
-import { operationTable } from "@jobs-api/types";
+import { operationTable, RUNNER_TAG } from "@jobs-api/types";
 import { loadSpec } from "@jobs-api/types/validate";
 
 /** What the client sent, read once so that assertions can compare plain values. */
@@ -46,7 +46,12 @@ export function example(name: string): unknown {
   return found.value;
 }
 
-/** `operationId` → `METHOD /path`, as the spec's operation table declares them. */
+/**
+ * `operationId` → `METHOD /path`, as the spec's operation table declares them: the Jobs API's operations,
+ * the client's methods (the runner protocol's are for runners).
+ */
 export const specRoutes: Record<string, string> = Object.fromEntries(
-  Object.entries(operationTable).map(([id, op]) => [id, `${op.method.toUpperCase()} ${op.path}`]),
+  Object.entries(operationTable)
+    .filter(([, op]) => !(op.tags as readonly string[]).includes(RUNNER_TAG))
+    .map(([id, op]) => [id, `${op.method.toUpperCase()} ${op.path}`]),
 );

@@ -4,6 +4,7 @@ import { type Logger, pino } from "pino";
 import type { Database } from "./db/database.js";
 import { errorHandler, unmatchedRoute } from "./errors.js";
 import { createHandlers } from "./handlers/jobs.js";
+import { type AdminOptions, adminRoutes } from "./http/admin.js";
 import { API_BASE } from "./http/base.js";
 import { corsLikeRack } from "./http/cors.js";
 import { arraysFromHashes, isMultipart, parseRackQuery, readBody, readMultipart } from "./http/grape.js";
@@ -22,6 +23,7 @@ import { routes } from "./http/routes.js";
 import { serviceRoutes } from "./http/service.js";
 import { specValidator } from "./http/validator.js";
 
+export type { AdminOptions } from "./http/admin.js";
 // Where the CLI and the package's entry point take them from.
 export { API_BASE } from "./http/base.js";
 export type { RateLimitOptions } from "./http/refusals.js";
@@ -42,6 +44,8 @@ export interface AppOptions {
    * default the request's own scheme and Host, which is right when clients reach the server directly.
    */
   externalUrl?: string;
+  /** Serve `POST /-/reset` for callers with this admin token. Off by default (the route answers 404). */
+  admin?: AdminOptions;
 }
 
 /** The Express app of the reference server, without listening. */
@@ -64,6 +68,7 @@ export function createApp(options: AppOptions): Express {
   app.use(exactContentTypes);
   app.use(API_BASE, apiSecurityHeaders);
   app.use(serviceRoutes(db));
+  if (options.admin) app.use(adminRoutes(options.admin));
 
   const bodyLimit = bytes.parse(options.bodyLimit ?? "1mb");
   if (bodyLimit === null) throw new Error(`invalid body limit: ${options.bodyLimit}`);

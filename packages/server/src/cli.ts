@@ -6,9 +6,15 @@ import { API_BASE, createApp, setUpValidator } from "./app.js";
 import { checkDatabaseUrl, checkDataDir, checkLogLevel, checkPortFree, UsageError } from "./config.js";
 import { DataDirInUseError } from "./db/lock.js";
 import { openDatabase } from "./db/open.js";
-import { DatabaseNotEmptyError, loadFixtures, readFixtures } from "./fixtures/load.js";
+import {
+  checkFixtures,
+  DatabaseNotEmptyError,
+  loadFixtures,
+  readFixtures,
+  resetToFixtures,
+} from "./fixtures/load.js";
 import { FixtureError } from "./fixtures/validate.js";
-import { seedDemo } from "./seed/demo.js";
+import { demoFixtures, seedDemo } from "./seed/demo.js";
 import { listen } from "./server.js";
 
 const HELP = `Usage: jobs-api-server [options]
@@ -28,6 +34,8 @@ Options (environment variable in brackets):
   --no-seed                  do not load the demo data into an empty database
   --fixtures <file>          load this fixture file (YAML or JSON) instead of the demo data; the database
                              must be empty: exits 2, changing nothing, if it has data or the file is invalid
+  --admin-token <token>      serve POST /-/reset (Authorization: Bearer <token>): empties the database and
+                             loads the fixtures (or the demo data) again [JOBS_API_ADMIN_TOKEN] (default off)
   -h, --help                 show this help
 
 JOBS_API_DEMO_TOKEN sets the demo maintainer's personal access token.`;
@@ -72,6 +80,9 @@ async function main(): Promise<void> {
   const externalUrl = externalUrlText === undefined ? undefined : originOf(externalUrlText);
   if (rate !== undefined && !(Number.isInteger(rate) && rate > 0))
     throw new UsageError(`invalid rate limit: ${rateText} (a whole number of requests per minute)`);
+  const adminToken = values["admin-token"] ?? env.JOBS_API_ADMIN_TOKEN;
+  if (adminToken !== undefined && !/^\S+$/.test(adminToken))
+    throw new UsageError("invalid admin token: empty or with blanks (--admin-token or JOBS_API_ADMIN_TOKEN)");
   const fixturesFile = values.fixtures;
   if (fixturesFile !== undefined && values["no-seed"])
     throw new UsageError("--fixtures and --no-seed exclude each other");
@@ -83,6 +94,7 @@ async function main(): Promise<void> {
     values["log-level"] === undefined && env.LOG_LEVEL !== undefined ? "LOG_LEVEL" : "log level",
   );
   const logger = pino({ level });
+  const demo = env.JOBS_API_DEMO_TOKEN ? { maintainerToken: env.JOBS_API_DEMO_TOKEN } : {};
 
   const started = performance.now();
   const databaseUrl =
@@ -115,8 +127,7 @@ async function main(): Promise<void> {
     });
     logger.info({ fixtures: fixturesFile }, "loaded the fixtures");
   } else if (!values["no-seed"]) {
-    const token = env.JOBS_API_DEMO_TOKEN;
-    const seeded = await seedDemo(db, token ? { maintainerToken: token } : {});
+    const seeded = await seedDemo(db, demo);
     if (seeded) logger.info("loaded the demo data");
   }
   const app = createApp({
@@ -125,6 +136,20 @@ async function main(): Promise<void> {
     validateResponses: !values["no-response-validation"],
     ...(rate ? { rateLimit: { limit: rate, windowMs: 60_000 } } : {}),
     ...(externalUrl ? { externalUrl } : {}),
+    ...(adminToken === undefined
+      ? {}
+      : {
+          admin: {
+            token: adminToken,
+            // Back to what this start loaded: the fixture file, the demo data, or (--no-seed) nothing.
+            reset: async () => {
+              const start =
+                fixtures ?? (values["no-seed"] ? checkFixtures({ version: 1 }) : await demoFixtures(demo));
+              await resetToFixtures(db, start);
+              logger.info("reset the data to its start");
+            },
+          },
+        }),
   });
   // Before listening, so that the first caller does not wait for it.
   await setUpValidator(app);
@@ -163,6 +188,7 @@ const OPTIONS = {
   "external-url": { type: "string" },
   "no-seed": { type: "boolean" },
   fixtures: { type: "string" },
+  "admin-token": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 

@@ -1,4 +1,4 @@
-export { API_BASE, type AppOptions, createApp, type RateLimitOptions } from "./app.js";
+export { type AdminOptions, API_BASE, type AppOptions, createApp, type RateLimitOptions } from "./app.js";
 export {
   type Database,
   migrate,
@@ -20,9 +20,17 @@ export {
   type LoadedFixtures,
   loadFixtures,
   readFixtures,
+  resetToFixtures,
 } from "./fixtures/load.js";
 export { FixtureError, fixturesSchemaUrl, parseFixtures } from "./fixtures/validate.js";
-export { DEMO_IDS, DEMO_TOKENS, demoFixturesUrl, type SeedOptions, seedDemo } from "./seed/demo.js";
+export {
+  DEMO_IDS,
+  DEMO_TOKENS,
+  demoFixtures,
+  demoFixturesUrl,
+  type SeedOptions,
+  seedDemo,
+} from "./seed/demo.js";
 export { type ListenOptions, listen, type RunningServer } from "./server.js";
 export * as store from "./store/index.js";
 export {

@@ -4,7 +4,7 @@ import { describe, expect, it, vi } from "vitest";
 import { type Database, DEMO_TOKENS, type DemoServer, startDemoServer, store } from "../src/index.js";
 import { keepAliveAgent, sendRaw } from "./helpers/http.js";
 import { serveForFile } from "./helpers/server.js";
-import { checkExchange, operations } from "./helpers/spec.js";
+import { checkExchange, apiOperations as operations } from "./helpers/spec.js";
 
 // Wraps the real timingSafeEqual so that a test can see the token check go through it.
 vi.mock("node:crypto", async (importOriginal) => {

@@ -1,15 +1,16 @@
 import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { promisify } from "node:util";
-import { specPath } from "@jobs-api/types";
+import { RUNNER_TAG, specPath } from "@jobs-api/types";
 import { describe, expect, it } from "vitest";
 import { DEMO_TOKENS, type DemoServer, startDemoServer } from "../src/index.js";
 import { serveForFile } from "./helpers/server.js";
 
 /**
  * The docs' `curl` samples (`x-codeSamples` of each operation) run as written against the reference server
- * with its demo data: only the host and the `<your_access_token>` placeholder change, and `$CI_JOB_TOKEN` is
- * set in their environment as in a CI job. Each must answer the operation's documented success status.
+ * with its demo data: only the host and the `<your_access_token>` and `<runner_token>` placeholders change,
+ * and `$CI_JOB_TOKEN` is set in their environment as in a CI job. Each must answer the operation's
+ * documented success status.
  */
 
 interface CodeSample {
@@ -19,6 +20,7 @@ interface CodeSample {
 }
 interface Operation {
   operationId: string;
+  tags: string[];
   responses: Record<string, unknown>;
   "x-codeSamples"?: CodeSample[];
 }
@@ -33,7 +35,16 @@ const operations = Object.entries(spec.paths).flatMap(([path, item]) =>
   Object.entries(item).map(([method, op]) => {
     const curl = op["x-codeSamples"]?.find((s) => s.label === "curl")?.source ?? "";
     const success = Object.keys(op.responses).filter((status) => status.startsWith("2"));
-    return { path, method, operationId: op.operationId, curl, success, destructive: method !== "get" };
+    return {
+      path,
+      method,
+      operationId: op.operationId,
+      curl,
+      success,
+      destructive: method !== "get",
+      // The runner protocol's operations are for runners: no client method, so no TypeScript sample.
+      runner: op.tags.includes(RUNNER_TAG),
+    };
   }),
 );
 
@@ -42,7 +53,8 @@ async function runCurl(sample: string, api: string): Promise<{ status: number; b
   const command = sample
     .trimEnd()
     .replaceAll(DOCS_API, api)
-    .replaceAll("<your_access_token>", DEMO_TOKENS.maintainer);
+    .replaceAll("<your_access_token>", DEMO_TOKENS.maintainer)
+    .replaceAll("<runner_token>", DEMO_TOKENS.runner);
   const { stdout } = await run(
     "sh",
     ["-c", `${command} --silent --show-error --write-out '\\n%{http_code}'`],
@@ -61,25 +73,33 @@ serveForFile((_db, server) => {
 
 describe("the docs' code samples", () => {
   it("document every operation with a curl and a TypeScript sample against gitlab.example.com", () => {
-    expect(operations).toHaveLength(11);
-    for (const { path, operationId, curl, success } of operations) {
+    expect(operations).toHaveLength(14);
+    for (const { path, operationId, curl, success, runner } of operations) {
       const samples =
         spec.paths[path] && Object.values(spec.paths[path]).flatMap((op) => op["x-codeSamples"] ?? []);
       expect(
         samples?.map((s) => s.label),
         operationId,
-      ).toEqual(["curl", "TypeScript"]);
+      ).toEqual(runner ? ["curl"] : ["curl", "TypeScript"]);
       expect(curl, operationId).toMatch(/^curl /);
       // The URL is the operation's path under the docs' API root, with real ids and an optional query.
       const url = new RegExp(
         `"${escapeRegExp(DOCS_API)}${escapeRegExp(path).replace(/\\\{\w+\\\}/g, '[^/?"]+')}(\\?[^"]*)?"`,
       );
       expect(curl, operationId).toMatch(url);
-      const header = path.startsWith("/job")
-        ? '"JOB-TOKEN: $CI_JOB_TOKEN"'
-        : '"PRIVATE-TOKEN: <your_access_token>"';
-      expect(curl, operationId).toContain(`--header ${header}`);
-      expect(success, operationId).toHaveLength(1);
+      // A runner's token travels as the `token` parameter (updateJob: a job token in the form body).
+      const credential =
+        operationId === "requestJob"
+          ? '"token": "<runner_token>"'
+          : operationId === "updateJob"
+            ? '--data "token=$CI_JOB_TOKEN"'
+            : path.startsWith("/job")
+              ? '--header "JOB-TOKEN: $CI_JOB_TOKEN"'
+              : '--header "PRIVATE-TOKEN: <your_access_token>"';
+      expect(curl, operationId).toContain(credential);
+      // The runner's operations also document their other successes (204 no job, 202 update accepted);
+      // their samples answer the first.
+      if (!runner) expect(success, operationId).toHaveLength(1);
     }
   });
 
@@ -100,7 +120,10 @@ describe("the docs' code samples", () => {
         server = await startDemoServer();
         const { status, body } = await runCurl(op.curl, server.api);
         expect(status, body).toBe(Number(op.success[0]));
-        expect(JSON.parse(body)).toMatchObject({ id: expect.any(Number) });
+        // The runner's updates answer their status code (`"200"`) or nothing; the rest answer a job.
+        if (op.operationId === "updateJob") expect(JSON.parse(body)).toBe("200");
+        else if (op.operationId === "appendJobTrace") expect(body).toBe("");
+        else expect(JSON.parse(body)).toMatchObject({ id: expect.any(Number) });
       } finally {
         await server?.close();
       }

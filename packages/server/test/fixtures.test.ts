@@ -365,8 +365,8 @@ describe("the demo file", () => {
   });
   afterAll(() => double?.close());
 
-  it("holds every demo token, under the name demo-<key>", () => {
-    for (const [key, token] of Object.entries(DEMO_TOKENS)) {
+  it("holds every demo token of a user, under the name demo-<key>", () => {
+    for (const [key, token] of Object.entries(DEMO_TOKENS).filter(([key]) => key !== "runner")) {
       const name = `demo-${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
       expect({ name, token: double.tokens[name] }).toEqual({ name, token });
     }

@@ -1,4 +1,5 @@
 import { fileURLToPath } from "node:url";
+import type { operationTable } from "./generated/operations.js";
 import type { operations } from "./generated/schema.js";
 
 /** Each operation's method, path, parameters, body media types and accepted tokens, generated from the spec. */
@@ -22,6 +23,17 @@ export {
 
 /** The spec's operationIds: the names of the client's methods, the server's handlers and the conformance checks. */
 export type OperationId = keyof operations;
+
+/** The tag of GitLab Runner's side of jobs (`lib/api/ci/runner.rb`): how a runner picks, updates and logs a job. */
+export const RUNNER_TAG = "Runner jobs";
+
+/** The operations of the runner protocol (tag `Runner jobs`): runners call them, API clients do not. */
+export type RunnerOperationId = {
+  [K in OperationId]: (typeof operationTable)[K]["tags"][number] extends typeof RUNNER_TAG ? K : never;
+}[OperationId];
+
+/** The Jobs API proper: every operation but the runner protocol's (the methods of `@jobs-api/client`). */
+export type JobsApiOperationId = Exclude<OperationId, RunnerOperationId>;
 
 /** Absolute path of the bundled spec (JSON), the single input of every generator and validator. */
 export const specPath: string = fileURLToPath(new URL("../spec/openapi.json", import.meta.url));

@@ -33,6 +33,7 @@ import {
 import { agentContext, allowedAgents as listAllowedAgents } from "../store/projects.js";
 import type { JobRow, JobType } from "../store/rows.js";
 import { cancelJob, eraseJob, playJob, retryJob } from "../store/transitions.js";
+import { createRunnerHandlers } from "./runner.js";
 
 type Op<K extends OperationId> = operations[K];
 type Path<K extends OperationId> = Op<K>["parameters"] extends { path: infer P } ? P : Record<string, never>;
@@ -51,7 +52,7 @@ type Success<K extends OperationId> = Op<K>["responses"] extends infer R
   : never;
 
 /** A handler typed from the spec: path parameters, query, body and success response of its operation. */
-type Handler<K extends OperationId> = RequestHandler<Path<K>, Success<K>, Body<K>, Query<K>>;
+export type Handler<K extends OperationId> = RequestHandler<Path<K>, Success<K>, Body<K>, Query<K>>;
 export type Handlers = { [K in OperationId]: Handler<K> };
 
 type ProjectRequest = CallerRequest & { params: Pick<Path<"listProjectJobs">, "id"> };
@@ -173,6 +174,7 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
   }
 
   return {
+    ...createRunnerHandlers(db, options),
     async listProjectJobs(req, res) {
       const { project, principal } = await readableProject(req, "listProjectJobs");
       const q = req.query;

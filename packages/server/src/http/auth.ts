@@ -26,6 +26,9 @@ export const TOKEN_QUERY_PARAMS = {
   privateTokenQuery: "private_token",
   accessTokenQuery: "access_token",
   jobTokenQuery: "job_token",
+  // The runner routes' `token` parameter (a runner's or a job's token).
+  runnerToken: "token",
+  jobTokenParam: "token",
 } as const satisfies Partial<Record<SecuritySchemeName, string>>;
 
 const ACCESS_KINDS = ["oauth", "personal"] as const;

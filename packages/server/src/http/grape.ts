@@ -95,6 +95,20 @@ export const arraysFromHashes: RequestHandler = (req, _res, next) => {
   next();
 };
 
+/**
+ * The routes whose body is data, not parameters (a runner's log patch, `request.body.read` in GitLab): read
+ * as it comes whatever its media type, and shown to the validator as the plain text the spec declares.
+ */
+const rawBodyRoutes = Object.values(operationTable)
+  .filter((op) => (op.requestBody as readonly string[]).includes("text/plain"))
+  .map((op) => ({
+    method: op.method.toUpperCase(),
+    pattern: new RegExp(`^/api/v4${op.path.replace(/\{\w+\}/g, "[^/]+")}$`),
+  }));
+
+const takesRawBody = (req: Pick<Request, "method" | "path">): boolean =>
+  rawBodyRoutes.some((r) => r.method === req.method && r.pattern.test(`/api/v4${req.path}`));
+
 const JSON_TYPE = /^application\/json$/i;
 const FORM_TYPE = /^application\/x-www-form-urlencoded$/i;
 const MULTIPART_TYPE = /^multipart\/form-data$/i;
@@ -146,6 +160,11 @@ export const readBody: RequestHandler = (req, _res, next) => {
     // Nothing to read: the validator must not judge the media type of a body that is not there.
     delete req.headers["content-type"];
     req.body = undefined;
+    return next();
+  }
+  if (takesRawBody(req)) {
+    req.body = text;
+    req.headers["content-type"] = "text/plain";
     return next();
   }
   if (type === undefined || JSON_TYPE.test(type)) {

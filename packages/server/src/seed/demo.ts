@@ -1,5 +1,11 @@
 import type { Database } from "../db/database.js";
-import { existingData, insertFixtures, readFixtures, SEED_LOCK } from "../fixtures/load.js";
+import {
+  type CheckedFixtures,
+  existingData,
+  insertFixtures,
+  readFixtures,
+  SEED_LOCK,
+} from "../fixtures/load.js";
 import { digestToken } from "../store/auth.js";
 
 /**
@@ -27,6 +33,8 @@ export const DEMO_TOKENS = {
   job: "glcbt-demo-running-job-token",
   /** CI job token of a finished job: no longer valid. */
   finishedJob: "glcbt-demo-finished-job-token",
+  /** Authentication token of the runner `docker-runner` (runner 1): asks for jobs (`requestJob`). */
+  runner: "glrt-demo-runner-token",
 } as const;
 
 /** Ids of the demo data that the README, the examples and tests refer to. */
@@ -43,6 +51,8 @@ export const DEMO_IDS = {
   bridge: 9,
   runningJob: 10,
   manualJob: 11,
+  /** The pending builds the demo runner picks (`requestJob`), in this order. */
+  pendingJobs: [4, 17, 31, 45, 59, 73],
   /** A second bridge of pipeline 6 whose downstream pipeline does not exist yet. */
   createdBridge: 12,
   maintainerUser: 1,
@@ -76,13 +86,20 @@ export async function seedDemo(db: Database, options: SeedOptions = {}): Promise
       return false;
     }
     // Read and validated only when it is loaded: a start on existing data does not pay for it.
-    const demo = await readFixtures(demoFixturesUrl);
-    for (const user of demo.fixtures.users ?? []) {
-      for (const token of user.tokens ?? []) {
-        if (token.name === MAINTAINER_TOKEN_NAME) token.token = maintainerToken;
-      }
-    }
-    await insertFixtures(tx, demo, Date.now());
+    await insertFixtures(tx, await demoFixtures({ maintainerToken }), Date.now());
     return true;
   });
+}
+
+/** The demo data, read and validated, with `maintainerToken` (if given) as the maintainer's token. */
+export async function demoFixtures(options: SeedOptions = {}): Promise<CheckedFixtures> {
+  const demo = await readFixtures(demoFixturesUrl);
+  const { maintainerToken } = options;
+  if (maintainerToken === undefined) return demo;
+  for (const user of demo.fixtures.users ?? []) {
+    for (const token of user.tokens ?? []) {
+      if (token.name === MAINTAINER_TOKEN_NAME) token.token = maintainerToken;
+    }
+  }
+  return demo;
 }

@@ -50,7 +50,7 @@ export function digestToken(token: string): Buffer {
  * The index lookup already matched the digest; comparing again in constant time keeps the final
  * decision free of early-exit timing differences whatever the database does.
  */
-function sameDigest(stored: Uint8Array, digest: Buffer): boolean {
+export function sameDigest(stored: Uint8Array, digest: Buffer): boolean {
   return stored.length === digest.length && timingSafeEqual(stored, digest);
 }
 

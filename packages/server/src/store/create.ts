@@ -214,6 +214,13 @@ export interface NewRunner {
   runnerType?: Runner["runner_type"];
   creatorId?: number;
   createdAt?: Date;
+  /** The runner's authentication token (`glrt-…`); stored as its digest. Without one it cannot ask for jobs. */
+  token?: string;
+  /** It picks jobs whose tags are all among these. */
+  tagList?: string[];
+  /** Whether it picks jobs without tags (default true). */
+  runUntagged?: boolean;
+  paused?: boolean;
 }
 
 export function createRunner(db: Queryable, r: NewRunner = {}): Promise<number> {
@@ -225,6 +232,10 @@ export function createRunner(db: Queryable, r: NewRunner = {}): Promise<number> 
     runner_type: r.runnerType ?? "instance_type",
     creator_id: r.creatorId,
     created_at: r.createdAt,
+    token_digest: r.token === undefined ? undefined : digestToken(r.token),
+    tag_list: r.tagList,
+    run_untagged: r.runUntagged,
+    paused: r.paused,
   });
 }
 
@@ -300,6 +311,8 @@ export interface NewJob {
   downstreamPipelineId?: number;
   /** The attempt this job retries (which must be marked `retried`). */
   retryOfId?: number;
+  /** Builds: the script lines a runner runs. */
+  script?: string[];
 }
 
 /** A job in a pipeline; project and ref come from the pipeline. */
@@ -308,10 +321,10 @@ export function createJob(db: Queryable, j: NewJob): Promise<number> {
     .query<{ id: number }>(
       `INSERT INTO jobs (id, project_id, pipeline_id, ref, type, name, stage, status, "when", allow_failure, retried,
          user_id, runner_id, coverage, tag_list, failure_reason, created_at, queued_at, started_at, finished_at,
-         artifacts_expire_at, downstream_pipeline_id, retry_of_id, runner_manager_id, environment_id)
+         artifacts_expire_at, downstream_pipeline_id, retry_of_id, runner_manager_id, environment_id, script)
        SELECT coalesce($1, nextval(pg_get_serial_sequence('jobs', 'id'))), p.project_id, p.id, p.ref,
          $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, coalesce($15, now()), $16, $17, $18, $19, $20, $21,
-         $22, $23
+         $22, $23, $24
        FROM pipelines p WHERE p.id = $2
        RETURNING id`,
       [
@@ -338,6 +351,7 @@ export function createJob(db: Queryable, j: NewJob): Promise<number> {
         j.retryOfId ?? null,
         j.runnerManagerId ?? null,
         j.environmentId ?? null,
+        j.script ?? [],
       ],
     )
     .then(([row]) => {

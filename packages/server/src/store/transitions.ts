@@ -87,7 +87,7 @@ async function retryLocked(
  * NO KEY UPDATE: a retry's INSERT already holds KEY SHARE on the pipeline through the foreign key, and
  * FOR UPDATE would deadlock two concurrent retries in one pipeline.
  */
-async function updatePipeline(tx: Queryable, jobId: number) {
+export async function updatePipeline(tx: Queryable, jobId: number) {
   const [pipeline] = await tx.query<{ id: number }>(
     "SELECT id FROM pipelines WHERE id = (SELECT pipeline_id FROM jobs WHERE id = $1) FOR NO KEY UPDATE",
     [jobId],

@@ -1,4 +1,4 @@
-import { type OperationId, operationTable } from "@jobs-api/types";
+import { type OperationId, operationTable, RUNNER_TAG } from "@jobs-api/types";
 import { answerOf, loadSpec, SpecValidator } from "@jobs-api/types/validate";
 
 /**
@@ -54,6 +54,11 @@ export const operations: SpecOperation[] = (Object.keys(operationTable) as Opera
       body: op.requestBody?.content["application/json"]?.schema ?? null,
     };
   },
+);
+
+/** The Jobs API's operations, which users' tokens reach (the runner protocol's take runners' tokens instead). */
+export const apiOperations: SpecOperation[] = operations.filter(
+  (op) => !(operationTable[op.operationId].tags as readonly string[]).includes(RUNNER_TAG),
 );
 
 /** Statuses the server may answer although no operation documents them, all in GitLab's error shape. */

@@ -12,6 +12,9 @@ export const operationTable = {
   "listProjectJobs": {
     "method": "get",
     "path": "/projects/{id}/jobs",
+    "tags": [
+      "Project jobs"
+    ],
     "parameters": {
       "id": {
         "in": "path",
@@ -71,6 +74,9 @@ export const operationTable = {
   "listPipelineJobs": {
     "method": "get",
     "path": "/projects/{id}/pipelines/{pipeline_id}/jobs",
+    "tags": [
+      "Pipeline jobs"
+    ],
     "parameters": {
       "id": {
         "in": "path",
@@ -121,6 +127,9 @@ export const operationTable = {
   "listPipelineBridges": {
     "method": "get",
     "path": "/projects/{id}/pipelines/{pipeline_id}/bridges",
+    "tags": [
+      "Pipeline jobs"
+    ],
     "parameters": {
       "id": {
         "in": "path",
@@ -165,6 +174,9 @@ export const operationTable = {
   "getJobTokenJob": {
     "method": "get",
     "path": "/job",
+    "tags": [
+      "Job token"
+    ],
     "parameters": {},
     "requestBody": [],
     "security": [
@@ -180,6 +192,9 @@ export const operationTable = {
   "getJobTokenAllowedAgents": {
     "method": "get",
     "path": "/job/allowed_agents",
+    "tags": [
+      "Job token"
+    ],
     "parameters": {},
     "requestBody": [],
     "security": [
@@ -195,6 +210,9 @@ export const operationTable = {
   "getJob": {
     "method": "get",
     "path": "/projects/{id}/jobs/{job_id}",
+    "tags": [
+      "Project jobs"
+    ],
     "parameters": {
       "id": {
         "in": "path",
@@ -219,6 +237,9 @@ export const operationTable = {
   "getJobTrace": {
     "method": "get",
     "path": "/projects/{id}/jobs/{job_id}/trace",
+    "tags": [
+      "Project jobs"
+    ],
     "parameters": {
       "id": {
         "in": "path",
@@ -243,6 +264,9 @@ export const operationTable = {
   "cancelJob": {
     "method": "post",
     "path": "/projects/{id}/jobs/{job_id}/cancel",
+    "tags": [
+      "Job actions"
+    ],
     "parameters": {
       "id": {
         "in": "path",
@@ -277,6 +301,9 @@ export const operationTable = {
   "retryJob": {
     "method": "post",
     "path": "/projects/{id}/jobs/{job_id}/retry",
+    "tags": [
+      "Job actions"
+    ],
     "parameters": {
       "id": {
         "in": "path",
@@ -301,6 +328,9 @@ export const operationTable = {
   "eraseJob": {
     "method": "post",
     "path": "/projects/{id}/jobs/{job_id}/erase",
+    "tags": [
+      "Job actions"
+    ],
     "parameters": {
       "id": {
         "in": "path",
@@ -325,6 +355,9 @@ export const operationTable = {
   "playJob": {
     "method": "post",
     "path": "/projects/{id}/jobs/{job_id}/play",
+    "tags": [
+      "Job actions"
+    ],
     "parameters": {
       "id": {
         "in": "path",
@@ -353,6 +386,9 @@ export const operationTable = {
   "requestJob": {
     "method": "post",
     "path": "/jobs/request",
+    "tags": [
+      "Runner jobs"
+    ],
     "parameters": {},
     "requestBody": [
       "application/json",
@@ -366,6 +402,9 @@ export const operationTable = {
   "updateJob": {
     "method": "put",
     "path": "/jobs/{id}",
+    "tags": [
+      "Runner jobs"
+    ],
     "parameters": {
       "id": {
         "in": "path",
@@ -385,6 +424,9 @@ export const operationTable = {
   "appendJobTrace": {
     "method": "patch",
     "path": "/jobs/{id}/trace",
+    "tags": [
+      "Runner jobs"
+    ],
     "parameters": {
       "id": {
         "in": "path",

@@ -1,0 +1,178 @@
+import type { Request } from "express";
+import type { Database } from "../db/database.js";
+import { runnerJob } from "../entities/runner.js";
+import { forbidden, HttpError, invalidParam } from "../errors.js";
+import {
+  appendTrace,
+  authenticateRunner,
+  authenticateRunnerJob,
+  getRunnerJob,
+  type JobRefusal,
+  requestJob,
+  updateJobState,
+} from "../store/runner.js";
+import type { Handler } from "./jobs.js";
+
+/**
+ * The runner's side of jobs (GitLab's `lib/api/ci/runner.rb`). Runners never get a 401: a wrong runner or
+ * job token, an unknown job and a job that no longer runs all answer 403, which tells a runner to stop.
+ */
+
+export type RunnerOperationId = "requestJob" | "updateJob" | "appendJobTrace";
+
+/** `Gitlab::Ci::Trace#update_interval` while nobody watches the log (API reads do not count as watching). */
+const TRACE_UPDATE_INTERVAL = "60";
+
+/** Grape's parameters of a runner route: the query's, with the body's winning (Rack merges them so). */
+function grapeParams(req: { query: unknown; body: unknown }): Record<string, unknown> {
+  const body = typeof req.body === "object" && req.body !== null ? req.body : {};
+  return { ...(req.query as Record<string, unknown>), ...body };
+}
+
+/** A declared `String` parameter: absent is undefined; anything but a string is Grape's `is invalid`. */
+function stringParam(params: Record<string, unknown>, name: string): string | undefined {
+  const value = params[name];
+  if (value === undefined) return undefined;
+  if (typeof value !== "string") throw invalidParam(name, "is invalid");
+  return value;
+}
+
+/** A declared `Integer` parameter, which a query gives as text. */
+function integerParam(params: Record<string, unknown>, name: string): number | undefined {
+  const value = params[name];
+  if (value === undefined) return undefined;
+  if (typeof value === "number" && Number.isSafeInteger(value)) return value;
+  if (typeof value === "string" && /^\s*[+-]?\d+\s*$/.test(value)) return Number(value);
+  throw invalidParam(name, "is invalid");
+}
+
+/** Grape's `requires :token`: checked before the route authenticates anyone. */
+function requiredToken(params: Record<string, unknown>): string {
+  const token = stringParam(params, "token");
+  if (token === undefined) throw invalidParam("token", "is missing");
+  return token;
+}
+
+/** `authenticate_job!`'s answers; a job that no longer runs says what it is in `Job-Status` (`job_forbidden!`). */
+function refusal(outcome: JobRefusal): HttpError {
+  switch (outcome.refused) {
+    case "forbidden":
+      return forbidden();
+    case "erased":
+      return forbidden("Job has been erased!");
+    case "not_running":
+      return new HttpError(
+        403,
+        { message: "403 Forbidden - Job is not running" },
+        { "Job-Status": outcome.status },
+      );
+  }
+}
+
+/** Ruby's `String#to_i`: the leading integer of the text, 0 when it has none. */
+function rubyToI(text: string): number {
+  const match = /^\s*([+-]?\d+)/.exec(text);
+  return match?.[1] === undefined ? 0 : Number(match[1]);
+}
+
+/** Ids no row can have: such a job does not exist (403 here, as for any unknown job). */
+const isRowId = (id: number) => Number.isSafeInteger(id) && id > 0;
+
+interface RunnerHandlerOptions {
+  /** GitLab's external URL (`CI_SERVER_URL` of the jobs); by default the origin the runner called. */
+  externalUrl?: string | undefined;
+}
+
+export function createRunnerHandlers(
+  db: Database,
+  options: RunnerHandlerOptions = {},
+): { [K in RunnerOperationId]: Handler<K> } {
+  const origin = (req: Pick<Request, "protocol" | "get">) =>
+    options.externalUrl ?? `${req.protocol}://${req.get("host") ?? "localhost"}`;
+
+  return {
+    async requestJob(req, res) {
+      const params = grapeParams(req);
+      const token = requiredToken(params);
+      const systemId = stringParam(params, "system_id");
+      const lastUpdate = stringParam(params, "last_update");
+      const jobAge = integerParam(params, "job_age");
+      const runner = await authenticateRunner(db, token);
+      if (!runner) throw forbidden();
+      // `info` is recorded only with its declared keys (`get_runner_details_from_request`), strings only.
+      const info =
+        typeof params.info === "object" && params.info !== null
+          ? (params.info as Record<string, unknown>)
+          : {};
+      const text = (key: string) => (typeof info[key] === "string" ? info[key] : undefined);
+      const outcome = await requestJob(db, runner, {
+        systemId,
+        lastUpdate,
+        jobAge,
+        ipAddress: req.ip,
+        version: text("version"),
+        revision: text("revision"),
+        platform: text("platform"),
+        architecture: text("architecture"),
+      });
+      if ("none" in outcome) {
+        res.status(204).set("X-GitLab-Last-Update", outcome.lastUpdate).end();
+        return;
+      }
+      const row = await getRunnerJob(db, outcome.jobId);
+      if (!row) throw new Error(`job ${outcome.jobId} vanished`);
+      res.status(201).json(runnerJob(row, outcome.token, origin(req)));
+    },
+
+    async updateJob(req, res) {
+      const params = grapeParams(req);
+      const token = requiredToken(params);
+      const state = stringParam(params, "state");
+      const failureReason = stringParam(params, "failure_reason");
+      integerParam(params, "exit_code");
+      const jobId = Number(req.params.id);
+      const outcome = isRowId(jobId)
+        ? await updateJobState(db, jobId, token, { state: state ?? "", failureReason })
+        : ({ refused: "forbidden" } as const);
+      if ("refused" in outcome) throw refusal(outcome);
+      res.set("Job-Status", outcome.status);
+      // GitLab answers the status code itself as the body, a JSON text.
+      if (outcome.code === 400) {
+        res.status(400).type("application/json").end(JSON.stringify("400"));
+        return;
+      }
+      res.status(200).json("200");
+    },
+
+    async appendJobTrace(req, res) {
+      const params = grapeParams({ query: req.query, body: undefined });
+      // `job_token`: the `token` parameter first, then the `JOB-TOKEN` header.
+      const token = stringParam(params, "token") ?? req.get("job-token") ?? "";
+      const jobId = Number(req.params.id);
+      const range = req.get("content-range");
+      const body: unknown = req.body;
+      const text = typeof body === "string" ? body : "";
+      if (!isRowId(jobId)) throw forbidden();
+      if (range === undefined) {
+        // The token is checked first: a runner without the right one learns nothing about the request.
+        const job = await authenticateRunnerJob(db, jobId, token);
+        if ("refused" in job) throw refusal(job);
+        throw new HttpError(400, { error: "400 Missing header Content-Range" });
+      }
+      const start = rubyToI(range.split("-", 1)[0] ?? "");
+      const outcome = await appendTrace(db, jobId, token, start, text);
+      if ("refused" in outcome) throw refusal(outcome);
+      if (outcome.size !== start + Buffer.byteLength(text)) {
+        throw new HttpError(416, { error: "416 Range Not Satisfiable" }, { Range: `0-${outcome.size}` });
+      }
+      res
+        .status(202)
+        .set({
+          "Job-Status": outcome.status,
+          Range: `0-${outcome.size}`,
+          "X-GitLab-Trace-Update-Interval": TRACE_UPDATE_INTERVAL,
+        })
+        .end();
+    },
+  };
+}
