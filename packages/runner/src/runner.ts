@@ -206,18 +206,22 @@ export async function startRunner(options: RunnerOptions): Promise<Runner> {
     // An `idle()` caller waits for a request made after its call: make it now.
     if (idleWaiters.some((waiter) => waiter.after >= requests)) return;
     if (idleWaiters.length > 0 && endedSinceAsk) return;
+    if (stopping.signal.aborted) return;
     wake = new AbortController();
-    await sleep(ms, AbortSignal.any([wake.signal, stopping.signal]), { kind: "poll" }).catch(() => {});
+    await sleep(ms, wake.signal, { kind: "poll" }).catch(() => {});
   }
 
   async function waitForSlot(): Promise<void> {
+    if (stopping.signal.aborted) return;
     wake = new AbortController();
     const freed = wake.signal;
-    await new Promise<void>((resolve) => {
-      if (freed.aborted || stopping.signal.aborted) return resolve();
-      freed.addEventListener("abort", () => resolve(), { once: true });
-      stopping.signal.addEventListener("abort", () => resolve(), { once: true });
-    });
+    await new Promise<void>((resolve) => freed.addEventListener("abort", () => resolve(), { once: true }));
+  }
+
+  /** Stops the runner's loop: ends its request, its pause, and every job's script. */
+  function halt(): void {
+    stopping.abort();
+    wake.abort();
   }
 
   /** One job request and what follows from its answer; `true` when the loop may ask again at once. */
@@ -262,7 +266,7 @@ export async function startRunner(options: RunnerOptions): Promise<Runner> {
         if (error instanceof RunnerError) {
           fatal = error;
           settleIdle(requests);
-          stopping.abort();
+          halt();
           await Promise.all(running);
           emit("stopped", error);
           return;
@@ -483,7 +487,7 @@ export async function startRunner(options: RunnerOptions): Promise<Runner> {
   try {
     askNow = await ask(true);
   } catch (error) {
-    stopping.abort();
+    halt();
     if (error instanceof RunnerError) throw error;
     throw new RunnerError(
       `cannot reach ${baseUrl}/jobs/request: ${String((error as Error).message ?? error)}`,
@@ -502,7 +506,7 @@ export async function startRunner(options: RunnerOptions): Promise<Runner> {
     },
     async stop() {
       const first = !stopping.signal.aborted;
-      stopping.abort();
+      halt();
       await looping;
       await Promise.all(running);
       for (const waiter of idleWaiters.splice(0)) waiter.reject(new RunnerError("the runner was stopped"));

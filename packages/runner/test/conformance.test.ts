@@ -16,7 +16,8 @@ import { type Runner, startRunner } from "../src/index.js";
  */
 interface DemoFixtures {
   users: { tokens?: { kind?: string }[] }[];
-  projects: { pipelines?: { jobs?: { id?: number; script?: string[] }[] }[] }[];
+  runners: { token?: string; tags?: string[]; runUntagged?: boolean }[];
+  projects: { pipelines?: { jobs?: { id?: number; script?: string[]; tags?: string[] }[] }[] }[];
 }
 
 describe("the conformance suite against a double from a fixture file, with the runner's job", () => {
@@ -28,10 +29,15 @@ describe("the conformance suite against a double from a fixture file, with the r
   beforeAll(async () => {
     const demo = parse(readFileSync(demoFixturesUrl, "utf8")) as DemoFixtures;
     for (const user of demo.users) user.tokens = user.tokens?.filter((token) => token.kind !== "job");
+    // Only job 17 has the runner's tag: the runner takes it and no other.
+    for (const runner of demo.runners)
+      if (runner.token === "glrt-demo-runner-token")
+        Object.assign(runner, { tags: ["conformance"], runUntagged: false });
     for (const project of demo.projects)
       for (const pipeline of project.pipelines ?? [])
         for (const each of pipeline.jobs ?? [])
-          if (each.id === 17) each.script = ["echo building", "sleep 3600", "echo built"];
+          if (each.id === 17)
+            Object.assign(each, { tags: ["conformance"], script: ["echo building", "sleep 3600"] });
     dir = mkdtempSync(join(tmpdir(), "jobs-api-runner-"));
     const file = join(dir, "gitlab.yaml");
     writeFileSync(file, stringify(demo));
@@ -41,7 +47,10 @@ describe("the conformance suite against a double from a fixture file, with the r
       token: "glrt-demo-runner-token",
       // The job's `sleep 3600` lasts until the runner stops; polls too (one job at a time anyway).
       sleep: (_ms, signal) =>
-        new Promise((done) => signal.addEventListener("abort", () => done(), { once: true })),
+        new Promise((done) => {
+          if (signal.aborted) done();
+          signal.addEventListener("abort", () => done(), { once: true });
+        }),
     });
     const picked = new Promise<RunnerJob>((resolve) => runner.on("job", resolve));
     job = await picked;
