@@ -37,6 +37,10 @@ const untilAborted: Sleep = (_ms, signal) =>
     signal.addEventListener("abort", () => resolve(), { once: true });
   });
 
+/** Scripts' sleeps end at once; the pause between polls lasts until the runner has a reason to ask. */
+const instantScripts: Sleep = (ms, signal, reason) =>
+  reason.kind === "script" ? Promise.resolve() : untilAborted(ms, signal, reason);
+
 describe("the simulated runner against the reference server", () => {
   let double: Double;
   let gitlab: JobsClient;
@@ -152,6 +156,95 @@ describe("the simulated runner against the reference server", () => {
     expect(job.status).toMatch(/^cancel/);
     const log = await gitlab.getJobTrace({ id: "acme/app", job_id: picked.get() });
     expect(log).not.toContain("compiling 3/3");
+  });
+
+  it("sends the log again from the server's Range after a 416", async () => {
+    // The first piece is lost on the way (the runner is told 202 as if it had arrived): the next piece
+    // starts past the server's end, the server answers 416 with its Range, and the runner resends from there.
+    const ranges: string[] = [];
+    let lost = false;
+    const runner = await startRunner({
+      url: double.baseUrl,
+      token: "glrt-runner-tests-echo",
+      sleep: instantScripts,
+      fetch: async (request) => {
+        if (request.method !== "PATCH") return fetch(request);
+        const range = request.headers.get("Content-Range") ?? "";
+        if (!lost) {
+          lost = true;
+          ranges.push(`${range} lost`);
+          const end = Number(range.split("-")[1]) + 1;
+          return new Response(null, { status: 202, headers: { Range: `0-${end}`, "Job-Status": "running" } });
+        }
+        const response = await fetch(request);
+        ranges.push(`${range} ${response.status} ${response.headers.get("Range")}`);
+        return response;
+      },
+    });
+    const results: JobResult[] = [];
+    runner.on("finished", (result) => results.push(result));
+    await runner.idle();
+    await runner.stop();
+    expect(results.map((r) => r.state)).toEqual(["success"]);
+    const [lostRange, refused, resent] = ranges;
+    expect(lostRange).toMatch(/^0-\d+ lost$/);
+    expect(refused).toMatch(/^\d+-\d+ 416 0-0$/);
+    expect(resent).toMatch(/^0-\d+ 202 0-\d+$/);
+    const log = await gitlab.getJobTrace({ id: "acme/app", job_id: ids.build ?? 0 });
+    expect(log).toMatch(
+      /^Running with jobs-api-runner[\s\S]*compiling 1\/3[\s\S]*compiling 3\/3\nJob succeeded\n$/,
+    );
+  });
+
+  it("fails a job that sleeps past its timeout with job_execution_timeout, keeping it alive meanwhile", async () => {
+    const updates: string[] = [];
+    const waited: number[] = [];
+    const runner = await startRunner({
+      url: double.baseUrl,
+      token: "glrt-runner-tests-slow",
+      sleep: (ms, signal, reason) => {
+        if (reason.kind !== "script") return untilAborted(ms, signal, reason);
+        waited.push(ms);
+        return Promise.resolve();
+      },
+      fetch: async (request) => {
+        if (request.method === "PUT") updates.push((await request.clone().json()).state);
+        return fetch(request);
+      },
+    });
+    const results: JobResult[] = [];
+    runner.on("finished", (result) => results.push(result));
+    await runner.idle();
+    await runner.stop();
+    expect(results.map((r) => [r.state, r.failureReason])).toEqual([["failed", "job_execution_timeout"]]);
+    // 3600 s in steps of the server's X-GitLab-Trace-Update-Interval (60 s), a keep-alive between two.
+    expect(waited).toEqual(Array(60).fill(60_000));
+    expect(updates).toEqual([...Array(59).fill("running"), "failed"]);
+    const job = await gitlab.getJob({ id: "acme/app", job_id: ids.deploy ?? 0 });
+    expect([job.status, job.failure_reason]).toEqual(["failed", "job_execution_timeout"]);
+    const log = await gitlab.getJobTrace({ id: "acme/app", job_id: ids.deploy ?? 0 });
+    expect(log).toMatch(/\$ sleep 7200\nERROR: Job failed: execution took longer than 3600 seconds\n$/);
+  });
+
+  it("on stop(), fails the job it runs with runner_system_failure", async () => {
+    let stopping: Promise<void> | undefined;
+    const runner = await startRunner({
+      url: double.baseUrl,
+      token: "glrt-runner-tests-echo",
+      sleep: (ms, signal, reason) => {
+        if (reason.kind === "script") stopping ??= runner.stop();
+        return untilAborted(ms, signal, reason);
+      },
+    });
+    const results: JobResult[] = [];
+    runner.on("finished", (result) => results.push(result));
+    await new Promise<void>((resolve) => runner.on("stopped", () => resolve()));
+    await stopping;
+    expect(results.map((r) => [r.state, r.failureReason])).toEqual([["failed", "runner_system_failure"]]);
+    const job = await gitlab.getJob({ id: "acme/app", job_id: ids.build ?? 0 });
+    expect([job.status, job.failure_reason]).toEqual(["failed", "runner_system_failure"]);
+    const log = await gitlab.getJobTrace({ id: "acme/app", job_id: ids.build ?? 0 });
+    expect(log).toMatch(/compiling 1\/3\n\$ sleep 2\nERROR: Job failed: the runner was stopped\n$/);
   });
 
   it("rejects a wrong runner token at start, saying so", async () => {
