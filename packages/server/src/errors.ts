@@ -1,6 +1,6 @@
 import type { ErrorRequestHandler, Request, RequestHandler, Response } from "express";
 import type { Logger } from "pino";
-import { integerParameters, integerTextProblem } from "./http/integers.js";
+import { integerParametersOf, integerTextProblem } from "./http/integers.js";
 
 /** A failure with the status and body GitLab answers for it. Handlers throw these; nothing else. */
 export class HttpError extends Error {
@@ -83,7 +83,7 @@ function validationMessage(error: ValidatorError, req: Request): string {
   // Grape's `except_values` (`per_page=0`), which the spec writes as `not: {const: 0}`.
   if (code.startsWith("not")) return `${name} has a value not allowed`;
   // Out of range as Ajv read it; Grape refuses a text that is no integer (`-1e3`) before any range check.
-  if (integerParameters.has(name) && integerTextProblem(req, name) === "is invalid")
+  if (integerParametersOf(req).has(name) && integerTextProblem(req, name) === "is invalid")
     return `${name} is invalid`;
   return `${name} does not have a valid value`;
 }

@@ -1,12 +1,25 @@
 import { operationTable } from "@jobs-api/types";
 import type { Request } from "express";
 
-/** Names of the operations' parameters typed as plain integers (`job_id`, `pipeline_id`, `page`, `per_page`). */
-export const integerParameters: ReadonlySet<string> = new Set(
-  Object.values(operationTable).flatMap((op) =>
-    Object.entries(op.parameters).flatMap(([name, p]) => (p.type === "integer" ? [name] : [])),
-  ),
+/**
+ * Each operation's parameters typed as plain integers (`job_id`, `pipeline_id`, `page`, `per_page`, the runner
+ * routes' `id`), by operationId: one name may be an integer in one operation and not in another (`id` is a
+ * project's id or path elsewhere).
+ */
+const integerParametersByOperation: ReadonlyMap<string, ReadonlySet<string>> = new Map(
+  Object.entries(operationTable).map(([operationId, op]) => [
+    operationId,
+    new Set(Object.entries(op.parameters).flatMap(([name, p]) => (p.type === "integer" ? [name] : []))),
+  ]),
 );
+
+const NONE: ReadonlySet<string> = new Set();
+
+/** The integer parameters of the operation the validator matched the request to (none outside the spec). */
+export function integerParametersOf(req: Pick<Request, "openapi">): ReadonlySet<string> {
+  const operationId = req.openapi?.schema.operationId;
+  return (operationId && integerParametersByOperation.get(operationId)) || NONE;
+}
 
 /**
  * What Ruby's `Integer(text, 10)` accepts, less its `_` digit separators (which Ajv would not read as a

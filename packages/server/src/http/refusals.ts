@@ -1,7 +1,7 @@
 import type { RequestHandler } from "express";
 import { rateLimit } from "express-rate-limit";
 import { HttpError, invalidParam, tooLarge } from "../errors.js";
-import { integerParameters, integerTextProblem } from "./integers.js";
+import { integerParametersOf, integerTextProblem } from "./integers.js";
 
 export interface RateLimitOptions {
   /** Requests allowed per client address and window. */
@@ -61,7 +61,7 @@ export function refuseLargeBodies(limit: number): RequestHandler {
 export const rejectNonIntegerText: RequestHandler = (req, _res, next) => {
   const pathParams: Record<string, unknown> | undefined = req.openapi?.pathParams;
   const query = req.query as Record<string, unknown>;
-  for (const name of integerParameters) {
+  for (const name of integerParametersOf(req)) {
     const value = pathParams?.[name] ?? query[name];
     if (typeof value !== "number") continue;
     const problem = integerTextProblem(req, name);
