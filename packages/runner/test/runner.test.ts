@@ -247,6 +247,32 @@ describe("the simulated runner against the reference server", () => {
     expect(log).toMatch(/compiling 1\/3\n\$ sleep 2\nERROR: Job failed: the runner was stopped\n$/);
   });
 
+  it("on Job-Status canceling, stops the script and still reports, so that GitLab can end the job", async () => {
+    // The reference server cancels a running job at once (canceled); GitLab with graceful cancel first
+    // answers canceling. Played here by rewriting the first log answer's Job-Status.
+    let rewritten = false;
+    const runner = await startRunner({
+      url: double.baseUrl,
+      token: "glrt-runner-tests-echo",
+      sleep: instantScripts,
+      fetch: async (request) => {
+        const response = await fetch(request);
+        if (request.method !== "PATCH" || rewritten) return response;
+        rewritten = true;
+        const headers = new Headers(response.headers);
+        headers.set("Job-Status", "canceling");
+        return new Response(null, { status: response.status, headers });
+      },
+    });
+    const results: JobResult[] = [];
+    runner.on("finished", (result) => results.push(result));
+    await runner.idle();
+    await runner.stop();
+    expect(results.map((r) => [r.state, r.failureReason])).toEqual([["failed", "job_canceled"]]);
+    const log = await gitlab.getJobTrace({ id: "acme/app", job_id: ids.build ?? 0 });
+    expect(log).toMatch(/compiling 1\/3\n\$ sleep 2\nERROR: Job failed: canceled\n$/);
+  });
+
   it("rejects a wrong runner token at start, saying so", async () => {
     await expect(startRunner({ url: double.baseUrl, token: "glrt-nobody" })).rejects.toEqual(
       new RunnerError(`${double.baseUrl}/jobs/request refused the runner token (403 Forbidden)`),
