@@ -24,7 +24,7 @@ export type RunnerOperationId = "requestJob" | "updateJob" | "appendJobTrace";
 const TRACE_UPDATE_INTERVAL = "60";
 
 /** Grape's parameters of a runner route: the query's, with the body's winning (Rack merges them so). */
-function grapeParams(req: { query: unknown; body: unknown }): Record<string, unknown> {
+function runnerParams(req: { query: unknown; body: unknown }): Record<string, unknown> {
   const body = typeof req.body === "object" && req.body !== null ? req.body : {};
   return { ...(req.query as Record<string, unknown>), ...body };
 }
@@ -92,7 +92,7 @@ export function createRunnerHandlers(
 
   return {
     async requestJob(req, res) {
-      const params = grapeParams(req);
+      const params = runnerParams(req);
       const token = requiredToken(params);
       const systemId = stringParam(params, "system_id");
       const lastUpdate = stringParam(params, "last_update");
@@ -125,10 +125,12 @@ export function createRunnerHandlers(
     },
 
     async updateJob(req, res) {
-      const params = grapeParams(req);
+      const params = runnerParams(req);
       const token = requiredToken(params);
       const state = stringParam(params, "state");
       const failureReason = stringParam(params, "failure_reason");
+      // Declared `Integer` (checked by Grape, here also when it comes in the query), but not stored: jobs have
+      // no `allow_failure: exit_codes` for it to decide.
       integerParam(params, "exit_code");
       const jobId = Number(req.params.id);
       const outcome = isRowId(jobId)
@@ -145,7 +147,8 @@ export function createRunnerHandlers(
     },
 
     async appendJobTrace(req, res) {
-      const params = grapeParams({ query: req.query, body: undefined });
+      // The body is the log, not parameters.
+      const params = runnerParams({ query: req.query, body: undefined });
       // `job_token`: the `token` parameter first, then the `JOB-TOKEN` header.
       const token = stringParam(params, "token") ?? req.get("job-token") ?? "";
       const jobId = Number(req.params.id);
