@@ -1,0 +1,24 @@
+export type { RunnerJob } from "@jobs-api/types";
+export {
+  type AppendAnswer,
+  createProtocol,
+  type Protocol,
+  type ProtocolOptions,
+  type RequestJobAnswer,
+  type RunnerInfo,
+  type UpdateAnswer,
+} from "./protocol.js";
+export {
+  apiRoot,
+  defaultPollInterval,
+  type JobResult,
+  type Runner,
+  RunnerError,
+  type RunnerEvents,
+  type RunnerOptions,
+  type Sleep,
+  startRunner,
+  type WaitReason,
+} from "./runner.js";
+export { type Command, DIRECTIVE, parseLine, ScriptSyntaxError, type Step } from "./script.js";
+export { JobAborted, JobLog } from "./trace.js";

@@ -1,0 +1,520 @@
+import { randomBytes } from "node:crypto";
+import { arch, platform } from "node:os";
+import { createProtocol, type Protocol, type RunnerInfo, type RunnerJob } from "./protocol.js";
+import { type Command, parseLine, ScriptSyntaxError } from "./script.js";
+import { JobAborted, JobLog } from "./trace.js";
+import { version } from "./version.js";
+
+/** What a wait is for, so that a test's `sleep` can tell a script's `sleep` from the pause between polls. */
+export type WaitReason =
+  | { kind: "poll" }
+  | { kind: "script"; jobId: number }
+  /** Between two keep-alives of a long script `sleep`, or before sending a 202-answered update again. */
+  | { kind: "update"; jobId: number };
+
+/**
+ * Waits `ms` milliseconds; settles early (either way) when `signal` aborts. Every wait of the runner goes
+ * through it, so tests can run scripts' sleeps without real waiting.
+ */
+export type Sleep = (ms: number, signal: AbortSignal, reason: WaitReason) => Promise<void>;
+
+export interface RunnerOptions {
+  /** GitLab's URL, with or without `/api/v4`: `https://gitlab.example.com`. */
+  url: string;
+  /** The runner's authentication token (`glrt-…`). */
+  token: string;
+  /** Jobs run at the same time (GitLab Runner's `concurrent`); default 1. */
+  concurrency?: number;
+  /** Milliseconds between two job requests that found nothing (GitLab Runner's `check_interval`); default 3000. */
+  pollInterval?: number;
+  /** How much faster than real time scripts' `sleep` runs: 10 makes `sleep 5` wait 0.5 s; default 1. */
+  speed?: number;
+  /** Replaces the timers (every wait of the runner); default real `setTimeout`. */
+  sleep?: Sleep;
+  /** The runner manager's system id (`s_` and 12 hex digits); default a new random one. */
+  systemId?: string;
+  /** The `fetch` to send requests with; `globalThis.fetch` by default. */
+  fetch?: (request: Request) => Promise<Response>;
+}
+
+export interface JobResult {
+  job: RunnerJob;
+  /**
+   * `success` or `failed` as reported with `updateJob`; `aborted` when GitLab stopped the job first
+   * (canceled, erased, or otherwise no longer running: see `jobStatus`).
+   */
+  state: "success" | "failed" | "aborted";
+  failureReason?: string;
+  exitCode?: number;
+  /** The job's status as GitLab last gave it (`Job-Status`). */
+  jobStatus?: string;
+}
+
+export interface RunnerEvents {
+  /** A job was picked: it is now running on this runner. */
+  job: RunnerJob;
+  /** Part of a job's log reached GitLab: `size` bytes are there now. */
+  trace: { job: RunnerJob; size: number };
+  /** A job ended and was reported (or GitLab stopped it). */
+  finished: JobResult;
+  /** A problem the runner survives: a request that failed, a log piece that could not be sent. */
+  error: Error;
+  /** The runner stopped: on `stop()` (no error), or on an error it cannot go on with (its token was refused). */
+  stopped: Error | undefined;
+}
+
+export interface Runner {
+  /** The runner manager's system id sent with every request. */
+  readonly systemId: string;
+  /**
+   * Asks for jobs at once, and resolves when a request made after this call found no job and none is
+   * running: every job pending now has been run. Rejects if the runner stopped on an error.
+   */
+  idle(): Promise<void>;
+  /**
+   * Stops asking for jobs; jobs still running stop where they are and fail with
+   * `runner_system_failure`, as when GitLab Runner is shut down. Resolves once each is reported.
+   */
+  stop(): Promise<void>;
+  /** Listens to an event; returns the function that stops listening. */
+  on<E extends keyof RunnerEvents>(event: E, listener: (value: RunnerEvents[E]) => void): () => void;
+}
+
+/** The runner cannot go on: its token was refused, or its options are wrong. */
+export class RunnerError extends Error {
+  override name = "RunnerError";
+}
+
+export const defaultPollInterval = 3000;
+/** Seconds between two keep-alives of a long script `sleep` when GitLab gave no interval (its own default). */
+const defaultUpdateInterval = 60;
+/** Sends of a final state answered 202 before the runner gives up on the job, as GitLab Runner does. */
+const maxUpdateTries = 10;
+
+const realSleep: Sleep = (ms, signal) =>
+  new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+
+/** `https://host` → `https://host/api/v4`; a URL that names the API root stays as it is. */
+export function apiRoot(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new RunnerError(`not a URL: ${JSON.stringify(url)}`);
+  }
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
+    throw new RunnerError(`not an http(s) URL: ${JSON.stringify(url)}`);
+  }
+  const path = parsed.pathname.replace(/\/+$/, "");
+  return `${parsed.origin}${path.endsWith("/api/v4") ? path : `${path}/api/v4`}`;
+}
+
+function positive(name: string, value: number | undefined, integer: boolean): void {
+  if (value === undefined) return;
+  if (!(value > 0) || !Number.isFinite(value) || (integer && !Number.isInteger(value))) {
+    throw new RunnerError(`${name} must be a positive ${integer ? "integer" : "number"}, not ${value}`);
+  }
+}
+
+/** How a job's script ended. */
+type Outcome =
+  | { state: "success" }
+  | { state: "failed"; failureReason: string; exitCode?: number; message: string };
+
+const success: Outcome = { state: "success" };
+
+/** A command exited with `code`: `script_failure`, as GitLab Runner reports a script's non-zero exit. */
+function failedWith(code: number): Outcome {
+  return { state: "failed", failureReason: "script_failure", exitCode: code, message: `exit code ${code}` };
+}
+
+/**
+ * Starts a simulated GitLab Runner: it asks GitLab for jobs with its runner token (`requestJob`), runs
+ * each job's script with a tiny shell (`echo`, `sleep`, `exit`, directives), sends the log as it grows
+ * (`appendJobTrace`) and reports the outcome (`updateJob`). Resolves once the first request was answered,
+ * so a refused token rejects here with a `RunnerError`.
+ */
+export async function startRunner(options: RunnerOptions): Promise<Runner> {
+  const baseUrl = apiRoot(options.url);
+  if (!options.token) throw new RunnerError("a runner token is required");
+  positive("concurrency", options.concurrency, true);
+  positive("pollInterval", options.pollInterval, false);
+  positive("speed", options.speed, false);
+  const concurrency = options.concurrency ?? 1;
+  const pollInterval = options.pollInterval ?? defaultPollInterval;
+  const speed = options.speed ?? 1;
+  const sleep = options.sleep ?? realSleep;
+  const systemId = options.systemId ?? `s_${randomBytes(6).toString("hex")}`;
+  const info: RunnerInfo = {
+    name: "jobs-api-runner",
+    version: version(),
+    executor: "shell",
+    platform: platform(),
+    architecture: arch(),
+  };
+  const protocol: Protocol = createProtocol({
+    baseUrl,
+    token: options.token,
+    systemId,
+    info,
+    fetch: options.fetch,
+  });
+
+  const listeners: { [E in keyof RunnerEvents]: Set<(value: RunnerEvents[E]) => void> } = {
+    job: new Set(),
+    trace: new Set(),
+    finished: new Set(),
+    error: new Set(),
+    stopped: new Set(),
+  };
+  function emit<E extends keyof RunnerEvents>(event: E, value: RunnerEvents[E]): void {
+    for (const listener of listeners[event]) listener(value);
+  }
+
+  /** Aborted by `stop()`: ends the loop's request and wait, and every job's script. */
+  const stopping = new AbortController();
+  const running = new Set<Promise<void>>();
+  let lastUpdate: string | undefined;
+  let fatal: Error | undefined;
+  /** Requests made so far; an `idle()` waits for one numbered after its call. */
+  let requests = 0;
+  const idleWaiters: { after: number; resolve: () => void; reject: (error: Error) => void }[] = [];
+  /** Ends the loop's current pause early: a slot freed up, `idle()` was called, or the runner stops. */
+  let wake: AbortController = new AbortController();
+  /** A job ended since the last request was sent: its answer may have been "none" only because jobs ran. */
+  let endedSinceAsk = false;
+
+  function settleIdle(requestNumber: number): void {
+    for (const waiter of [...idleWaiters]) {
+      if (fatal) waiter.reject(fatal);
+      else if (requestNumber > waiter.after) waiter.resolve();
+      else continue;
+      idleWaiters.splice(idleWaiters.indexOf(waiter), 1);
+    }
+  }
+
+  async function pause(ms: number): Promise<void> {
+    // An `idle()` caller waits for a request made after its call: make it now.
+    if (idleWaiters.some((waiter) => waiter.after >= requests)) return;
+    if (idleWaiters.length > 0 && endedSinceAsk) return;
+    if (stopping.signal.aborted) return;
+    wake = new AbortController();
+    await sleep(ms, wake.signal, { kind: "poll" }).catch(() => {});
+  }
+
+  async function waitForSlot(): Promise<void> {
+    if (stopping.signal.aborted) return;
+    wake = new AbortController();
+    const freed = wake.signal;
+    await new Promise<void>((resolve) => freed.addEventListener("abort", () => resolve(), { once: true }));
+  }
+
+  /** Stops the runner's loop: ends its request, its pause, and every job's script. */
+  function halt(): void {
+    stopping.abort();
+    wake.abort();
+  }
+
+  /** One job request and what follows from its answer; `true` when the loop may ask again at once. */
+  async function ask(first = false): Promise<boolean> {
+    const number = ++requests;
+    endedSinceAsk = false;
+    const answer = await protocol.requestJob(lastUpdate, stopping.signal);
+    switch (answer.kind) {
+      case "job":
+        start(answer.job);
+        return true;
+      case "none":
+        lastUpdate = answer.lastUpdate;
+        if (running.size === 0) settleIdle(number);
+        return false;
+      case "conflict":
+        return true;
+      case "forbidden":
+        throw new RunnerError(`${baseUrl}/jobs/request refused the runner token (403 Forbidden)`);
+      case "error": {
+        const problem = `${baseUrl}/jobs/request answered ${answer.status}: ${answer.body.slice(0, 200)}`;
+        // At start it is most likely not a GitLab (or no runner API there): say so rather than retry forever.
+        if (first) throw new RunnerError(problem);
+        emit("error", new Error(problem));
+        return false;
+      }
+    }
+  }
+
+  async function loop(askNow: boolean): Promise<void> {
+    if (!askNow) await pause(pollInterval);
+    while (!stopping.signal.aborted) {
+      if (running.size >= concurrency) {
+        await waitForSlot();
+        continue;
+      }
+      let again: boolean;
+      try {
+        again = await ask();
+      } catch (error) {
+        if (stopping.signal.aborted) return;
+        if (error instanceof RunnerError) {
+          fatal = error;
+          settleIdle(requests);
+          halt();
+          await Promise.all(running);
+          emit("stopped", error);
+          return;
+        }
+        emit(
+          "error",
+          new Error(`${baseUrl}/jobs/request failed: ${String((error as Error).message ?? error)}`),
+        );
+        again = false;
+      }
+      if (!again) await pause(pollInterval);
+    }
+  }
+
+  function start(job: RunnerJob): void {
+    // Run from the next turn of the event loop: a caller that listens right after `await startRunner()`
+    // sees the events of a job picked by the first request too.
+    const run: Promise<void> = new Promise((resolve) => setImmediate(resolve))
+      .then(() => {
+        emit("job", job);
+        return runJob(job);
+      })
+      .then((result) => emit("finished", result))
+      .catch((error: unknown) => emit("error", error instanceof Error ? error : new Error(String(error))))
+      .finally(() => {
+        running.delete(run);
+        endedSinceAsk = true;
+        wake.abort();
+      });
+    running.add(run);
+  }
+
+  /** Waits `ms` of a script's `sleep`, with keep-alives so that a cancel on GitLab's side is noticed. */
+  async function scriptSleep(job: RunnerJob, log: JobLog, ms: number): Promise<void> {
+    let left = ms;
+    while (left > 0 && !stopping.signal.aborted) {
+      const step = Math.min(left, (log.updateInterval ?? defaultUpdateInterval) * 1000);
+      await sleep(step, stopping.signal, { kind: "script", jobId: job.id });
+      left -= step;
+      if (left > 0 && !stopping.signal.aborted) {
+        const answer = await protocol.updateJob(job, { state: "running" });
+        log.check(answer);
+        log.updateInterval = answer.updateInterval ?? log.updateInterval;
+      }
+    }
+  }
+
+  async function runCommand(
+    job: RunnerJob,
+    log: JobLog,
+    command: Command,
+    clock: { seconds: number; timeout: number },
+  ): Promise<Outcome | "next" | "exit0" | "false"> {
+    switch (command.kind) {
+      case "echo":
+        log.line(command.text);
+        return "next";
+      case "sleep": {
+        const left = clock.timeout - clock.seconds;
+        const seconds = Math.min(command.seconds, left);
+        await log.flush();
+        await scriptSleep(job, log, (seconds * 1000) / speed);
+        clock.seconds += seconds;
+        if (command.seconds > left) {
+          return {
+            state: "failed",
+            failureReason: "job_execution_timeout",
+            message: `execution took longer than ${clock.timeout} seconds`,
+          };
+        }
+        return "next";
+      }
+      case "exit":
+        return command.code === 0 ? "exit0" : failedWith(command.code);
+      case "false":
+        return "false";
+      case "fail":
+        return { state: "failed", failureReason: command.reason, message: command.reason };
+      case "run":
+        return "next";
+    }
+  }
+
+  /** Runs one step's lines; resolves to how it ended. */
+  async function runStep(
+    job: RunnerJob,
+    log: JobLog,
+    lines: string[],
+    variables: ReadonlyMap<string, string>,
+    clock: { seconds: number; timeout: number },
+  ): Promise<Outcome> {
+    for (const entry of lines) {
+      for (const line of entry.split("\n")) {
+        if (stopping.signal.aborted) {
+          return {
+            state: "failed",
+            failureReason: "runner_system_failure",
+            message: "the runner was stopped",
+          };
+        }
+        log.line(`$ ${line}`);
+        let steps: ReturnType<typeof parseLine>;
+        try {
+          steps = parseLine(line, variables);
+        } catch (error) {
+          if (!(error instanceof ScriptSyntaxError)) throw error;
+          log.line(error.message);
+          return failedWith(2);
+        }
+        let lastFailed: Outcome | undefined;
+        for (const { command, after } of steps) {
+          if ((after === "&&" && lastFailed) || (after === "||" && !lastFailed)) continue;
+          const result = await runCommand(job, log, command, clock);
+          if (result === "next") lastFailed = undefined;
+          else if (result === "exit0") return success;
+          else if (result === "false") lastFailed = failedWith(1);
+          else return result;
+        }
+        if (lastFailed) return lastFailed;
+      }
+    }
+    return success;
+  }
+
+  async function runJob(job: RunnerJob): Promise<JobResult> {
+    const log = new JobLog(protocol, job, (size) => emit("trace", { job, size }));
+    const variables = new Map(job.variables.map((v) => [v.key, v.value]));
+    const clock = { seconds: 0, timeout: job.runner_info.timeout };
+    try {
+      log.line(`Running with ${info.name} ${info.version}`);
+      log.line(`  on ${info.name} ${systemId}`);
+      let outcome: Outcome = success;
+      let canceling = false;
+      for (const step of job.steps) {
+        const runs =
+          step.when === "always" ||
+          (!canceling &&
+            (step.when === "on_success" ? outcome.state === "success" : outcome.state === "failed"));
+        if (!runs) continue;
+        log.line(
+          step.name === "script" ? `Executing "step_script" stage of the job script` : `Running ${step.name}`,
+        );
+        let result: Outcome;
+        try {
+          result = await runStep(job, log, step.script, variables, clock);
+        } catch (error) {
+          // `canceling`: GitLab lets the runner stop the script, run after_script and report (the job ends canceled).
+          if (!(error instanceof JobAborted && error.jobStatus === "canceling") || canceling) throw error;
+          canceling = true;
+          log.canceling = true;
+          result = { state: "failed", failureReason: "job_canceled", message: "canceled" };
+        }
+        // after_script's failures are only logged, as on GitLab.
+        if (step.name === "after_script") {
+          if (result.state === "failed" && !canceling)
+            log.line(`WARNING: after_script failed: ${result.message}`);
+        } else if (outcome.state === "success") {
+          outcome = result;
+        }
+      }
+      log.line(outcome.state === "success" ? "Job succeeded" : `ERROR: Job failed: ${outcome.message}`);
+      await log.flush();
+      return await report(job, log, outcome);
+    } catch (error) {
+      if (error instanceof JobAborted) {
+        return {
+          job,
+          state: "aborted",
+          ...(error.jobStatus === undefined ? {} : { jobStatus: error.jobStatus }),
+        };
+      }
+      throw error;
+    }
+  }
+
+  /** The final `updateJob`, sent again while GitLab answers 202 (it is still storing the log). */
+  async function report(job: RunnerJob, log: JobLog, outcome: Outcome): Promise<JobResult> {
+    const update =
+      outcome.state === "success"
+        ? { state: "success", output: log.output }
+        : {
+            state: "failed",
+            failure_reason: outcome.failureReason,
+            ...(outcome.exitCode === undefined ? {} : { exit_code: outcome.exitCode }),
+            output: log.output,
+          };
+    for (let tries = 1; ; tries++) {
+      const answer = await protocol.updateJob(job, update);
+      if (answer.status === 200) {
+        return {
+          job,
+          state: outcome.state,
+          ...(outcome.state === "failed"
+            ? {
+                failureReason: outcome.failureReason,
+                ...(outcome.exitCode === undefined ? {} : { exitCode: outcome.exitCode }),
+              }
+            : {}),
+          ...(answer.jobStatus === undefined ? {} : { jobStatus: answer.jobStatus }),
+        };
+      }
+      if (answer.status === 403) {
+        return {
+          job,
+          state: "aborted",
+          ...(answer.jobStatus === undefined ? {} : { jobStatus: answer.jobStatus }),
+        };
+      }
+      if (tries === maxUpdateTries) {
+        throw new Error(`job ${job.id}: updateJob answered ${answer.status} ${tries} times; giving up`);
+      }
+      await sleep((answer.updateInterval ?? 3) * 1000, stopping.signal, { kind: "update", jobId: job.id });
+    }
+  }
+
+  // The first request before resolving, so that a refused token or an unreachable GitLab rejects at once.
+  let askNow: boolean;
+  try {
+    askNow = await ask(true);
+  } catch (error) {
+    halt();
+    if (error instanceof RunnerError) throw error;
+    throw new RunnerError(
+      `cannot reach ${baseUrl}/jobs/request: ${String((error as Error).message ?? error)}`,
+    );
+  }
+  const looping = loop(askNow);
+
+  return {
+    systemId,
+    idle() {
+      if (fatal) return Promise.reject(fatal);
+      const after = requests;
+      const waiting = new Promise<void>((resolve, reject) => idleWaiters.push({ after, resolve, reject }));
+      wake.abort();
+      return waiting;
+    },
+    async stop() {
+      const first = !stopping.signal.aborted;
+      halt();
+      await looping;
+      await Promise.all(running);
+      for (const waiter of idleWaiters.splice(0)) waiter.reject(new RunnerError("the runner was stopped"));
+      if (first) emit("stopped", undefined);
+    },
+    on(event, listener) {
+      listeners[event].add(listener);
+      return () => listeners[event].delete(listener);
+    },
+  };
+}
