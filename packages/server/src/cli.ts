@@ -10,6 +10,7 @@ import { DatabaseNotEmptyError, loadFixtures, readFixtures } from "./fixtures/lo
 import { FixtureError } from "./fixtures/validate.js";
 import { seedDemo } from "./seed/demo.js";
 import { listen } from "./server.js";
+import { runWorkers } from "./workers.js";
 
 const HELP = `Usage: jobs-api-server [options]
 
@@ -26,6 +27,7 @@ Options (environment variable in brackets):
   --external-url <origin>    origin of the URLs in Link headers, e.g. https://jobs.example.com [EXTERNAL_URL]
                              (default: the scheme and Host of each request)
   --no-seed                  do not load the demo data into an empty database
+  --workers <n>              server processes sharing the port, PostgreSQL only [WORKERS] (default 1)
   --fixtures <file>          load this fixture file (YAML or JSON) instead of the demo data; the database
                              must be empty: exits 2, changing nothing, if it has data or the file is invalid
   -h, --help                 show this help
@@ -63,6 +65,7 @@ async function main(): Promise<void> {
     return;
   }
   const env = process.env;
+  if (await runWorkers(values, env)) return;
   const port = Number(values.port ?? env.PORT ?? 3000);
   const rateText = values["rate-limit"] ?? env.RATE_LIMIT;
   const rate = rateText === undefined ? undefined : Number(rateText);
@@ -163,6 +166,7 @@ const OPTIONS = {
   "external-url": { type: "string" },
   "no-seed": { type: "boolean" },
   fixtures: { type: "string" },
+  workers: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 

@@ -67,3 +67,12 @@ export function checkPortFree(port: number, host: string): Promise<void> {
     probe.listen(port, host, () => probe.close(() => resolve()));
   });
 }
+
+/** `--workers`: how many server processes share the port; a whole number from 1 (the default) to 64. */
+export function checkWorkers(text: string | undefined, source: string): number {
+  if (text === undefined) return 1;
+  const n = Number(text);
+  if (!/^\d+$/.test(text.trim()) || n < 1 || n > 64)
+    throw new UsageError(`invalid ${source}: ${text} (a whole number of server processes, 1 to 64)`);
+  return n;
+}
