@@ -70,6 +70,7 @@ const suites = {
     ),
   conformance: () => import("./suites/conformance.mjs").then((m) => m.conformanceSuite(ctx)),
   ready: () => import("./suites/ready.mjs").then((m) => m.readySuite(ctx)),
+  workers: () => import("./suites/workers.mjs").then((m) => m.workersSuite(ctx)),
 };
 
 const results = {

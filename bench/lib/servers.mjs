@@ -16,7 +16,8 @@ const DEMO_JOB = DEMO_IDS.exampleJobs[2];
 
 /**
  * @param {{ label: string, cpu: number|null, validation?: "full"|"requests", db: { dataDir?: string, databaseUrl?: string },
- *   logLevel?: string, profileDir?: string|null, seed?: boolean, cli?: string }} o  `cli`: another build's CLI (--baseline)
+ *   logLevel?: string, profileDir?: string|null, seed?: boolean, cli?: string, workers?: number }} o  `cli`: another
+ *   build's CLI (--baseline); `workers`: server processes (--workers, PostgreSQL only)
  */
 export async function startServer(o) {
   const port = await freePort();
@@ -26,6 +27,7 @@ export async function startServer(o) {
   if (o.validation === "requests") args.push("--no-response-validation");
   if (o.logLevel) args.push("--log-level", o.logLevel);
   if (o.seed === false) args.push("--no-seed");
+  if (o.workers) args.push("--workers", String(o.workers));
   return spawnServer({ ...o, script: o.cli ?? SERVER_CLI, args, port });
 }
 
