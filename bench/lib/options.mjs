@@ -51,6 +51,15 @@ const FLAGS = /** @type {const} */ ({
  * @property {boolean} pin
  */
 
+/** @param {string[]} argv */
+function readFlags(argv) {
+  try {
+    return parseArgs({ args: argv.filter((a) => a !== "--"), options: FLAGS, strict: true }).values;
+  } catch (error) {
+    throw new Error(`unknown option: ${error.message}\n${USAGE}`);
+  }
+}
+
 /**
  * The command line (node:util parseArgs) over the BENCH_* environment variables.
  * @param {string[]} argv
@@ -58,14 +67,7 @@ const FLAGS = /** @type {const} */ ({
  * @returns {Options}
  */
 export function parseOptions(argv, env = {}) {
-  /** @type {Record<string, string|boolean|undefined>} */
-  let flags;
-  try {
-    flags = parseArgs({ args: argv.filter((a) => a !== "--"), options: FLAGS, strict: true }).values;
-  } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    throw new Error(`unknown option: ${message}\n${USAGE}`);
-  }
+  const flags = readFlags(argv);
   /** @param {keyof typeof FLAGS} name @param {string} envName */
   const get = (name, envName) => {
     const v = flags[name];

@@ -1,3 +1,4 @@
+// @ts-check
 // Child processes for servers and load: pinned to a core with taskset when available, killed on exit.
 import { spawn, spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
@@ -61,7 +62,7 @@ export function freePort() {
     srv.unref();
     srv.on("error", reject);
     srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address();
+      const { port } = /** @type {import("node:net").AddressInfo} */ (srv.address());
       srv.close(() => resolve(port));
     });
   });

@@ -1,3 +1,4 @@
+// @ts-check
 // The reference server as a user runs it: its own CLI (packages/server/dist/cli.js) in a child process,
 // on 127.0.0.1 and a free port, pinned to the server core. Request logs stay at the CLI's default level
 // (info) and go to /dev/null unless a variant says otherwise.
@@ -34,7 +35,8 @@ export async function startServer(o) {
 /**
  * One of the bounds in bench/bounds/ (the server's app over a memoised database, or Express alone), started
  * like the server: a child on the server core, ready when getJob answers 200.
- * @param {{ label: string, script: string, cpu: number|null, args?: string[], db?: { dataDir?: string, databaseUrl?: string } }} o
+ * @param {{ label: string, script: string, cpu: number|null, args?: string[], db?: { dataDir?: string, databaseUrl?: string },
+ *   profileDir?: string|null }} o
  */
 export async function startBound(o) {
   const port = await freePort();
@@ -44,6 +46,9 @@ export async function startBound(o) {
   return spawnServer({ ...o, script: join(root, "bench/bounds", o.script), args, port });
 }
 
+/**
+ * @param {{ label: string, cpu: number|null, profileDir?: string|null, script: string, args: string[], port: number }} o
+ */
 async function spawnServer({ label, cpu, profileDir, script, args, port }) {
   const nodeArgs = [];
   if (profileDir) {

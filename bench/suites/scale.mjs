@@ -1,3 +1,4 @@
+// @ts-check
 // Suite 3: list latency as the data grows — first page, a deep offset page and a deep keyset page of
 // listProjectJobs at each size, one server per database, sizes alternating within every round.
 // Latency is measured over one keep-alive connection: mean = run time / answered requests.
@@ -14,6 +15,7 @@ import { ratioOfRounds, summary } from "../lib/stats.mjs";
 const cursorAfter = (id) => Buffer.from(JSON.stringify({ id })).toString("base64url");
 
 export async function scaleSuite(ctx) {
+  /** @type {{ rows: object[], targets: object[], datasets: Record<string, object>, perRound: Record<string, object> }} */
   const out = { rows: [], targets: [], datasets: {}, perRound: {} };
   for (const engine of ctx.options.db) {
     const r = await scaleOn(engine, ctx);
@@ -27,7 +29,9 @@ export async function scaleSuite(ctx) {
 
 async function scaleOn(engine, { options, root, cpu, log, profileDir }) {
   const sizes = options.sizes;
+  /** @type {{ url: string, dir: string, root: string } | null} */
   let cluster = null;
+  /** @type {Awaited<ReturnType<typeof startServer>>[]} */
   let servers = [];
   try {
     if (engine === "postgres") cluster = await startPostgres(root, log, cpu.server);
@@ -36,7 +40,7 @@ async function scaleOn(engine, { options, root, cpu, log, profileDir }) {
       datasets.push(
         engine === "pglite"
           ? await pgliteDataset({ root, n, log })
-          : await postgresDataset({ n, adminUrl: cluster.url, log }),
+          : await postgresDataset({ n, adminUrl: cluster?.url ?? "", log }),
       );
     }
     servers = await Promise.all(
@@ -55,7 +59,8 @@ async function scaleOn(engine, { options, root, cpu, log, profileDir }) {
     );
     // One keep-alive connection: latency, not throughput. Sizes alternate within every round.
     const { meanMs: ms } = await alternate({
-      ...options,
+      rounds: options.rounds,
+      duration: options.duration,
       targets: pages,
       requests: KINDS.map((op) => ({ op, path: "" })),
       connections: 1,
@@ -82,6 +87,7 @@ const KINDS = ["first page", "deep offset page", "deep keyset page"];
  * keyset and deep offset pages must be the same 20 jobs: the harness measures what it claims.
  */
 async function pagesOf(datasets, servers, sizes) {
+  /** @type {{ name: string, size: number, baseUrl: string, headers: Record<string, string>, urls: Record<string, string>, offset: number }[]} */
   const pages = [];
   for (const [i, d] of datasets.entries()) {
     const s = servers[i];

@@ -1,3 +1,4 @@
+// @ts-check
 // Suites 1 and 2: listProjectJobs (20 a page, and 2 a page: the size of Prism's example) and getJob on the
 // reference server with full validation, with response validation off, with request logs off, optionally
 // another build of it (--baseline), and on Prism's mock of the same bundled spec. On each database of --db.
@@ -16,6 +17,8 @@ import { startBound, startServer } from "../lib/servers.mjs";
 import { ratioOfRounds, summary } from "../lib/stats.mjs";
 
 export async function validationSuite(ctx) {
+  /** @type {{ rows: object[], targets: object[], ratios: Record<string, object>, shapes: Record<string, object>,
+   *   perRound: Record<string, object>, memory: Record<string, object> }} */
   const out = { rows: [], targets: [], ratios: {}, shapes: {}, perRound: {}, memory: {} };
   for (const engine of ctx.options.db) {
     const r = await validationOn(engine, ctx);
@@ -35,6 +38,7 @@ export async function validationSuite(ctx) {
  * on, so it cannot be turned off. The third variant shows what the per-request log line costs.
  */
 function serverVariants(options) {
+  /** @type {{ name: string, validation: "full"|"requests", logLevel?: string, cli?: string }[]} */
   const variants = [
     { name: "full validation", validation: "full" },
     { name: "responses unvalidated", validation: "requests" },
@@ -48,6 +52,7 @@ async function validationOn(engine, ctx) {
   const { options, log } = ctx;
   const variants = serverVariants(options);
   const suffix = engine === "pglite" ? "" : ` [${engine}]`;
+  /** @type {{ targets: any[], cluster: { url: string, dir: string, root: string } | null, scratch: string | null }} */
   const env = { targets: [], cluster: null, scratch: null };
   try {
     const dbOf = await databases(engine, ctx, variants.length + 1, env);
@@ -273,7 +278,7 @@ async function startAll(targets, starting) {
   for (const s of settled) if (s.status === "fulfilled") targets.push(s.value);
   const failed = settled.find((s) => s.status === "rejected");
   if (failed) throw failed.reason;
-  return settled.map((s) => s.value);
+  return settled.map((s) => /** @type {PromiseFulfilledResult<any>} */ (s).value);
 }
 
 /** The server's answer to each request (paging headers and body), for Express alone to send back. */
