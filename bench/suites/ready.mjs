@@ -50,6 +50,6 @@ export async function readySuite({ options, root, cpu, log }) {
     perRound: ms,
     targets: candidates
       .filter((c) => c.db.dataDir && !c.cli)
-      .map((c) => target(`server ready (s), ${c.name}`, summary(ms[c.name]).median / 1000, "<=", 2)),
+      .map((c) => target(`server ready (s), ${c.name}`, summary(ms[c.name]).median / 1000, "<=", 0.5)),
   };
 }
