@@ -59,6 +59,8 @@ export async function runWorkers(
     });
     return worker;
   };
+  // Stopping the primary stops every worker, each finishing its requests as one process would.
+  for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, () => stopAll(0));
   cluster.setupPrimary({ args: [...args] });
   const first = fork();
   await new Promise<void>((resolve) => {
@@ -69,6 +71,5 @@ export async function runWorkers(
     cluster.setupPrimary({ args: laterWorkerArgs(args) });
     for (let i = 1; i < count; i++) fork();
   }
-  for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, () => stopAll(0));
   return true;
 }
