@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 // Summarises a V8 .cpuprofile (node --cpu-prof): top functions by self time, and self time by package.
 //   node bench/profile.mjs <file.cpuprofile> [top=25]
 import { readFileSync } from "node:fs";

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 // `pnpm bench`: the benchmarks of issue 8. Servers run in child processes on 127.0.0.1 pinned to core 0,
 // this process (the load generator) pins itself to core 1. Every comparison alternates its candidates over
 // several rounds after a warm-up and reports medians and the median of per-round ratios.
@@ -70,8 +71,11 @@ const suites = {
     ),
   conformance: () => import("./suites/conformance.mjs").then((m) => m.conformanceSuite(ctx)),
   ready: () => import("./suites/ready.mjs").then((m) => m.readySuite(ctx)),
+  workers: () => import("./suites/workers.mjs").then((m) => m.workersSuite(ctx)),
 };
 
+/** @type {{ machine: object, options: object, started: string, suites: Record<string, object>, rows: object[],
+ *   targets: object[], failures: { suite: string, error: string }[], finished?: string, seconds?: number }} */
 const results = {
   machine,
   options,
@@ -106,7 +110,7 @@ console.log(`\n${resultsTable(results.rows)}`);
 if (results.targets.length) console.log(`\n${targetsTable(results.targets)}`);
 if (results.failures.length)
   console.log(`\nfailed suites: ${results.failures.map((f) => f.suite).join(", ")}`);
-console.log(`\n${results.seconds.toFixed(0)} s; results in ${file.slice(root.length + 1)}`);
+console.log(`\n${(results.seconds ?? 0).toFixed(0)} s; results in ${file.slice(root.length + 1)}`);
 if (profileDir)
   console.log(`CPU profiles in ${profileDir.slice(root.length + 1)} (node bench/profile.mjs <file>)`);
 process.exit(results.failures.length ? 1 : 0);

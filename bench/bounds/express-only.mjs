@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 // Express alone answering each benchmark request with the reference server's own answer (status, paging
 // headers and body, read from a file): no logging, no validation, no authentication, no database. The
 // floor under any server built on Express, to put the Prism comparison in proportion.
@@ -8,6 +9,7 @@ import { parseArgs } from "node:util";
 import express from "express";
 
 const { values } = parseArgs({ options: { port: { type: "string" }, answers: { type: "string" } } });
+if (!values.answers) throw new Error("usage: express-only.mjs --port N --answers FILE");
 const answers = new Map(Object.entries(JSON.parse(readFileSync(values.answers, "utf8"))));
 const app = express();
 app.disable("x-powered-by");

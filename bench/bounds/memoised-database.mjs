@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 // The reference server's own app (createApp: logging, request and response validation, authentication,
 // handlers, JSON) over a database whose reads are answered from memory after their first execution:
 // what the server costs when the database costs nothing. Only sound for the benchmark's read-only

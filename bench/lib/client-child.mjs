@@ -1,3 +1,4 @@
+// @ts-check
 // Runs in its own process on the load core: @jobs-api/client against raw fetch, interleaved in time blocks.
 // argv[2]: JSON { baseUrl, token, project, jobId, seconds, rounds, warmup, canned }
 // Prints one line: RESULT {json}

@@ -1,3 +1,4 @@
+// @ts-check
 // Databases with N jobs for the scale suite: the server's own migrations and demo seed, then N more jobs
 // in the demo project `foo/bar` (id 1), generated with generate_series straight into the server's tables.
 // PGlite data directories are kept in bench/.data/ (gitignored) and reused while the schema is unchanged.

@@ -1,3 +1,4 @@
+// @ts-check
 // One bounded autocannon run against one URL. Any non-2xx answer or socket error invalidates the run.
 import autocannon from "autocannon";
 

@@ -1,9 +1,12 @@
+// @ts-check
 // Command-line flags (and BENCH_* environment variables) of `pnpm bench`.
-export const SUITES = ["validation", "scale", "client", "pipeline", "conformance", "ready"];
+import { parseArgs } from "node:util";
+
+export const SUITES = ["validation", "scale", "client", "pipeline", "conformance", "ready", "workers"];
 
 export const USAGE = `usage: pnpm bench [-- options]   (or: node bench/run.mjs [options])
   --quick                smoke run of every suite: 0.5 s runs, 2 rounds, sizes 1k and 10k
-  --only=a,b             suites to run: ${SUITES.join(", ")} (default: all)
+  --only=a,b             suites to run: ${SUITES.join(", ")} (default: all; quick: all but workers)
   --rounds=N             alternating rounds per comparison (default 5; quick 2)
   --duration=S           seconds per measured load run (default 4; quick 0.5)
   --warmup=S             seconds of warm-up per target and request (default 2; quick 0.25)
@@ -17,45 +20,76 @@ export const USAGE = `usage: pnpm bench [-- options]   (or: node bench/run.mjs [
 Environment: BENCH_QUICK=1, BENCH_ONLY, BENCH_ROUNDS, BENCH_DURATION, BENCH_WARMUP, BENCH_CONNECTIONS,
 BENCH_SIZES, BENCH_DB, BENCH_BASELINE, BENCH_CPU_PROF=1, BENCH_NO_PIN=1.`;
 
-export function parseOptions(argv, env = {}) {
-  const flags = new Map();
-  for (const arg of argv) {
-    if (arg === "--") continue;
-    const m = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
-    if (!m) throw new Error(`unknown argument ${arg}\n${USAGE}`);
-    flags.set(m[1], m[2] ?? "true");
+const FLAGS = /** @type {const} */ ({
+  quick: { type: "boolean" },
+  only: { type: "string" },
+  rounds: { type: "string" },
+  duration: { type: "string" },
+  warmup: { type: "string" },
+  connections: { type: "string" },
+  sizes: { type: "string" },
+  db: { type: "string" },
+  baseline: { type: "string" },
+  "cpu-prof": { type: "boolean" },
+  "no-pin": { type: "boolean" },
+  help: { type: "boolean" },
+});
+
+/**
+ * @typedef {object} Options
+ * @property {boolean} help
+ * @property {boolean} quick
+ * @property {string[]} only
+ * @property {number} rounds
+ * @property {number} duration seconds per measured run
+ * @property {number} warmup seconds of warm-up per target and request
+ * @property {number} connections
+ * @property {number[]} sizes
+ * @property {string[]} db
+ * @property {string|null} baseline
+ * @property {boolean} cpuProf
+ * @property {boolean} pin
+ */
+
+/** @param {string[]} argv */
+function readFlags(argv) {
+  try {
+    return parseArgs({ args: argv.filter((a) => a !== "--"), options: FLAGS, strict: true }).values;
+  } catch (error) {
+    throw new Error(`unknown option: ${error.message}\n${USAGE}`);
   }
-  const get = (name, envName) => flags.get(name) ?? env[envName];
-  const known = [
-    "quick",
-    "only",
-    "rounds",
-    "duration",
-    "warmup",
-    "connections",
-    "sizes",
-    "db",
-    "baseline",
-    "cpu-prof",
-    "no-pin",
-    "help",
-  ];
-  for (const name of flags.keys())
-    if (!known.includes(name)) throw new Error(`unknown option --${name}\n${USAGE}`);
+}
+
+/**
+ * The command line (node:util parseArgs) over the BENCH_* environment variables.
+ * @param {string[]} argv
+ * @param {Record<string, string|undefined>} env
+ * @returns {Options}
+ */
+export function parseOptions(argv, env = {}) {
+  const flags = readFlags(argv);
+  /** @param {keyof typeof FLAGS} name @param {string} envName */
+  const get = (name, envName) => {
+    const v = flags[name];
+    return v === undefined ? env[envName] : String(v);
+  };
+  /** @param {string|undefined} v */
   const truthy = (v) => v !== undefined && v !== "0" && v !== "false" && v !== "";
   const quick = truthy(get("quick", "BENCH_QUICK"));
+  /** @param {string|undefined} v @param {number} fallback */
   const num = (v, fallback) => {
     if (v === undefined) return fallback;
     const n = Number(v);
     if (!Number.isFinite(n) || n <= 0) throw new Error(`not a positive number: ${v}`);
     return n;
   };
+  /** @param {string|undefined} v */
   const list = (v) =>
     v
       ?.split(",")
       .map((s) => s.trim())
       .filter(Boolean);
-  const only = list(get("only", "BENCH_ONLY")) ?? SUITES;
+  const only = list(get("only", "BENCH_ONLY")) ?? SUITES.filter((s) => s !== "workers" || !quick);
   for (const s of only)
     if (!SUITES.includes(s)) throw new Error(`unknown suite ${s}; known: ${SUITES.join(", ")}`);
   const sizes = (
@@ -68,7 +102,7 @@ export function parseOptions(argv, env = {}) {
   const db = list(get("db", "BENCH_DB")) ?? ["pglite"];
   for (const d of db) if (!["pglite", "postgres"].includes(d)) throw new Error(`unknown db ${d}`);
   return {
-    help: flags.has("help"),
+    help: flags.help === true,
     quick,
     only,
     rounds: Math.max(2, Math.round(num(get("rounds", "BENCH_ROUNDS"), quick ? 2 : 5))),

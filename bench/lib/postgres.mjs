@@ -1,3 +1,4 @@
+// @ts-check
 // A throwaway PostgreSQL cluster for the scale suite, through the project's scripts/test-postgres.sh.
 import { execFileSync, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";

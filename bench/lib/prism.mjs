@@ -1,3 +1,4 @@
+// @ts-check
 // Prism in mock mode on the bundled spec: what a user would run instead of the reference server.
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";

@@ -1,5 +1,7 @@
+// @ts-check
 // Child processes for servers and load: pinned to a core with taskset when available, killed on exit.
 import { spawn, spawnSync } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 
@@ -60,7 +62,7 @@ export function freePort() {
     srv.unref();
     srv.on("error", reject);
     srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address();
+      const { port } = /** @type {import("node:net").AddressInfo} */ (srv.address());
       srv.close(() => resolve(port));
     });
   });
@@ -117,4 +119,30 @@ export async function waitForHttp(url, timeoutMs = 60_000, headers = {}) {
       await sleep(100);
     }
   }
+}
+
+/**
+ * Resident memory (MiB) of a process and all its descendants (workers, PostgreSQL backends are not
+ * descendants), from /proc; null where /proc is missing.
+ * @param {number|undefined} pid
+ * @returns {number|null}
+ */
+export function rssMiB(pid) {
+  if (pid === undefined || process.platform !== "linux") return null;
+  let kib = 0;
+  const pending = [pid];
+  while (pending.length) {
+    const p = pending.pop();
+    try {
+      const status = readFileSync(`/proc/${p}/status`, "utf8");
+      kib += Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+      for (const task of readdirSync(`/proc/${p}/task`)) {
+        const children = readFileSync(`/proc/${p}/task/${task}/children`, "utf8").trim();
+        if (children) pending.push(...children.split(/\s+/).map(Number));
+      }
+    } catch {
+      // Exited meanwhile.
+    }
+  }
+  return kib / 1024;
 }

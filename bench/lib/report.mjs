@@ -1,3 +1,4 @@
+// @ts-check
 // Plain-text tables of the results, and the JSON document written to bench/results/.
 import { fmt } from "./stats.mjs";
 

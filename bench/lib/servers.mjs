@@ -1,3 +1,4 @@
+// @ts-check
 // The reference server as a user runs it: its own CLI (packages/server/dist/cli.js) in a child process,
 // on 127.0.0.1 and a free port, pinned to the server core. Request logs stay at the CLI's default level
 // (info) and go to /dev/null unless a variant says otherwise.
@@ -16,7 +17,8 @@ const DEMO_JOB = DEMO_IDS.exampleJobs[2];
 
 /**
  * @param {{ label: string, cpu: number|null, validation?: "full"|"requests", db: { dataDir?: string, databaseUrl?: string },
- *   logLevel?: string, profileDir?: string|null, seed?: boolean, cli?: string }} o  `cli`: another build's CLI (--baseline)
+ *   logLevel?: string, profileDir?: string|null, seed?: boolean, cli?: string, workers?: number }} o  `cli`: another
+ *   build's CLI (--baseline); `workers`: server processes (--workers, PostgreSQL only)
  */
 export async function startServer(o) {
   const port = await freePort();
@@ -28,13 +30,15 @@ export async function startServer(o) {
   if (o.seed === false) args.push("--no-seed");
   // A PostgreSQL database gets the demo data only when asked.
   else if (o.db.databaseUrl) args.push("--seed-demo");
+  if (o.workers) args.push("--workers", String(o.workers));
   return spawnServer({ ...o, script: o.cli ?? SERVER_CLI, args, port });
 }
 
 /**
  * One of the bounds in bench/bounds/ (the server's app over a memoised database, or Express alone), started
  * like the server: a child on the server core, ready when getJob answers 200.
- * @param {{ label: string, script: string, cpu: number|null, args?: string[], db?: { dataDir?: string, databaseUrl?: string } }} o
+ * @param {{ label: string, script: string, cpu: number|null, args?: string[], db?: { dataDir?: string, databaseUrl?: string },
+ *   profileDir?: string|null }} o
  */
 export async function startBound(o) {
   const port = await freePort();
@@ -44,6 +48,9 @@ export async function startBound(o) {
   return spawnServer({ ...o, script: join(root, "bench/bounds", o.script), args, port });
 }
 
+/**
+ * @param {{ label: string, cpu: number|null, profileDir?: string|null, script: string, args: string[], port: number }} o
+ */
 async function spawnServer({ label, cpu, profileDir, script, args, port }) {
   const nodeArgs = [];
   if (profileDir) {

@@ -1,3 +1,4 @@
+// @ts-check
 // Small statistics helpers. Every reported number is a median over alternating rounds.
 
 export function median(values) {

@@ -1,3 +1,4 @@
+// @ts-check
 // Suite 4: the client's per-call overhead against raw fetch + res.json() on the same server and requests,
 // interleaved in alternating time blocks in one process; plus the same loop against an in-process canned
 // fetch, which isolates the client's own CPU cost per call.

@@ -1,3 +1,4 @@
+// @ts-check
 // Suite 5b: a full conformance run (destructive checks included) against the local reference server, as a
 // user runs it: the jobs-api-conformance CLI, wall time from spawn to exit. A fresh in-memory server per
 // round, since the destructive checks change its data.
@@ -52,7 +53,7 @@ export async function conformanceSuite({ options, root, cpu, log }) {
       reported.push(report.durationMs / 1000);
       counts = report.counts;
       log(
-        `  round ${round + 1}: ${wall.at(-1).toFixed(2)} s wall, exit ${code}, ${JSON.stringify(report.counts)}`,
+        `  round ${round + 1}: ${(wall.at(-1) ?? Number.NaN).toFixed(2)} s wall, exit ${code}, ${JSON.stringify(report.counts)}`,
       );
     } finally {
       rmSync(json, { force: true });

@@ -1,3 +1,4 @@
+// @ts-check
 // Suite 5a: the spec pipeline (lint, bundle, types, docs), timed by scripts/spec.mjs itself.
 // It runs a copy of scripts/spec.mjs in a scratch root (openapi/, redocly.yaml and node_modules are
 // symlinked), so it measures exactly the project's pipeline without rewriting the committed bundle.
@@ -27,6 +28,7 @@ export async function pipelineSuite({ root, rounds, log }) {
     for (const entry of ["openapi", "node_modules", "redocly.yaml", "package.json"]) {
       symlinkSync(join(root, entry), join(scratch, entry));
     }
+    /** @type {Record<string, number[]>} */
     const perStep = Object.fromEntries(STEPS.map((s) => [s, []]));
     for (let round = 0; round < rounds; round++) {
       const output = execFileSync(process.execPath, [join(scratch, "scripts/spec.mjs"), "all"], {

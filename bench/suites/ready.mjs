@@ -1,3 +1,4 @@
+// @ts-check
 // Server ready time: spawn of `jobs-api-server` to the first 200 answer of getJob, on an existing PGlite
 // data directory (demo data only, and the largest scale dataset when it exists), alternating, sequential
 // (a PGlite directory has one process at a time). A fresh in-memory database is shown for comparison.
@@ -11,6 +12,7 @@ import { fmtSize } from "./scale.mjs";
 
 export async function readySuite({ options, root, cpu, log }) {
   const demo = await pgliteDataset({ root, n: 0, log });
+  /** @type {{ name: string, db: { dataDir?: string }, cli?: string }[]} */
   const candidates = [{ name: "existing data dir, demo data", db: { dataDir: demo.dataDir } }];
   // Another build (--baseline) on the same data dir, alternating with this one: before/after of a change.
   if (options.baseline)
@@ -48,6 +50,6 @@ export async function readySuite({ options, root, cpu, log }) {
     perRound: ms,
     targets: candidates
       .filter((c) => c.db.dataDir && !c.cli)
-      .map((c) => target(`server ready (s), ${c.name}`, summary(ms[c.name]).median / 1000, "<=", 2)),
+      .map((c) => target(`server ready (s), ${c.name}`, summary(ms[c.name]).median / 1000, "<=", 0.5)),
   };
 }

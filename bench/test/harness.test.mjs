@@ -1,3 +1,4 @@
+// @ts-check
 // Smoke test of the harness's parsing and statistics (never of timings): node --test bench/test/
 import assert from "node:assert/strict";
 import { test } from "node:test";

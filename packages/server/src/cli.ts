@@ -25,6 +25,7 @@ import { FixtureError } from "./fixtures/validate.js";
 import { createLogger } from "./http/logging.js";
 import { demoFixtures, demoTokensActive, seedDemo } from "./seed/demo.js";
 import { listen } from "./server.js";
+import { runWorkers } from "./workers.js";
 
 const HELP = `Usage: jobs-api-server [options]
 
@@ -44,6 +45,7 @@ Options (environment variable in brackets):
   --no-seed                  do not load the demo data into an empty embedded database
   --seed-demo                load the demo data into an empty PostgreSQL database too (by default a
                              PostgreSQL database is never seeded: it is for your data)
+  --workers <n>              server processes sharing the port, PostgreSQL only [WORKERS] (default 1)
   --fixtures <file>          load this fixture file (YAML or JSON) instead of the demo data; the database
                              must be empty: exits 2, changing nothing, if it has data or the file is invalid
   --admin-token <token>      serve POST /-/reset (Authorization: Bearer <token>): empties the database and
@@ -86,6 +88,7 @@ async function main(): Promise<void> {
     return;
   }
   const env = process.env;
+  if (await runWorkers(values, env)) return;
   const port = Number(values.port ?? env.PORT ?? 3000);
   const rateText = values["rate-limit"] ?? env.RATE_LIMIT;
   const rate = rateText === undefined ? undefined : Number(rateText);
@@ -221,6 +224,7 @@ const OPTIONS = {
   "seed-demo": { type: "boolean" },
   fixtures: { type: "string" },
   "admin-token": { type: "string" },
+  workers: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 

@@ -111,3 +111,12 @@ export function isLoopback(host: string): boolean {
   const ip = host.replace(/^\[|\]$/g, "").replace(/^::ffff:/i, "");
   return ip === "localhost" || ip === "::1" || (isIPv4(ip) && ip.startsWith("127."));
 }
+
+/** `--workers`: how many server processes share the port; a whole number from 1 (the default) to 64. */
+export function checkWorkers(text: string | undefined, source: string): number {
+  if (text === undefined) return 1;
+  const n = Number(text);
+  if (!/^\d+$/.test(text.trim()) || n < 1 || n > 64)
+    throw new UsageError(`invalid ${source}: ${text} (a whole number of server processes, 1 to 64)`);
+  return n;
+}

@@ -6,6 +6,11 @@ export interface QueryOptions {
    * from a small fixed set (each distinct text stays prepared for the life of the connection).
    */
   prepare?: boolean;
+  /**
+   * A read whose answer depends only on its parameters and the data (no `now()`): the database may
+   * answer it from memory while nothing was written since (db/read-cache.ts; PGlite only).
+   */
+  cache?: boolean;
 }
 
 /** What the store needs from a connection: parameterised queries and multi-statement scripts. */

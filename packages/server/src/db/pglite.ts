@@ -1,6 +1,7 @@
 import { PGlite, parse, protocol } from "@electric-sql/pglite";
 import type { Database, QueryOptions } from "./database.js";
 import { lockDataDir } from "./lock.js";
+import { withReadCache } from "./read-cache.js";
 import { statementName } from "./statement-name.js";
 
 export interface PgliteOptions {
@@ -85,7 +86,7 @@ export async function openPglite(options: PgliteOptions = {}): Promise<Database 
     return (parse.parseResults(result.messages, pg.parsers)[0]?.rows ?? []) as T[];
   }
 
-  return {
+  return withReadCache({
     kind: "pglite",
     async query<T>(sql: string, params: readonly unknown[] = [], options: QueryOptions = {}) {
       if (!options.prepare) return (await pg.query<T>(sql, [...params])).rows;
@@ -116,5 +117,5 @@ export async function openPglite(options: PgliteOptions = {}): Promise<Database 
       }
     },
     dump: () => pg.dumpDataDir("none"),
-  };
+  });
 }

@@ -7,9 +7,10 @@ const COUNT_LIMIT = 10_000;
 
 /**
  * The reads of the request paths are prepared (parsed once, plans cached): their texts vary only with
- * which filters are set (`where`), a few dozen at most.
+ * which filters are set (`where`), a few dozen at most. Their answers depend only on the data and their
+ * parameters (durations are computed when a job is sent), so they may come from the read cache.
  */
-const PREPARE: QueryOptions = { prepare: true };
+const READ: QueryOptions = { prepare: true, cache: true };
 
 const pipelineJson = (alias: string, projectAlias: string) => `json_build_object(
   'id', ${alias}.id, 'iid', ${alias}.iid, 'project_id', ${alias}.project_id, 'sha', ${alias}.sha,
@@ -88,7 +89,7 @@ function flatten(raw: RawJobRow): JobRow {
 
 /** The jobs of a `jobSelect`, in its order. */
 async function selectJobs(db: Queryable, sql: string, params: unknown[]): Promise<JobRow[]> {
-  return (await db.query<{ job: RawJobRow }>(sql, params, PREPARE)).map((r) => flatten(r.job));
+  return (await db.query<{ job: RawJobRow }>(sql, params, READ)).map((r) => flatten(r.job));
 }
 
 export interface JobFilter {
@@ -156,7 +157,7 @@ export async function countJobs(db: Queryable, filter: JobFilter): Promise<numbe
   const [row] = await db.query<{ n: number }>(
     `SELECT count(*)::int AS n FROM (SELECT 1 FROM jobs WHERE ${condition} LIMIT $${params.length}) s`,
     params,
-    PREPARE,
+    READ,
   );
   const n = row?.n ?? 0;
   return n > COUNT_LIMIT ? null : n;
@@ -197,7 +198,7 @@ export async function pipelineExists(db: Queryable, projectId: number, pipelineI
   const rows = await db.query(
     "SELECT 1 FROM pipelines WHERE id = $1 AND project_id = $2",
     [pipelineId, projectId],
-    PREPARE,
+    READ,
   );
   return rows.length > 0;
 }
@@ -207,7 +208,7 @@ export async function getTrace(db: Queryable, jobId: number): Promise<string | n
   const [row] = await db.query<{ content: string }>(
     "SELECT content FROM job_traces WHERE job_id = $1",
     [jobId],
-    PREPARE,
+    READ,
   );
   return row?.content ?? null;
 }

@@ -1,0 +1,44 @@
+// @ts-check
+// The one throughput loop of the suites: warm-up, then rounds that run every request against every target,
+// the order of the targets rotated each round, so that each round's candidates share that round's noise.
+import { checkRun, load } from "./load.mjs";
+import { push, rotation } from "./stats.mjs";
+
+/**
+ * @typedef {{ name: string, baseUrl: string, headers?: Record<string, string> }} Target
+ * @typedef {{ op: string, path: string }} Request
+ * @typedef {{ rps: Record<string, number[]>, p99: Record<string, number[]>, meanMs: Record<string, number[]> }} Measured
+ */
+
+/**
+ * @template {Target} T
+ * @template {Request} R
+ * @param {{ targets: T[], requests: R[], rounds: number, warmup: number, duration: number,
+ *   connections: number, log: (msg: string) => void, suffix?: string, urlOf?: (t: T, r: R) => string }} o
+ * @returns {Promise<Measured>} requests a second, p99 latencies (ms) and mean latencies (run time / answers,
+ *   ms; autocannon's histogram has 1 ms resolution) by `"<op> <target name>"`, one a round
+ */
+export async function alternate(o) {
+  const { targets, requests, rounds, warmup, duration, connections, log, suffix = "" } = o;
+  const urlOf = o.urlOf ?? ((t, r) => `${t.baseUrl}${r.path}`);
+  /** @param {T} t @param {R} r @param {number} seconds */
+  const run = (t, r, seconds) =>
+    load({ url: urlOf(t, r), headers: t.headers ?? {}, connections, duration: seconds });
+  for (const r of requests) for (const t of targets) await run(t, r, warmup);
+  /** @type {Measured} */
+  const out = { rps: {}, p99: {}, meanMs: {} };
+  for (let round = 0; round < rounds; round++) {
+    for (const r of requests) {
+      for (const t of rotation(targets, round)) {
+        const key = `${r.op} ${t.name}`;
+        const result = checkRun(await run(t, r, duration), key);
+        push(out.rps, key, result.rps);
+        push(out.p99, key, result.latencyP99);
+        push(out.meanMs, key, (result.seconds * 1000) / result.ok);
+      }
+    }
+    const last = Object.entries(out.rps).map(([k, v]) => `${k} ${Math.round(v.at(-1) ?? Number.NaN)}`);
+    log(`  round ${round + 1}${suffix}: ${last.join(", ")}`);
+  }
+  return out;
+}

@@ -1,0 +1,91 @@
+// @ts-check
+// Workers mode (issue 18): the server with --workers N (one process a core) against one process, on
+// PostgreSQL, alternating. Nothing is pinned here: the servers, PostgreSQL and this load generator share
+// the machine's cores, as they would on one machine, so the generator's own CPU is in the accounting.
+import { cpus } from "node:os";
+import { postgresDataset } from "../lib/dataset.mjs";
+import { alternate } from "../lib/measure.mjs";
+import { startPostgres, stopPostgres } from "../lib/postgres.mjs";
+import { pinSelf, rssMiB, stop } from "../lib/proc.mjs";
+import { target } from "../lib/report.mjs";
+import { startServer } from "../lib/servers.mjs";
+import { ratioOfRounds, summary } from "../lib/stats.mjs";
+
+/**
+ * @param {{ options: import("../lib/options.mjs").Options, root: string, cpu: { server: number|null, load: number|null },
+ *   log: (msg: string) => void }} ctx
+ */
+export async function workersSuite({ options, root, cpu, log }) {
+  const cores = cpus().length;
+  const counts = [1, cores];
+  if (cpu.load !== null) pinSelf(`0-${cores - 1}`);
+  const cluster = await startPostgres(root, log, null);
+  /** @type {Awaited<ReturnType<typeof startServer>>[]} */
+  const servers = [];
+  try {
+    const demo = await postgresDataset({ n: 0, adminUrl: cluster.url, log });
+    for (const workers of counts) {
+      const s = await startServer({
+        label: `${workers} worker(s)`,
+        cpu: null,
+        workers,
+        db: { databaseUrl: demo.databaseUrl },
+      });
+      s.name = `${workers} worker${workers > 1 ? "s" : ""}`;
+      servers.push(s);
+    }
+    const [one] = servers;
+    const requests = [
+      { op: "listProjectJobs", path: `/projects/${one.project}/jobs?per_page=20` },
+      { op: "listProjectJobs 2 a page", path: `/projects/${one.project}/jobs?per_page=2` },
+      { op: "getJob", path: `/projects/${one.project}/jobs/${one.jobId}` },
+    ];
+    const idle = servers.map((s) => rssMiB(s.child.pid));
+    const cpuBefore = process.cpuUsage();
+    const started = performance.now();
+    const measured = await alternate({ ...options, targets: servers, requests, log, suffix: " workers" });
+    const used = process.cpuUsage(cpuBefore);
+    const generatorShare = (used.user + used.system) / 1000 / (performance.now() - started) / cores;
+    const afterLoad = servers.map((s) => rssMiB(s.child.pid));
+    const rows = [];
+    const targets = [];
+    for (const r of requests) {
+      for (const s of servers)
+        rows.push({
+          name: `${r.op} ${s.name} [postgres, unpinned]`,
+          unit: "req/s",
+          ...summary(measured.rps[`${r.op} ${s.name}`]),
+        });
+      const ratio = ratioOfRounds(
+        measured.rps[`${r.op} ${servers[1].name}`],
+        measured.rps[`${r.op} ${one.name}`],
+      );
+      rows.push({ name: `ratio ${r.op}: ${servers[1].name} / 1 worker`, unit: "×", ...summary([ratio]) });
+      targets.push(
+        target(`${r.op}: ${servers[1].name} / 1 worker (load generator on the same cores)`, ratio, ">=", 1.8),
+      );
+    }
+    servers.forEach((s, i) => {
+      rows.push({
+        name: `RSS idle, ${s.name} (all processes)`,
+        unit: "MiB",
+        ...summary([idle[i] ?? Number.NaN]),
+      });
+      rows.push({
+        name: `RSS after load, ${s.name} (all processes)`,
+        unit: "MiB",
+        ...summary([afterLoad[i] ?? Number.NaN]),
+      });
+    });
+    rows.push({
+      name: "load generator's share of the machine's CPU during the runs",
+      unit: "×",
+      ...summary([generatorShare]),
+    });
+    return { rows, targets, perRound: measured, memory: { idle, afterLoad }, generatorShare };
+  } finally {
+    await Promise.all(servers.map((s) => stop(s.child)));
+    await stopPostgres(cluster);
+    if (cpu.load !== null) pinSelf(cpu.load);
+  }
+}

@@ -1,0 +1,96 @@
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DEMO_IDS, DEMO_TOKENS } from "../src/index.js";
+import { laterWorkerArgs } from "../src/workers.js";
+import { createEmptyPostgresDatabase, postgresUrl } from "./helpers/db.js";
+import { buildServer, cliPath, startCli } from "./helpers/process.js";
+
+beforeAll(() => buildServer());
+
+const cleanup: (() => Promise<unknown>)[] = [];
+afterAll(async () => {
+  for (const step of cleanup.reverse()) await step();
+});
+
+async function runCli(args: string[], env: Record<string, string> = {}) {
+  const { DATABASE_URL: _ignored, ...inherited } = process.env;
+  const child = spawn(process.execPath, [cliPath, "--port", "0", ...args], {
+    env: { ...inherited, ...env },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let stderr = "";
+  child.stderr.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const [code] = (await once(child, "exit")) as [number | null];
+  return { code, stderr };
+}
+
+describe("--workers", () => {
+  it("later workers load neither the demo data nor the fixtures the first one loaded", () => {
+    expect(laterWorkerArgs(["--workers", "2", "--fixtures", "f.yml", "--port=1"])).toEqual([
+      "--workers",
+      "2",
+      "--port=1",
+      "--no-seed",
+    ]);
+    expect(laterWorkerArgs(["--fixtures=f.yml", "--no-seed"])).toEqual(["--no-seed"]);
+    // The first worker seeds: --seed-demo with the --no-seed of the others would be refused.
+    expect(laterWorkerArgs(["--seed-demo", "--port=1"])).toEqual(["--port=1", "--no-seed"]);
+  });
+
+  it("is refused on the embedded database (one writer) and for counts that are not 1 to 64, with exit 2", async () => {
+    const pglite = await runCli(["--workers", "2", "--data-dir", "memory://"]);
+    expect(pglite.code).toBe(2);
+    expect(pglite.stderr).toBe(
+      "jobs-api-server: --workers 2 needs PostgreSQL (--database-url or DATABASE_URL): the embedded database has a single writer\n",
+    );
+    const zero = await runCli(["--workers", "0"]);
+    expect(zero.code).toBe(2);
+    expect(zero.stderr).toBe(
+      "jobs-api-server: invalid --workers: 0 (a whole number of server processes, 1 to 64)\n",
+    );
+    const env2 = await runCli([], { WORKERS: "two" });
+    expect(env2.code).toBe(2);
+    expect(env2.stderr).toMatch(/^jobs-api-server: invalid WORKERS: two \(/);
+  });
+
+  describe.skipIf(!postgresUrl)("on PostgreSQL", () => {
+    it("serves one port from several processes, the data seeded once, and stops them all on SIGTERM", async () => {
+      const db = await createEmptyPostgresDatabase();
+      cleanup.push(() => db.drop());
+      const cli = await startCli(["--workers", "2", "--database-url", db.url, "--seed-demo"]);
+      cleanup.push(async () => {
+        if (cli.child.exitCode === null) cli.child.kill("SIGKILL");
+      });
+      // Each worker logs that it listens; the second starts after the first has seeded.
+      await new Promise<void>((resolve) => {
+        const check = setInterval(() => {
+          if (cli.lines.filter((l) => l.includes("listening on")).length === 2) {
+            clearInterval(check);
+            resolve();
+          }
+        }, 20);
+      });
+      expect(cli.lines.filter((l) => l.includes("loaded the demo data"))).toHaveLength(1);
+      const url = `${cli.origin}/api/v4/projects/${DEMO_IDS.project}/jobs`;
+      const headers = { "PRIVATE-TOKEN": DEMO_TOKENS.maintainer, Connection: "close" };
+      // New connections are dealt to the workers in turn.
+      for (let i = 0; i < 6; i++) {
+        const res = await fetch(url, { headers });
+        expect(res.status).toBe(200);
+        await res.arrayBuffer();
+      }
+      const pids = new Set(
+        cli.lines
+          .map((l) => JSON.parse(l) as { pid: number; req?: unknown })
+          .filter((l) => l.req)
+          .map((l) => l.pid),
+      );
+      expect(pids.size).toBe(2);
+      cli.child.kill("SIGTERM");
+      expect(await cli.exited).toEqual({ code: 0, signal: null });
+    });
+  });
+});
