@@ -3,19 +3,13 @@
  * types: ask for a job, append to its log, report its state. Answers are returned as data, not thrown:
  * the runner decides what each status means for the job (GitLab Runner does the same).
  */
-import type { paths, RunnerJob, UpdateJobRequest } from "@jobs-api/types";
+import type { paths, RequestJobRequest, RunnerJob, UpdateJobRequest } from "@jobs-api/types";
 import createClient from "openapi-fetch";
 
 export type { RunnerJob };
 
 /** What the runner says about itself with each request (`info`, recorded on its runner manager). */
-export interface RunnerInfo {
-  name: string;
-  version: string;
-  executor: string;
-  platform: string;
-  architecture: string;
-}
+export type RunnerInfo = NonNullable<RequestJobRequest["info"]>;
 
 export type RequestJobAnswer =
   | { kind: "job"; job: RunnerJob }

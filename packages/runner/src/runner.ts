@@ -160,6 +160,9 @@ export async function startRunner(options: RunnerOptions): Promise<Runner> {
     executor: "shell",
     platform: platform(),
     architecture: arch(),
+    // What this runner does as GitLab Runner does: it sends the log's checksum with the final state, and it
+    // stops a job whose status turns `canceling` and still reports it.
+    features: { trace_checksum: true, cancel_gracefully: true },
   };
   const protocol: Protocol = createProtocol({
     baseUrl,

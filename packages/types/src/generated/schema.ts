@@ -880,7 +880,9 @@ export interface components {
                 architecture?: string;
                 executor?: string;
                 /** @description What the runner supports, e.g. `trace_checksum` and `cancel_gracefully` set to true. */
-                features?: Record<string, never>;
+                features?: {
+                    [key: string]: unknown;
+                };
                 config?: {
                     gpus?: string;
                 };
