@@ -51,6 +51,8 @@ async function soakOn(engine, { options, root, log }) {
   const counts = { requests: 0, byStatus: {}, failed: 0 };
   /** @type {Sample[]} */
   const samples = [];
+  /** @type {NodeJS.Timeout | undefined} */
+  let timer;
   try {
     server = await startServer({
       label: `soak ${engine}`,
@@ -87,7 +89,7 @@ async function soakOn(engine, { options, root, log }) {
     const deadline = t0 + duration * 1000;
     const loops = starts.slice(0, connections).map((start) => connection(api, project, start.id, deadline));
     let n = 0;
-    const timer = setInterval(() => {
+    timer = setInterval(() => {
       n++;
       void sample(`${Math.round((n * interval * 100) / 60) / 100} min`);
     }, interval * 1000);
@@ -95,6 +97,7 @@ async function soakOn(engine, { options, root, log }) {
     clearInterval(timer);
     await sample("end");
   } finally {
+    clearInterval(timer);
     if (server) await stop(server.child);
     if (cluster) await stopPostgres(cluster);
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
