@@ -72,6 +72,8 @@ const suites = {
   conformance: () => import("./suites/conformance.mjs").then((m) => m.conformanceSuite(ctx)),
   ready: () => import("./suites/ready.mjs").then((m) => m.readySuite(ctx)),
   workers: () => import("./suites/workers.mjs").then((m) => m.workersSuite(ctx)),
+  double: () => import("./suites/double.mjs").then((m) => m.doubleSuite(ctx)),
+  soak: () => import("./suites/soak.mjs").then((m) => m.soakSuite(ctx)),
 };
 
 /** @type {{ machine: object, options: object, started: string, suites: Record<string, object>, rows: object[],

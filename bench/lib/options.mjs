@@ -2,23 +2,41 @@
 // Command-line flags (and BENCH_* environment variables) of `pnpm bench`.
 import { parseArgs } from "node:util";
 
-export const SUITES = ["validation", "scale", "client", "pipeline", "conformance", "ready", "workers"];
+export const SUITES = [
+  "validation",
+  "scale",
+  "client",
+  "pipeline",
+  "conformance",
+  "ready",
+  "workers",
+  "double",
+  "soak",
+];
+
+/** Suites that run only when named in --only: the soak takes 10 minutes and measures memory, not speed. */
+const ON_REQUEST = ["soak"];
 
 export const USAGE = `usage: pnpm bench [-- options]   (or: node bench/run.mjs [options])
   --quick                smoke run of every suite: 0.5 s runs, 2 rounds, sizes 1k and 10k
-  --only=a,b             suites to run: ${SUITES.join(", ")} (default: all; quick: all but workers)
+  --only=a,b             suites to run: ${SUITES.join(", ")}
+                         (default: all but ${ON_REQUEST.join(", ")}; quick: also without workers)
   --rounds=N             alternating rounds per comparison (default 5; quick 2)
-  --duration=S           seconds per measured load run (default 4; quick 0.5)
+  --duration=S           seconds per measured load run (default 4; quick 0.5); the soak's whole run (default
+                         600; quick 20)
   --warmup=S             seconds of warm-up per target and request (default 2; quick 0.25)
-  --connections=N        autocannon connections for throughput runs (default 10)
+  --connections=N        connections for throughput runs (default 10; the soak's 8)
   --sizes=1000,100000    job counts for the scale suite (default 1000,100000,1000000)
-  --db=pglite,postgres   databases for the validation and scale suites (default pglite; postgres needs PostgreSQL installed)
+  --db=pglite,postgres   databases for the validation, scale and soak suites (default pglite; postgres needs
+                         PostgreSQL installed)
+  --jobs=N               pending jobs the simulated runner takes in the double suite (default 200; quick 50)
+  --interval=S           seconds between the soak's memory samples (default 60; quick 5)
   --baseline=PATH        also run another build's CLI (e.g. a copy of packages/server/dist/cli.js made before a
                          change) in the validation and ready suites: before/after in the same run
   --cpu-prof             run server children under node --cpu-prof (profiles in bench/results/)
   --no-pin               do not pin server and load generator to separate cores
 Environment: BENCH_QUICK=1, BENCH_ONLY, BENCH_ROUNDS, BENCH_DURATION, BENCH_WARMUP, BENCH_CONNECTIONS,
-BENCH_SIZES, BENCH_DB, BENCH_BASELINE, BENCH_CPU_PROF=1, BENCH_NO_PIN=1.`;
+BENCH_SIZES, BENCH_DB, BENCH_JOBS, BENCH_INTERVAL, BENCH_BASELINE, BENCH_CPU_PROF=1, BENCH_NO_PIN=1.`;
 
 const FLAGS = /** @type {const} */ ({
   quick: { type: "boolean" },
@@ -29,6 +47,8 @@ const FLAGS = /** @type {const} */ ({
   connections: { type: "string" },
   sizes: { type: "string" },
   db: { type: "string" },
+  jobs: { type: "string" },
+  interval: { type: "string" },
   baseline: { type: "string" },
   "cpu-prof": { type: "boolean" },
   "no-pin": { type: "boolean" },
@@ -46,6 +66,9 @@ const FLAGS = /** @type {const} */ ({
  * @property {number} connections
  * @property {number[]} sizes
  * @property {string[]} db
+ * @property {number} jobs pending jobs of the double suite's runner throughput
+ * @property {{ duration: number, interval: number, connections: number }} soak seconds of the whole soak,
+ *   seconds between its memory samples, its connections
  * @property {string|null} baseline
  * @property {boolean} cpuProf
  * @property {boolean} pin
@@ -89,7 +112,9 @@ export function parseOptions(argv, env = {}) {
       ?.split(",")
       .map((s) => s.trim())
       .filter(Boolean);
-  const only = list(get("only", "BENCH_ONLY")) ?? SUITES.filter((s) => s !== "workers" || !quick);
+  const only =
+    list(get("only", "BENCH_ONLY")) ??
+    SUITES.filter((s) => !ON_REQUEST.includes(s) && (s !== "workers" || !quick));
   for (const s of only)
     if (!SUITES.includes(s)) throw new Error(`unknown suite ${s}; known: ${SUITES.join(", ")}`);
   const sizes = (
@@ -101,16 +126,24 @@ export function parseOptions(argv, env = {}) {
   });
   const db = list(get("db", "BENCH_DB")) ?? ["pglite"];
   for (const d of db) if (!["pglite", "postgres"].includes(d)) throw new Error(`unknown db ${d}`);
+  const duration = get("duration", "BENCH_DURATION");
+  const connections = get("connections", "BENCH_CONNECTIONS");
   return {
     help: flags.help === true,
     quick,
     only,
     rounds: Math.max(2, Math.round(num(get("rounds", "BENCH_ROUNDS"), quick ? 2 : 5))),
-    duration: num(get("duration", "BENCH_DURATION"), quick ? 0.5 : 4),
+    duration: num(duration, quick ? 0.5 : 4),
     warmup: num(get("warmup", "BENCH_WARMUP"), quick ? 0.25 : 2),
-    connections: Math.round(num(get("connections", "BENCH_CONNECTIONS"), 10)),
+    connections: Math.round(num(connections, 10)),
     sizes,
     db,
+    jobs: Math.round(num(get("jobs", "BENCH_JOBS"), quick ? 50 : 200)),
+    soak: {
+      duration: num(duration, quick ? 20 : 600),
+      interval: num(get("interval", "BENCH_INTERVAL"), quick ? 5 : 60),
+      connections: Math.round(num(connections, 8)),
+    },
     baseline: get("baseline", "BENCH_BASELINE") ?? null,
     cpuProf: truthy(get("cpu-prof", "BENCH_CPU_PROF")),
     pin: !truthy(get("no-pin", "BENCH_NO_PIN")),

@@ -3,6 +3,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
+import { cpus } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 
 const children = new Set();
@@ -16,6 +17,23 @@ export function pinSelf(cpu) {
   return (
     spawnSync("taskset", ["-a", "-cp", String(cpu), String(process.pid)], { stdio: "ignore" }).status === 0
   );
+}
+
+/**
+ * Runs `fn` with this process on every core, so that the children it starts unpinned (they inherit the
+ * affinity) share the machine with it; then puts it back on the load generator's core.
+ * @template T
+ * @param {{ load: number|null }} cpu
+ * @param {() => Promise<T>} fn
+ * @returns {Promise<T>}
+ */
+export async function unpinned(cpu, fn) {
+  if (cpu.load !== null) pinSelf(`0-${cpus().length - 1}`);
+  try {
+    return await fn();
+  } finally {
+    if (cpu.load !== null) pinSelf(cpu.load);
+  }
 }
 
 /** Spawn `command args` pinned to `cpu` (or unpinned when cpu is null or taskset is missing). */

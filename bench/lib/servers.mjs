@@ -2,6 +2,7 @@
 // The reference server as a user runs it: its own CLI (packages/server/dist/cli.js) in a child process,
 // on 127.0.0.1 and a free port, pinned to the server core. Request logs stay at the CLI's default level
 // (info) and go to /dev/null unless a variant says otherwise.
+import { once } from "node:events";
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -16,9 +17,29 @@ const DEMO_PROJECT = DEMO_IDS.project;
 const DEMO_JOB = DEMO_IDS.exampleJobs[2];
 
 /**
+ * Preloaded into a server started with `memoryProbe`: answers "memory" over the IPC channel with its
+ * process.memoryUsage(), without the channel keeping it alive.
+ */
+const MEMORY_PROBE = `data:text/javascript,${encodeURIComponent(
+  'process.on("message",(m)=>{if(m==="memory")process.send({memory:process.memoryUsage()})});process.channel?.unref();',
+)}`;
+
+/**
+ * The memory of a server started with `memoryProbe`, as it reports it.
+ * @param {import("node:child_process").ChildProcess} child
+ * @returns {Promise<NodeJS.MemoryUsage>}
+ */
+export async function memoryOf(child) {
+  child.send("memory");
+  const [message] = await once(child, "message");
+  return message.memory;
+}
+
+/**
  * @param {{ label: string, cpu: number|null, validation?: "full"|"requests", db: { dataDir?: string, databaseUrl?: string },
- *   logLevel?: string, profileDir?: string|null, seed?: boolean, cli?: string, workers?: number }} o  `cli`: another
- *   build's CLI (--baseline); `workers`: server processes (--workers, PostgreSQL only)
+ *   logLevel?: string, profileDir?: string|null, seed?: boolean, cli?: string, workers?: number,
+ *   memoryProbe?: boolean }} o  `cli`: another build's CLI (--baseline); `workers`: server processes (--workers,
+ *   PostgreSQL only); `memoryProbe`: answers memoryOf()
  */
 export async function startServer(o) {
   const port = await freePort();
@@ -49,10 +70,11 @@ export async function startBound(o) {
 }
 
 /**
- * @param {{ label: string, cpu: number|null, profileDir?: string|null, script: string, args: string[], port: number }} o
+ * @param {{ label: string, cpu: number|null, profileDir?: string|null, script: string, args: string[], port: number,
+ *   memoryProbe?: boolean }} o
  */
-async function spawnServer({ label, cpu, profileDir, script, args, port }) {
-  const nodeArgs = [];
+async function spawnServer({ label, cpu, profileDir, script, args, port, memoryProbe }) {
+  const nodeArgs = memoryProbe ? ["--import", MEMORY_PROBE] : [];
   if (profileDir) {
     mkdirSync(profileDir, { recursive: true });
     const name = label.replace(/[^a-z0-9]+/gi, "-");
@@ -63,7 +85,7 @@ async function spawnServer({ label, cpu, profileDir, script, args, port }) {
   delete env.JOBS_API_DEMO_TOKEN;
   const started = performance.now();
   const child = spawnPinned(cpu, process.execPath, [...nodeArgs, script, ...args], {
-    stdio: ["ignore", "ignore", "pipe"],
+    stdio: ["ignore", "ignore", "pipe", ...(memoryProbe ? ["ipc"] : [])],
     env,
   });
   let stderr = "";

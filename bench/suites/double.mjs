@@ -1,20 +1,25 @@
+// @ts-check
 // The GitLab double (issue 14): how fast startDouble() is ready from a fixture file, how fast reset() puts
 // the fixtures back, and how many jobs a second the simulated runner takes through the runner protocol
 // (requestJob, appendJobTrace, updateJob) against it. In-process, like the tests that use it; one process,
-// so the first start (which may build the cached template) is shown apart.
-//
-//   node bench/suites/double.mjs [--rounds=N] [--jobs=N]      (after `pnpm run build`)
+// so the first start (which may build the cached template) is shown apart. Not lib/measure.mjs's loop:
+// that one measures HTTP rates of fixed URLs with autocannon; these are the times of calls and of a
+// runner's whole queue, alternated the same way (the order of the concurrencies flips each round).
 import { fileURLToPath } from "node:url";
 import { startRunner } from "@jobs-api/runner";
 import { demoFixturesUrl, startDouble } from "@jobs-api/server";
-import { resultsTable } from "../lib/report.mjs";
-import { summary } from "../lib/stats.mjs";
+import { unpinned } from "../lib/proc.mjs";
+import { push, summary } from "../lib/stats.mjs";
 
 const runnerFixtures = fileURLToPath(
   new URL("../../packages/runner/test/fixtures/double.yaml", import.meta.url),
 );
 
-/** A project with `jobs` pending jobs of two echo lines each, and a runner that may take them all. */
+/**
+ * A project with `jobs` pending jobs of two echo lines each, and a runner that may take them all.
+ * @param {number} jobs
+ * @returns {import("@jobs-api/server").Fixtures}
+ */
 function queueFixtures(jobs) {
   return {
     users: [{ username: "bench", tokens: [{ token: "glpat-bench", name: "bench" }] }],
@@ -38,29 +43,51 @@ function queueFixtures(jobs) {
   };
 }
 
+/**
+ * @template T
+ * @param {() => Promise<T>} fn
+ * @returns {Promise<{ ms: number, value: T }>}
+ */
 async function timed(fn) {
   const t0 = performance.now();
   const value = await fn();
   return { ms: performance.now() - t0, value };
 }
 
-export async function doubleSuite({ options = {}, log = console.error } = {}) {
-  const rounds = options.quick ? 2 : Math.max(options.rounds ?? 5, 3);
-  const jobs = options.jobs ?? (options.quick ? 50 : 200);
-  const ms = { firstStart: [], demoStart: [], runnerFixtureStart: [], demoReset: [] };
-  const jobsPerSecond = { 1: [], 4: [] };
+/**
+ * Unpinned, as the tests that use the double run: server and runner share this process, whose helper
+ * threads (garbage collection, file reads) would otherwise share the load generator's core.
+ * @param {{ options: import("../lib/options.mjs").Options, cpu: { load: number|null },
+ *   log: (msg: string) => void }} ctx
+ */
+export function doubleSuite({ options, cpu, log }) {
+  return unpinned(cpu, () => doubleOn({ options, log }));
+}
+
+/**
+ * @param {{ options: import("../lib/options.mjs").Options, log: (msg: string) => void }} ctx
+ */
+async function doubleOn({ options, log }) {
+  const rounds = options.quick ? 2 : Math.max(options.rounds, 3);
+  const { jobs } = options;
+  /** @type {Record<string, number[]>} milliseconds by measurement */
+  const ms = {};
+  /** @type {Record<string, number[]>} jobs a second by concurrency */
+  const jobsPerSecond = {};
+  /** @param {Record<string, number[]>} record @param {string} key */
+  const lastOf = (record, key) => record[key][record[key].length - 1];
 
   const first = await timed(() => startDouble({ fixtures: demoFixturesUrl }));
-  ms.firstStart.push(first.ms);
+  push(ms, "firstStart", first.ms);
   await first.value.close();
 
   for (let round = 0; round < rounds; round++) {
     const demo = await timed(() => startDouble({ fixtures: demoFixturesUrl }));
-    ms.demoStart.push(demo.ms);
-    ms.demoReset.push((await timed(() => demo.value.reset())).ms);
+    push(ms, "demoStart", demo.ms);
+    push(ms, "demoReset", (await timed(() => demo.value.reset())).ms);
     await demo.value.close();
     const small = await timed(() => startDouble({ fixtures: runnerFixtures }));
-    ms.runnerFixtureStart.push(small.ms);
+    push(ms, "runnerFixtureStart", small.ms);
     await small.value.close();
 
     const queue = await startDouble({ fixtures: queueFixtures(jobs) });
@@ -76,12 +103,12 @@ export async function doubleSuite({ options = {}, log = console.error } = {}) {
         await runner.stop();
       });
       if (finished !== jobs) throw new Error(`the runner finished ${finished} of ${jobs} jobs`);
-      jobsPerSecond[concurrency].push(jobs / (run.ms / 1000));
+      push(jobsPerSecond, String(concurrency), jobs / (run.ms / 1000));
     }
     await queue.close();
     log(
-      `  round ${round + 1}: demo start ${Math.round(ms.demoStart.at(-1))} ms, reset ${Math.round(ms.demoReset.at(-1))} ms, ` +
-        `runner ${jobsPerSecond[1].at(-1).toFixed(1)} jobs/s (1 at a time), ${jobsPerSecond[4].at(-1).toFixed(1)} (4 at a time)`,
+      `  round ${round + 1}: demo start ${Math.round(lastOf(ms, "demoStart"))} ms, reset ${Math.round(lastOf(ms, "demoReset"))} ms, ` +
+        `runner ${lastOf(jobsPerSecond, "1").toFixed(1)} jobs/s (1 at a time), ${lastOf(jobsPerSecond, "4").toFixed(1)} (4 at a time)`,
     );
   }
   return {
@@ -101,21 +128,7 @@ export async function doubleSuite({ options = {}, log = console.error } = {}) {
         ...summary(jobsPerSecond[4]),
       },
     ],
+    targets: [],
+    perRound: { ms, jobsPerSecond },
   };
-}
-
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const options = {};
-  for (const arg of process.argv.slice(2)) {
-    const match = /^--(rounds|jobs)=(\d+)$/.exec(arg) ?? /^--(quick)$/.exec(arg);
-    if (!match) {
-      console.error(
-        `unknown argument ${arg}\nusage: node bench/suites/double.mjs [--rounds=N] [--jobs=N] [--quick]`,
-      );
-      process.exit(2);
-    }
-    options[match[1]] = match[2] === undefined ? true : Number(match[2]);
-  }
-  const { rows } = await doubleSuite({ options });
-  console.log(resultsTable(rows));
 }

@@ -10,21 +10,13 @@ import { stop } from "../lib/proc.mjs";
 import { target } from "../lib/report.mjs";
 import { startServer } from "../lib/servers.mjs";
 import { ratioOfRounds, summary } from "../lib/stats.mjs";
+import { perDatabase } from "../lib/suite.mjs";
 
 /** The keyset cursor of the reference server (base64url of {"id": n}); checked against a real answer below. */
 const cursorAfter = (id) => Buffer.from(JSON.stringify({ id })).toString("base64url");
 
-export async function scaleSuite(ctx) {
-  /** @type {{ rows: object[], targets: object[], datasets: Record<string, object>, perRound: Record<string, object> }} */
-  const out = { rows: [], targets: [], datasets: {}, perRound: {} };
-  for (const engine of ctx.options.db) {
-    const r = await scaleOn(engine, ctx);
-    out.rows.push(...r.rows);
-    out.targets.push(...r.targets);
-    out.datasets[engine] = r.datasets;
-    out.perRound[engine] = r.perRound;
-  }
-  return out;
+export function scaleSuite(ctx) {
+  return perDatabase(ctx.options.db, (engine) => scaleOn(engine, ctx));
 }
 
 async function scaleOn(engine, { options, root, cpu, log, profileDir }) {

@@ -15,21 +15,10 @@ import { rssMiB, stop } from "../lib/proc.mjs";
 import { target } from "../lib/report.mjs";
 import { startBound, startServer } from "../lib/servers.mjs";
 import { ratioOfRounds, summary } from "../lib/stats.mjs";
+import { perDatabase } from "../lib/suite.mjs";
 
-export async function validationSuite(ctx) {
-  /** @type {{ rows: object[], targets: object[], ratios: Record<string, object>, shapes: Record<string, object>,
-   *   perRound: Record<string, object>, memory: Record<string, object> }} */
-  const out = { rows: [], targets: [], ratios: {}, shapes: {}, perRound: {}, memory: {} };
-  for (const engine of ctx.options.db) {
-    const r = await validationOn(engine, ctx);
-    out.rows.push(...r.rows);
-    out.targets.push(...r.targets);
-    out.ratios[engine] = r.ratios;
-    out.shapes[engine] = r.shapes;
-    out.perRound[engine] = r.perRound;
-    out.memory[engine] = r.memory;
-  }
-  return out;
+export function validationSuite(ctx) {
+  return perDatabase(ctx.options.db, (engine) => validationOn(engine, ctx));
 }
 
 /**

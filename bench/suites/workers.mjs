@@ -6,7 +6,7 @@ import { cpus } from "node:os";
 import { postgresDataset } from "../lib/dataset.mjs";
 import { alternate } from "../lib/measure.mjs";
 import { startPostgres, stopPostgres } from "../lib/postgres.mjs";
-import { pinSelf, rssMiB, stop } from "../lib/proc.mjs";
+import { rssMiB, stop, unpinned } from "../lib/proc.mjs";
 import { target } from "../lib/report.mjs";
 import { startServer } from "../lib/servers.mjs";
 import { ratioOfRounds, summary } from "../lib/stats.mjs";
@@ -15,10 +15,16 @@ import { ratioOfRounds, summary } from "../lib/stats.mjs";
  * @param {{ options: import("../lib/options.mjs").Options, root: string, cpu: { server: number|null, load: number|null },
  *   log: (msg: string) => void }} ctx
  */
-export async function workersSuite({ options, root, cpu, log }) {
+export function workersSuite({ options, root, cpu, log }) {
+  return unpinned(cpu, () => workersOn({ options, root, log }));
+}
+
+/**
+ * @param {{ options: import("../lib/options.mjs").Options, root: string, log: (msg: string) => void }} ctx
+ */
+async function workersOn({ options, root, log }) {
   const cores = cpus().length;
   const counts = [1, cores];
-  if (cpu.load !== null) pinSelf(`0-${cores - 1}`);
   const cluster = await startPostgres(root, log, null);
   /** @type {Awaited<ReturnType<typeof startServer>>[]} */
   const servers = [];
@@ -86,6 +92,5 @@ export async function workersSuite({ options, root, cpu, log }) {
   } finally {
     await Promise.all(servers.map((s) => stop(s.child)));
     await stopPostgres(cluster);
-    if (cpu.load !== null) pinSelf(cpu.load);
   }
 }

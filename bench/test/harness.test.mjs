@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { checkRun, parseResult } from "../lib/load.mjs";
-import { parseOptions } from "../lib/options.mjs";
+import { parseOptions, SUITES } from "../lib/options.mjs";
 import { median, ratioOfRounds, rotation } from "../lib/stats.mjs";
 import { summariseProfile } from "../profile.mjs";
 import { parseSpecTimes } from "../suites/pipeline.mjs";
@@ -53,6 +53,31 @@ test("options: defaults, quick mode, subsets and errors", () => {
   assert.equal(parseOptions([], { BENCH_ROUNDS: "7" }).rounds, 7);
   assert.throws(() => parseOptions(["--only=nope"], {}), /unknown suite/);
   assert.throws(() => parseOptions(["--bogus"], {}), /unknown option/);
+});
+
+test("options: the soak runs only when named, with its own duration, interval and connections", () => {
+  const d = parseOptions([], {});
+  assert.deepEqual(
+    d.only,
+    SUITES.filter((s) => s !== "soak"),
+  );
+  assert.deepEqual(d.soak, { duration: 600, interval: 60, connections: 8 });
+  assert.equal(d.jobs, 200);
+  assert.ok(!parseOptions(["--quick"], {}).only.includes("workers"));
+  const s = parseOptions(["--only=soak", "--duration=20", "--interval=5", "--db=postgres"], {});
+  assert.deepEqual(s.only, ["soak"]);
+  assert.deepEqual(s.soak, { duration: 20, interval: 5, connections: 8 });
+  assert.deepEqual(s.db, ["postgres"]);
+  assert.equal(parseOptions(["--connections=4"], {}).soak.connections, 4);
+  assert.equal(parseOptions(["--quick", "--only=double"], {}).jobs, 50);
+  assert.equal(parseOptions(["--jobs=30"], { BENCH_JOBS: "10" }).jobs, 30);
+});
+
+test("every suite of the list is a module of bench/suites exporting <name>Suite", async () => {
+  for (const name of SUITES) {
+    const module = await import(`../suites/${name}.mjs`);
+    assert.equal(typeof module[`${name}Suite`], "function", name);
+  }
 });
 
 test("CPU profiles are summarised by self time", () => {
