@@ -16,7 +16,7 @@
 
 import { describe, expect, it } from "vitest";
 import { type Database, type DemoServer, store } from "../../src/index.js";
-import { call, serveForFile } from "../helpers/server.js";
+import { serveForFile } from "../helpers/server.js";
 import {
   type Answer,
   ARTIFACTS_AND_TRACE,
@@ -38,6 +38,7 @@ import {
   person,
   STARTED,
   UNAUTHORIZED,
+  userRequests,
 } from "./world.js";
 
 let db: Database;
@@ -49,11 +50,7 @@ serveForFile((d, s) => {
 
 const F = "jobs_spec.rb";
 
-const url = (path: string) => `${server.api}${path}`;
-const get = (path: string, token?: string, headers: Record<string, string> = {}) =>
-  call(url(path), { ...(token ? { token } : {}), headers });
-const post = (path: string, token?: string, body?: unknown) =>
-  call(url(path), { method: "POST", ...(token ? { token } : {}), ...(body ? { json: body } : {}) });
+const { get, post } = userRequests(() => server.api);
 
 interface Expected {
   id: number;

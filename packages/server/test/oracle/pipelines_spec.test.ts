@@ -9,7 +9,7 @@
 
 import { describe, expect, it } from "vitest";
 import { type Database, type DemoServer, store } from "../../src/index.js";
-import { call, serveForFile } from "../helpers/server.js";
+import { serveForFile } from "../helpers/server.js";
 import {
   ARTIFACTS_AND_TRACE,
   addArtifactsAndTrace,
@@ -26,6 +26,7 @@ import {
   PROJECT_NOT_FOUND,
   randomSha,
   STARTED,
+  userRequests,
 } from "./world.js";
 
 let db: Database;
@@ -37,7 +38,7 @@ serveForFile((d, s) => {
 
 const F = "pipelines_spec.rb";
 
-const get = (path: string, token?: string) => call(`${server.api}${path}`, token ? { token } : {});
+const { get } = userRequests(() => server.api);
 
 /** The spec's world: `user` is Maintainer of a private project with one pipeline. */
 const world = () => oracleProject(db, { userRole: "maintainer" });

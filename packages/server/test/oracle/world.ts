@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { expect } from "vitest";
 import { type Database, store } from "../../src/index.js";
-import type { call } from "../helpers/server.js";
+import { call } from "../helpers/server.js";
 
 /**
  * Data for the oracle tests: one fresh private project per test, with the people GitLab's request specs
@@ -81,7 +81,22 @@ export async function addArtifactsAndTrace(db: Database, jobId: number): Promise
 export const addTraceRecordWithoutFile = (db: Database, jobId: number) =>
   store.addArtifacts(db, jobId, [{ file_type: "trace", size: 0, filename: "job.log", file_format: "raw" }]);
 
-export const api = (base: string, path: string) => `${base}${path}`;
+/**
+ * The spec's `get api(path, user)` and `post api(path, user)`: requests to the API at `base()` (read when the
+ * request is made, after the file's server started) with a user's token, or none for an anonymous caller.
+ */
+export function userRequests(base: () => string) {
+  return {
+    get: (path: string, token?: string, headers: Record<string, string> = {}) =>
+      call(`${base()}${path}`, { ...(token ? { token } : {}), headers }),
+    post: (path: string, token?: string, body?: unknown) =>
+      call(`${base()}${path}`, {
+        method: "POST",
+        ...(token ? { token } : {}),
+        ...(body ? { json: body } : {}),
+      }),
+  };
+}
 
 /** `be_like_time`: the same instant within a second. */
 export function expectLikeTime(actual: unknown, expected: Date): void {
