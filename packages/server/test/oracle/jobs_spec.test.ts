@@ -22,6 +22,7 @@ import {
   ARTIFACTS_AND_TRACE,
   addArtifactsAndTrace,
   addTraceRecordWithoutFile,
+  expectArtifactsAndTrace,
   expectHeaders,
   expectLikeTime,
   FINISHED,
@@ -139,22 +140,6 @@ async function expectPipelineData(job: Record<string, unknown>, p: OracleProject
   expect(pipeline.ref).toBe(p.ref);
   expect(pipeline.sha).toBe(p.sha);
   expect(pipeline.status).toBe(await pipelineStatus(p.pipelineId));
-}
-
-/** The shared example "a job with artifacts and trace" for one job of an answer. */
-function expectArtifactsAndTrace(job: Record<string, unknown> | undefined): void {
-  expect(job).toBeDefined();
-  const archive = ARTIFACTS_AND_TRACE[0];
-  expect(job?.artifacts_file).toEqual({ filename: archive.filename, size: archive.size });
-  const artifacts = job?.artifacts as Record<string, unknown>[];
-  expect(artifacts).toHaveLength(ARTIFACTS_AND_TRACE.length);
-  for (const artifact of artifacts) {
-    const stored = ARTIFACTS_AND_TRACE.find((a) => a.file_type === artifact.file_type);
-    expect(stored, String(artifact.file_type)).toBeDefined();
-    expect(artifact.size).toBe(stored?.size);
-    expect(artifact.filename).toBe(stored?.filename);
-    expect(artifact.file_format).toBe(stored?.file_format);
-  }
 }
 
 async function jobStatus(jobId: number): Promise<string> {
