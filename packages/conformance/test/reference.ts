@@ -1,6 +1,8 @@
 /** The reference server, in-process on an ephemeral port, on a fresh in-memory copy of its demo data (its test fixture). */
 import { DEMO_IDS, DEMO_TOKENS, startDemoServer } from "@jobs-api/server";
 import { pino } from "pino";
+import { afterEach, beforeEach } from "vitest";
+import { type Fault, type Proxy as FaultProxy, startFaultProxy } from "./fault-proxy.js";
 
 export interface Reference {
   /** `http://127.0.0.1:<port>/api/v4` */
@@ -27,5 +29,39 @@ export async function startReference(): Promise<Reference> {
     projectPath: DEMO_IDS.projectPath,
     publicProject: String(DEMO_IDS.publicProject),
     close: server.close,
+  };
+}
+
+/**
+ * A fresh reference server for each test of the calling `describe`, and the fault proxy a test may put in
+ * front of it: both are closed after the test, so each test owns its data.
+ */
+export function referencePerTest(): {
+  readonly reference: Reference;
+  behindFault(fault: Fault): Promise<FaultProxy>;
+} {
+  let reference: Reference | undefined;
+  let proxy: FaultProxy | undefined;
+  beforeEach(async () => {
+    reference = await startReference();
+  });
+  afterEach(async () => {
+    await proxy?.close();
+    proxy = undefined;
+    await reference?.close();
+    reference = undefined;
+  });
+  const current = (): Reference => {
+    if (!reference) throw new Error("the reference server runs only during a test");
+    return reference;
+  };
+  return {
+    get reference() {
+      return current();
+    },
+    async behindFault(fault) {
+      proxy = await startFaultProxy(current().baseUrl, fault);
+      return proxy;
+    },
   };
 }
