@@ -1,7 +1,10 @@
 /** The reference server, in-process on an ephemeral port, on a fresh in-memory copy of its demo data (its test fixture). */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { DEMO_IDS, DEMO_TOKENS, startDemoServer } from "@jobs-api/server";
 import { pino } from "pino";
-import { afterEach, beforeEach } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach } from "vitest";
 import { type Fault, type Proxy as FaultProxy, startFaultProxy } from "./fault-proxy.js";
 
 export interface Reference {
@@ -62,6 +65,33 @@ export function referencePerTest(): {
     async behindFault(fault) {
       proxy = await startFaultProxy(current().baseUrl, fault);
       return proxy;
+    },
+  };
+}
+
+/**
+ * One reference server for all the tests of the calling `describe`, and a temporary folder (named from
+ * `prefix`) for the reports they write: both are gone after the last test.
+ */
+export function referenceForAll(prefix: string): { readonly reference: Reference; readonly dir: string } {
+  let reference: Reference | undefined;
+  let dir: string | undefined;
+  beforeAll(async () => {
+    reference = await startReference();
+    dir = await mkdtemp(join(tmpdir(), prefix));
+  });
+  afterAll(async () => {
+    await reference?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+  return {
+    get reference() {
+      if (!reference) throw new Error("the reference server runs only during the tests");
+      return reference;
+    },
+    get dir() {
+      if (!dir) throw new Error("the folder exists only during the tests");
+      return dir;
     },
   };
 }
