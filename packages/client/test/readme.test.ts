@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { tsBlocks } from "../../../test-support/readme-code.js";
 import { typeCheck } from "./typecheck.js";
 
 const packageDir = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -12,10 +13,6 @@ const readmes = {
   "README.md": join(rootDir, "README.md"),
   "packages/types/README.md": join(rootDir, "packages/types/README.md"),
 };
-
-function tsBlocks(markdown: string): string[] {
-  return [...markdown.matchAll(/^```ts\n([\s\S]*?)^```$/gm)].map(([, code = ""]) => code);
-}
 
 describe("README code", () => {
   it.each(Object.entries(readmes))("every ```ts block of %s type-checks", (_, path) => {

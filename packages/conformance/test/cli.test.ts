@@ -1,15 +1,14 @@
 import { once } from "node:events";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { XMLValidator } from "fast-xml-parser";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { checks, exitCodes, main, type Report } from "../src/index.js";
 import { startFaultProxy } from "./fault-proxy.js";
 import { faultCases } from "./faults.js";
-import { type Reference, startReference } from "./reference.js";
+import { referenceForAll } from "./reference.js";
 
 function capture() {
   const out: string[] = [];
@@ -88,30 +87,20 @@ describe("jobs-api-conformance usage", () => {
 });
 
 describe("jobs-api-conformance against the reference server", () => {
-  let reference: Reference;
-  let dir: string;
-
-  beforeAll(async () => {
-    reference = await startReference();
-    dir = await mkdtemp(join(tmpdir(), "conformance-cli-"));
-  });
-  afterAll(async () => {
-    await reference?.close();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  const served = referenceForAll("conformance-cli-");
 
   const args = () => [
     "--base-url",
-    reference.baseUrl,
+    served.reference.baseUrl,
     "--token",
-    reference.token,
+    served.reference.token,
     "--project",
-    reference.project,
+    served.reference.project,
   ];
 
   it("exits 0 when every check passes, and writes JUnit XML and JSON reports", async () => {
-    const junit = join(dir, "pass.xml");
-    const json = join(dir, "pass.json");
+    const junit = join(served.dir, "pass.xml");
+    const json = join(served.dir, "pass.json");
     const { io, out } = capture();
     const code = await main(
       [...args(), "--only", "listProjectJobs,getJob", "--junit", junit, "--json", json],
@@ -133,19 +122,19 @@ describe("jobs-api-conformance against the reference server", () => {
   it("exits 1 when a check fails, and the reports say what was sent, expected and received", async () => {
     const fault = faultCases.find((f) => f.name === "wrong order");
     if (!fault) throw new Error("the wrong-order fault is missing");
-    const proxy = await startFaultProxy(reference.baseUrl, fault.make(reference.token));
+    const proxy = await startFaultProxy(served.reference.baseUrl, fault.make(served.reference.token));
     try {
-      const junit = join(dir, "fail.xml");
-      const json = join(dir, "fail.json");
+      const junit = join(served.dir, "fail.xml");
+      const json = join(served.dir, "fail.json");
       const { io, out } = capture();
       const code = await main(
         [
           "--base-url",
           proxy.baseUrl,
           "--token",
-          reference.token,
+          served.reference.token,
           "--project",
-          reference.project,
+          served.reference.project,
           "--only",
           "listProjectJobs.orderNewestFirst,getJob.unknownJob",
           "--junit",
@@ -165,7 +154,7 @@ describe("jobs-api-conformance against the reference server", () => {
       // A failure that breaks GitLab's behaviour, not the schema, names the behaviour as its rule.
       expect(printed).toContain("rule:     orders jobs by id, newest first");
       expect(printed).toMatch(/got: +200 application\/json/);
-      expect(printed).not.toContain(reference.token);
+      expect(printed).not.toContain(served.reference.token);
       const report = JSON.parse(await readFile(json, "utf8")) as Report;
       expect(report.results.map((r) => [r.id, r.status])).toEqual([
         ["listProjectJobs.orderNewestFirst", "failed"],

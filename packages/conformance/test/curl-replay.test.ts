@@ -1,10 +1,9 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { exitCodes, main } from "../src/index.js";
-import { type Fault, type Proxy as FaultProxy, startFaultProxy } from "./fault-proxy.js";
-import { faultCases } from "./faults.js";
-import { type Reference, startReference } from "./reference.js";
+import { knownFault } from "./faults.js";
+import { referencePerTest } from "./reference.js";
 
 /**
  * The `curl` a failure prints is run as a person would run it: copied from the report into a shell that
@@ -38,26 +37,12 @@ async function runCurl(
   return { head, body };
 }
 
-function knownFault(name: string): Fault {
-  const found = faultCases.find((f) => f.name === name);
-  if (!found) throw new Error(`no fault named ${name}`);
-  return found.make("");
-}
-
 describe("the curl of a failure, run with curl", () => {
-  let reference: Reference;
-  let proxy: FaultProxy | undefined;
-  beforeEach(async () => {
-    reference = await startReference();
-  });
-  afterEach(async () => {
-    await proxy?.close();
-    proxy = undefined;
-    await reference.close();
-  });
+  const served = referencePerTest();
 
   it("reproduces a field of the wrong type (GET), with the token from the --token-env variable", async () => {
-    proxy = await startFaultProxy(reference.baseUrl, knownFault("field with the wrong type"));
+    const { reference } = served;
+    const proxy = await served.behindFault(knownFault("field with the wrong type"));
     const env = { CONFORMANCE_TOKEN: reference.token };
     const command = await printedCurl(
       [
@@ -85,7 +70,8 @@ describe("the curl of a failure, run with curl", () => {
   });
 
   it("reproduces an action's wrong answer (POST) with the token from GITLAB_TOKEN", async () => {
-    proxy = await startFaultProxy(reference.baseUrl, knownFault("cancel changes finished jobs"));
+    const { reference } = served;
+    const proxy = await served.behindFault(knownFault("cancel changes finished jobs"));
     const env = { GITLAB_TOKEN: reference.token };
     const command = await printedCurl(
       [

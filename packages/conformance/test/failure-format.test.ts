@@ -1,31 +1,21 @@
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { exitCodes, main, type Report } from "../src/index.js";
 import { startFaultProxy } from "./fault-proxy.js";
-import { type Reference, startReference } from "./reference.js";
+import { referenceForAll } from "./reference.js";
 
 describe("a failure a person can act on", () => {
-  let reference: Reference;
-  let dir: string;
-  beforeAll(async () => {
-    reference = await startReference();
-    dir = await mkdtemp(join(tmpdir(), "conformance-format-"));
-  });
-  afterAll(async () => {
-    await reference?.close();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  const served = referenceForAll("conformance-format-");
 
   it("shows the value, its path, the item, the rule and a curl, once per root cause", async () => {
     const listed = (await (
-      await fetch(`${reference.baseUrl}/projects/${reference.project}/jobs?per_page=100`, {
-        headers: { "private-token": reference.token },
+      await fetch(`${served.reference.baseUrl}/projects/${served.reference.project}/jobs?per_page=100`, {
+        headers: { "private-token": served.reference.token },
       })
     ).json()) as Array<{ id: number }>;
     const target = listed[2]?.id;
-    const proxy = await startFaultProxy(reference.baseUrl, {
+    const proxy = await startFaultProxy(served.reference.baseUrl, {
       response(response) {
         if (!response.headers.get("content-type")?.includes("json")) return;
         const body = JSON.parse(response.body) as unknown;
@@ -37,15 +27,15 @@ describe("a failure a person can act on", () => {
       },
     });
     try {
-      const json = join(dir, "report.json");
-      const junit = join(dir, "report.xml");
+      const json = join(served.dir, "report.json");
+      const junit = join(served.dir, "report.xml");
       const out: string[] = [];
       const code = await main(
         [
           "--base-url",
           proxy.baseUrl,
           "--project",
-          reference.project,
+          served.reference.project,
           "--only",
           "listProjectJobs,getJob",
           "--json",
@@ -53,17 +43,17 @@ describe("a failure a person can act on", () => {
           "--junit",
           junit,
         ],
-        { out: (t) => out.push(t), err: (t) => out.push(t), env: { GITLAB_TOKEN: reference.token } },
+        { out: (t) => out.push(t), err: (t) => out.push(t), env: { GITLAB_TOKEN: served.reference.token } },
       );
       expect(code).toBe(exitCodes.failed);
       const printed = out.join("");
-      expect(printed).not.toContain(reference.token);
+      expect(printed).not.toContain(served.reference.token);
       // The value, its path, the item that holds it (not item 0), the rule, and a curl that reproduces it.
       expect(printed).toContain(
         `value:    /2/allow_failure = "false" in item 2 (id ${target}): must be boolean`,
       );
       expect(printed).toContain(
-        `curl:     curl --silent --show-error --include --globoff --header "private-token: \${GITLAB_TOKEN}" "${proxy.baseUrl}/projects/${reference.project}/jobs?per_page=100"`,
+        `curl:     curl --silent --show-error --include --globoff --header "private-token: \${GITLAB_TOKEN}" "${proxy.baseUrl}/projects/${served.reference.project}/jobs?per_page=100"`,
       );
       expect(printed).toContain("rule:     the spec's listProjectJobs response for status 200");
       // Explained once: later checks with the same cause only name the first.
@@ -91,7 +81,7 @@ describe("a failure a person can act on", () => {
       expect(xml).toContain(`/2/allow_failure = "false" in item 2 (id ${target}): must be boolean`);
       expect(xml).toContain("curl --silent");
       expect(xml).toContain("rule:     the spec's listProjectJobs response for status 200");
-      expect(xml).not.toContain(reference.token);
+      expect(xml).not.toContain(served.reference.token);
     } finally {
       await proxy.close();
     }

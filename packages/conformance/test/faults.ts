@@ -963,6 +963,13 @@ faultCases.push(
   },
 );
 
+/** The fault case of that name, made afresh (a test of one named fault). */
+export function knownFault(name: string): Fault {
+  const found = faultCases.find((f) => f.name === name);
+  if (!found) throw new Error(`no fault named ${name}`);
+  return found.make("");
+}
+
 export const toleratedCases: ToleratedCase[] = [
   {
     name: "job tokens of 2022",

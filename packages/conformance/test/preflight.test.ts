@@ -1,17 +1,16 @@
 import { once } from "node:events";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DEMO_TOKENS } from "@jobs-api/server";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { CheckContext, CheckSkipped } from "../src/context.js";
 import { Http } from "../src/http.js";
 import { checks, exitCodes, main, type Report, SpecValidator } from "../src/index.js";
 import { startFaultProxy } from "./fault-proxy.js";
 import { faultCases } from "./faults.js";
-import { type Reference, startReference } from "./reference.js";
+import { referenceForAll } from "./reference.js";
 
 interface Run {
   code: number;
@@ -109,19 +108,10 @@ describe("options", () => {
 });
 
 describe("preflight and options against the reference server", () => {
-  let reference: Reference;
-  let dir: string;
-  beforeAll(async () => {
-    reference = await startReference();
-    dir = await mkdtemp(join(tmpdir(), "conformance-preflight-"));
-  });
-  afterAll(async () => {
-    await reference?.close();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  const served = referenceForAll("conformance-preflight-");
 
-  const base = () => ["--base-url", reference.baseUrl, "--project", reference.project];
-  const jobsUrl = () => `${reference.baseUrl}/projects/${reference.project}/jobs?per_page=1`;
+  const base = () => ["--base-url", served.reference.baseUrl, "--project", served.reference.project];
+  const jobsUrl = () => `${served.reference.baseUrl}/projects/${served.reference.project}/jobs?per_page=1`;
 
   it("says a static file server is not a GitLab API", async () => {
     const html = await serve((res) => {
@@ -153,7 +143,7 @@ describe("preflight and options against the reference server", () => {
     const result = await run(base(), { GITLAB_TOKEN: DEMO_TOKENS.guest });
     expect(result.code).toBe(exitCodes.usage);
     expect(result.err).toBe(
-      `jobs-api-conformance: the token's role in project ${reference.project} cannot read its jobs (the suite needs Reporter or more): GET ${jobsUrl()} answered 403 (application/json) {"message":"403 Forbidden"}\n`,
+      `jobs-api-conformance: the token's role in project ${served.reference.project} cannot read its jobs (the suite needs Reporter or more): GET ${jobsUrl()} answered 403 (application/json) {"message":"403 Forbidden"}\n`,
     );
   });
 
@@ -167,14 +157,14 @@ describe("preflight and options against the reference server", () => {
     expect(destructive.code).toBe(exitCodes.usage);
     expect(destructive.err).toMatch(
       new RegExp(
-        `^jobs-api-conformance: --destructive needs the Developer role in project ${reference.project}: canceling finished job (\\d+) \\(which changes nothing\\) was forbidden: POST ${reference.baseUrl}/projects/${reference.project}/jobs/\\1/cancel answered 403 \\(application/json\\) \\{"message":"403 Forbidden"\\}\\n$`,
+        `^jobs-api-conformance: --destructive needs the Developer role in project ${served.reference.project}: canceling finished job (\\d+) \\(which changes nothing\\) was forbidden: POST ${served.reference.baseUrl}/projects/${served.reference.project}/jobs/\\1/cancel answered 403 \\(application/json\\) \\{"message":"403 Forbidden"\\}\\n$`,
       ),
     );
   });
 
   it("reads the role from GitLab's project permissions when the server has them", async () => {
     const withPermissions: typeof fetch = async (input, init) => {
-      if (String(input) === `${reference.baseUrl}/projects/${reference.project}`) {
+      if (String(input) === `${served.reference.baseUrl}/projects/${served.reference.project}`) {
         return Response.json({
           id: 1,
           permissions: { project_access: { access_level: 20 }, group_access: null },
@@ -184,12 +174,12 @@ describe("preflight and options against the reference server", () => {
     };
     const result = await run(
       [...base(), "--destructive"],
-      { GITLAB_TOKEN: reference.token },
+      { GITLAB_TOKEN: served.reference.token },
       withPermissions,
     );
     expect(result.code).toBe(exitCodes.usage);
     expect(result.err).toBe(
-      `jobs-api-conformance: --destructive needs the Developer role in project ${reference.project}; the token has Reporter (access level 20, GET /projects/${reference.project} permissions)\n`,
+      `jobs-api-conformance: --destructive needs the Developer role in project ${served.reference.project}; the token has Reporter (access level 20, GET /projects/${served.reference.project} permissions)\n`,
     );
   });
 
@@ -198,18 +188,20 @@ describe("preflight and options against the reference server", () => {
       ["999999", "999999"],
       ["no/such", "no%2Fsuch"],
     ] as const) {
-      const result = await run(["--base-url", reference.baseUrl, "--project", given], {
-        GITLAB_TOKEN: reference.token,
+      const result = await run(["--base-url", served.reference.baseUrl, "--project", given], {
+        GITLAB_TOKEN: served.reference.token,
       });
       expect(result.code).toBe(exitCodes.usage);
       expect(result.err).toBe(
-        `jobs-api-conformance: project ${given} was not found, or the token cannot see it: GET ${reference.baseUrl}/projects/${shown}/jobs?per_page=1 answered 404 (application/json) {"message":"404 Project Not Found"}\n`,
+        `jobs-api-conformance: project ${given} was not found, or the token cannot see it: GET ${served.reference.baseUrl}/projects/${shown}/jobs?per_page=1 answered 404 (application/json) {"message":"404 Project Not Found"}\n`,
       );
     }
   });
 
   it("asks for a project when neither --project nor a job token names one", async () => {
-    const result = await run(["--base-url", reference.baseUrl], { GITLAB_TOKEN: reference.token });
+    const result = await run(["--base-url", served.reference.baseUrl], {
+      GITLAB_TOKEN: served.reference.token,
+    });
     expect(result.code).toBe(exitCodes.usage);
     expect(result.err).toBe(
       "jobs-api-conformance: no project: give --project <id or path> (or a --job-token, whose job names one)\n",
@@ -217,11 +209,15 @@ describe("preflight and options against the reference server", () => {
   });
 
   it("says a base URL that is not the API root has no Jobs API, rather than blaming the project or the job token", async () => {
-    const origin = new URL(reference.baseUrl).origin;
+    const origin = new URL(served.reference.baseUrl).origin;
     for (const [baseUrl, env, path] of [
-      [`${origin}/api/v3`, { GITLAB_TOKEN: reference.token }, "/projects/1/jobs?per_page=1"],
-      [origin, { GITLAB_TOKEN: reference.token }, "/projects/1/jobs?per_page=1"],
-      [`${origin}/api/v3`, { GITLAB_TOKEN: reference.token, GITLAB_JOB_TOKEN: reference.jobToken }, "/job"],
+      [`${origin}/api/v3`, { GITLAB_TOKEN: served.reference.token }, "/projects/1/jobs?per_page=1"],
+      [origin, { GITLAB_TOKEN: served.reference.token }, "/projects/1/jobs?per_page=1"],
+      [
+        `${origin}/api/v3`,
+        { GITLAB_TOKEN: served.reference.token, GITLAB_JOB_TOKEN: served.reference.jobToken },
+        "/job",
+      ],
     ] as const) {
       const result = await run(["--base-url", baseUrl, "--project", "1"], { ...env });
       expect(result.code).toBe(exitCodes.usage);
@@ -233,12 +229,12 @@ describe("preflight and options against the reference server", () => {
 
   it("says the job token was refused", async () => {
     const result = await run([...base(), "--job-token-env", "CI_JOB_TOKEN"], {
-      GITLAB_TOKEN: reference.token,
+      GITLAB_TOKEN: served.reference.token,
       CI_JOB_TOKEN: "glcbt-wrong",
     });
     expect(result.code).toBe(exitCodes.usage);
     expect(result.err).toBe(
-      `jobs-api-conformance: the job token was refused (it must be the CI_JOB_TOKEN of a job that is still running): GET ${reference.baseUrl}/job answered 401 (application/json) {"message":"401 Unauthorized"}\n`,
+      `jobs-api-conformance: the job token was refused (it must be the CI_JOB_TOKEN of a job that is still running): GET ${served.reference.baseUrl}/job answered 401 (application/json) {"message":"401 Unauthorized"}\n`,
     );
   });
 
@@ -256,7 +252,7 @@ describe("preflight and options against the reference server", () => {
         "--header",
         "X-Proxy-Auth: let me in",
       ],
-      { GITLAB_TOKEN: reference.token, GITLAB_JOB_TOKEN: reference.jobToken },
+      { GITLAB_TOKEN: served.reference.token, GITLAB_JOB_TOKEN: served.reference.jobToken },
       recording,
     );
     expect(result.code).toBe(exitCodes.passed);
@@ -268,12 +264,21 @@ describe("preflight and options against the reference server", () => {
   it("stops after --max-failures failed checks and says so", async () => {
     const fault = faultCases.find((f) => f.name === "wrong order");
     if (!fault) throw new Error("the wrong-order fault is missing");
-    const proxy = await startFaultProxy(reference.baseUrl, fault.make(reference.token));
+    const proxy = await startFaultProxy(served.reference.baseUrl, fault.make(served.reference.token));
     try {
-      const json = join(dir, "stopped.json");
+      const json = join(served.dir, "stopped.json");
       const result = await run(
-        ["--base-url", proxy.baseUrl, "--project", reference.project, "--max-failures", "1", "--json", json],
-        { GITLAB_TOKEN: reference.token },
+        [
+          "--base-url",
+          proxy.baseUrl,
+          "--project",
+          served.reference.project,
+          "--max-failures",
+          "1",
+          "--json",
+          json,
+        ],
+        { GITLAB_TOKEN: served.reference.token },
       );
       expect(result.code).toBe(exitCodes.failed);
       const report = JSON.parse(await readFile(json, "utf8")) as Report;
@@ -299,7 +304,7 @@ describe("preflight and options against the reference server", () => {
     };
     const reasons: string[] = [];
     for (const destructive of [false, true]) {
-      const http = new Http({ baseUrl: reference.baseUrl, secrets: [] });
+      const http = new Http({ baseUrl: served.reference.baseUrl, secrets: [] });
       const ctx = new CheckContext(
         http,
         SpecValidator.load(),

@@ -4,10 +4,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { type Fault, type Proxy as FaultProxy, startFaultProxy } from "./fault-proxy.js";
-import { faultCases } from "./faults.js";
-import { type Reference, startReference } from "./reference.js";
+import { describe, expect, it } from "vitest";
+import type { Fault } from "./fault-proxy.js";
+import { knownFault } from "./faults.js";
+import { type Reference, referencePerTest } from "./reference.js";
 
 /**
  * The Arazzo workflows of openapi/workflows, run by the command their README documents (Redocly's
@@ -116,12 +116,6 @@ function actionIgnored(action: "cancel" | "play", status: number): Fault {
   };
 }
 
-function knownFault(name: string): Fault {
-  const found = faultCases.find((f) => f.name === name);
-  if (!found) throw new Error(`no fault named ${name}`);
-  return found.make("");
-}
-
 describe("the job lifecycle workflows (Arazzo)", () => {
   it("lint clean with the project's Redocly config", async () => {
     const { stdout, stderr } = await run(redocly, ["lint", workflowsFile], {
@@ -133,20 +127,12 @@ describe("the job lifecycle workflows (Arazzo)", () => {
 });
 
 describe("the job lifecycle workflows (Arazzo), run by redocly respect", () => {
-  let reference: Reference;
-  let proxy: FaultProxy | undefined;
-  beforeEach(async () => {
-    reference = await startReference();
-  });
-  afterEach(async () => {
-    await proxy?.close();
-    proxy = undefined;
-    await reference.close();
-  });
+  const served = referencePerTest();
 
   it(
     "pass against the reference server",
     async () => {
+      const { reference } = served;
       const outcome = await respect(reference.baseUrl, reference);
       expect(outcome.failedSteps).toEqual([]);
       expect(outcome.workflows).toEqual({
@@ -200,8 +186,8 @@ describe("the job lifecycle workflows (Arazzo), run by redocly respect", () => {
     it(
       `fail ${c.workflow} at ${c.step} through the fault "${c.fault}"`,
       async () => {
-        proxy = await startFaultProxy(reference.baseUrl, c.make());
-        const outcome = await respect(proxy.baseUrl, reference, `-w ${c.workflow}`);
+        const proxy = await served.behindFault(c.make());
+        const outcome = await respect(proxy.baseUrl, served.reference, `-w ${c.workflow}`);
         expect(outcome.exitCode).toBe(1);
         expect(outcome.workflows).toEqual({ [c.workflow]: "error" });
         expect(outcome.failedSteps).toHaveLength(1);

@@ -1,49 +1,15 @@
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import ts from "typescript";
 import { describe, expect, it, vi } from "vitest";
+import { tsBlocks, typeCheckerFor } from "../../../test-support/readme-code.js";
 
 const packageDir = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const rootDir = resolve(packageDir, "../..");
 const readme = readFileSync(join(packageDir, "README.md"), "utf8");
-const blocks = [...readme.matchAll(/^```ts\n([\s\S]*?)^```$/gm)].map(([, code = ""]) => code);
+const blocks = tsBlocks(readme);
 
-/**
- * Type-checks code blocks as modules of a project depending on the packages: `@jobs-api/runner` maps to
- * this package's source, the others resolve as for the tests.
- */
-function typeCheck(code: string[]): string[] {
-  const config = ts.readConfigFile(join(rootDir, "tsconfig.base.json"), ts.sys.readFile);
-  const { options } = ts.parseJsonConfigFileContent(config.config, ts.sys, rootDir);
-  const compilerOptions: ts.CompilerOptions = {
-    ...options,
-    noEmit: true,
-    composite: false,
-    declaration: false,
-    declarationMap: false,
-    types: ["node"],
-    paths: { "@jobs-api/runner": [join(packageDir, "src/index.ts")] },
-  };
-  const virtual = new Map(code.map((text, i) => [join(packageDir, "test", `readme-block-${i}.ts`), text]));
-  const host = ts.createCompilerHost(compilerOptions);
-  const { fileExists, readFile, getSourceFile } = host;
-  host.fileExists = (file) => virtual.has(file) || fileExists.call(host, file);
-  host.readFile = (file) => virtual.get(file) ?? readFile.call(host, file);
-  host.getSourceFile = (file, language, ...rest) => {
-    const text = virtual.get(file);
-    return text === undefined
-      ? getSourceFile.call(host, file, language, ...rest)
-      : ts.createSourceFile(file, text, language, true);
-  };
-  const program = ts.createProgram([...virtual.keys()], compilerOptions, host);
-  return ts.getPreEmitDiagnostics(program).map((d) => {
-    const where = d.file
-      ? `${d.file.fileName}:${d.file.getLineAndCharacterOfPosition(d.start ?? 0).line + 1}`
-      : "";
-    return `${where} ${ts.flattenDiagnosticMessageText(d.messageText, "\n")}`;
-  });
-}
+/** Code blocks type-checked as modules of a project depending on `@jobs-api/runner` (this package's source). */
+const typeCheck = typeCheckerFor(packageDir, "@jobs-api/runner");
 
 describe("packages/runner/README.md", () => {
   it("has code blocks that type-check", () => {

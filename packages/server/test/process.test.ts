@@ -1,5 +1,3 @@
-import { spawn } from "node:child_process";
-import { once } from "node:events";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
@@ -7,7 +5,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDemoDataDir, DEMO_TOKENS, openPglite, openPostgres } from "../src/index.js";
 import { createEmptyPostgresDatabase, postgresUrl } from "./helpers/db.js";
-import { buildServer, type CliProcess, cliPath, startCli } from "./helpers/process.js";
+import { buildServer, type CliProcess, runCliToEnd, startCli } from "./helpers/process.js";
 import { seededRandom } from "./helpers/random.js";
 import { verifyWrites as verify, type Write } from "./helpers/writes.js";
 
@@ -134,22 +132,9 @@ describe("SIGKILL in the middle of a stream of changes, then restart", () => {
   });
 });
 
-/** Runs the CLI to its end: exit code and what it wrote on stderr. */
-async function runCli(
-  args: string[],
-  env: Record<string, string>,
-): Promise<{ code: number | null; stderr: string }> {
-  const child = spawn(process.execPath, [cliPath, ...args], {
-    env: { ...process.env, PORT: "0", ...env },
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  let stderr = "";
-  child.stderr.on("data", (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const [code] = (await once(child, "exit")) as [number | null];
-  return { code, stderr };
-}
+/** Runs the CLI to its end on a free port: exit code and what it wrote on stderr. */
+const runCli = (args: string[], env: Record<string, string>) =>
+  runCliToEnd(args, { ...process.env, PORT: "0", ...env });
 
 describe("configuration checked before any work", () => {
   it("refuses each bad configuration with exit 2 and one line saying what is expected", async () => {

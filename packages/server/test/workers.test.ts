@@ -1,10 +1,8 @@
-import { spawn } from "node:child_process";
-import { once } from "node:events";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEMO_IDS, DEMO_TOKENS } from "../src/index.js";
 import { laterWorkerArgs } from "../src/workers.js";
 import { createEmptyPostgresDatabase, postgresUrl } from "./helpers/db.js";
-import { buildServer, cliPath, startCli } from "./helpers/process.js";
+import { buildServer, runCliToEnd, startCli } from "./helpers/process.js";
 
 beforeAll(() => buildServer());
 
@@ -13,18 +11,10 @@ afterAll(async () => {
   for (const step of cleanup.reverse()) await step();
 });
 
-async function runCli(args: string[], env: Record<string, string> = {}) {
+/** Runs the CLI to its end on a free port, without the environment's DATABASE_URL. */
+function runCli(args: string[], env: Record<string, string> = {}) {
   const { DATABASE_URL: _ignored, ...inherited } = process.env;
-  const child = spawn(process.execPath, [cliPath, "--port", "0", ...args], {
-    env: { ...inherited, ...env },
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  let stderr = "";
-  child.stderr.on("data", (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const [code] = (await once(child, "exit")) as [number | null];
-  return { code, stderr };
+  return runCliToEnd(["--port", "0", ...args], { ...inherited, ...env });
 }
 
 describe("--workers", () => {

@@ -3,7 +3,7 @@
  * list, its pagination headers and links, and check bodies each list runs against its own target.
  */
 import { parseLinkHeader } from "@jobs-api/client";
-import type { JobStatus } from "@jobs-api/types";
+import type { Job, JobStatus } from "@jobs-api/types";
 import type { CheckContext, OpExchange } from "../context.js";
 import { differences, sameJson, sameReads, withoutClock } from "../context.js";
 import type { Query } from "../http.js";
@@ -320,16 +320,15 @@ function time(value: unknown): number | undefined {
 /** GitLab's timestamps come from more than one clock (Rails, the database): a second's slack. */
 const slackSeconds = 1;
 
-interface Timed extends Listed {
-  created_at: string;
-  started_at: string | null;
-  finished_at: string | null;
-  erased_at?: string | null;
-  duration: number | null;
-  queued_duration: number | null;
-  artifacts_file?: unknown;
-  queued_at?: unknown;
-}
+/**
+ * A listed job's clock fields, as the spec types them; `queued_at` is not in the spec (a newer GitLab sends it)
+ * and `artifacts_file` is looked at only for being there.
+ */
+type Timed = Listed &
+  Pick<Job, "created_at" | "started_at" | "finished_at" | "erased_at" | "duration" | "queued_duration"> & {
+    artifacts_file?: unknown;
+    queued_at?: unknown;
+  };
 
 /**
  * How `duration` and `queued_duration` contradict the timestamps (GitLab: `calculate_duration(start,

@@ -1,7 +1,18 @@
 /** Checks of playJob: a manual job starts, any other is refused. Destructive. */
-import type { CheckContext } from "../context.js";
+import type { CheckContext, OpExchange } from "../context.js";
 import { expectStoredStatus, inProgress, jobTokenRefused } from "./action-helpers.js";
 import { type CheckDefinition, unknownJobCheck } from "./helpers.js";
+
+/** A play that started the job: 200 with the same job, pending. */
+function expectPlayed(ctx: CheckContext, exchange: OpExchange<"playJob">, jobId: number): void {
+  const played = ctx.ok(exchange, 200);
+  ctx.expect(
+    played.id === jobId && played.status === "pending",
+    `job ${played.id}, status ${played.status}`,
+    `job ${jobId}, status pending`,
+    exchange,
+  );
+}
 
 export const playJobChecks: CheckDefinition[] = [
   {
@@ -11,13 +22,7 @@ export const playJobChecks: CheckDefinition[] = [
     async run(ctx: CheckContext) {
       const job = ctx.claim(["manual"]);
       const exchange = await ctx.call("playJob", { params: { job_id: job.id } });
-      const played = ctx.ok(exchange, 200);
-      ctx.expect(
-        played.id === job.id && played.status === "pending",
-        `job ${played.id}, status ${played.status}`,
-        `job ${job.id}, status pending`,
-        exchange,
-      );
+      expectPlayed(ctx, exchange, job.id);
       await expectStoredStatus(ctx, job.id, "pending");
     },
   },
@@ -45,13 +50,7 @@ export const playJobChecks: CheckDefinition[] = [
         params: { job_id: job.id },
         extra: { rawBody: { contentType: "application/x-www-form-urlencoded", text: "" } },
       });
-      const played = ctx.ok(exchange, 200);
-      ctx.expect(
-        played.id === job.id && played.status === "pending",
-        `job ${played.id}, status ${played.status}`,
-        `job ${job.id}, status pending`,
-        exchange,
-      );
+      expectPlayed(ctx, exchange, job.id);
     },
   },
   unknownJobCheck("playJob", { destructive: true }),

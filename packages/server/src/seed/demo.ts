@@ -4,7 +4,7 @@ import {
   existingData,
   insertFixtures,
   readFixtures,
-  SEED_LOCK,
+  underSeedLock,
 } from "../fixtures/load.js";
 import { digestToken } from "../store/auth.js";
 
@@ -76,8 +76,7 @@ export interface SeedOptions {
  */
 export async function seedDemo(db: Database, options: SeedOptions = {}): Promise<boolean> {
   const maintainerToken = options.maintainerToken ?? DEMO_TOKENS.maintainer;
-  return db.transaction(async (tx) => {
-    await tx.query("SELECT pg_advisory_xact_lock($1)", [SEED_LOCK]);
+  return underSeedLock(db, async (tx) => {
     if (await existingData(tx)) {
       await tx.query("UPDATE access_tokens SET token_digest = $1 WHERE name = $2", [
         digestToken(maintainerToken),

@@ -14,6 +14,20 @@ export function buildServer(): void {
   });
 }
 
+/** Runs `jobs-api-server` to its end with exactly `env`: the exit code and what it wrote on stderr. */
+export async function runCliToEnd(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, [cliPath, ...args], { env, stdio: ["ignore", "ignore", "pipe"] });
+  let stderr = "";
+  child.stderr.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const [code] = (await once(child, "exit")) as [number | null];
+  return { code, stderr };
+}
+
 export interface CliProcess {
   child: ChildProcess;
   /** `http://127.0.0.1:<port>` */

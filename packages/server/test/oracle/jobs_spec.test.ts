@@ -16,12 +16,13 @@
 
 import { describe, expect, it } from "vitest";
 import { type Database, type DemoServer, store } from "../../src/index.js";
-import { call, serveForFile } from "../helpers/server.js";
+import { serveForFile } from "../helpers/server.js";
 import {
   type Answer,
   ARTIFACTS_AND_TRACE,
   addArtifactsAndTrace,
   addTraceRecordWithoutFile,
+  expectArtifactsAndTrace,
   expectHeaders,
   expectLikeTime,
   FINISHED,
@@ -38,6 +39,7 @@ import {
   person,
   STARTED,
   UNAUTHORIZED,
+  userRequests,
 } from "./world.js";
 
 let db: Database;
@@ -49,11 +51,7 @@ serveForFile((d, s) => {
 
 const F = "jobs_spec.rb";
 
-const url = (path: string) => `${server.api}${path}`;
-const get = (path: string, token?: string, headers: Record<string, string> = {}) =>
-  call(url(path), { ...(token ? { token } : {}), headers });
-const post = (path: string, token?: string, body?: unknown) =>
-  call(url(path), { method: "POST", ...(token ? { token } : {}), ...(body ? { json: body } : {}) });
+const { get, post } = userRequests(() => server.api);
 
 interface Expected {
   id: number;
@@ -142,22 +140,6 @@ async function expectPipelineData(job: Record<string, unknown>, p: OracleProject
   expect(pipeline.ref).toBe(p.ref);
   expect(pipeline.sha).toBe(p.sha);
   expect(pipeline.status).toBe(await pipelineStatus(p.pipelineId));
-}
-
-/** The shared example "a job with artifacts and trace" for one job of an answer. */
-function expectArtifactsAndTrace(job: Record<string, unknown> | undefined): void {
-  expect(job).toBeDefined();
-  const archive = ARTIFACTS_AND_TRACE[0];
-  expect(job?.artifacts_file).toEqual({ filename: archive.filename, size: archive.size });
-  const artifacts = job?.artifacts as Record<string, unknown>[];
-  expect(artifacts).toHaveLength(ARTIFACTS_AND_TRACE.length);
-  for (const artifact of artifacts) {
-    const stored = ARTIFACTS_AND_TRACE.find((a) => a.file_type === artifact.file_type);
-    expect(stored, String(artifact.file_type)).toBeDefined();
-    expect(artifact.size).toBe(stored?.size);
-    expect(artifact.filename).toBe(stored?.filename);
-    expect(artifact.file_format).toBe(stored?.file_format);
-  }
 }
 
 async function jobStatus(jobId: number): Promise<string> {

@@ -37,19 +37,25 @@ const log = async (id: number) =>
   (await db.query<{ content: string }>("SELECT content FROM job_traces WHERE job_id = $1", [id]))[0]
     ?.content ?? "";
 
-/** `:ci_build, :running, :trace_live` of the runner, then the spec's `initial_patch_the_trace`. */
+/** `:ci_build, :running, :trace_live` of the runner: a job it picked, whose stored log is `BUILD TRACE`. */
+async function liveTraceJob(): Promise<{ p: OracleProject; id: number; token: string }> {
+  const p = await oracleProject(db);
+  const runner = await oracleRunner(db);
+  const job = await pickedJob(db, server.api, p, runner);
+  await store.setTrace(db, job.id, "BUILD TRACE");
+  return { p, ...job };
+}
+
+/** {@link liveTraceJob}, then the spec's `initial_patch_the_trace`. */
 async function tracedJob(): Promise<{
   p: OracleProject;
   id: number;
   token: string;
   initial: Awaited<ReturnType<typeof patchTrace>>;
 }> {
-  const p = await oracleProject(db);
-  const runner = await oracleRunner(db);
-  const job = await pickedJob(db, server.api, p, runner);
-  await store.setTrace(db, job.id, "BUILD TRACE");
+  const job = await liveTraceJob();
   const initial = await patchTrace(job.id, " appended", { "JOB-TOKEN": job.token, "Content-Range": "11-20" });
-  return { p, ...job, initial };
+  return { ...job, initial };
 }
 
 /** The spec's `patch_the_trace`: the next piece, at the log's end. */
@@ -148,10 +154,7 @@ describe(C, () => {
   });
 
   it(`${C} › when content-range start is too big › gets 416 error response with range headers`, async () => {
-    const p = await oracleProject(db);
-    const runner = await oracleRunner(db);
-    const job = await pickedJob(db, server.api, p, runner);
-    await store.setTrace(db, job.id, "BUILD TRACE");
+    const job = await liveTraceJob();
     const answer = await patchTrace(job.id, " appended", {
       "JOB-TOKEN": job.token,
       "Content-Range": "15-20/6",
@@ -163,10 +166,7 @@ describe(C, () => {
   });
 
   it(`${C} › when content-range start is too small › gets 416 error response with range headers`, async () => {
-    const p = await oracleProject(db);
-    const runner = await oracleRunner(db);
-    const job = await pickedJob(db, server.api, p, runner);
-    await store.setTrace(db, job.id, "BUILD TRACE");
+    const job = await liveTraceJob();
     const answer = await patchTrace(job.id, " appended", {
       "JOB-TOKEN": job.token,
       "Content-Range": "8-20/13",

@@ -9,10 +9,10 @@
 
 import { describe, expect, it } from "vitest";
 import { type Database, type DemoServer, store } from "../../src/index.js";
-import { call, serveForFile } from "../helpers/server.js";
+import { serveForFile } from "../helpers/server.js";
 import {
-  ARTIFACTS_AND_TRACE,
   addArtifactsAndTrace,
+  expectArtifactsAndTrace,
   expectHeaders,
   expectLikeTime,
   FINISHED,
@@ -26,6 +26,7 @@ import {
   PROJECT_NOT_FOUND,
   randomSha,
   STARTED,
+  userRequests,
 } from "./world.js";
 
 let db: Database;
@@ -37,7 +38,7 @@ serveForFile((d, s) => {
 
 const F = "pipelines_spec.rb";
 
-const get = (path: string, token?: string) => call(`${server.api}${path}`, token ? { token } : {});
+const { get } = userRequests(() => server.api);
 
 /** The spec's world: `user` is Maintainer of a private project with one pipeline. */
 const world = () => oracleProject(db, { userRole: "maintainer" });
@@ -110,21 +111,7 @@ describe(`${F} › GET /projects/:id/pipelines/:pipeline_id/jobs`, () => {
     const second = await store.createJob(db, { pipelineId: p.pipelineId, name: "test", status: "pending" });
     await addArtifactsAndTrace(db, second);
     const job = list(await jobsOf(p)).find((j) => j.id === second);
-    expect(job).toBeDefined();
-    const archive = ARTIFACTS_AND_TRACE[0];
-    expect(job?.artifacts_file).toEqual({ filename: archive.filename, size: archive.size });
-    const artifacts = job?.artifacts as Record<string, unknown>[];
-    expect(artifacts).toHaveLength(ARTIFACTS_AND_TRACE.length);
-    for (const artifact of artifacts) {
-      const stored = ARTIFACTS_AND_TRACE.find((a) => a.file_type === artifact.file_type);
-      expect(stored, String(artifact.file_type)).toBeDefined();
-      expect(artifact).toEqual({
-        file_type: stored?.file_type,
-        size: stored?.size,
-        filename: stored?.filename,
-        file_format: stored?.file_format,
-      });
-    }
+    expectArtifactsAndTrace(job);
   });
 
   it(`${F} › GET …/pipelines/:pipeline_id/jobs › authorized user › returns pipeline data`, async () => {

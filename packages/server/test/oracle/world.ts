@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { expect } from "vitest";
 import { type Database, store } from "../../src/index.js";
-import type { call } from "../helpers/server.js";
+import { call } from "../helpers/server.js";
 
 /**
  * Data for the oracle tests: one fresh private project per test, with the people GitLab's request specs
@@ -77,11 +77,48 @@ export async function addArtifactsAndTrace(db: Database, jobId: number): Promise
   await store.setTrace(db, jobId, "Running with gitlab-runner\n$ rspec\nJob succeeded\n");
 }
 
+/**
+ * The shared example "a job with artifacts and trace", for one job of an answer: the archive as
+ * `artifacts_file` and every record of {@link ARTIFACTS_AND_TRACE} in `artifacts`, with nothing else.
+ */
+export function expectArtifactsAndTrace(job: Record<string, unknown> | undefined): void {
+  expect(job).toBeDefined();
+  const archive = ARTIFACTS_AND_TRACE[0];
+  expect(job?.artifacts_file).toEqual({ filename: archive.filename, size: archive.size });
+  const artifacts = job?.artifacts as Record<string, unknown>[];
+  expect(artifacts).toHaveLength(ARTIFACTS_AND_TRACE.length);
+  for (const artifact of artifacts) {
+    const stored = ARTIFACTS_AND_TRACE.find((a) => a.file_type === artifact.file_type);
+    expect(stored, String(artifact.file_type)).toBeDefined();
+    expect(artifact).toEqual({
+      file_type: stored?.file_type,
+      size: stored?.size,
+      filename: stored?.filename,
+      file_format: stored?.file_format,
+    });
+  }
+}
+
 /** `:unarchived_trace_artifact`: the record of a log whose file was never stored. */
 export const addTraceRecordWithoutFile = (db: Database, jobId: number) =>
   store.addArtifacts(db, jobId, [{ file_type: "trace", size: 0, filename: "job.log", file_format: "raw" }]);
 
-export const api = (base: string, path: string) => `${base}${path}`;
+/**
+ * The spec's `get api(path, user)` and `post api(path, user)`: requests to the API at `base()` (read when the
+ * request is made, after the file's server started) with a user's token, or none for an anonymous caller.
+ */
+export function userRequests(base: () => string) {
+  return {
+    get: (path: string, token?: string, headers: Record<string, string> = {}) =>
+      call(`${base()}${path}`, { ...(token ? { token } : {}), headers }),
+    post: (path: string, token?: string, body?: unknown) =>
+      call(`${base()}${path}`, {
+        method: "POST",
+        ...(token ? { token } : {}),
+        ...(body ? { json: body } : {}),
+      }),
+  };
+}
 
 /** `be_like_time`: the same instant within a second. */
 export function expectLikeTime(actual: unknown, expected: Date): void {
