@@ -11,6 +11,7 @@ import { promisify } from "node:util";
 import { build } from "esbuild";
 import { type Browser, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
 
 /**
  * The four public packages as a user of the registry gets them: packed by `pnpm pack` (which turns the
@@ -133,17 +134,25 @@ afterAll(async () => {
 });
 
 describe("the packed packages, installed with npm outside the repository", () => {
-  it("have real versions instead of workspace: dependencies", async () => {
-    const { stdout } = await inProject("npm", ["ls", "--all", "--json"]);
-    const tree = JSON.stringify(JSON.parse(stdout));
-    expect(tree).not.toContain("workspace:");
+  it("have real versions instead of workspace: and catalog: dependencies", async () => {
     const manifest = async (name: string) =>
       JSON.parse(await readFile(join(project, "node_modules/@jobs-api", name, "package.json"), "utf8")) as {
         version: string;
         dependencies: Record<string, string>;
       };
+    const manifests = await Promise.all(PACKAGES.map(manifest));
+    const ranges = manifests.flatMap((m) => Object.values(m.dependencies));
+    expect(ranges.filter((range) => /^(workspace|catalog):/.test(range))).toEqual([]);
     const { version } = await manifest("types");
     expect((await manifest("client")).dependencies).toMatchObject({ "@jobs-api/types": version });
+    // A catalog: range becomes the catalog's range.
+    const { catalog } = parse(await readFile(join(rootDir, "pnpm-workspace.yaml"), "utf8")) as {
+      catalog: Record<string, string>;
+    };
+    expect((await manifest("server")).dependencies).toMatchObject({
+      "@jobs-api/types": version,
+      express: catalog.express,
+    });
   });
 
   it("serve the client and the types from Node ESM against the installed server (npx jobs-api-server)", async () => {
