@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 /**
  * The changesets configuration, tried on a copy of the workspace's manifests: one changeset for one package
- * releases the four public packages together, with one version and a changelog each, and leaves the
+ * releases the public packages together, with one version and a changelog each, and leaves the
  * workspace: ranges (pnpm publish turns them into versions) and the private bench alone.
  */
 
@@ -57,7 +57,7 @@ describe("changesets", () => {
     );
   });
 
-  it("releases the four packages together from a changeset of one", async () => {
+  it("releases the public packages together from a changeset of one", async () => {
     await writeFile(
       join(copy, ".changeset/client-change.md"),
       '---\n"@jobs-api/client": minor\n---\n\nA change of the client.\n',
@@ -68,7 +68,7 @@ describe("changesets", () => {
     });
     const [major, minor] = (before.version ?? "").split(".").map(Number);
     const next = `${major}.${(minor ?? 0) + 1}.0`;
-    for (const name of ["types", "client", "server", "conformance"]) {
+    for (const name of ["types", "client", "server", "conformance", "runner"]) {
       const after = await manifest(copy, join("packages", name));
       expect(after.version, name).toBe(next);
       const internal = Object.entries(after.dependencies ?? {}).filter(([dep]) =>

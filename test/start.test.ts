@@ -36,7 +36,7 @@ async function start(command: string, args: string[]): Promise<Started> {
     cwd: rootDir,
     detached: true,
     stdio: ["pipe", "pipe", "pipe"],
-    env: { ...process.env, PORT: "0", LOG_LEVEL: "info" },
+    env: { ...process.env, PORT: "0", LOG_LEVEL: "info", LOG_FORMAT: "json" },
   });
   let text = "";
   const exited = once(child, "exit").then(([code]) => {
@@ -82,9 +82,13 @@ describe("pnpm start", () => {
   it("node scripts/start.mjs: Ctrl-C in a terminal stops it quietly with exit 0", async () => {
     const data = join(dir, "node");
     // script(1) gives it a pseudo-terminal; ^C written to the terminal is the terminal's SIGINT.
-    const started = await start("script", ["-qec", `node scripts/start.mjs --data-dir ${data}`, "/dev/null"]);
+    const started = await start("script", [
+      "-qec",
+      `exec node scripts/start.mjs --data-dir ${data}`,
+      "/dev/null",
+    ]);
     const code = await stopWith(started, () => started.child.stdin?.write("\x03"));
-    expect(code).toBe(0);
+    expect(code, started.output()).toBe(0);
     const lines = started.output().split(/\r?\n/);
     expect(lines.filter((line) => /error|ELIFECYCLE|failed/i.test(line))).toEqual([]);
     expect(started.output()).toMatch(/"signal":"SIGINT","msg":"shutting down"/);

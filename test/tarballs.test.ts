@@ -14,19 +14,20 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 
 /**
- * The four public packages as a user of the registry gets them: packed by `pnpm pack` (which turns the
+ * The public packages as a user of the registry gets them: packed by `pnpm pack` (which turns the
  * `workspace:*` dependencies into versions), installed by npm into a project outside this repository, and
- * used from there only (Node ESM, `tsc`, a browser bundle, the two command-line programs). Every run packs
+ * used from there only (Node ESM, `tsc`, a browser bundle, the command-line programs). Every run packs
  * and installs afresh; npm's cache of registry packages is used (`--prefer-offline`), which holds no file of
  * these packages.
  */
 
 const run = promisify(execFile);
 const rootDir = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const PACKAGES = ["types", "client", "server", "conformance"];
+const PACKAGES = ["types", "client", "server", "conformance", "runner"];
 const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const MAINTAINER_TOKEN = "glpat-demo-maintainer-token";
 const JOB_TOKEN = "glcbt-demo-running-job-token";
+const RUNNER_TOKEN = "glrt-demo-runner-token";
 
 /**
  * What a user's code does with the client, run by Node and, bundled, by Chromium: a job, every page of a
@@ -248,6 +249,22 @@ describe("the packed packages, installed with npm outside the repository", () =>
     );
     expect(stdout).not.toContain("FAIL");
     expect(stdout).toMatch(/^\d+ checks against .* in [\d.]+ s$/m);
+  });
+
+  // Last: it runs the demo's pending jobs, which the tests above do not read.
+  it("run jobs-api-runner (npx): it takes the demo's pending jobs and finishes them", async () => {
+    const pending = async () => {
+      const answer = await fetch(`${api}/projects/foo%2Fbar/jobs?scope[]=pending`, {
+        headers: { "PRIVATE-TOKEN": MAINTAINER_TOKEN },
+      });
+      expect(answer.status).toBe(200);
+      return ((await answer.json()) as unknown[]).length;
+    };
+    expect(await pending()).toBeGreaterThan(0);
+    await inProject("npx", ["jobs-api-runner", "--url", new URL(api).origin, "--once", "--speed", "1000"], {
+      JOBS_API_RUNNER_TOKEN: RUNNER_TOKEN,
+    });
+    expect(await pending()).toBe(0);
   });
 });
 
