@@ -26,3 +26,15 @@ eval "$(scripts/test-postgres.sh start)"
 trap 'scripts/test-postgres.sh stop "$JOBS_API_TEST_PGDATA"' EXIT
 
 pnpm test
+
+# Node 22 and 24 too (package.json's engines: Node 20.19 or later), from the npm registry's `node` package: the
+# spec pipeline, and the tests that run the code rather than type-check it, the packed tarballs included.
+for major in 22 24; do
+  node_bin=$(npx -y "node@${major}" -p process.execPath)
+  echo "Node $("$node_bin" --version): spec check, server app, client and conformance against the server, packed tarballs"
+  PATH="$(dirname "$node_bin"):$PATH" node scripts/spec.mjs check
+  PATH="$(dirname "$node_bin"):$PATH" node node_modules/vitest/vitest.mjs run \
+    packages/server/test/app.test.ts packages/client/test/integration.test.ts \
+    packages/conformance/test/reference.test.ts test/tarballs.test.ts \
+    --outputFile.junit="test-results/junit-node${major}.xml"
+done
