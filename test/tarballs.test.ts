@@ -161,7 +161,8 @@ describe("the packed packages, installed with npm outside the repository", () =>
       "--input-type=module",
       "-e",
       `import { scenario } from "./scenario.mjs";
-       import { operationTable, specPath } from "@jobs-api/types";
+       import { operationTable } from "@jobs-api/types";
+       import { specPath } from "@jobs-api/types/files";
        import { existsSync } from "node:fs";
        const result = await scenario(...process.argv.slice(1));
        console.log(JSON.stringify({ ...result, path: operationTable.getJob.path, spec: existsSync(specPath) }));`,

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
-import { RUNNER_TAG, specPath } from "@jobs-api/types";
+import { RUNNER_TAG } from "@jobs-api/types";
+import { specPath } from "@jobs-api/types/files";
 import { describe, expect, it } from "vitest";
 import { typeCheck } from "./typecheck.js";
 

@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { docsPath } from "@jobs-api/types";
+import { docsPath } from "@jobs-api/types/files";
 import { describe, expect, it } from "vitest";
 import { HttpError } from "../src/errors.js";
 import { type Database, DEMO_TOKENS, type DemoServer, startDemoServer } from "../src/index.js";

@@ -1,7 +1,8 @@
 import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { promisify } from "node:util";
-import { RUNNER_TAG, specPath } from "@jobs-api/types";
+import { RUNNER_TAG } from "@jobs-api/types";
+import { specPath } from "@jobs-api/types/files";
 import { describe, expect, it } from "vitest";
 import { DEMO_TOKENS, type DemoServer, startDemoServer } from "../src/index.js";
 import { serveForFile } from "./helpers/server.js";

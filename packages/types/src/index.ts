@@ -1,4 +1,3 @@
-import { fileURLToPath } from "node:url";
 import type { operationTable } from "./generated/operations.js";
 import type { operations } from "./generated/schema.js";
 
@@ -34,13 +33,3 @@ export type RunnerOperationId = {
 
 /** The Jobs API proper: every operation but the runner protocol's (the methods of `@jobs-api/client`). */
 export type JobsApiOperationId = Exclude<OperationId, RunnerOperationId>;
-
-/** Absolute path of the bundled spec (JSON), the single input of every generator and validator. */
-export const specPath: string = fileURLToPath(new URL("../spec/openapi.json", import.meta.url));
-/** Absolute path of the bundled spec (YAML). */
-export const specYamlPath: string = fileURLToPath(new URL("../spec/openapi.yaml", import.meta.url));
-/**
- * Absolute path of the API docs page, built by `pnpm generate` in the repository. The published package does
- * not carry it (2.6 MB, which every client install would download): `@jobs-api/server` ships its own copy.
- */
-export const docsPath: string = fileURLToPath(new URL("../docs/index.html", import.meta.url));

@@ -8,8 +8,9 @@
 import { readFileSync } from "node:fs";
 import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
+import { specPath } from "./files.js";
 import { operationTable } from "./generated/operations.js";
-import { type OperationId, specPath } from "./index.js";
+import type { OperationId } from "./index.js";
 
 type JsonObject = { [key: string]: unknown };
 

@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { docsPath, specPath, specYamlPath } from "@jobs-api/types";
+import { docsPath, specPath, specYamlPath } from "@jobs-api/types/files";
 import compression from "compression";
 import { Router } from "express";
 import { HttpError, unmatchedRoute } from "../errors.js";

@@ -1,4 +1,4 @@
-import { specPath } from "@jobs-api/types";
+import { specPath } from "@jobs-api/types/files";
 import express, { type Express, type RequestHandler } from "express";
 import * as OpenApiValidator from "express-openapi-validator";
 import { pino } from "pino";
