@@ -55,14 +55,7 @@ describe("--workers", () => {
         if (cli.child.exitCode === null) cli.child.kill("SIGKILL");
       });
       // Each worker logs that it listens; the second starts after the first has seeded.
-      await new Promise<void>((resolve) => {
-        const check = setInterval(() => {
-          if (cli.lines.filter((l) => l.includes("listening on")).length === 2) {
-            clearInterval(check);
-            resolve();
-          }
-        }, 20);
-      });
+      await cli.waitForLine("listening on", 2);
       expect(cli.lines.filter((l) => l.includes("loaded the demo data"))).toHaveLength(1);
       const url = `${cli.origin}/api/v4/projects/${DEMO_IDS.project}/jobs`;
       const headers = { "PRIVATE-TOKEN": DEMO_TOKENS.maintainer, Connection: "close" };

@@ -36,8 +36,8 @@ export interface CliProcess {
   lines: string[];
   /** Everything written on stderr so far. */
   stderr(): string;
-  /** Resolves with the first stdout line that contains `text`. */
-  waitForLine(text: string): Promise<string>;
+  /** Resolves with the `count`-th (default first) stdout line that contains `text`. */
+  waitForLine(text: string, count?: number): Promise<string>;
   /** Resolves with the exit code (null when killed by a signal) and the signal. */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
@@ -54,7 +54,7 @@ export async function startCli(args: string[], env: Record<string, string> = {})
     signal: signal as NodeJS.Signals | null,
   }));
   const lines: string[] = [];
-  const waiting: { text: string; resolve: (line: string) => void }[] = [];
+  const waiting: { text: string; left: number; resolve: (line: string) => void }[] = [];
   let stderr = "";
   child.stderr?.on("data", (chunk: Buffer) => {
     stderr += chunk.toString();
@@ -62,15 +62,18 @@ export async function startCli(args: string[], env: Record<string, string> = {})
   createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (line) => {
     lines.push(line);
     for (const w of waiting.filter((w) => line.includes(w.text))) {
+      w.left--;
+      if (w.left > 0) continue;
       waiting.splice(waiting.indexOf(w), 1);
       w.resolve(line);
     }
   });
-  const waitForLine = (text: string) =>
+  const waitForLine = (text: string, count = 1) =>
     new Promise<string>((resolve, reject) => {
-      const seen = lines.find((line) => line.includes(text));
-      if (seen) return resolve(seen);
-      waiting.push({ text, resolve });
+      const seen = lines.filter((line) => line.includes(text));
+      const wanted = seen[count - 1];
+      if (wanted !== undefined) return resolve(wanted);
+      waiting.push({ text, left: count - seen.length, resolve });
       void exited.then(({ code, signal }) =>
         reject(new Error(`server exited (${code ?? signal}) before "${text}": ${stderr}`)),
       );
