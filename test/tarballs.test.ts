@@ -9,9 +9,10 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { build } from "esbuild";
-import { type Browser, chromium } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { launchChromium } from "../test-support/chromium.js";
 
 /**
  * The public packages as a user of the registry gets them: packed by `pnpm pack` (which turns the
@@ -24,7 +25,6 @@ import { parse } from "yaml";
 const run = promisify(execFile);
 const rootDir = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const PACKAGES = ["types", "client", "server", "conformance", "runner"];
-const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const MAINTAINER_TOKEN = "glpat-demo-maintainer-token";
 const JOB_TOKEN = "glcbt-demo-running-job-token";
 const RUNNER_TOKEN = "glrt-demo-runner-token";
@@ -218,15 +218,7 @@ describe("the packed packages, installed with npm outside the repository", () =>
     const page = await servePage(`<!doctype html><script type="module">${script}</script>`);
     let browser: Browser | undefined;
     try {
-      browser = await chromium.launch({
-        executablePath: chromiumPath,
-        args: [
-          "--no-sandbox",
-          "--disable-gpu",
-          "--disable-background-networking",
-          "--disable-component-update",
-        ],
-      });
+      browser = await launchChromium();
       const tab = await browser.newPage();
       // `localhost` and the server's `127.0.0.1` are different origins: every call is cross-origin.
       const query = new URLSearchParams({ api, token: MAINTAINER_TOKEN });

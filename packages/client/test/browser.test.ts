@@ -14,8 +14,9 @@ import {
   seedDemo,
 } from "@jobs-api/server";
 import { pino } from "pino";
-import { type Browser, chromium } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { launchChromium } from "../../../test-support/chromium.js";
 
 /**
  * The client as a web page uses it: its ES modules loaded by Chromium through an import map, from another
@@ -23,7 +24,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
  * `Rack::Cors` sends (`Access-Control-Allow-Origin: *`, exposed pagination headers).
  */
 
-const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const clientDist = join(dirname(fileURLToPath(import.meta.url)), "../dist");
 const openapiFetch = createRequire(join(clientDist, "index.js")).resolve("openapi-fetch");
 const openapiFetchModule = join(dirname(openapiFetch), "index.mjs");
@@ -81,17 +81,13 @@ function servePage(): Promise<Server> {
 }
 
 beforeAll(async () => {
-  expect(existsSync(chromiumPath), `no Chromium at ${chromiumPath}: apt-get install -y chromium`).toBe(true);
   db = await openDatabase({ dataDir: "memory://" });
   await seedDemo(db);
   api = await listen(createApp({ db, logger: pino({ level: "silent" }) }), { port: 0, host: "127.0.0.1" });
   page = await servePage();
   // `localhost` and `127.0.0.1` are different origins: every API call from the page is cross-origin.
   pageOrigin = `http://localhost:${(page.address() as AddressInfo).port}`;
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {

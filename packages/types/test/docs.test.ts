@@ -1,8 +1,9 @@
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { docsPath, specPath } from "@jobs-api/types/files";
-import { type Browser, chromium } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { launchChromium } from "../../../test-support/chromium.js";
 
 interface Spec {
   tags: { name: string }[];
@@ -10,27 +11,13 @@ interface Spec {
 }
 const spec = JSON.parse(readFileSync(specPath, "utf8")) as Spec;
 const operations = Object.values(spec.paths).flatMap((item) => Object.values(item));
-const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
 describe("the published API docs", () => {
   let browser: Browser;
 
   beforeAll(async () => {
     expect(existsSync(docsPath), `${docsPath} is missing: run \`pnpm generate\``).toBe(true);
-    expect(existsSync(chromiumPath), `no Chromium at ${chromiumPath}: apt-get install -y chromium`).toBe(
-      true,
-    );
-    browser = await chromium.launch({
-      executablePath: chromiumPath,
-      // The machine has no network: without these flags Chromium keeps trying to reach Google's hosts.
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--no-first-run",
-      ],
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
