@@ -286,6 +286,23 @@ describe.each(backends)("actions on $name", ({ open, skip }) => {
       });
     });
 
+    describe("retryJob of a trigger job", () => {
+      it("answers the new bridge with the Job entity, without runner_manager (job.rb: if job.is_a?(Ci::Build))", async () => {
+        const w = await createWorld(db);
+        const { store } = await import("../src/index.js");
+        const bridge = await store.createJob(db, {
+          pipelineId: w.pipelineId,
+          type: "bridge",
+          name: "trigger:done",
+          status: "success",
+        });
+        const r = await post(w, bridge, "retry", w.tokens.developer);
+        expect(r.status).toBe(201);
+        expect(r.body).toMatchObject({ name: "trigger:done", runner: null, artifacts: [], tag_list: [] });
+        expect(r.body).not.toHaveProperty("runner_manager");
+      });
+    });
+
     describe("eraseJob", () => {
       it("removes artifacts and log and records erased_at", async () => {
         const w = await createWorld(db);

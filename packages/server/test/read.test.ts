@@ -115,6 +115,17 @@ describe("demo data: the page's examples", () => {
     });
   });
 
+  it("sends tag_list sorted, as GitLab's Job entity does (job.rb: job.tags.map(&:name).sort)", async () => {
+    const id = await store.createJob(db, {
+      pipelineId: w.pipelineId,
+      name: "tags",
+      status: "success",
+      tagList: ["ruby", "docker", "Linux", "arm64"],
+    });
+    const r = await call(`${server.api}/projects/${w.projectId}/jobs/${id}`, { token: w.tokens.maintainer });
+    expect((r.body as { tag_list: string[] }).tag_list).toEqual(["Linux", "arm64", "docker", "ruby"]);
+  });
+
   it("follows GitLab's conditions on the user: work information, local time, follows, private profiles", async () => {
     // The developer (job title, organization, time zone) is followed by root, who reads here.
     const r = await call(`${server.api}/projects/1/jobs?per_page=100`, { token: T });

@@ -240,10 +240,14 @@ export function job(row: JobRow, viewerId: number | null, now = new Date()): Job
     artifacts: row.artifacts,
     artifacts_expire_at: isoOrNull(row.artifacts_expire_at),
     runner: row.runner ? runner(row.runner) : null,
-    runner_manager: row.runner_manager ? runnerManager(row.runner_manager) : null,
-    tag_list: row.tag_list,
+    // GitLab's `job.tags.map(&:name).sort`: byte order, which JavaScript's default sort gives for tag names.
+    tag_list: [...row.tag_list].sort(),
     archived: row.project_archived,
   });
+  // Exposed `if: job.is_a?(Ci::Build)`: a trigger job answered with this entity (retry's answer) has no key.
+  if (row.type !== "bridge") {
+    built.runner_manager = row.runner_manager ? runnerManager(row.runner_manager) : null;
+  }
   // GitLab's `artifacts?`: an archive that has not expired.
   const expired = row.artifacts_expire_at !== null && new Date(row.artifacts_expire_at) <= now;
   if (archive && !expired) built.artifacts_file = { filename: archive.filename, size: archive.size };
