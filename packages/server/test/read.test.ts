@@ -227,6 +227,23 @@ describe("listProjectJobs", () => {
     expect(last.headers.get("link")).not.toContain('rel="next"');
   });
 
+  it.each([
+    ["500", "100"],
+    ["-3", "20"],
+  ])(
+    "writes the per_page it served in Link, not the one sent (per_page=%s → %s, the paginator's limit_value)",
+    async (sent, served) => {
+      const r = await call(`${server.api}/projects/${w.projectId}/jobs?per_page=${sent}`, {
+        token: w.tokens.reporter,
+      });
+      expect(r.status).toBe(200);
+      expect(r.headers.get("x-per-page")).toBe(served);
+      for (const part of (r.headers.get("link") ?? "").split(", ")) {
+        expect(new URL(/<([^>]+)>/.exec(part)?.[1] ?? "").searchParams.get("per_page")).toBe(served);
+      }
+    },
+  );
+
   it("encodes in Link what a URI may not hold, so no parameter can break the header", async () => {
     const r = await call(`${server.api}/projects/${w.projectId}/jobs?per_page=1&note=a>b<c"d`, {
       token: w.tokens.reporter,

@@ -77,7 +77,8 @@ export function setOffsetHeaders(at: PageLink, res: Response, p: OffsetPage): vo
   const outOfRange = totalPages === null ? p.count === 0 : p.page > totalPages;
   const next = p.hasNext ? p.page + 1 : null;
   const prev = p.page > 1 && !outOfRange ? p.page - 1 : null;
-  const url = (page: number) => pageUrl(at, { page });
+  // `params.merge(page:, per_page:)`, the paginator's `per_page` (its `limit_value`): 100 for `per_page=500`.
+  const url = (page: number) => pageUrl(at, { page, per_page: p.perPage });
   const links: string[] = [];
   if (prev !== null) links.push(link(url(prev), "prev"));
   if (next !== null) links.push(link(url(next), "next"));
