@@ -295,6 +295,34 @@ describe("job tokens", () => {
   });
 });
 
+describe("job tokens as the token parameter (AuthFinders: job_token, then token, then JOB-TOKEN)", () => {
+  it("are read from `token` on the routes that take job tokens, and nowhere else", async () => {
+    const own = m.projects.own.id;
+    for (const path of [`/projects/${own}/jobs`, "/job", "/job/allowed_agents"]) {
+      const r = await fetch(`${server.api}${path}?token=${m.tokens.job}`);
+      expect(r.status, path).toBe(200);
+    }
+    // getJob does not take job tokens: the parameter authenticates nobody.
+    const jobs = (await (
+      await fetch(`${server.api}/projects/${own}/jobs`, { headers: { "PRIVATE-TOKEN": m.tokens.personal } })
+    ).json()) as { id: number }[];
+    const getJob = await fetch(`${server.api}/projects/${own}/jobs/${jobs[0]?.id}?token=${m.tokens.job}`);
+    expect(getJob.status).toBe(401);
+  });
+
+  it("take the first one present: a wrong job_token is not rescued by a right token or header", async () => {
+    const wrong = `glcbt-${randomUUID()}`;
+    const first = await fetch(`${server.api}/job?job_token=${wrong}&token=${m.tokens.job}`);
+    expect(first.status).toBe(401);
+    const second = await fetch(`${server.api}/job?token=${wrong}`, {
+      headers: { "JOB-TOKEN": m.tokens.job },
+    });
+    expect(second.status).toBe(401);
+    const right = await fetch(`${server.api}/job?token=${m.tokens.job}`, { headers: { "JOB-TOKEN": wrong } });
+    expect(right.status).toBe(200);
+  });
+});
+
 describe("tokens at rest and in logs", () => {
   const everyToken = () => [...Object.values(DEMO_TOKENS), ...Object.values(m.tokens)];
 
@@ -339,6 +367,7 @@ describe("tokens at rest and in logs", () => {
         { query: `private_token=${t}`, headers: {} },
         { query: `access_token=${t}`, headers: {} },
         { query: `job_token=${t}`, headers: {} },
+        { query: `token=${t}`, headers: {} },
         { query: `private%5Ftoken=${t}`, headers: {} },
         { query: `job_token[]=${t}`, headers: {} },
         { query: `JOB_TOKEN=${t}&per_page=x`, headers: {} },

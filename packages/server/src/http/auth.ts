@@ -26,7 +26,8 @@ export const TOKEN_QUERY_PARAMS = {
   privateTokenQuery: "private_token",
   accessTokenQuery: "access_token",
   jobTokenQuery: "job_token",
-  // The runner routes' `token` parameter (a runner's or a job's token).
+  // The `token` parameter: a runner's token on the runner routes, a job token there and on the routes that
+  // take job tokens.
   runnerToken: "token",
   jobTokenParam: "token",
 } as const satisfies Partial<Record<SecuritySchemeName, string>>;
@@ -59,9 +60,11 @@ function presented(req: CallerRequest, security: readonly SecuritySchemeName[]):
     ? single(query[TOKEN_QUERY_PARAMS.accessTokenQuery])
     : undefined;
   if (accessToken) return [{ token: accessToken, kinds: ACCESS_KINDS }];
+  // AuthFinders' order: the `job_token` parameter, the `token` parameter, then the `JOB-TOKEN` header.
   const jobToken =
-    (accepts("jobTokenHeader") ? single(req.get("job-token")) : undefined) ??
-    (accepts("jobTokenQuery") ? single(query[TOKEN_QUERY_PARAMS.jobTokenQuery]) : undefined);
+    (accepts("jobTokenQuery") ? single(query[TOKEN_QUERY_PARAMS.jobTokenQuery]) : undefined) ??
+    (accepts("jobTokenParam") ? single(query[TOKEN_QUERY_PARAMS.jobTokenParam]) : undefined) ??
+    (accepts("jobTokenHeader") ? single(req.get("job-token")) : undefined);
   return jobToken ? [{ token: jobToken, kinds: "job" }] : [];
 }
 

@@ -67,7 +67,8 @@ export const operationTable = {
       "bearerToken",
       "accessTokenQuery",
       "jobTokenHeader",
-      "jobTokenQuery"
+      "jobTokenQuery",
+      "jobTokenParam"
     ],
     "anonymous": false
   },
@@ -120,7 +121,8 @@ export const operationTable = {
       "bearerToken",
       "accessTokenQuery",
       "jobTokenHeader",
-      "jobTokenQuery"
+      "jobTokenQuery",
+      "jobTokenParam"
     ],
     "anonymous": true
   },
@@ -167,7 +169,8 @@ export const operationTable = {
       "bearerToken",
       "accessTokenQuery",
       "jobTokenHeader",
-      "jobTokenQuery"
+      "jobTokenQuery",
+      "jobTokenParam"
     ],
     "anonymous": true
   },
@@ -185,7 +188,8 @@ export const operationTable = {
       "bearerToken",
       "accessTokenQuery",
       "jobTokenHeader",
-      "jobTokenQuery"
+      "jobTokenQuery",
+      "jobTokenParam"
     ],
     "anonymous": false
   },
@@ -203,7 +207,8 @@ export const operationTable = {
       "bearerToken",
       "accessTokenQuery",
       "jobTokenHeader",
-      "jobTokenQuery"
+      "jobTokenQuery",
+      "jobTokenParam"
     ],
     "anonymous": false
   },
