@@ -1376,9 +1376,11 @@ export interface components {
         XPrevPage: string;
         /**
          * @description [RFC 8288](https://www.rfc-editor.org/rfc/rfc8288) links to other pages: `rel="prev"`, `rel="next"`,
-         *     `rel="first"` and, when counts are known, `rel="last"`. Every URL repeats all the request's query
-         *     parameters, filters included, changing only `page` (or `cursor`); follow `rel="next"` to walk the list.
-         * @example <https://gitlab.example.com/api/v4/projects/1/pipelines/6/jobs?page=2&per_page=20&scope%5B%5D=failed>; rel="next", <https://gitlab.example.com/api/v4/projects/1/pipelines/6/jobs?page=1&per_page=20&scope%5B%5D=failed>; rel="first", <https://gitlab.example.com/api/v4/projects/1/pipelines/6/jobs?page=3&per_page=20&scope%5B%5D=failed>; rel="last"
+         *     `rel="first"` and, when counts are known, `rel="last"`. Every URL carries all the route's parameters as
+         *     GitLab's Grape sees them, sorted: the path's own (`id`, `pipeline_id`), every query parameter (filters
+         *     included), declared defaults (`include_retried=false`) and `per_page` as served, changing only `page` (or
+         *     `cursor`); follow `rel="next"` to walk the list.
+         * @example <https://gitlab.example.com/api/v4/projects/1/pipelines/6/jobs?id=1&include_retried=false&page=2&per_page=20&pipeline_id=6&scope%5B%5D=failed>; rel="next", <https://gitlab.example.com/api/v4/projects/1/pipelines/6/jobs?id=1&include_retried=false&page=1&per_page=20&pipeline_id=6&scope%5B%5D=failed>; rel="first", <https://gitlab.example.com/api/v4/projects/1/pipelines/6/jobs?id=1&include_retried=false&page=3&per_page=20&pipeline_id=6&scope%5B%5D=failed>; rel="last"
          */
         Link: string;
         /**
