@@ -1,4 +1,5 @@
 export type { RunnerJob } from "@jobs-api/types";
+export { type JobContext, type JobResult, runJob, type Sleep, type WaitReason } from "./job.js";
 export {
   type AppendAnswer,
   createProtocol,
@@ -11,14 +12,11 @@ export {
 export {
   apiRoot,
   defaultPollInterval,
-  type JobResult,
   type Runner,
   RunnerError,
   type RunnerEvents,
   type RunnerOptions,
-  type Sleep,
   startRunner,
-  type WaitReason,
 } from "./runner.js";
 export { type Command, DIRECTIVE, parseLine, ScriptSyntaxError, type Step } from "./script.js";
 export { JobAborted, JobLog } from "./trace.js";

@@ -1,6 +1,7 @@
 /** The `jobs-api-runner` command, as a function of its arguments so that tests can run it in-process. */
 import { parseArgs } from "node:util";
-import { apiRoot, type JobResult, type Runner, RunnerError, startRunner } from "./runner.js";
+import type { JobResult } from "./job.js";
+import { apiRoot, type Runner, RunnerError, startRunner } from "./runner.js";
 import { version } from "./version.js";
 
 export const exitCodes = { ok: 0, failed: 1, usage: 2 } as const;
