@@ -272,7 +272,8 @@ export function clockFields(job: { started_at?: unknown; finished_at?: unknown }
 
 /**
  * A job (or a list of them, or anything holding them) as any later read of it must still be: the fields
- * `clockFields` names keep only whether they are null, everything else stays as it is.
+ * `clockFields` names, and a user's `local_time` (GitLab's `User` entity: the time of day now in the user's
+ * time zone, `7:30 PM`), keep only whether they are null; everything else stays as it is.
  */
 export function withoutClock(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(withoutClock);
@@ -283,7 +284,9 @@ export function withoutClock(value: unknown): unknown {
   return Object.fromEntries(
     Object.entries(record).map(([k, v]) => [
       k,
-      clock.includes(k) && typeof v === "number" ? clockValue : withoutClock(v),
+      (clock.includes(k) && typeof v === "number") || (k === "local_time" && typeof v === "string")
+        ? clockValue
+        : withoutClock(v),
     ]),
   );
 }
