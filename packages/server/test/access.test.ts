@@ -263,6 +263,42 @@ describe("token kind × operation × project", () => {
   });
 });
 
+describe("access tokens answered before (the token lookup may come from the read cache)", () => {
+  it("are refused from the moment they expire, and from the next request once revoked", async () => {
+    const own = m.projects.own.id;
+    const token = `glpat-${randomUUID()}`;
+    const expiresAt = Date.now() + 60_000;
+    await store.createAccessToken(db, { userId: m.userId, token, expiresAt: new Date(expiresAt) });
+    const list = () => fetch(`${server.api}/projects/${own}/jobs`, { headers: { "PRIVATE-TOKEN": token } });
+    expect((await list()).status).toBe(200);
+    expect((await list()).status).toBe(200);
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      // Expirable: `expires_at <= Time.current`, so the token's last valid moment is just before its expiry.
+      vi.setSystemTime(expiresAt - 1);
+      expect((await list()).status).toBe(200);
+      vi.setSystemTime(expiresAt);
+      const expired = await list();
+      expect(expired.status).toBe(401);
+      expect(await expired.json()).toMatchObject({ error: "invalid_token" });
+    } finally {
+      vi.useRealTimers();
+    }
+
+    const other = `glpat-${randomUUID()}`;
+    await store.createAccessToken(db, { userId: m.userId, token: other });
+    const withOther = () =>
+      fetch(`${server.api}/projects/${own}/jobs`, { headers: { "PRIVATE-TOKEN": other } });
+    expect((await withOther()).status).toBe(200);
+    await db.query("UPDATE access_tokens SET revoked_at = now() WHERE token_digest = $1", [
+      crypto.createHash("sha256").update(other).digest(),
+    ]);
+    const revoked = await withOther();
+    expect(revoked.status).toBe(401);
+    expect(revoked.headers.get("www-authenticate")).toContain("Token was revoked");
+  });
+});
+
 describe("job tokens", () => {
   it("stop working when their job finishes, however it finishes", async () => {
     const pipelineId = m.projects.own.pipelineId;

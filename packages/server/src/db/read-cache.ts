@@ -15,8 +15,9 @@ function isRead(sql: string): boolean {
   return READ.test(sql) && !WRITE_WORDS.test(sql);
 }
 
+/** Byte columns (`bytea`) cannot be frozen: a typed array with elements refuses `Object.freeze`. */
 function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {
+  if (value !== null && typeof value === "object" && !ArrayBuffer.isView(value) && !Object.isFrozen(value)) {
     Object.freeze(value);
     for (const inner of Object.values(value)) deepFreeze(inner);
   }

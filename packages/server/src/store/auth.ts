@@ -62,7 +62,9 @@ interface TokenRow {
   job_project_id: number | null;
   project?: ProjectRow | null;
   role?: Role | null;
-  refused: TokenRefusal["refused"] | null;
+  /** When an access token expires (epoch milliseconds; null: never, or a job token). */
+  expires_ms: number | null;
+  revoked: boolean;
 }
 
 /**
@@ -75,9 +77,10 @@ async function lookUp(db: Queryable, credential: Credential, ref?: string): Prom
   const params: unknown[] = [digest];
   let sql =
     credential.kinds === "job"
-      ? `SELECT t.token_digest, j.user_id, 'job' AS kind, t.job_id, j.project_id AS job_project_id, NULL AS refused`
+      ? `SELECT t.token_digest, j.user_id, 'job' AS kind, t.job_id, j.project_id AS job_project_id,
+           NULL::float8 AS expires_ms, false AS revoked`
       : `SELECT t.token_digest, t.user_id, t.kind, NULL::bigint AS job_id, NULL::bigint AS job_project_id,
-           CASE WHEN t.expires_at <= now() THEN 'expired' WHEN t.revoked_at IS NOT NULL THEN 'revoked' END AS refused`;
+           (extract(epoch FROM t.expires_at) * 1000)::float8 AS expires_ms, t.revoked_at IS NOT NULL AS revoked`;
   if (ref !== undefined) sql += ", to_json(p) AS project, m.role";
   sql +=
     credential.kinds === "job"
@@ -95,9 +98,18 @@ async function lookUp(db: Queryable, credential: Credential, ref?: string): Prom
     params.push([...credential.kinds]);
     sql += ` WHERE t.token_digest = $1 AND t.kind = ANY($${params.length}::text[]) AND u.state = 'active'`;
   }
-  // Every project request runs this first: a handful of texts, prepared once.
-  const [row] = await db.query<TokenRow>(sql, params, { prepare: true });
+  // Every project request runs this first: a handful of texts, prepared once. The answer depends only on
+  // the token and the data (expiry is compared below, on the server's clock, as GitLab compares it in
+  // Ruby: `Expirable`, `expires_at <= Time.current`), so it may come from the read cache until something
+  // is written.
+  const [row] = await db.query<TokenRow>(sql, params, { prepare: true, cache: true });
   return row && sameDigest(row.token_digest, digest) ? row : null;
+}
+
+/** `AccessTokenValidationService`: an expired token is told apart before a revoked one. */
+function refusalOf(row: TokenRow): TokenRefusal["refused"] | null {
+  if (row.expires_ms !== null && row.expires_ms <= Date.now()) return "expired";
+  return row.revoked ? "revoked" : null;
 }
 
 const principalOf = (row: TokenRow): Principal => ({
@@ -114,7 +126,8 @@ export async function authenticateAccessToken(
   kinds: readonly ("personal" | "oauth")[],
 ): Promise<Principal | TokenRefusal | null> {
   const row = await lookUp(db, { token, kinds });
-  if (row?.refused) return { refused: row.refused };
+  const refused = row && refusalOf(row);
+  if (refused) return { refused };
   return row && principalOf(row);
 }
 
@@ -127,7 +140,8 @@ export async function authenticateJobToken(db: Queryable, token: string): Promis
 /**
  * The caller and the project `ref` with the caller's role in it, in one round trip instead of three
  * (token, project, membership): every project request starts with these. Null when the token is not valid.
- * Nothing is cached, so a revoked or expired token is refused from the next request on.
+ * A revoked token is refused from the next request on (revoking is a write: the cache forgets), an expired
+ * one from the moment it expires (compared on every request).
  */
 export async function authenticateForProject(
   db: Queryable,
@@ -135,7 +149,8 @@ export async function authenticateForProject(
   ref: string,
 ): Promise<(Principal & { target: ProjectTarget }) | TokenRefusal | null> {
   const row = await lookUp(db, credential, ref);
-  if (row?.refused) return { refused: row.refused };
+  const refused = row && refusalOf(row);
+  if (refused) return { refused };
   return (
     row && { ...principalOf(row), target: { ref, project: row.project ?? null, role: row.role ?? null } }
   );
