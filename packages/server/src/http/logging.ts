@@ -65,7 +65,10 @@ export function requestLogger(logger: Logger) {
  * only then: a JSON server does not pay for its start.
  */
 export async function createLogger(level: string, format: LogFormat): Promise<Logger> {
-  if (format === "json") return pino({ level });
+  // Written asynchronously: a line per request, each a write(2) on the request's path when synchronous (pino's
+  // "asynchronous logging"). Lines written while one is under way go out together in the next; pino writes
+  // what is left synchronously when the process exits.
+  if (format === "json") return pino({ level }, pino.destination({ dest: 1, sync: false }));
   const { build: pretty } = await import("pino-pretty");
   return pino(
     { level },
