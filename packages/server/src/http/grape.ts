@@ -82,16 +82,15 @@ export const arraysFromHashes: RequestHandler = (req, _res, next) => {
   const method = req.method === "HEAD" ? "GET" : req.method;
   const route = arrayParameters.find((r) => r.method === method && r.pattern.test(`/api/v4${req.path}`));
   const query = req.query as Record<string, unknown>;
-  let changed = false;
   for (const { name, hash } of route?.arrays ?? []) {
     const value = query[name];
     if (typeof value === "object" && value !== null && !Array.isArray(value)) {
       query[name] = hash === "values" ? Object.values(value) : ["unknown"];
-      changed = true;
     }
   }
-  // Express 5's `req.query` is a getter that parses the URL again on each read: the coerced object replaces it.
-  if (changed) Object.defineProperty(req, "query", { value: query, writable: true, configurable: true });
+  // Express 5's `req.query` is a getter that parses the URL again on each read: the object read once, coerced,
+  // replaces it for the validator and the handlers.
+  Object.defineProperty(req, "query", { value: query, writable: true, configurable: true });
   next();
 };
 
