@@ -137,6 +137,58 @@ describe("log formats", () => {
     );
   });
 
+  it("writes one JSON object a request with LOG_FORMAT=json: id, method, redacted URL, address, status; no headers", async () => {
+    const child = spawn(process.execPath, [cliPath, "--port", "0", "--data-dir", "memory://"], {
+      env: { ...process.env, LOG_FORMAT: "json" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    const lines = () => out.split("\n").filter((l) => l.startsWith("{"));
+    const listening = new Promise<string>((resolve) => {
+      child.stdout.on("data", (chunk: Buffer) => {
+        out += chunk.toString();
+        for (const line of lines()) {
+          const origin = /listening on (http:\/\/[^/\s]+)/.exec(JSON.parse(line).msg ?? "")?.[1];
+          if (origin) resolve(origin);
+        }
+      });
+    });
+    try {
+      const origin = await listening;
+      const r = await fetch(
+        `${origin}/api/v4/projects/1/jobs?per_page=2&private_token=${DEMO_TOKENS.maintainer}`,
+        {
+          headers: { "X-Secret": "not-for-logs" },
+        },
+      );
+      const id = r.headers.get("x-request-id") ?? "";
+      const line = await new Promise<string>((resolve) => {
+        const check = () => {
+          const found = lines().find((l) => l.includes(id));
+          if (found) resolve(found);
+        };
+        check();
+        child.stdout.on("data", check);
+      });
+      const logged = JSON.parse(line);
+      expect(logged).toMatchObject({
+        msg: "request completed",
+        req: {
+          id,
+          method: "GET",
+          url: "/api/v4/projects/1/jobs?per_page=2&private_token=[REDACTED]",
+          remoteAddress: "127.0.0.1",
+        },
+        res: { statusCode: 200 },
+      });
+      expect(Object.keys(logged.req).sort()).toEqual(["id", "method", "remoteAddress", "url"]);
+      expect(line).not.toContain("not-for-logs");
+    } finally {
+      child.kill("SIGTERM");
+      await once(child, "exit");
+    }
+  });
+
   it("writes one human-readable line a request with LOG_FORMAT=pretty, with the request id", async () => {
     const child = spawn(process.execPath, [cliPath, "--port", "0", "--data-dir", "memory://"], {
       env: { ...process.env, LOG_FORMAT: "pretty", NO_COLOR: "1" },

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import type { IncomingMessage } from "node:http";
 import { type Logger, pino } from "pino";
 import { pinoHttp } from "pino-http";
 import type { LogFormat } from "../config.js";
@@ -46,12 +47,15 @@ export function requestLogger(logger: Logger) {
       res.setHeader("X-Request-Id", id);
       return id;
     },
+    // Our serializers get the request itself: wrapped, pino's standard one would first copy every header and
+    // parse the query string of each request, for fields the line does not keep.
+    wrapSerializers: false,
     serializers: {
-      req: (req: { id: unknown; method: string; url: string; remoteAddress?: string }) => ({
+      req: (req: IncomingMessage & { id: unknown; originalUrl?: string }) => ({
         id: req.id,
         method: req.method,
-        url: redactUrl(req.url),
-        remoteAddress: req.remoteAddress,
+        url: redactUrl(req.originalUrl ?? req.url ?? ""),
+        remoteAddress: req.socket?.remoteAddress,
       }),
       res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
     },
