@@ -17,8 +17,15 @@ export interface RawRequest {
 export function sendRaw(origin: string, req: RawRequest, agent: Agent): Promise<Exchange> {
   const { hostname, port } = new URL(origin);
   return new Promise((resolve, reject) => {
+    // Node's client sends a DELETE's (or OPTIONS') body without a length unless told one: the server would
+    // then read the body as the next request on the connection.
+    const headers =
+      req.body === undefined ||
+      Object.keys(req.headers ?? {}).some((h) => h.toLowerCase() === "content-length")
+        ? (req.headers ?? {})
+        : { ...req.headers, "Content-Length": String(Buffer.byteLength(req.body)) };
     const r = request(
-      { host: hostname, port, method: req.method, path: req.target, headers: req.headers ?? {}, agent },
+      { host: hostname, port, method: req.method, path: req.target, headers, agent },
       (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (chunk: Buffer) => chunks.push(chunk));
