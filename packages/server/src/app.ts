@@ -7,7 +7,14 @@ import { createHandlers } from "./handlers/jobs.js";
 import { type AdminOptions, adminRoutes } from "./http/admin.js";
 import { API_BASE } from "./http/base.js";
 import { corsLikeRack } from "./http/cors.js";
-import { arraysFromHashes, isMultipart, parseRackQuery, readBody, readMultipart } from "./http/grape.js";
+import {
+  arraysFromHashes,
+  headAsGet,
+  isMultipart,
+  parseRackQuery,
+  readBody,
+  readMultipart,
+} from "./http/grape.js";
 import { apiSecurityHeaders, exactContentTypes } from "./http/headers.js";
 import { healthRoutes } from "./http/health.js";
 import { requestLogger } from "./http/logging.js";
@@ -78,6 +85,7 @@ export function createApp(options: AppOptions): Express {
   if (bodyLimit === null) throw new Error(`invalid body limit: ${options.bodyLimit}`);
   app.use(
     API_BASE,
+    headAsGet,
     refuseLargeBodies(bodyLimit),
     // Multipart bodies are parsed by multer (nested field names as Rack reads them), every other body is
     // read whole, then as Grape would.

@@ -95,6 +95,32 @@ describe("routing errors are GitLab's JSON", () => {
     expect(get.headers.get("allow")).toBe("POST");
   });
 
+  it("HEAD answers as the GET it asks about, without the body (Grape routes HEAD to GET routes)", async () => {
+    for (const path of [
+      "/projects/1/jobs/8",
+      "/projects/1/jobs?per_page=2",
+      "/projects/1/jobs/8/trace",
+      "/job",
+    ]) {
+      const get = await fetch(`${server.api}${path}`, { headers: { "PRIVATE-TOKEN": T } });
+      const head = await fetch(`${server.api}${path}`, { method: "HEAD", headers: { "PRIVATE-TOKEN": T } });
+      expect(head.status, path).toBe(get.status);
+      expect(await head.text(), path).toBe("");
+      for (const name of ["content-type", "content-length", "etag", "x-total", "x-next-page", "link"]) {
+        expect(head.headers.get(name), `${path} ${name}`).toBe(get.headers.get(name));
+      }
+      expect((await get.arrayBuffer()).byteLength, path).toBe(Number(get.headers.get("content-length")));
+    }
+    const anonymous = await fetch(`${server.api}/projects/1/jobs/8`, { method: "HEAD" });
+    expect(anonymous.status).toBe(401);
+    // Only GET routes have a HEAD route: cancel's answers 405 like any other method it does not take.
+    const cancel = await fetch(`${server.api}/projects/1/jobs/8/cancel`, {
+      method: "HEAD",
+      headers: { "PRIVATE-TOKEN": T },
+    });
+    expect(cancel.status).toBe(405);
+  });
+
   it("400 for malformed percent-encoding, never HTML", async () => {
     for (const path of ["/projects/foo%ZZbar/jobs", "/projects/%E0%A4%A/jobs/8"]) {
       const r = await call(`${server.api}${path}`, { token: T });

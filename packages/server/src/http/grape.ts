@@ -64,6 +64,17 @@ export function grapeParams(
   return params;
 }
 
+/**
+ * Grape routes `HEAD` to every `GET` route (GitLab's API does not opt out with `do_not_route_head!`), and
+ * Rack drops the body: a `HEAD` request goes on as the `GET` it asks about, through the validator and the
+ * routes. Node still sends no body for it (the response knows the request's method), and the request log
+ * line keeps `HEAD`.
+ */
+export const headAsGet: RequestHandler = (req, _res, next) => {
+  if (req.method === "HEAD") req.method = "GET";
+  next();
+};
+
 /** Each operation's route as a pattern over request paths, with its array query parameters. */
 const arrayParameters = Object.values(operationTable).map((op) => ({
   method: op.method.toUpperCase(),
@@ -79,8 +90,7 @@ const arrayParameters = Object.values(operationTable).map((op) => ({
  * `['unknown']`, which then fails the values check.
  */
 export const arraysFromHashes: RequestHandler = (req, _res, next) => {
-  const method = req.method === "HEAD" ? "GET" : req.method;
-  const route = arrayParameters.find((r) => r.method === method && r.pattern.test(`/api/v4${req.path}`));
+  const route = arrayParameters.find((r) => r.method === req.method && r.pattern.test(`/api/v4${req.path}`));
   const query = req.query as Record<string, unknown>;
   for (const { name, hash } of route?.arrays ?? []) {
     const value = query[name];
