@@ -3,11 +3,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { cachedTemplate } from "../src/db/template.js";
 import {
   createDemoDataDir,
   FixtureError,
   migrate,
   migrationsDir,
+  openDatabase,
   openDemoDatabase,
   openPglite,
   openPostgres,
@@ -42,6 +44,35 @@ describe("copies of a cached template", () => {
       }
     } finally {
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("a new in-memory database", () => {
+  it("starts as a copy of the migrated template", async () => {
+    const db = await openDatabase();
+    try {
+      // initdb would have made template0 and template1 too.
+      expect(await db.query("SELECT datname FROM pg_database")).toEqual([{ datname: "postgres" }]);
+      expect(await db.query("SELECT count(*)::int AS n FROM jobs")).toEqual([{ n: 0 }]);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it("is built without the cache file where the temp directory cannot be written", async () => {
+    const saved = process.env.TMPDIR;
+    process.env.TMPDIR = join(tmpdir(), `jobs-api-missing-${process.pid}`, "nowhere");
+    try {
+      const db = await openPglite({ loadDataDir: await cachedTemplate("unwritable", [], async () => {}) });
+      try {
+        expect(await migrate(db)).toEqual([]);
+      } finally {
+        await db.close();
+      }
+    } finally {
+      if (saved === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = saved;
     }
   });
 });

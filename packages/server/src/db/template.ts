@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from "node:crypto";
-import { readdir, readFile, rename, stat, writeFile } from "node:fs/promises";
+import { readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Database } from "./database.js";
@@ -55,22 +55,29 @@ export function cachedTemplate(
         (s) => s.size > 0,
         () => false,
       );
-      if (!cached) {
-        const db = await openPglite();
-        await migrate(db);
-        await fill(db);
-        // One at a time: a script runs as one transaction, which DROP DATABASE refuses.
-        for (const statement of SHRINK) await db.exec(statement);
-        const dump = await db.dump();
-        await db.close();
-        // Processes building it at once: the rename makes one whole file win.
-        const partial = `${file}.${randomUUID()}`;
-        await writeFile(partial, Buffer.from(await dump.arrayBuffer()));
-        await rename(partial, file);
-      }
-      return new Blob([await readFile(file)]);
+      if (cached) return new Blob([await readFile(file)]);
+      const db = await openPglite();
+      await migrate(db);
+      await fill(db);
+      // One at a time: a script runs as one transaction, which DROP DATABASE refuses.
+      for (const statement of SHRINK) await db.exec(statement);
+      const dump = await db.dump();
+      await db.close();
+      // Processes building it at once: the rename makes one whole file win. The file only saves the next
+      // process the build: where the temp directory cannot be written, this one goes on without it.
+      const partial = `${file}.${randomUUID()}`;
+      await writeFile(partial, Buffer.from(await dump.arrayBuffer()))
+        .then(() => rename(partial, file))
+        .catch(() => rm(partial, { force: true }));
+      return dump;
     })();
     templates.set(name, template);
   }
   return template;
 }
+
+/**
+ * A migrated, empty database: what a new in-memory database starts from (`openDatabase`), and a GitLab
+ * double before its fixtures (empty, so that their relative times count from each load).
+ */
+export const migratedTemplate = (): Promise<Blob> => cachedTemplate("migrated", [], async () => {});
