@@ -1,7 +1,8 @@
 // @ts-check
 // Server ready time: spawn of `jobs-api-server` to the first 200 answer of getJob, on an existing PGlite
 // data directory (demo data only, and the largest scale dataset when it exists), alternating, sequential
-// (a PGlite directory has one process at a time). A fresh in-memory database is shown for comparison.
+// (a PGlite directory has one process at a time). A fresh in-memory database (a copy of the cached migrated
+// template, then the demo data) is shown for comparison.
 
 import { pgliteDataset } from "../lib/dataset.mjs";
 import { stop } from "../lib/proc.mjs";
@@ -24,7 +25,7 @@ export async function readySuite({ options, root, cpu, log }) {
   const biggest = Math.max(...options.sizes);
   const big = await pgliteDataset({ root, n: biggest, log });
   candidates.push({ name: `existing data dir, ${fmtSize(biggest)} jobs`, db: { dataDir: big.dataDir } });
-  if (!options.quick) candidates.push({ name: "fresh in-memory database (init + seed)", db: {} });
+  if (!options.quick) candidates.push({ name: "fresh in-memory database (template copy + seed)", db: {} });
   const rounds = options.quick ? 2 : Math.max(options.rounds, 3);
   const ms = {};
   // One unmeasured start of each: the first open after a build may hit a cold page cache.

@@ -187,11 +187,6 @@ async function main(): Promise<void> {
   // Before listening, so that the first caller does not wait for it.
   await setUpValidator(app);
   const running = await listen(app, { port, host });
-  logger.info(
-    { url: `${running.url}${API_BASE}`, storage: databaseUrl ? "postgres" : `pglite ${dataDir}` },
-    `listening on ${running.url}${API_BASE} (ready in ${Math.round(performance.now() - started)} ms)`,
-  );
-
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -208,6 +203,12 @@ async function main(): Promise<void> {
   };
   process.on("SIGTERM", () => void stop("SIGTERM"));
   process.on("SIGINT", () => void stop("SIGINT"));
+  // After the handlers: a Ctrl-C sent as soon as this line shows (a script, a test) must find them, not
+  // Node's default, which ends the process with 130.
+  logger.info(
+    { url: `${running.url}${API_BASE}`, storage: databaseUrl ? "postgres" : `pglite ${dataDir}` },
+    `listening on ${running.url}${API_BASE} (ready in ${Math.round(performance.now() - started)} ms)`,
+  );
 }
 
 const OPTIONS = {

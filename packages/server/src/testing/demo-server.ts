@@ -27,7 +27,7 @@ const seedSources = [
 /** The demo data, loaded once into a cached template. */
 const demoTemplate = () => cachedTemplate("server-template", seedSources, seedDemo);
 
-/** A fresh in-memory PGlite with the schema and the demo data, in about half a second. */
+/** A fresh in-memory PGlite with the schema and the demo data, in about a quarter of a second. */
 export async function openDemoDatabase(): Promise<Database> {
   return openPglite({ loadDataDir: await demoTemplate() });
 }
