@@ -16,12 +16,15 @@ INSERT INTO data_version (slot) SELECT generate_series(0, 15);
 -- that transaction, however many statements it runs.
 CREATE TABLE data_version_pending (xact xid8 PRIMARY KEY DEFAULT pg_current_xact_id());
 
--- After each writing statement on a data table: the first one of a transaction marks it. The flag is
--- transaction-local (set_config's `true`), and rolled back with a savepoint like the row it guards.
+-- After the first writing statement of a transaction on a data table: marks the transaction. The flag is
+-- transaction-local (set_config's `true`) and rolled back with a savepoint like the row it guards; the
+-- trigger's WHEN tests it without entering PL/pgSQL on the transaction's later statements. A session that
+-- sets it for itself never counts its writes: PGlite's (db/pglite.ts), whose one writer counts them in
+-- memory.
 CREATE FUNCTION data_version_mark() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  IF current_setting('jobs_api.data_version_marked', true) IS DISTINCT FROM 'on' THEN
-    PERFORM set_config('jobs_api.data_version_marked', 'on', true);
+  IF current_setting('jobs_api.data_version_counted', true) IS DISTINCT FROM 'on' THEN
+    PERFORM set_config('jobs_api.data_version_counted', 'on', true);
     INSERT INTO data_version_pending DEFAULT VALUES;
   END IF;
   RETURN NULL;
@@ -53,8 +56,9 @@ BEGIN
       AND tablename NOT IN ('schema_migrations', 'data_version', 'data_version_pending')
   LOOP
     EXECUTE format(
-      'CREATE TRIGGER data_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %I '
-        'FOR EACH STATEMENT EXECUTE FUNCTION data_version_mark()',
+      'CREATE TRIGGER data_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %I FOR EACH STATEMENT '
+        'WHEN (current_setting(''jobs_api.data_version_counted'', true) IS DISTINCT FROM ''on'') '
+        'EXECUTE FUNCTION data_version_mark()',
       name);
   END LOOP;
 END

@@ -115,38 +115,43 @@ describe.each(backends)("data version ($name)", ({ open: openBackend, skip }) =>
     expect(rows.length).toBeGreaterThan(untriggered.length);
   });
 
-  it.skipIf(skip)("grows once per committed writing transaction, not on reads or a rollback", async () => {
-    const db = await openBackend();
-    open.push(db);
-    const start = (await dataVersion(db))?.version ?? 0;
-    await db.query("SELECT name FROM jobs WHERE id = $1", [job]);
-    expect((await dataVersion(db))?.version).toBe(start);
-    await db.transaction(async (tx) => {
-      await tx.query("UPDATE jobs SET name = 'a' WHERE id = $1", [job]);
-      await tx.query("UPDATE jobs SET name = 'b' WHERE id = $1", [job]);
-      await tx.query("DELETE FROM job_variables WHERE job_id = $1", [job]);
-    });
-    expect((await dataVersion(db))?.version).toBe(start + 1);
-    await expect(
-      db.transaction(async (tx) => {
-        await tx.query("UPDATE jobs SET name = 'c' WHERE id = $1", [job]);
-        throw new Error("rolled back");
-      }),
-    ).rejects.toThrow("rolled back");
-    expect((await dataVersion(db))?.version).toBe(start + 1);
-    await db.exec(`UPDATE jobs SET name = 'd' WHERE id = ${job}`);
-    expect((await dataVersion(db))?.version).toBe(start + 2);
-    expect(await db.query("SELECT xact FROM data_version_pending")).toEqual([]);
-  });
+  it.skipIf(skip)(
+    "grows once per committed writing transaction, not on reads or a rollback; never on PGlite",
+    async () => {
+      const db = await openBackend();
+      open.push(db);
+      // PGlite's one writer counts its writes in memory (its session opts out of the shared version).
+      const step = db.kind === "postgres" ? 1 : 0;
+      const start = (await dataVersion(db))?.version ?? 0;
+      await db.query("SELECT name FROM jobs WHERE id = $1", [job]);
+      expect((await dataVersion(db))?.version).toBe(start);
+      await db.transaction(async (tx) => {
+        await tx.query("UPDATE jobs SET name = 'a' WHERE id = $1", [job]);
+        await tx.query("UPDATE jobs SET name = 'b' WHERE id = $1", [job]);
+        await tx.query("DELETE FROM job_variables WHERE job_id = $1", [job]);
+      });
+      expect((await dataVersion(db))?.version).toBe(start + step);
+      await expect(
+        db.transaction(async (tx) => {
+          await tx.query("UPDATE jobs SET name = 'c' WHERE id = $1", [job]);
+          throw new Error("rolled back");
+        }),
+      ).rejects.toThrow("rolled back");
+      expect((await dataVersion(db))?.version).toBe(start + step);
+      await db.exec(`UPDATE jobs SET name = 'd' WHERE id = ${job}`);
+      expect((await dataVersion(db))?.version).toBe(start + 2 * step);
+      expect(await db.query("SELECT xact FROM data_version_pending")).toEqual([]);
+    },
+  );
 
-  it.skipIf(skip)("keeps growing across a reset to fixtures (its counters are not emptied)", async () => {
+  it.skipIf(skip)("keeps its counters across a reset to fixtures: the version never goes back", async () => {
     const db = await openBackend();
     open.push(db);
     const before = await dataVersion(db);
     await resetToFixtures(db, checkFixtures({}));
     const after = await dataVersion(db);
     expect(after?.slots).toBe(16);
-    expect(after?.version).toBe((before?.version ?? 0) + 1);
+    expect(after?.version).toBe((before?.version ?? 0) + (db.kind === "postgres" ? 1 : 0));
   });
 });
 
