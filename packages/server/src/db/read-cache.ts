@@ -120,9 +120,10 @@ function localCache<D extends Database>(db: D): D {
  * same version. A write anywhere is seen by the next read to start after its commit, in any process.
  *
  * Why an answer is never staler than the version it is stored under: the version is read first, by its own
- * statement, and the cached query runs after it. Under READ COMMITTED each statement sees every transaction
- * committed before it began, and the version is bumped in the transaction that writes the data, so the
- * query sees at least every write the version counts; a write committed in between makes the answer newer
+ * statement, and the cached query is sent only once that answer is back. Each runs on its own, outside any
+ * transaction (so as under READ COMMITTED, whatever the default isolation): it sees every transaction
+ * committed before it began. The version is bumped in the transaction that writes the data, so the query
+ * sees at least every write the version counts; a write committed in between makes the answer newer
  * than its version, never older. A later read that finds a newer version ignores it; one that read the same
  * version before that write committed may get the newer answer, which it could have got from the database
  * too (its request overlaps the write). Reading the version after the query instead could store data
