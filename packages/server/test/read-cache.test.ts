@@ -1,10 +1,12 @@
+import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Database } from "../src/db/database.js";
 import { withReadCache } from "../src/db/read-cache.js";
-import { DEMO_IDS } from "../src/index.js";
+import { resetToFixtures } from "../src/fixtures/load.js";
+import { checkFixtures, DEMO_IDS, openPostgres } from "../src/index.js";
 import { findJob } from "../src/store/jobs.js";
 import { cancelJob } from "../src/store/transitions.js";
-import { openTestPglite } from "./helpers/db.js";
+import { backends, openTestPglite, openTestPostgres, postgresUrl } from "./helpers/db.js";
 
 const open: Database[] = [];
 afterEach(async () => {
@@ -88,5 +90,165 @@ describe("read cache (PGlite)", () => {
     const after = await read();
     expect(after?.status).toBe("canceled");
     expect(after?.finished_at).not.toBeNull();
+  });
+});
+
+/** The shared data version as a fresh statement sees it. */
+async function dataVersion(db: Database) {
+  const [row] = await db.query<{ version: number; slots: number }>(
+    "SELECT sum(version)::bigint AS version, count(*)::integer AS slots FROM data_version",
+  );
+  return row;
+}
+
+describe.each(backends)("data version ($name)", ({ open: openBackend, skip }) => {
+  it.skipIf(skip)("has its trigger on every table but the bookkeeping", async () => {
+    const db = await openBackend();
+    open.push(db);
+    const rows = await db.query<{ tablename: string; triggered: boolean }>(
+      `SELECT t.tablename, EXISTS (SELECT 1 FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid
+         WHERE c.relname = t.tablename AND g.tgname = 'data_version' AND g.tgenabled <> 'D') AS triggered
+       FROM pg_tables t WHERE t.schemaname = current_schema() ORDER BY t.tablename`,
+    );
+    const untriggered = rows.filter((row) => !row.triggered).map((row) => row.tablename);
+    expect(untriggered).toEqual(["data_version", "data_version_pending", "schema_migrations"]);
+    expect(rows.length).toBeGreaterThan(untriggered.length);
+  });
+
+  it.skipIf(skip)(
+    "grows once per committed writing transaction, not on reads or a rollback; never on PGlite",
+    async () => {
+      const db = await openBackend();
+      open.push(db);
+      // PGlite's one writer counts its writes in memory (its session opts out of the shared version).
+      const step = db.kind === "postgres" ? 1 : 0;
+      const start = (await dataVersion(db))?.version ?? 0;
+      await db.query("SELECT name FROM jobs WHERE id = $1", [job]);
+      expect((await dataVersion(db))?.version).toBe(start);
+      await db.transaction(async (tx) => {
+        await tx.query("UPDATE jobs SET name = 'a' WHERE id = $1", [job]);
+        await tx.query("UPDATE jobs SET name = 'b' WHERE id = $1", [job]);
+        await tx.query("DELETE FROM job_variables WHERE job_id = $1", [job]);
+      });
+      expect((await dataVersion(db))?.version).toBe(start + step);
+      await expect(
+        db.transaction(async (tx) => {
+          await tx.query("UPDATE jobs SET name = 'c' WHERE id = $1", [job]);
+          throw new Error("rolled back");
+        }),
+      ).rejects.toThrow("rolled back");
+      expect((await dataVersion(db))?.version).toBe(start + step);
+      await db.exec(`UPDATE jobs SET name = 'd' WHERE id = ${job}`);
+      expect((await dataVersion(db))?.version).toBe(start + 2 * step);
+      expect(await db.query("SELECT xact FROM data_version_pending")).toEqual([]);
+    },
+  );
+
+  it.skipIf(skip)("keeps its counters across a reset to fixtures: the version never goes back", async () => {
+    const db = await openBackend();
+    open.push(db);
+    const before = await dataVersion(db);
+    await resetToFixtures(db, checkFixtures({}));
+    const after = await dataVersion(db);
+    expect(after?.slots).toBe(16);
+    expect(after?.version).toBe((before?.version ?? 0) + (db.kind === "postgres" ? 1 : 0));
+  });
+});
+
+describe.skipIf(!postgresUrl)("read cache (PostgreSQL, shared version)", () => {
+  /** The demo database, and a second pool on it: another worker or server process. */
+  async function twoProcesses() {
+    const db = await openTestPostgres();
+    open.push(db);
+    const other = openPostgres({ connectionString: db.url });
+    open.unshift(other);
+    return { db, other, url: db.url };
+  }
+  const name = async (db: Database) =>
+    (await db.query<{ name: string }>(READ, [job], { cache: true, prepare: true }))[0]?.name;
+
+  it("serves a repeated read from memory until another process commits a write, then at once the new data", async () => {
+    const { db, other, url } = await twoProcesses();
+    const first = await db.query(READ, [job], { cache: true });
+    expect(await db.query(READ, [job], { cache: true })).toBe(first);
+    // A change that bypasses the version (its trigger off) is not seen: the answer came from memory.
+    const psql = new pg.Client({ connectionString: url });
+    await psql.connect();
+    try {
+      await psql.query("ALTER TABLE jobs DISABLE TRIGGER data_version");
+      await psql.query("UPDATE jobs SET name = 'unseen' WHERE id = $1", [job]);
+      await psql.query("ALTER TABLE jobs ENABLE TRIGGER data_version");
+    } finally {
+      await psql.end();
+    }
+    expect(await db.query(READ, [job], { cache: true })).toBe(first);
+    for (const next of ["a", "b", "c"]) {
+      await other.query("UPDATE jobs SET name = $2 WHERE id = $1", [job, next]);
+      expect(await name(db)).toBe(next);
+      expect(await name(db)).toBe(next);
+    }
+  });
+
+  it("serves the same answer while another connection's transaction is open and after it rolls back", async () => {
+    const { db, other, url } = await twoProcesses();
+    const first = await db.query(READ, [job], { cache: true });
+    const psql = new pg.Client({ connectionString: url });
+    await psql.connect();
+    try {
+      await psql.query("BEGIN");
+      await psql.query("UPDATE jobs SET name = 'uncommitted' WHERE id = $1", [job]);
+      expect(await db.query(READ, [job], { cache: true })).toBe(first);
+      await psql.query("ROLLBACK");
+    } finally {
+      await psql.end();
+    }
+    expect(await db.query(READ, [job], { cache: true })).toBe(first);
+    await expect(
+      other.transaction(async (tx) => {
+        await tx.query("UPDATE jobs SET name = 'rolled back' WHERE id = $1", [job]);
+        throw new Error("rolled back");
+      }),
+    ).rejects.toThrow("rolled back");
+    expect(await db.query(READ, [job], { cache: true })).toBe(first);
+  });
+
+  it("sees a job changed by a store transition in another process at once", async () => {
+    const { db, other } = await twoProcesses();
+    const [running] = await db.query<{ id: number }>(
+      "SELECT id FROM jobs WHERE project_id = $1 AND type = 'build' AND status = 'running' LIMIT 1",
+      [DEMO_IDS.project],
+    );
+    if (!running) throw new Error("the demo data has no running job");
+    const read = () => findJob(db, DEMO_IDS.project, running.id, ["build"], null);
+    const before = await read();
+    expect(before?.status).toBe("running");
+    expect(await read()).toEqual(before);
+    await cancelJob(other, running.id, { viewerId: DEMO_IDS.maintainerUser });
+    const after = await read();
+    expect(after?.status).toBe("canceled");
+    expect(after?.finished_at).not.toBeNull();
+  });
+
+  it("never serves an answer older than a write committed before the read began, under concurrent writes", async () => {
+    const { db, other } = await twoProcesses();
+    // Many readers and one writer in another process at once: each read that starts after a write's
+    // commit has resolved must see at least that write.
+    await other.query("UPDATE jobs SET name = 'n0' WHERE id = $1", [job]);
+    let committed = 0;
+    const writer = (async () => {
+      for (let i = 1; i <= 40; i++) {
+        await other.query("UPDATE jobs SET name = $2 WHERE id = $1", [job, `n${i}`]);
+        committed = i;
+      }
+    })();
+    const readers = Array.from({ length: 4 }, async () => {
+      while (committed < 40) {
+        const floor = committed;
+        const seen = Number((await name(db))?.slice(1));
+        expect(seen).toBeGreaterThanOrEqual(floor);
+      }
+    });
+    await Promise.all([writer, ...readers]);
+    expect(await name(db)).toBe("n40");
   });
 });

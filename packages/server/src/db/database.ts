@@ -8,7 +8,7 @@ export interface QueryOptions {
   prepare?: boolean;
   /**
    * A read whose answer depends only on its parameters and the data (no `now()`): the database may
-   * answer it from memory while nothing was written since (db/read-cache.ts; PGlite only).
+   * answer it from memory while nothing was written since (db/read-cache.ts), by any process.
    */
   cache?: boolean;
 }

@@ -47,6 +47,9 @@ export async function openPglite(options: PgliteOptions = {}): Promise<Database 
       ...(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {}),
       ...(inMemory ? { startParams: [...PGlite.defaultStartParams, ...IN_MEMORY_PARAMS] } : {}),
     });
+    // One writer, whose writes the read cache counts in memory: the shared data version (migration 0004)
+    // is not kept, which spares every writing transaction its bump.
+    await pg.exec("SET jobs_api.data_version_counted = on");
   } catch (error) {
     unlock();
     throw error;

@@ -1,5 +1,6 @@
 import pg from "pg";
 import type { Database, Queryable, QueryOptions } from "./database.js";
+import { withReadCache } from "./read-cache.js";
 import { statementName } from "./statement-name.js";
 import { classify, isUnavailable } from "./unavailable.js";
 
@@ -7,6 +8,8 @@ const INT8_OID = 20;
 /** SQLSTATEs after which PostgreSQL asks the client to run the transaction again. */
 const RETRYABLE = new Set(["40001", "40P01"]);
 const MAX_ATTEMPTS = 5;
+/** The data version all processes share (migration 0004, db/read-cache.ts). */
+const DATA_VERSION = "SELECT sum(version)::bigint AS version FROM data_version";
 
 export interface PostgresOptions {
   connectionString: string;
@@ -75,7 +78,7 @@ export function openPostgres(options: PostgresOptions): Database {
   // An idle client that loses its connection emits here; without a listener the process would crash.
   pool.on("error", (error) => options.onConnectionError?.(error));
   const root = wrap(pool);
-  return {
+  const db: Database = {
     kind: "postgres",
     query: root.query,
     exec: root.exec,
@@ -122,4 +125,10 @@ export function openPostgres(options: PostgresOptions): Database {
       if (!pool.ended) await pool.end();
     },
   };
+  // The data version every process shares (migration 0004): one prepared single-row round trip.
+  const sharedVersion = async () => {
+    const [row] = await root.query<{ version: number | null }>(DATA_VERSION, [], { prepare: true });
+    return row?.version ?? null;
+  };
+  return withReadCache(db, { sharedVersion });
 }

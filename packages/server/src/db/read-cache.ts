@@ -24,31 +24,71 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
+const keyOf = (sql: string, params: readonly unknown[]) =>
+  `${sql}\0${JSON.stringify(params, (_k, v) => (typeof v === "bigint" ? `${v}n` : v))}`;
+
+/** The answers stored under one data version; a newer version empties it. */
+class Entries {
+  private map = new Map<string, unknown[]>();
+  version = 0;
+
+  /** Makes `version` the current one if it is newer; answers whether it is the current one. */
+  at(version: number): boolean {
+    if (version > this.version) {
+      this.map = new Map();
+      this.version = version;
+    }
+    return version === this.version;
+  }
+
+  get(key: string): unknown[] | undefined {
+    return this.map.get(key);
+  }
+
+  set(key: string, rows: unknown[]) {
+    if (this.map.size >= MAX_ENTRIES) this.map.delete(this.map.keys().next().value as string);
+    this.map.set(key, deepFreeze(rows));
+  }
+}
+
+export interface ReadCacheOptions {
+  /**
+   * Reads the data version that every process writing to the database shares (PostgreSQL: the sum of
+   * the `data_version` counters, migration 0004). Without it the version is this process's own, which is
+   * right only for a database no other process writes to (PGlite: one writer per data directory).
+   * `null` (the counters are gone): nothing is cached.
+   */
+  sharedVersion?: () => Promise<number | null>;
+}
+
 /**
- * The answers of `cache: true` reads, reused until the data changes. For a database only this process
- * writes to (PGlite: one writer per data directory, held by a lock): every write goes through the wrapper,
- * and a data version bumped before and after each one (transaction, script, or statement that is not a
- * plain read) tells whether a cached answer is still the database's. A read is kept only if no write began
- * or ended while it ran, so a page read across a commit is never kept. Cached rows are frozen: a caller that
+ * The answers of `cache: true` reads, reused until the data changes. Cached rows are frozen: a caller that
  * changed one would change every later answer. Only statements whose answer depends on nothing but their
  * parameters and the data may ask for it: no `now()` (durations are computed when the row is sent).
+ * Reads inside a transaction are never cached (`transaction` hands `fn` the connection as it is).
  */
-export function withReadCache<D extends Database>(db: D): D {
+export function withReadCache<D extends Database>(db: D, options: ReadCacheOptions = {}): D {
+  return options.sharedVersion ? sharedCache(db, options.sharedVersion) : localCache(db);
+}
+
+/**
+ * For a database only this process writes to: every write goes through the wrapper, and a data version
+ * bumped before and after each one (transaction, script, or statement that is not a plain read) tells
+ * whether a cached answer is still the database's, without asking the database. A read is kept only if no
+ * write began or ended while it ran, so a page read across a commit is never kept.
+ */
+function localCache<D extends Database>(db: D): D {
   let version = 0;
   let writing = 0;
-  let cache = new Map<string, unknown[]>();
-  let cachedVersion = 0;
+  const entries = new Entries();
 
-  const bump = () => {
-    version++;
-  };
   async function write<T>(run: () => Promise<T>): Promise<T> {
     writing++;
-    bump();
+    version++;
     try {
       return await run();
     } finally {
-      bump();
+      version++;
       writing--;
     }
   }
@@ -56,19 +96,13 @@ export function withReadCache<D extends Database>(db: D): D {
   async function query<T>(sql: string, params: readonly unknown[] = [], options: QueryOptions = {}) {
     if (!isRead(sql)) return write(() => db.query<T>(sql, params, options));
     if (!options.cache || writing > 0) return db.query<T>(sql, params, options);
-    if (cachedVersion !== version) {
-      cache = new Map();
-      cachedVersion = version;
-    }
-    const key = `${sql}\0${JSON.stringify(params, (_k, v) => (typeof v === "bigint" ? `${v}n` : v))}`;
-    const hit = cache.get(key);
-    if (hit) return hit as T[];
     const started = version;
+    entries.at(started);
+    const key = keyOf(sql, params);
+    const hit = entries.get(key);
+    if (hit) return hit as T[];
     const rows = await db.query<T>(sql, params, options);
-    if (version === started && writing === 0 && cachedVersion === started) {
-      if (cache.size >= MAX_ENTRIES) cache.delete(cache.keys().next().value as string);
-      cache.set(key, deepFreeze(rows));
-    }
+    if (version === started && writing === 0 && entries.version === started) entries.set(key, rows);
     return rows;
   }
 
@@ -79,4 +113,38 @@ export function withReadCache<D extends Database>(db: D): D {
     transaction: <T>(fn: (tx: Queryable) => Promise<T>) => write(() => db.transaction(fn)),
     close: () => db.close(),
   };
+}
+
+/**
+ * For a database other processes write to as well (other workers, other servers, psql): each cached read
+ * first reads the shared version, and is answered from memory only if the answer was stored under that
+ * same version. A write anywhere is seen by the next read to start after its commit, in any process.
+ *
+ * Why an answer is never staler than the version it is stored under: the version is read first, by its own
+ * statement, and the cached query is sent only once that answer is back. Each runs on its own, outside any
+ * transaction (so as under READ COMMITTED, whatever the default isolation): it sees every transaction
+ * committed before it began. The version is bumped in the transaction that writes the data, so the query
+ * sees at least every write the version counts; a write committed in between makes the answer newer
+ * than its version, never older. A later read that finds a newer version ignores it; one that read the same
+ * version before that write committed may get the newer answer, which it could have got from the database
+ * too (its request overlaps the write). Reading the version after the query instead could store data
+ * older than the version under it, and serve that stale answer until the next write.
+ */
+function sharedCache<D extends Database>(db: D, sharedVersion: () => Promise<number | null>): D {
+  const entries = new Entries();
+
+  async function query<T>(sql: string, params: readonly unknown[] = [], options: QueryOptions = {}) {
+    if (!options.cache || !isRead(sql)) return db.query<T>(sql, params, options);
+    const version = await sharedVersion();
+    // An older version than the one stored (a read that began before another's) neither uses nor stores.
+    if (version === null || !entries.at(version)) return db.query<T>(sql, params, options);
+    const key = keyOf(sql, params);
+    const hit = entries.get(key);
+    if (hit) return hit as T[];
+    const rows = await db.query<T>(sql, params, options);
+    if (entries.version === version) entries.set(key, rows);
+    return rows;
+  }
+
+  return { ...db, query };
 }
