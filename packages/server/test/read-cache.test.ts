@@ -55,6 +55,30 @@ describe("read cache (PGlite)", () => {
     expect(await name()).toBe(before);
   });
 
+  it("keeps apart reads whose parameters differ only in kind or bytes, and shares those that are equal", async () => {
+    const { db, reached } = await counted();
+    const text = "SELECT $1::text AS v";
+    const digest = (byte: number) => Buffer.alloc(32, byte);
+    const params: unknown[][] = [
+      [1],
+      ["1"],
+      [digest(1)],
+      [digest(2)],
+      [new Uint8Array(digest(1))],
+      [["1", 2]],
+      [null],
+    ];
+    for (const p of params) await db.query(text, p, { cache: true });
+    // The same bytes in a Buffer or a plain Uint8Array are the same parameter to the database.
+    expect(reached()).toBe(params.length - 1);
+    for (const p of params) await db.query(text, p, { cache: true });
+    expect(reached()).toBe(params.length - 1);
+    const [hex] = await db.query<{ v: string }>("SELECT encode($1::bytea, 'hex') AS v", [digest(2)], {
+      cache: true,
+    });
+    expect(hex?.v).toBe("02".repeat(32));
+  });
+
   it("does not keep a read that ran while a write began or ended", async () => {
     const { db, reached } = await counted();
     const reading = db.query(READ, [job], { cache: true });
