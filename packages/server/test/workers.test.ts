@@ -1,3 +1,4 @@
+import { once } from "node:events";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEMO_IDS, DEMO_TOKENS } from "../src/index.js";
 import { laterWorkerArgs } from "../src/workers.js";
@@ -65,15 +66,26 @@ describe("--workers", () => {
         expect(res.status).toBe(200);
         await res.arrayBuffer();
       }
-      const pids = new Set(
-        cli.lines
-          .map((l) => JSON.parse(l) as { pid: number; req?: unknown })
-          .filter((l) => l.req)
-          .map((l) => l.pid),
+      // Many long lines at once from both workers, written in batches to the stdout pipe they share: each
+      // still one whole JSON object (each write is at most PIPE_BUF of whole lines), none lost at exit.
+      const long = `${url}?per_page=1&note=${"x".repeat(1500)}`;
+      await Promise.all(
+        Array.from({ length: 120 }, async () => {
+          const res = await fetch(long, { headers: { "PRIVATE-TOKEN": DEMO_TOKENS.maintainer } });
+          expect(res.status).toBe(200);
+          await res.arrayBuffer();
+        }),
       );
-      expect(pids.size).toBe(2);
       cli.child.kill("SIGTERM");
       expect(await cli.exited).toEqual({ code: 0, signal: null });
+      const stdout = cli.child.stdout;
+      // Every line read: the pipe closes after the process exits.
+      if (stdout && !stdout.closed) await once(stdout, "close");
+      const requests = cli.lines
+        .map((l) => JSON.parse(l) as { pid: number; req?: { url: string } })
+        .filter((l) => l.req);
+      expect(requests.filter((l) => l.req?.url.includes("note=x"))).toHaveLength(120);
+      expect(new Set(requests.map((l) => l.pid)).size).toBe(2);
     });
   });
 });

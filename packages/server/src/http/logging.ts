@@ -5,6 +5,9 @@ import { pinoHttp } from "pino-http";
 import type { LogFormat } from "../config.js";
 import { TOKEN_QUERY_PARAMS } from "./auth.js";
 
+/** Linux's PIPE_BUF: a write to a pipe up to this size is never interleaved with another's. */
+const PIPE_BUF = 4096;
+
 const TOKEN_PARAMS: ReadonlySet<string> = new Set(Object.values(TOKEN_QUERY_PARAMS));
 
 /**
@@ -70,9 +73,11 @@ export function requestLogger(logger: Logger) {
  */
 export async function createLogger(level: string, format: LogFormat): Promise<Logger> {
   // Written asynchronously: a line per request, each a write(2) on the request's path when synchronous (pino's
-  // "asynchronous logging"). Lines written while one is under way go out together in the next; pino writes
-  // what is left synchronously when the process exits.
-  if (format === "json") return pino({ level }, pino.destination({ dest: 1, sync: false }));
+  // "asynchronous logging"). Lines written while one is under way go out together in the next, at most
+  // PIPE_BUF (4 KiB) of whole lines a write: on a pipe such a write is atomic, so the lines of `--workers`
+  // processes sharing stdout never interleave mid-line. pino writes what is left when the process exits.
+  if (format === "json")
+    return pino({ level }, pino.destination({ dest: 1, sync: false, maxWrite: PIPE_BUF }));
   const { build: pretty } = await import("pino-pretty");
   return pino(
     { level },
