@@ -3,6 +3,7 @@
 // listProjectJobs at each size, one server per database, sizes alternating within every round.
 // Latency is measured over one keep-alive connection: mean = run time / answered requests.
 
+import { OFFSET_LIMIT } from "@jobs-api/server";
 import { pgliteDataset, postgresDataset } from "../lib/dataset.mjs";
 import { alternate } from "../lib/measure.mjs";
 import { startPostgres, stopPostgres } from "../lib/postgres.mjs";
@@ -73,9 +74,6 @@ async function scaleOn(engine, { options, root, cpu, log, profileDir }) {
 }
 
 const KINDS = ["first page", "deep offset page", "deep keyset page"];
-
-/** GitLab's default `offset_pagination_limit` for `Ci::Build` lists (the server's too). */
-const OFFSET_LIMIT = 50_000;
 
 /**
  * For each size, the URLs of the first page and of a page in the middle by offset and by keyset. The deep

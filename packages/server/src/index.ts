@@ -23,6 +23,7 @@ export {
   resetToFixtures,
 } from "./fixtures/load.js";
 export { FixtureError, fixturesSchemaUrl, parseFixtures } from "./fixtures/validate.js";
+export { OFFSET_LIMIT } from "./http/pagination.js";
 export {
   DEMO_IDS,
   DEMO_TOKENS,

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEMO_IDS, DEMO_TOKENS } from "../src/index.js";
-import { createEmptyPostgresDatabase, postgresUrl } from "./helpers/db.js";
-import { buildServer, startCli } from "./helpers/process.js";
+import { postgresUrl } from "./helpers/db.js";
+import { buildServer, startTwoWorkers } from "./helpers/process.js";
 
 beforeAll(() => buildServer());
 
@@ -17,13 +17,7 @@ interface JobJson {
 
 describe.skipIf(!postgresUrl)("read cache across workers (PostgreSQL)", () => {
   it("answers every read with the writes made through the other worker before it", async () => {
-    const db = await createEmptyPostgresDatabase();
-    cleanup.push(() => db.drop());
-    const cli = await startCli(["--workers", "2", "--database-url", db.url, "--seed-demo"]);
-    cleanup.push(async () => {
-      if (cli.child.exitCode === null) cli.child.kill("SIGKILL");
-    });
-    await cli.waitForLine("listening on", 2);
+    const cli = await startTwoWorkers(cleanup);
     const api = `${cli.origin}/api/v4/projects/${DEMO_IDS.project}`;
     // A new connection for every request: the workers are dealt connections in turn, so of the two reads
     // after each write one is served by the worker that did not write, with its cache warm.

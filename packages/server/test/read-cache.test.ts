@@ -29,6 +29,26 @@ async function counted() {
   return { db: withReadCache(counting), reached: () => reached };
 }
 
+/**
+ * A running demo job read through `reader` (twice: the second from the cache), canceled through `writer`,
+ * then read again: it must come back canceled.
+ */
+async function expectTransitionSeen(reader: Database, writer: Database): Promise<void> {
+  const [running] = await reader.query<{ id: number }>(
+    "SELECT id FROM jobs WHERE project_id = $1 AND type = 'build' AND status = 'running' LIMIT 1",
+    [DEMO_IDS.project],
+  );
+  if (!running) throw new Error("the demo data has no running job");
+  const read = () => findJob(reader, DEMO_IDS.project, running.id, ["build"], null);
+  const before = await read();
+  expect(before?.status).toBe("running");
+  expect(await read()).toEqual(before);
+  await cancelJob(writer, running.id, { viewerId: DEMO_IDS.maintainerUser });
+  const after = await read();
+  expect(after?.status).toBe("canceled");
+  expect(after?.finished_at).not.toBeNull();
+}
+
 const READ = "SELECT name FROM jobs WHERE id = $1";
 const job = DEMO_IDS.exampleJobs[2];
 
@@ -101,19 +121,7 @@ describe("read cache (PGlite)", () => {
   it("serves a job changed by a store transition as it now is", async () => {
     const db = await openTestPglite();
     open.push(db);
-    const [running] = await db.query<{ id: number }>(
-      "SELECT id FROM jobs WHERE project_id = $1 AND type = 'build' AND status = 'running' LIMIT 1",
-      [DEMO_IDS.project],
-    );
-    if (!running) throw new Error("the demo data has no running job");
-    const read = () => findJob(db, DEMO_IDS.project, running.id, ["build"], null);
-    const before = await read();
-    expect(before?.status).toBe("running");
-    expect(await read()).toEqual(before);
-    await cancelJob(db, running.id, { viewerId: DEMO_IDS.maintainerUser });
-    const after = await read();
-    expect(after?.status).toBe("canceled");
-    expect(after?.finished_at).not.toBeNull();
+    await expectTransitionSeen(db, db);
   });
 });
 
@@ -238,19 +246,7 @@ describe.skipIf(!postgresUrl)("read cache (PostgreSQL, shared version)", () => {
 
   it("sees a job changed by a store transition in another process at once", async () => {
     const { db, other } = await twoProcesses();
-    const [running] = await db.query<{ id: number }>(
-      "SELECT id FROM jobs WHERE project_id = $1 AND type = 'build' AND status = 'running' LIMIT 1",
-      [DEMO_IDS.project],
-    );
-    if (!running) throw new Error("the demo data has no running job");
-    const read = () => findJob(db, DEMO_IDS.project, running.id, ["build"], null);
-    const before = await read();
-    expect(before?.status).toBe("running");
-    expect(await read()).toEqual(before);
-    await cancelJob(other, running.id, { viewerId: DEMO_IDS.maintainerUser });
-    const after = await read();
-    expect(after?.status).toBe("canceled");
-    expect(after?.finished_at).not.toBeNull();
+    await expectTransitionSeen(db, other);
   });
 
   it("never serves an answer older than a write committed before the read began, under concurrent writes", async () => {

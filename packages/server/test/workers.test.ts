@@ -2,8 +2,8 @@ import { once } from "node:events";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEMO_IDS, DEMO_TOKENS } from "../src/index.js";
 import { laterWorkerArgs } from "../src/workers.js";
-import { createEmptyPostgresDatabase, postgresUrl } from "./helpers/db.js";
-import { buildServer, runCliToEnd, startCli } from "./helpers/process.js";
+import { postgresUrl } from "./helpers/db.js";
+import { buildServer, runCliToEnd, startTwoWorkers } from "./helpers/process.js";
 
 beforeAll(() => buildServer());
 
@@ -49,14 +49,7 @@ describe("--workers", () => {
 
   describe.skipIf(!postgresUrl)("on PostgreSQL", () => {
     it("serves one port from several processes, the data seeded once, and stops them all on SIGTERM", async () => {
-      const db = await createEmptyPostgresDatabase();
-      cleanup.push(() => db.drop());
-      const cli = await startCli(["--workers", "2", "--database-url", db.url, "--seed-demo"]);
-      cleanup.push(async () => {
-        if (cli.child.exitCode === null) cli.child.kill("SIGKILL");
-      });
-      // Each worker logs that it listens; the second starts after the first has seeded.
-      await cli.waitForLine("listening on", 2);
+      const cli = await startTwoWorkers(cleanup);
       expect(cli.lines.filter((l) => l.includes("loaded the demo data"))).toHaveLength(1);
       const url = `${cli.origin}/api/v4/projects/${DEMO_IDS.project}/jobs`;
       const headers = { "PRIVATE-TOKEN": DEMO_TOKENS.maintainer, Connection: "close" };

@@ -2,6 +2,7 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { once } from "node:events";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { createEmptyPostgresDatabase } from "./db.js";
 
 const root = fileURLToPath(new URL("../../../../", import.meta.url));
 export const cliPath = fileURLToPath(new URL("../../dist/cli.js", import.meta.url));
@@ -80,4 +81,19 @@ export async function startCli(args: string[], env: Record<string, string> = {})
     });
   const listening = JSON.parse(await waitForLine("listening on")) as { url: string };
   return { child, origin: new URL(listening.url).origin, lines, stderr: () => stderr, waitForLine, exited };
+}
+
+/**
+ * `jobs-api-server --workers 2` on a fresh PostgreSQL database with the demo data, once both workers
+ * listen (the second starts after the first has seeded). `cleanup` gets the steps that undo it.
+ */
+export async function startTwoWorkers(cleanup: (() => Promise<unknown>)[]): Promise<CliProcess> {
+  const db = await createEmptyPostgresDatabase();
+  cleanup.push(() => db.drop());
+  const cli = await startCli(["--workers", "2", "--database-url", db.url, "--seed-demo"]);
+  cleanup.push(async () => {
+    if (cli.child.exitCode === null) cli.child.kill("SIGKILL");
+  });
+  await cli.waitForLine("listening on", 2);
+  return cli;
 }
