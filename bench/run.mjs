@@ -8,6 +8,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { resolveGenerator } from "./lib/load.mjs";
 import { parseOptions, USAGE } from "./lib/options.mjs";
 import { hasTaskset, killAll, pinSelf } from "./lib/proc.mjs";
 import { resultsTable, targetsTable } from "./lib/report.mjs";
@@ -18,6 +19,7 @@ const root = resolve(here, "..");
 let options;
 try {
   options = parseOptions(process.argv.slice(2), process.env);
+  options.load = resolveGenerator(options.load);
 } catch (error) {
   console.error(error.message);
   process.exit(2);
@@ -43,6 +45,7 @@ const machine = {
   platform: `${process.platform} ${process.arch}`,
   loadavgAtStart: loadavg().map((x) => Number(x.toFixed(2))),
   pinned,
+  loadGenerator: options.load,
   commit: (() => {
     try {
       return execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: root, encoding: "utf8" }).trim();
@@ -56,7 +59,7 @@ log(
   `jobs-api bench — ${machine.nproc} × ${machine.cpu}, node ${machine.node}, load avg ${machine.loadavgAtStart.join(" ")}`,
 );
 log(
-  `rounds ${options.rounds}, ${options.duration} s a run, ${options.warmup} s warm-up, ${options.connections} connections, ` +
+  `rounds ${options.rounds}, ${options.duration} s a run, ${options.warmup} s warm-up, ${options.connections} connections (${options.load}), ` +
     (pinned ? "servers on core 0, load on core 1" : "not pinned"),
 );
 

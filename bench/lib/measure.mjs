@@ -7,26 +7,30 @@ import { push, rotation } from "./stats.mjs";
 /**
  * @typedef {{ name: string, baseUrl: string, headers?: Record<string, string> }} Target
  * @typedef {{ op: string, path: string }} Request
- * @typedef {{ rps: Record<string, number[]>, p99: Record<string, number[]>, meanMs: Record<string, number[]> }} Measured
+ * @typedef {{ rps: Record<string, number[]>, p99: Record<string, number[]>, meanMs: Record<string, number[]>,
+ *   generatorCores: Record<string, number[]> }} Measured
  */
 
 /**
  * @template {Target} T
  * @template {Request} R
  * @param {{ targets: T[], requests: R[], rounds: number, warmup: number, duration: number,
- *   connections: number, log: (msg: string) => void, suffix?: string, urlOf?: (t: T, r: R) => string }} o
+ *   connections: number, log: (msg: string) => void, suffix?: string, urlOf?: (t: T, r: R) => string,
+ *   load?: string }} o  load: the generator (options.load, resolved by run.mjs)
  * @returns {Promise<Measured>} requests a second, p99 latencies (ms) and mean latencies (run time / answers,
- *   ms; autocannon's histogram has 1 ms resolution) by `"<op> <target name>"`, one a round
+ *   ms; autocannon's histogram has 1 ms resolution) and the generator's own CPU (cores: CPU time / run time) by `"<op> <target name>"`,
+ *   one a round
  */
 export async function alternate(o) {
   const { targets, requests, rounds, warmup, duration, connections, log, suffix = "" } = o;
+  const generator = o.load === "wrk" ? "wrk" : "autocannon";
   const urlOf = o.urlOf ?? ((t, r) => `${t.baseUrl}${r.path}`);
   /** @param {T} t @param {R} r @param {number} seconds */
   const run = (t, r, seconds) =>
-    load({ url: urlOf(t, r), headers: t.headers ?? {}, connections, duration: seconds });
+    load({ url: urlOf(t, r), headers: t.headers ?? {}, connections, duration: seconds, generator });
   for (const r of requests) for (const t of targets) await run(t, r, warmup);
   /** @type {Measured} */
-  const out = { rps: {}, p99: {}, meanMs: {} };
+  const out = { rps: {}, p99: {}, meanMs: {}, generatorCores: {} };
   for (let round = 0; round < rounds; round++) {
     for (const r of requests) {
       for (const t of rotation(targets, round)) {
@@ -35,6 +39,7 @@ export async function alternate(o) {
         push(out.rps, key, result.rps);
         push(out.p99, key, result.latencyP99);
         push(out.meanMs, key, (result.seconds * 1000) / result.ok);
+        push(out.generatorCores, key, result.cpuMs / (result.seconds * 1000));
       }
     }
     const last = Object.entries(out.rps).map(([k, v]) => `${k} ${Math.round(v.at(-1) ?? Number.NaN)}`);

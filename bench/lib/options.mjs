@@ -33,10 +33,11 @@ export const USAGE = `usage: pnpm bench [-- options]   (or: node bench/run.mjs [
   --interval=S           seconds between the soak's memory samples (default 60; quick 5)
   --baseline=PATH        also run another build's CLI (e.g. a copy of packages/server/dist/cli.js made before a
                          change) in the validation and ready suites: before/after in the same run
+  --load=auto            load generator: wrk, autocannon, or auto (wrk when installed: apt-get install wrk)
   --cpu-prof             run server children under node --cpu-prof (profiles in bench/results/)
   --no-pin               do not pin server and load generator to separate cores
 Environment: BENCH_QUICK=1, BENCH_ONLY, BENCH_ROUNDS, BENCH_DURATION, BENCH_WARMUP, BENCH_CONNECTIONS,
-BENCH_SIZES, BENCH_DB, BENCH_JOBS, BENCH_INTERVAL, BENCH_BASELINE, BENCH_CPU_PROF=1, BENCH_NO_PIN=1.`;
+BENCH_SIZES, BENCH_DB, BENCH_JOBS, BENCH_INTERVAL, BENCH_BASELINE, BENCH_LOAD, BENCH_CPU_PROF=1, BENCH_NO_PIN=1.`;
 
 const FLAGS = /** @type {const} */ ({
   quick: { type: "boolean" },
@@ -50,6 +51,7 @@ const FLAGS = /** @type {const} */ ({
   jobs: { type: "string" },
   interval: { type: "string" },
   baseline: { type: "string" },
+  load: { type: "string" },
   "cpu-prof": { type: "boolean" },
   "no-pin": { type: "boolean" },
   help: { type: "boolean" },
@@ -70,6 +72,7 @@ const FLAGS = /** @type {const} */ ({
  * @property {{ duration: number, interval: number, connections: number }} soak seconds of the whole soak,
  *   seconds between its memory samples, its connections
  * @property {string|null} baseline
+ * @property {string} load the load generator asked for: "auto", "wrk" or "autocannon" (run.mjs resolves "auto")
  * @property {boolean} cpuProf
  * @property {boolean} pin
  */
@@ -145,6 +148,7 @@ export function parseOptions(argv, env = {}) {
       connections: Math.round(num(connections, 8)),
     },
     baseline: get("baseline", "BENCH_BASELINE") ?? null,
+    load: get("load", "BENCH_LOAD") ?? "auto",
     cpuProf: truthy(get("cpu-prof", "BENCH_CPU_PROF")),
     pin: !truthy(get("no-pin", "BENCH_NO_PIN")),
   };

@@ -57,6 +57,7 @@ async function scaleOn(engine, { options, root, cpu, log, profileDir }) {
       targets: pages,
       requests: KINDS.map((op) => ({ op, path: "" })),
       connections: 1,
+      load: options.load,
       warmup: Math.min(options.warmup, 1),
       urlOf: (page, r) => page.urls[r.op],
       log,

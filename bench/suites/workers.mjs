@@ -9,7 +9,7 @@ import { startPostgres, stopPostgres } from "../lib/postgres.mjs";
 import { rssMiB, stop, unpinned } from "../lib/proc.mjs";
 import { target } from "../lib/report.mjs";
 import { startServer } from "../lib/servers.mjs";
-import { ratioOfRounds, summary } from "../lib/stats.mjs";
+import { median, ratioOfRounds, summary } from "../lib/stats.mjs";
 
 /**
  * @param {{ options: import("../lib/options.mjs").Options, root: string, cpu: { server: number|null, load: number|null },
@@ -47,11 +47,8 @@ async function workersOn({ options, root, log }) {
       { op: "getJob", path: `/projects/${one.project}/jobs/${one.jobId}` },
     ];
     const idle = servers.map((s) => rssMiB(s.child.pid));
-    const cpuBefore = process.cpuUsage();
-    const started = performance.now();
     const measured = await alternate({ ...options, targets: servers, requests, log, suffix: " workers" });
-    const used = process.cpuUsage(cpuBefore);
-    const generatorShare = (used.user + used.system) / 1000 / (performance.now() - started) / cores;
+    const generatorShare = median(Object.values(measured.generatorCores).flat()) / cores;
     const afterLoad = servers.map((s) => rssMiB(s.child.pid));
     const rows = [];
     const targets = [];
@@ -84,7 +81,7 @@ async function workersOn({ options, root, log }) {
       });
     });
     rows.push({
-      name: "load generator's share of the machine's CPU during the runs",
+      name: `load generator's share of the machine's CPU during the runs (${options.load}, median)`,
       unit: "×",
       ...summary([generatorShare]),
     });

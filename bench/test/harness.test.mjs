@@ -2,7 +2,7 @@
 // Smoke test of the harness's parsing and statistics (never of timings): node --test bench/test/
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { checkRun, parseResult } from "../lib/load.mjs";
+import { checkRun, parseResult, parseWrk, resolveGenerator } from "../lib/load.mjs";
 import { parseOptions, SUITES } from "../lib/options.mjs";
 import { median, ratioOfRounds, rotation } from "../lib/stats.mjs";
 import { summariseProfile } from "../profile.mjs";
@@ -26,6 +26,43 @@ test("autocannon results are reduced to rates and latencies, and failures invali
   assert.equal(checkRun(run, "ok"), run);
   assert.throws(() => checkRun(parseResult({ ...raw, non2xx: 1 }), "bad"), /non-2xx/);
   assert.throws(() => checkRun(parseResult({ ...raw, "2xx": 0 }), "none"), /results invalid/);
+});
+
+test("wrk's summary line is reduced to the same numbers, with its CPU time, and errors invalidate a run", () => {
+  const raw = {
+    requests: 1000,
+    duration: 2_000_000,
+    bytes: 500_000,
+    connect: 0,
+    read: 0,
+    write: 0,
+    status: 0,
+    timeout: 0,
+    mean: 1500,
+    p50: 1200,
+    p99: 9000,
+    ticks: 30,
+  };
+  const run = parseWrk(raw, 100);
+  assert.equal(run.rps, 500);
+  assert.equal(run.seconds, 2);
+  assert.equal(run.bytesPerRequest, 500);
+  assert.equal(run.latencyMean, 1.5);
+  assert.equal(run.latencyP99, 9);
+  assert.equal(run.cpuMs, 300);
+  assert.equal(checkRun(run, "ok"), run);
+  // wrk counts answers of 400 and above as "status" errors; they are not answers the run may count.
+  const refused = parseWrk({ ...raw, status: 10 }, 100);
+  assert.equal(refused.ok, 990);
+  assert.throws(() => checkRun(refused, "bad"), /10 non-2xx/);
+  assert.throws(() => checkRun(parseWrk({ ...raw, read: 1 }, 100), "reset"), /1 errors/);
+  assert.ok(Number.isNaN(parseWrk({ ...raw, ticks: -1 }, 100).cpuMs));
+});
+
+test("the load generator: auto picks one, an unknown one is refused", () => {
+  assert.ok(["wrk", "autocannon"].includes(resolveGenerator("auto")));
+  assert.equal(resolveGenerator("autocannon"), "autocannon");
+  assert.throws(() => resolveGenerator("ab"), /unknown load generator ab/);
 });
 
 test("the spec pipeline's timing lines are parsed", () => {

@@ -1,7 +1,7 @@
 import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Database } from "../src/db/database.js";
-import { withReadCache } from "../src/db/read-cache.js";
+import { coalesce, withReadCache } from "../src/db/read-cache.js";
 import { resetToFixtures } from "../src/fixtures/load.js";
 import { checkFixtures, DEMO_IDS, openPostgres } from "../src/index.js";
 import { findJob } from "../src/store/jobs.js";
@@ -132,6 +132,73 @@ async function dataVersion(db: Database) {
   );
   return row;
 }
+
+describe("coalesced version reads", () => {
+  /** A read whose calls the test ends one by one. */
+  function controlled() {
+    const calls: { resolve: (v: number) => void; reject: (e: Error) => void }[] = [];
+    const read = () =>
+      new Promise<number>((resolve, reject) => {
+        calls.push({ resolve, reject });
+      });
+    return { read, calls };
+  }
+  const settled = <T>(p: Promise<T>) => {
+    const state: { value?: T; error?: unknown; done: boolean } = { done: false };
+    p.then(
+      (value) => Object.assign(state, { value, done: true }),
+      (error: unknown) => Object.assign(state, { error, done: true }),
+    );
+    return state;
+  };
+  const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+  it("answers a caller only with a read begun after it arrived, one read for all who arrived meanwhile", async () => {
+    const { read, calls } = controlled();
+    const version = coalesce(read);
+    const a = settled(version());
+    expect(calls).toHaveLength(1);
+    // b and c arrive while the first read runs: it may have begun before a write they must see.
+    const b = settled(version());
+    const c = settled(version());
+    expect(calls).toHaveLength(1);
+    calls[0]?.resolve(1);
+    await tick();
+    expect(a).toMatchObject({ done: true, value: 1 });
+    expect(b.done).toBe(false);
+    expect(calls).toHaveLength(2);
+    const d = settled(version());
+    calls[1]?.resolve(2);
+    await tick();
+    expect(b).toMatchObject({ done: true, value: 2 });
+    expect(c).toMatchObject({ done: true, value: 2 });
+    expect(d.done).toBe(false);
+    expect(calls).toHaveLength(3);
+    calls[2]?.resolve(3);
+    await tick();
+    expect(d).toMatchObject({ done: true, value: 3 });
+    // Idle again: the next caller's read begins at once.
+    const e = settled(version());
+    expect(calls).toHaveLength(4);
+    calls[3]?.resolve(4);
+    await tick();
+    expect(e).toMatchObject({ done: true, value: 4 });
+  });
+
+  it("fails only the callers of a failed read; those waiting get the next one", async () => {
+    const { read, calls } = controlled();
+    const version = coalesce(read);
+    const a = settled(version());
+    const b = settled(version());
+    calls[0]?.reject(new Error("connection lost"));
+    await tick();
+    expect(a.error).toBeInstanceOf(Error);
+    expect(calls).toHaveLength(2);
+    calls[1]?.resolve(7);
+    await tick();
+    expect(b).toMatchObject({ done: true, value: 7 });
+  });
+});
 
 describe.each(backends)("data version ($name)", ({ open: openBackend, skip }) => {
   it.skipIf(skip)("has its trigger on every table but the bookkeeping", async () => {

@@ -142,9 +142,44 @@ function localCache<D extends Database>(db: D): D {
 }
 
 /**
+ * Shares one call of `read` among the callers that arrive while it is under way, with a condition: a caller
+ * is answered only by a call that began after it arrived. A caller arriving while a call runs waits for the
+ * next one, which begins when the running one ends, once for every caller that arrived in between. So each
+ * answer is one a call of its own would have given (the version read begins after the query asking for it),
+ * and a busy process sends one version read per round trip instead of one per cached read.
+ */
+const ignore = () => undefined;
+
+export function coalesce<T>(read: () => Promise<T>): () => Promise<T> {
+  let running: Promise<T> | undefined;
+  let next: Promise<T> | undefined;
+  const begin = () => {
+    const call = read();
+    running = call;
+    const end = () => {
+      if (running === call) running = undefined;
+    };
+    call.then(end, end);
+    return call;
+  };
+  return () => {
+    if (!running) return begin();
+    if (!next) {
+      const ended = running.then(ignore, ignore);
+      next = ended.then(() => {
+        next = undefined;
+        return begin();
+      });
+    }
+    return next;
+  };
+}
+
+/**
  * For a database other processes write to as well (other workers, other servers, psql): each cached read
- * first reads the shared version, and is answered from memory only if the answer was stored under that
- * same version. A write anywhere is seen by the next read to start after its commit, in any process.
+ * first reads the shared version (by a read that begins after it; concurrent ones share it, `coalesce`), and
+ * is answered from memory only if the answer was stored under that same version. A write anywhere is seen
+ * by the next read to start after its commit, in any process.
  *
  * Why an answer is never staler than the version it is stored under: the version is read first, by its own
  * statement, and the cached query is sent only once that answer is back. Each runs on its own, outside any
@@ -156,8 +191,9 @@ function localCache<D extends Database>(db: D): D {
  * too (its request overlaps the write). Reading the version after the query instead could store data
  * older than the version under it, and serve that stale answer until the next write.
  */
-function sharedCache<D extends Database>(db: D, sharedVersion: () => Promise<number | null>): D {
+function sharedCache<D extends Database>(db: D, readVersion: () => Promise<number | null>): D {
   const entries = new Entries();
+  const sharedVersion = coalesce(readVersion);
 
   async function query<T>(sql: string, params: readonly unknown[] = [], options: QueryOptions = {}) {
     if (!options.cache || !isRead(sql)) return db.query<T>(sql, params, options);
