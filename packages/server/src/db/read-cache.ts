@@ -51,29 +51,45 @@ function keyPart(value: unknown): string {
 }
 
 // JSON never holds a raw NUL, so the separators cannot be confused with a parameter's text.
-const keyOf = (sql: string, params: readonly unknown[]) => `${sql}\0${params.map(keyPart).join("\0")}`;
+const keyOf = (params: readonly unknown[]) => params.map(keyPart).join("\0");
 
-/** The answers stored under one data version; a newer version empties it. */
+/**
+ * The answers stored under one data version, by statement and then by parameters; a newer version empties
+ * it. Two levels, because a statement's text is the same string every time (its hash is computed once),
+ * while a key made of text and parameters was a new string of a kilobyte or more to hash on every read.
+ */
 class Entries {
-  private map = new Map<string, unknown[]>();
+  private map = new Map<string, Map<string, unknown[]>>();
+  private size = 0;
   version = 0;
 
   /** Makes `version` the current one if it is newer; answers whether it is the current one. */
   at(version: number): boolean {
     if (version > this.version) {
       this.map = new Map();
+      this.size = 0;
       this.version = version;
     }
     return version === this.version;
   }
 
-  get(key: string): unknown[] | undefined {
-    return this.map.get(key);
+  get(sql: string, key: string): unknown[] | undefined {
+    return this.map.get(sql)?.get(key);
   }
 
-  set(key: string, rows: unknown[]) {
-    if (this.map.size >= MAX_ENTRIES) this.map.delete(this.map.keys().next().value as string);
-    this.map.set(key, deepFreeze(rows));
+  set(sql: string, key: string, rows: unknown[]) {
+    // Full: start again. The bound is for memory: one version rarely sees this many distinct reads.
+    if (this.size >= MAX_ENTRIES) {
+      this.map = new Map();
+      this.size = 0;
+    }
+    let bySql = this.map.get(sql);
+    if (!bySql) {
+      bySql = new Map();
+      this.map.set(sql, bySql);
+    }
+    if (!bySql.has(key)) this.size++;
+    bySql.set(key, deepFreeze(rows));
   }
 }
 
@@ -124,11 +140,11 @@ function localCache<D extends Database>(db: D): D {
     if (!options.cache || writing > 0) return db.query<T>(sql, params, options);
     const started = version;
     entries.at(started);
-    const key = keyOf(sql, params);
-    const hit = entries.get(key);
+    const key = keyOf(params);
+    const hit = entries.get(sql, key);
     if (hit) return hit as T[];
     const rows = await db.query<T>(sql, params, options);
-    if (version === started && writing === 0 && entries.version === started) entries.set(key, rows);
+    if (version === started && writing === 0 && entries.version === started) entries.set(sql, key, rows);
     return rows;
   }
 
@@ -200,11 +216,11 @@ function sharedCache<D extends Database>(db: D, readVersion: () => Promise<numbe
     const version = await sharedVersion();
     // An older version than the one stored (a read that began before another's) neither uses nor stores.
     if (version === null || !entries.at(version)) return db.query<T>(sql, params, options);
-    const key = keyOf(sql, params);
-    const hit = entries.get(key);
+    const key = keyOf(params);
+    const hit = entries.get(sql, key);
     if (hit) return hit as T[];
     const rows = await db.query<T>(sql, params, options);
-    if (entries.version === version) entries.set(key, rows);
+    if (entries.version === version) entries.set(sql, key, rows);
     return rows;
   }
 
