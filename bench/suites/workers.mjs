@@ -8,8 +8,11 @@ import { alternate } from "../lib/measure.mjs";
 import { startPostgres, stopPostgres } from "../lib/postgres.mjs";
 import { rssMiB, stop, unpinned } from "../lib/proc.mjs";
 import { target } from "../lib/report.mjs";
-import { startServer } from "../lib/servers.mjs";
+import { startBound, startServer } from "../lib/servers.mjs";
 import { median, ratioOfRounds, summary } from "../lib/stats.mjs";
+
+/** CPU time a request of the ceiling's servers: about what a cached getJob costs the server. */
+const BUSY_US = 250;
 
 /**
  * @param {{ options: import("../lib/options.mjs").Options, root: string, cpu: { server: number|null, load: number|null },
@@ -28,6 +31,8 @@ async function workersOn({ options, root, log }) {
   const cluster = await startPostgres(root, log, null);
   /** @type {Awaited<ReturnType<typeof startServer>>[]} */
   const servers = [];
+  /** @type {Awaited<ReturnType<typeof startServer>>[]} */
+  const ceiling = [];
   try {
     const demo = await postgresDataset({ n: 0, adminUrl: cluster.url, log });
     for (const workers of counts) {
@@ -40,6 +45,18 @@ async function workersOn({ options, root, log }) {
       s.name = `${workers} worker${workers > 1 ? "s" : ""}`;
       servers.push(s);
     }
+    // The machine's ceiling: the same process counts doing nothing but a fixed CPU time a request (about a
+    // cached getJob's), so that the server's ratio reads against what this machine allows at all.
+    for (const workers of counts) {
+      const b = await startBound({
+        label: `busy cluster ${workers}`,
+        script: "busy-cluster.mjs",
+        cpu: null,
+        args: ["--workers", String(workers), "--busy-us", String(BUSY_US)],
+      });
+      b.name = `busy cluster, ${workers} process${workers > 1 ? "es" : ""}`;
+      ceiling.push(b);
+    }
     const [one] = servers;
     const requests = [
       { op: "listProjectJobs", path: `/projects/${one.project}/jobs?per_page=20` },
@@ -47,11 +64,13 @@ async function workersOn({ options, root, log }) {
       { op: "getJob", path: `/projects/${one.project}/jobs/${one.jobId}` },
     ];
     const idle = servers.map((s) => rssMiB(s.child.pid));
-    const measured = await alternate({ ...options, targets: servers, requests, log, suffix: " workers" });
+    const targets = [...servers, ...ceiling];
+    const measured = await alternate({ ...options, targets, requests, log, suffix: " workers" });
     const generatorShare = median(Object.values(measured.generatorCores).flat()) / cores;
     const afterLoad = servers.map((s) => rssMiB(s.child.pid));
     const rows = [];
-    const targets = [];
+    const met = [];
+    const ceilingRatios = [];
     for (const r of requests) {
       for (const s of servers)
         rows.push({
@@ -64,10 +83,18 @@ async function workersOn({ options, root, log }) {
         measured.rps[`${r.op} ${one.name}`],
       );
       rows.push({ name: `ratio ${r.op}: ${servers[1].name} / 1 worker`, unit: "×", ...summary([ratio]) });
-      targets.push(
+      met.push(
         target(`${r.op}: ${servers[1].name} / 1 worker (load generator on the same cores)`, ratio, ">=", 1.8),
       );
+      ceilingRatios.push(
+        ratioOfRounds(measured.rps[`${r.op} ${ceiling[1].name}`], measured.rps[`${r.op} ${ceiling[0].name}`]),
+      );
     }
+    rows.push({
+      name: `machine ceiling: ${ceiling[1].name} / 1, ${BUSY_US} µs of CPU a request (all requests)`,
+      unit: "×",
+      ...summary(ceilingRatios),
+    });
     servers.forEach((s, i) => {
       rows.push({
         name: `RSS idle, ${s.name} (all processes)`,
@@ -85,9 +112,9 @@ async function workersOn({ options, root, log }) {
       unit: "×",
       ...summary([generatorShare]),
     });
-    return { rows, targets, perRound: measured, memory: { idle, afterLoad }, generatorShare };
+    return { rows, targets: met, perRound: measured, memory: { idle, afterLoad }, generatorShare };
   } finally {
-    await Promise.all(servers.map((s) => stop(s.child)));
+    await Promise.all([...servers, ...ceiling].map((s) => stop(s.child)));
     await stopPostgres(cluster);
   }
 }

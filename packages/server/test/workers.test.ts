@@ -1,9 +1,10 @@
 import { once } from "node:events";
+import { createServer } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEMO_IDS, DEMO_TOKENS } from "../src/index.js";
 import { laterWorkerArgs } from "../src/workers.js";
-import { postgresUrl } from "./helpers/db.js";
-import { buildServer, runCliToEnd, startTwoWorkers } from "./helpers/process.js";
+import { createEmptyPostgresDatabase, postgresUrl } from "./helpers/db.js";
+import { buildServer, runCliToEnd, startCli, startTwoWorkers } from "./helpers/process.js";
 
 beforeAll(() => buildServer());
 
@@ -11,6 +12,25 @@ const cleanup: (() => Promise<unknown>)[] = [];
 afterAll(async () => {
   for (const step of cleanup.reverse()) await step();
 });
+
+/**
+ * A free port below Linux's ephemeral range (32768 and up by default): a client that connects again and
+ * again to a port nothing listens on yet can, within that range, be given the same port as its own end
+ * and connect to itself.
+ */
+async function freePort(): Promise<number> {
+  for (let port = 20_000 + Math.floor(Math.random() * 10_000); ; port++) {
+    const server = createServer();
+    const bound = await new Promise<boolean>((resolve) => {
+      server.once("error", () => resolve(false));
+      server.listen(port, "127.0.0.1", () => resolve(true));
+    });
+    if (!bound) continue;
+    server.close();
+    await once(server, "close");
+    return port;
+  }
+}
 
 /** Runs the CLI to its end on a free port, without the environment's DATABASE_URL. */
 function runCli(args: string[], env: Record<string, string> = {}) {
@@ -53,7 +73,7 @@ describe("--workers", () => {
       expect(cli.lines.filter((l) => l.includes("loaded the demo data"))).toHaveLength(1);
       const url = `${cli.origin}/api/v4/projects/${DEMO_IDS.project}/jobs`;
       const headers = { "PRIVATE-TOKEN": DEMO_TOKENS.maintainer, Connection: "close" };
-      // New connections are dealt to the workers in turn.
+      // New connections are taken by either worker.
       for (let i = 0; i < 6; i++) {
         const res = await fetch(url, { headers });
         expect(res.status).toBe(200);
@@ -79,6 +99,59 @@ describe("--workers", () => {
         .filter((l) => l.req);
       expect(requests.filter((l) => l.req?.url.includes("note=x"))).toHaveLength(120);
       expect(new Set(requests.map((l) => l.pid)).size).toBe(2);
+    });
+
+    it("answers every request sent while it starts: none is held unanswered", async () => {
+      const db = await createEmptyPostgresDatabase();
+      cleanup.push(() => db.drop());
+      const port = await freePort();
+      const url = `http://127.0.0.1:${port}/api/v4/projects/${DEMO_IDS.project}/jobs/${DEMO_IDS.exampleJobs[0]}`;
+      const timedOut: number[] = [];
+      const afterListening: string[] = [];
+      let listening = false;
+      let up = false;
+      // One request after another from before the start until well after both workers listen: the lost
+      // request was the first to come after the first worker listened. One the server accepted and never
+      // answered ends in the timeout.
+      const poll = (async () => {
+        for (let attempt = 0, answered = 0; answered < 50; attempt++) {
+          const seenListening = listening;
+          try {
+            const res = await fetch(url, {
+              headers: { "PRIVATE-TOKEN": DEMO_TOKENS.maintainer },
+              signal: AbortSignal.timeout(10_000),
+            });
+            await res.arrayBuffer();
+            if (seenListening) afterListening.push(String(res.status));
+          } catch (error) {
+            if ((error as Error).name === "TimeoutError") timedOut.push(attempt);
+            else if (seenListening) afterListening.push(String(error));
+            // Nothing listens yet (refused): the next attempt in the next turn of the event loop.
+            else await new Promise((resolve) => setImmediate(resolve));
+          }
+          if (up) answered++;
+        }
+      })();
+      const cli = await startCli([
+        "--port",
+        String(port),
+        "--workers",
+        "2",
+        "--database-url",
+        db.url,
+        "--seed-demo",
+      ]);
+      listening = true;
+      cleanup.push(async () => {
+        if (cli.child.exitCode === null) cli.child.kill("SIGKILL");
+      });
+      await cli.waitForLine("listening on", 2);
+      up = true;
+      await poll;
+      cli.child.kill("SIGTERM");
+      expect(await cli.exited).toEqual({ code: 0, signal: null });
+      expect(timedOut).toEqual([]);
+      expect(afterListening.filter((o) => o !== "200")).toEqual([]);
     });
   });
 });
