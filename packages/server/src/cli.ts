@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import cluster from "node:cluster";
 import { mkdir } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { API_BASE, createApp, setUpValidator } from "./app.js";
@@ -88,12 +89,18 @@ async function main(): Promise<void> {
     return;
   }
   const env = process.env;
-  if (await runWorkers(values, env)) return;
   const port = Number(values.port ?? env.PORT ?? 3000);
   const rateText = values["rate-limit"] ?? env.RATE_LIMIT;
   const rate = rateText === undefined ? undefined : Number(rateText);
   if (!Number.isInteger(port) || port < 0 || port > 65_535)
     throw new UsageError(`invalid port: ${values.port ?? env.PORT} (0 to 65535)`);
+  const host = values.host ?? env.HOST ?? "127.0.0.1";
+  // Before the database is built and seeded (seconds), not after; by the process that owns the port (one
+  // server, or the primary of --workers). A worker's probe would go through the primary: it listened, then
+  // dropped the port, and a connection accepted in between stayed unanswered for good (node:cluster keeps
+  // it in the dropped round-robin handle, nodejs/node#21746).
+  if (!cluster.isWorker) await checkPortFree(port, host);
+  if (await runWorkers(values, env)) return;
   const externalUrlText = values["external-url"] ?? env.EXTERNAL_URL;
   const externalUrl = externalUrlText === undefined ? undefined : originOf(externalUrlText);
   if (rate !== undefined && !(Number.isInteger(rate) && rate > 0))
@@ -136,9 +143,6 @@ async function main(): Promise<void> {
     checkDataDir(dataDir);
     await mkdir(dataDir, { recursive: true });
   }
-  const host = values.host ?? env.HOST ?? "127.0.0.1";
-  // Before the database is built and seeded (seconds), not after.
-  await checkPortFree(port, host);
   const db = await openDatabase(
     databaseUrl
       ? {

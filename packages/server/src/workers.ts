@@ -61,12 +61,6 @@ export async function runWorkers(
   };
   // Stopping the primary stops every worker, each finishing its requests as one process would.
   for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, () => stopAll(0));
-  // Each worker accepts its own connections from the shared socket. With node:cluster's default on Linux
-  // (the primary accepts and hands each connection over), about one start in five left the first request
-  // after the first worker listened unread in the primary, unanswered for good (the bench's start check
-  // waited 300 s on it; nodejs/node#3551 is the same loss under restarts). Clients keep their connections,
-  // so how the kernel deals them out matters little.
-  cluster.schedulingPolicy = cluster.SCHED_NONE;
   cluster.setupPrimary({ args: [...args] });
   const first = fork();
   await new Promise<void>((resolve) => {

@@ -73,7 +73,7 @@ describe("--workers", () => {
       expect(cli.lines.filter((l) => l.includes("loaded the demo data"))).toHaveLength(1);
       const url = `${cli.origin}/api/v4/projects/${DEMO_IDS.project}/jobs`;
       const headers = { "PRIVATE-TOKEN": DEMO_TOKENS.maintainer, Connection: "close" };
-      // New connections are taken by either worker.
+      // New connections are dealt to the workers in turn.
       for (let i = 0; i < 6; i++) {
         const res = await fetch(url, { headers });
         expect(res.status).toBe(200);
@@ -110,9 +110,9 @@ describe("--workers", () => {
       const afterListening: string[] = [];
       let listening = false;
       let up = false;
-      // One request after another from before the start until well after both workers listen: the lost
-      // request was the first to come after the first worker listened. One the server accepted and never
-      // answered ends in the timeout.
+      // One request after another from before the start until well after both workers listen: a worker's
+      // early check of the port once left a request accepted in that instant unanswered for good. One the
+      // server accepted and never answered ends in the timeout.
       const poll = (async () => {
         for (let attempt = 0, answered = 0; answered < 50; attempt++) {
           const seenListening = listening;
