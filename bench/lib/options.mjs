@@ -18,11 +18,12 @@ export const SUITES = [
 const ON_REQUEST = ["soak"];
 
 export const USAGE = `usage: pnpm bench [-- options]   (or: node bench/run.mjs [options])
-  --quick                smoke run of every suite: 0.5 s runs, 2 rounds, sizes 1k and 10k
+  --quick                smoke run of every suite: 0.5 s runs (1 s with wrk), 2 rounds, sizes 1k and 10k
   --only=a,b             suites to run: ${SUITES.join(", ")}
                          (default: all but ${ON_REQUEST.join(", ")}; quick: also without workers)
   --rounds=N             alternating rounds per comparison (default 5; quick 2)
-  --duration=S           seconds per measured load run (default 4; quick 0.5); the soak's whole run (default
+  --duration=S           seconds per measured load run (default 4; quick 0.5; wrk rounds up to whole seconds);
+                         the soak's whole run (default
                          600; quick 20)
   --warmup=S             seconds of warm-up per target and request (default 2; quick 0.25)
   --connections=N        connections for throughput runs (default 10; the soak's 8)
