@@ -22,9 +22,8 @@ export const USAGE = `usage: pnpm bench [-- options]   (or: node bench/run.mjs [
   --only=a,b             suites to run: ${SUITES.join(", ")}
                          (default: all but ${ON_REQUEST.join(", ")}; quick: also without workers)
   --rounds=N             alternating rounds per comparison (default 5; quick 2)
-  --duration=S           seconds per measured load run (default 4; quick 0.5; wrk rounds up to whole seconds);
-                         the soak's whole run (default
-                         600; quick 20)
+  --duration=S           seconds per measured load run (default 4; quick 0.5; wrk rounds up to whole
+                         seconds); the soak's whole run (default 600; quick 20)
   --warmup=S             seconds of warm-up per target and request (default 2; quick 0.25)
   --connections=N        connections for throughput runs (default 10; the soak's 8)
   --sizes=1000,100000    job counts for the scale suite (default 1000,100000,1000000)
