@@ -177,7 +177,7 @@ describe("robustness", () => {
     }
   });
 
-  it("turns a response that breaks the spec into a 500", async () => {
+  it("turns a response that breaks the spec into a 500, and logs every mismatch", async () => {
     const lying: Database = {
       ...db,
       async query<T>(sql: string, params?: readonly unknown[]) {
@@ -185,7 +185,7 @@ describe("robustness", () => {
         // Jobs are read as one JSON value a row (`{ job }`).
         return rows.map((row) =>
           row && typeof row === "object" && "job" in row
-            ? { job: Object.assign({}, row.job, { status: "bogus" }) }
+            ? { job: Object.assign({}, row.job, { status: "bogus", stage: 42 }) }
             : row,
         ) as T[];
       },
@@ -195,6 +195,10 @@ describe("robustness", () => {
       const r = await call(`${s.api}/projects/1/jobs/8`, { token: T });
       expect(r.status).toBe(500);
       expect(r.body).toEqual({ message: "500 Internal Server Error" });
+      // The validator first stops at the first mismatch, then validates again for all of them (our patch).
+      const logged = s.logs.map((l) => JSON.parse(l) as { err?: { errors?: { path: string }[] } });
+      const paths = logged.flatMap((l) => l.err?.errors?.map((e) => e.path) ?? []);
+      expect(paths).toEqual(expect.arrayContaining(["/response/status", "/response/stage"]));
     } finally {
       await s.close();
     }
