@@ -25,6 +25,18 @@ describe("service endpoints", () => {
     expect(other.headers.get("x-request-id")).not.toBe(id);
   });
 
+  it("logs a HEAD request as HEAD, although it is answered as the GET it asks about", async () => {
+    const r = await call(`${server.api}/projects/1/jobs/8`, { token: T, method: "HEAD" });
+    expect(r.status).toBe(200);
+    const id = r.headers.get("x-request-id") ?? "";
+    const line = server.logs.find((l) => l.includes(id));
+    expect(line && JSON.parse(line)).toMatchObject({
+      msg: "request completed",
+      req: { id, method: "HEAD" },
+      res: { statusCode: 200 },
+    });
+  });
+
   it("serves the bundled spec as JSON and YAML", async () => {
     const json = await call(`${server.origin}/openapi.json`);
     expect(json.status).toBe(200);
@@ -155,6 +167,15 @@ describe("robustness", () => {
       expect(r.body).toEqual({ message: "500 Internal Server Error" });
       expect(r.text).not.toContain("fire");
       expect(s.logs.join("")).toContain("database is on fire");
+      // The request's own line, as pino-http wrote it: `request errored`, with the status and the error.
+      const id = r.headers.get("x-request-id");
+      const lines = s.logs.map(
+        (l) => JSON.parse(l) as { msg: string; req?: { id: string }; res?: object; err?: object },
+      );
+      expect(lines.find((l) => l.req?.id === id && l.msg === "request errored")).toMatchObject({
+        res: { statusCode: 500 },
+        err: { message: "failed with status code 500" },
+      });
     } finally {
       await s.close();
     }
