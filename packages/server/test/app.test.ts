@@ -25,6 +25,18 @@ describe("service endpoints", () => {
     expect(other.headers.get("x-request-id")).not.toBe(id);
   });
 
+  it("logs a HEAD request as HEAD, although it is answered as the GET it asks about", async () => {
+    const r = await call(`${server.api}/projects/1/jobs/8`, { token: T, method: "HEAD" });
+    expect(r.status).toBe(200);
+    const id = r.headers.get("x-request-id") ?? "";
+    const line = server.logs.find((l) => l.includes(id));
+    expect(line && JSON.parse(line)).toMatchObject({
+      msg: "request completed",
+      req: { id, method: "HEAD" },
+      res: { statusCode: 200 },
+    });
+  });
+
   it("serves the bundled spec as JSON and YAML", async () => {
     const json = await call(`${server.origin}/openapi.json`);
     expect(json.status).toBe(200);
@@ -155,6 +167,15 @@ describe("robustness", () => {
       expect(r.body).toEqual({ message: "500 Internal Server Error" });
       expect(r.text).not.toContain("fire");
       expect(s.logs.join("")).toContain("database is on fire");
+      // The request's own line, as pino-http wrote it: `request errored`, with the status and the error.
+      const id = r.headers.get("x-request-id");
+      const lines = s.logs.map(
+        (l) => JSON.parse(l) as { msg: string; req?: { id: string }; res?: object; err?: object },
+      );
+      expect(lines.find((l) => l.req?.id === id && l.msg === "request errored")).toMatchObject({
+        res: { statusCode: 500 },
+        err: { message: "failed with status code 500" },
+      });
     } finally {
       await s.close();
     }
@@ -177,7 +198,7 @@ describe("robustness", () => {
     }
   });
 
-  it("turns a response that breaks the spec into a 500", async () => {
+  it("turns a response that breaks the spec into a 500, and logs every mismatch", async () => {
     const lying: Database = {
       ...db,
       async query<T>(sql: string, params?: readonly unknown[]) {
@@ -185,7 +206,7 @@ describe("robustness", () => {
         // Jobs are read as one JSON value a row (`{ job }`).
         return rows.map((row) =>
           row && typeof row === "object" && "job" in row
-            ? { job: Object.assign({}, row.job, { status: "bogus" }) }
+            ? { job: Object.assign({}, row.job, { status: "bogus", stage: 42 }) }
             : row,
         ) as T[];
       },
@@ -195,6 +216,10 @@ describe("robustness", () => {
       const r = await call(`${s.api}/projects/1/jobs/8`, { token: T });
       expect(r.status).toBe(500);
       expect(r.body).toEqual({ message: "500 Internal Server Error" });
+      // The validator first stops at the first mismatch, then validates again for all of them (our patch).
+      const logged = s.logs.map((l) => JSON.parse(l) as { err?: { errors?: { path: string }[] } });
+      const paths = logged.flatMap((l) => l.err?.errors?.map((e) => e.path) ?? []);
+      expect(paths).toEqual(expect.arrayContaining(["/response/status", "/response/stage"]));
     } finally {
       await s.close();
     }
