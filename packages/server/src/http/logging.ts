@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { RequestHandler } from "express";
-import { type DestinationStream, type Logger, pino } from "pino";
+import { type Logger, pino } from "pino";
 import type { LogFormat } from "../config.js";
 import { TOKEN_QUERY_PARAMS } from "./auth.js";
 
@@ -91,48 +91,18 @@ export function requestLogger(logger: Logger): RequestHandler {
 }
 
 /**
- * JSON lines on stdout, written together at the end of each turn of the event loop that logged (a line per
- * request was a write(2) per request when synchronous, and a thread-pool round trip per request when
- * asynchronous: 8 % of a cached getJob's CPU). At most PIPE_BUF (4 KiB) of whole lines a write: on a pipe
- * such a write is atomic, so the lines of `--workers` processes sharing stdout never interleave mid-line.
- * The writes themselves are pino's synchronous destination's (a full pipe is waited for, a closed one
- * silences the log); what is pending when the process exits is written then.
- */
-function batchedStdout(): DestinationStream {
-  const out = pino.destination({ dest: 1, sync: true, maxWrite: PIPE_BUF });
-  let batch = "";
-  let bytes = 0;
-  let scheduled = false;
-  const flush = () => {
-    scheduled = false;
-    if (bytes === 0) return;
-    out.write(batch);
-    batch = "";
-    bytes = 0;
-  };
-  process.on("exit", flush);
-  return {
-    write(line: string) {
-      const size = Buffer.byteLength(line);
-      if (bytes + size > PIPE_BUF) flush();
-      batch += line;
-      bytes += size;
-      if (!scheduled) {
-        scheduled = true;
-        setImmediate(flush);
-      }
-    },
-  };
-}
-
-/**
  * The server's logger on stdout. JSON: one object a line, for collectors. Pretty: one line a request,
  * `[request id] request completed GET /api/v4/… 200 3ms`, for a person at a terminal; written in the
  * process (no worker thread), so that the last lines before an exit are not lost. pino-pretty is loaded
  * only then: a JSON server does not pay for its start.
  */
 export async function createLogger(level: string, format: LogFormat): Promise<Logger> {
-  if (format === "json") return pino({ level }, batchedStdout());
+  // Written asynchronously: a line per request, each a write(2) on the request's path when synchronous (pino's
+  // "asynchronous logging"). Lines written while one is under way go out together in the next, at most
+  // PIPE_BUF (4 KiB) of whole lines a write: on a pipe such a write is atomic, so the lines of `--workers`
+  // processes sharing stdout never interleave mid-line. pino writes what is left when the process exits.
+  if (format === "json")
+    return pino({ level }, pino.destination({ dest: 1, sync: false, maxWrite: PIPE_BUF }));
   const { build: pretty } = await import("pino-pretty");
   return pino(
     { level },
