@@ -8,7 +8,7 @@ import { push, rotation } from "./stats.mjs";
  * @typedef {{ name: string, baseUrl: string, headers?: Record<string, string> }} Target
  * @typedef {{ op: string, path: string }} Request
  * @typedef {{ rps: Record<string, number[]>, p99: Record<string, number[]>, meanMs: Record<string, number[]>,
- *   generatorCores: Record<string, number[]> }} Measured
+ *   generatorCores: Record<string, number[]>, targetCores: Record<string, number[]> }} Measured
  */
 
 /**
@@ -16,7 +16,8 @@ import { push, rotation } from "./stats.mjs";
  * @template {Request} R
  * @param {{ targets: T[], requests: R[], rounds: number, warmup: number, duration: number,
  *   connections: number, log: (msg: string) => void, suffix?: string, urlOf?: (t: T, r: R) => string,
- *   load?: string }} o  load: the generator (options.load, resolved by run.mjs)
+ *   load?: string, cpuOf?: (t: T) => number }} o  load: the generator (options.load, resolved by run.mjs);
+ *   cpuOf: a target's CPU seconds so far, to report the cores it used during each run
  * @returns {Promise<Measured>} requests a second, p99 latencies (ms) and mean latencies (run time / answers,
  *   ms; autocannon's histogram has 1 ms resolution) and the generator's own CPU (cores: CPU time / run time) by `"<op> <target name>"`,
  *   one a round
@@ -30,12 +31,14 @@ export async function alternate(o) {
     load({ url: urlOf(t, r), headers: t.headers ?? {}, connections, duration: seconds, generator });
   for (const r of requests) for (const t of targets) await run(t, r, warmup);
   /** @type {Measured} */
-  const out = { rps: {}, p99: {}, meanMs: {}, generatorCores: {} };
+  const out = { rps: {}, p99: {}, meanMs: {}, generatorCores: {}, targetCores: {} };
   for (let round = 0; round < rounds; round++) {
     for (const r of requests) {
       for (const t of rotation(targets, round)) {
         const key = `${r.op} ${t.name}`;
+        const cpuBefore = o.cpuOf?.(t) ?? 0;
         const result = checkRun(await run(t, r, duration), key);
+        if (o.cpuOf) push(out.targetCores, key, (o.cpuOf(t) - cpuBefore) / result.seconds);
         push(out.rps, key, result.rps);
         push(out.p99, key, result.latencyP99);
         push(out.meanMs, key, (result.seconds * 1000) / result.ok);

@@ -20,7 +20,7 @@ export async function startPostgres(root, log, cpu = null) {
     cpu !== null &&
     spawnSync("taskset", ["-cp", String(cpu), pid], { stdio: "ignore" }).status === 0;
   log(`  PostgreSQL at ${url}${pinned ? ` (postmaster pinned to core ${cpu})` : ""}`);
-  return { url, dir, root };
+  return { url, dir, root, pid: Number(pid) };
 }
 
 export async function stopPostgres(cluster) {

@@ -148,12 +148,48 @@ export async function waitForHttp(url, timeoutMs = 60_000, headers = {}) {
 export function rssMiB(pid) {
   if (pid === undefined || process.platform !== "linux") return null;
   let kib = 0;
+  for (const p of processTree(pid)) {
+    try {
+      kib += Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${p}/status`, "utf8"))?.[1] ?? 0);
+    } catch {
+      // Exited meanwhile.
+    }
+  }
+  return kib / 1024;
+}
+
+/**
+ * CPU seconds (user and system, every thread) of `pid` and all its descendants (Linux; 0 elsewhere).
+ * @param {number|undefined} pid
+ */
+export function cpuSeconds(pid) {
+  if (pid === undefined || process.platform !== "linux") return 0;
+  let ticks = 0;
+  for (const p of processTree(pid)) {
+    try {
+      // The fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+      const fields = readFileSync(`/proc/${p}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+      ticks += Number(fields[11] ?? 0) + Number(fields[12] ?? 0);
+    } catch {
+      // Exited meanwhile.
+    }
+  }
+  return ticks / CLOCK_TICKS;
+}
+
+const CLOCK_TICKS = (() => {
+  const n = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout?.trim());
+  return Number.isInteger(n) && n > 0 ? n : 100;
+})();
+
+/** @param {number} pid @returns {number[]} the process and its descendants that are alive */
+function processTree(pid) {
+  const all = [];
   const pending = [pid];
   while (pending.length) {
-    const p = pending.pop();
+    const p = /** @type {number} */ (pending.pop());
+    all.push(p);
     try {
-      const status = readFileSync(`/proc/${p}/status`, "utf8");
-      kib += Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? 0);
       for (const task of readdirSync(`/proc/${p}/task`)) {
         const children = readFileSync(`/proc/${p}/task/${task}/children`, "utf8").trim();
         if (children) pending.push(...children.split(/\s+/).map(Number));
@@ -162,5 +198,5 @@ export function rssMiB(pid) {
       // Exited meanwhile.
     }
   }
-  return kib / 1024;
+  return all;
 }

@@ -6,7 +6,7 @@ import { cpus } from "node:os";
 import { postgresDataset } from "../lib/dataset.mjs";
 import { alternate } from "../lib/measure.mjs";
 import { startPostgres, stopPostgres } from "../lib/postgres.mjs";
-import { rssMiB, stop, unpinned } from "../lib/proc.mjs";
+import { cpuSeconds, rssMiB, stop, unpinned } from "../lib/proc.mjs";
 import { target } from "../lib/report.mjs";
 import { startBound, startServer } from "../lib/servers.mjs";
 import { median, ratioOfRounds, summary } from "../lib/stats.mjs";
@@ -65,7 +65,22 @@ async function workersOn({ options, root, log }) {
     ];
     const idle = servers.map((s) => rssMiB(s.child.pid));
     const targets = [...servers, ...ceiling];
-    const measured = await alternate({ ...options, targets, requests, log, suffix: " workers" });
+    // The cores each target kept busy: a server's processes and PostgreSQL's (the busy cluster has none).
+    /** @param {(typeof targets)[number]} t */
+    const cpuOf = (t) => cpuSeconds(t.child.pid) + (servers.includes(t) ? cpuSeconds(cluster.pid) : 0);
+    // Enough connections to keep every process busy: with the throughput suites' 10, one worker and its
+    // PostgreSQL kept 1.0 core busy and two 1.9, each request waiting on the database more often than on
+    // the CPU, and the ratio (1.17–1.42) measured the wait. 20 a core keeps one worker's core saturated.
+    const connections = Math.max(options.connections, 20 * cores);
+    const measured = await alternate({
+      ...options,
+      connections,
+      targets,
+      requests,
+      log,
+      suffix: ` workers, ${connections} connections`,
+      cpuOf,
+    });
     const generatorShare = median(Object.values(measured.generatorCores).flat()) / cores;
     const afterLoad = servers.map((s) => rssMiB(s.child.pid));
     const rows = [];
@@ -95,6 +110,12 @@ async function workersOn({ options, root, log }) {
       unit: "×",
       ...summary(ceilingRatios),
     });
+    for (const t of targets)
+      rows.push({
+        name: `cores busy during the runs, ${t.name}${servers.includes(t) ? " and PostgreSQL" : ""} (all requests)`,
+        unit: "cores",
+        ...summary(requests.flatMap((r) => measured.targetCores[`${r.op} ${t.name}`] ?? [])),
+      });
     servers.forEach((s, i) => {
       rows.push({
         name: `RSS idle, ${s.name} (all processes)`,
