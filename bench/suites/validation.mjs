@@ -11,7 +11,7 @@ import { pgliteDataset, postgresDataset } from "../lib/dataset.mjs";
 import { alternate } from "../lib/measure.mjs";
 import { startPostgres, stopPostgres } from "../lib/postgres.mjs";
 import { startPrism } from "../lib/prism.mjs";
-import { rssMiB, stop } from "../lib/proc.mjs";
+import { cpuSeconds, rssMiB, stop } from "../lib/proc.mjs";
 import { target } from "../lib/report.mjs";
 import { startBound, startServer } from "../lib/servers.mjs";
 import { ratioOfRounds, summary } from "../lib/stats.mjs";
@@ -57,7 +57,16 @@ async function validationOn(engine, ctx) {
     const shapes = await checkAnswers(env.targets, server, requests);
     log(`  response shapes: ${JSON.stringify(shapes)}`);
     const idleMiB = rssMiB(server.child.pid);
-    const measured = await alternate({ ...options, targets: env.targets, requests, log, suffix });
+    const measured = await alternate({
+      ...options,
+      targets: env.targets,
+      requests,
+      log,
+      suffix,
+      // Every target is a child process (servers, bounds, Prism).
+      cpuOf: (t) =>
+        cpuSeconds(/** @type {{ child: { pid?: number } }} */ (/** @type {unknown} */ (t)).child.pid),
+    });
     const memory = { idleMiB, afterLoadMiB: rssMiB(server.child.pid) };
     const ratios = ratiosOf(measured.rps, requests, shapes, options);
     const rows = [
@@ -196,6 +205,11 @@ function rowsOf(measured, requests, targets, options, suffix) {
         ...summary(measured.rps[key]),
       });
       rows.push({ name: `${key}${suffix} p99 latency`, unit: "ms", ...summary(measured.p99[key]) });
+      // CPU time per answer of the target's processes: a cost that other load on the machine moves far
+      // less than it moves the rates (on PostgreSQL without the database's own).
+      const cores = measured.targetCores[key] ?? [];
+      const perAnswer = cores.map((c, i) => (c / (measured.rps[key]?.[i] ?? Number.NaN)) * 1e6);
+      rows.push({ name: `${key}${suffix} CPU per answer`, unit: "µs", ...summary(perAnswer) });
     }
   }
   return rows;
