@@ -75,14 +75,19 @@ export const headAsGet: RequestHandler = (req, _res, next) => {
   next();
 };
 
-/** Each operation's route as a pattern over request paths, with its array query parameters. */
-const arrayParameters = Object.values(operationTable).map((op) => ({
-  method: op.method.toUpperCase(),
-  pattern: new RegExp(`^/api/v4${op.path.replace(/\{\w+\}/g, "[^/]+")}$`),
-  arrays: Object.entries(op.parameters).flatMap(([name, p]) =>
-    p.in === "query" && "hash" in p ? [{ name, hash: p.hash }] : [],
-  ),
-}));
+/** The route, as a pattern over request paths, of each operation with array query parameters, and those. */
+const arrayParameters = Object.values(operationTable)
+  .map((op) => ({
+    method: op.method.toUpperCase(),
+    pattern: new RegExp(`^/api/v4${op.path.replace(/\{\w+\}/g, "[^/]+")}$`),
+    arrays: Object.entries(op.parameters).flatMap(([name, p]) =>
+      p.in === "query" && "hash" in p ? [{ name, hash: p.hash }] : [],
+    ),
+  }))
+  .filter((route) => route.arrays.length > 0);
+
+const isHash = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
 
 /**
  * An array query parameter sent as a hash (`scope[a]=failed`) as the route's `coerce_with` reads it:
@@ -90,13 +95,14 @@ const arrayParameters = Object.values(operationTable).map((op) => ({
  * `['unknown']`, which then fails the values check.
  */
 export const arraysFromHashes: RequestHandler = (req, _res, next) => {
-  const route = arrayParameters.find((r) => r.method === req.method && r.pattern.test(`/api/v4${req.path}`));
   const query = req.query as Record<string, unknown>;
+  // The route is looked for only when some parameter is a hash: most requests have none.
+  const route = Object.values(query).some(isHash)
+    ? arrayParameters.find((r) => r.method === req.method && r.pattern.test(`/api/v4${req.path}`))
+    : undefined;
   for (const { name, hash } of route?.arrays ?? []) {
     const value = query[name];
-    if (typeof value === "object" && value !== null && !Array.isArray(value)) {
-      query[name] = hash === "values" ? Object.values(value) : ["unknown"];
-    }
+    if (isHash(value)) query[name] = hash === "values" ? Object.values(value) : ["unknown"];
   }
   // Express 5's `req.query` is a getter that parses the URL again on each read: the object read once, coerced,
   // replaces it for the validator and the handlers.
