@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from "node:crypto";
+import { hash, timingSafeEqual } from "node:crypto";
 import type { Queryable } from "../db/database.js";
 import { projectRefMatch } from "./projects.js";
 import type { ProjectRow, Role } from "./rows.js";
@@ -43,7 +43,8 @@ export interface ProjectTarget {
 
 /** Tokens are stored and looked up only as SHA-256 digests, never in clear. */
 export function digestToken(token: string): Buffer {
-  return createHash("sha256").update(token, "utf8").digest();
+  // One-shot (Node 20.12+): no Hash object a request.
+  return hash("sha256", token, "buffer");
 }
 
 /**
