@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import autocannon from "autocannon";
+import { CLOCK_TICKS } from "./proc.mjs";
 
 /**
  * @typedef {{ rps: number, requests: number, ok: number, non2xx: number, errors: number, timeouts: number,
@@ -110,12 +111,6 @@ function wrkScript() {
   return scriptPath;
 }
 
-const clockTicks = (() => {
-  const out = spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" });
-  const n = Number(out.stdout?.trim());
-  return Number.isInteger(n) && n > 0 ? n : 100;
-})();
-
 /** @param {{ url: string, headers?: Record<string,string>, connections: number, duration: number }} o */
 function loadWrk({ url, headers = {}, connections, duration }) {
   const args = ["-t1", `-c${connections}`, `-d${Math.max(1, Math.ceil(duration))}s`, "--timeout", "10s"];
@@ -135,7 +130,7 @@ function loadWrk({ url, headers = {}, connections, duration }) {
     child.on("close", (code) => {
       const line = out.split("\n").find((l) => l.startsWith("WRK "));
       if (code !== 0 || !line) return reject(new Error(`wrk exited ${code}: ${err.trim() || out.trim()}`));
-      resolve(parseWrk(JSON.parse(line.slice(4)), clockTicks));
+      resolve(parseWrk(JSON.parse(line.slice(4)), CLOCK_TICKS));
     });
   });
 }

@@ -159,11 +159,11 @@ export function rssMiB(pid) {
 }
 
 /**
- * CPU seconds (user and system, every thread) of `pid` and all its descendants (Linux; 0 elsewhere).
+ * CPU seconds (user and system, every thread) of `pid` and all its descendants (Linux; NaN elsewhere).
  * @param {number|undefined} pid
  */
 export function cpuSeconds(pid) {
-  if (pid === undefined || process.platform !== "linux") return 0;
+  if (pid === undefined || process.platform !== "linux") return Number.NaN;
   let ticks = 0;
   for (const p of processTree(pid)) {
     try {
@@ -177,7 +177,8 @@ export function cpuSeconds(pid) {
   return ticks / CLOCK_TICKS;
 }
 
-const CLOCK_TICKS = (() => {
+/** Clock ticks a second, the unit of /proc's CPU times. */
+export const CLOCK_TICKS = (() => {
   const n = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout?.trim());
   return Number.isInteger(n) && n > 0 ? n : 100;
 })();

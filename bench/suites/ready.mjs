@@ -6,37 +6,12 @@
 // used to get there (all its threads, from /proc): on a machine others load, the wall time swings with
 // their work, the CPU much less, and on the one core the server has, the CPU is what a start can save.
 
-import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { pgliteDataset } from "../lib/dataset.mjs";
-import { stop } from "../lib/proc.mjs";
+import { cpuSeconds, stop } from "../lib/proc.mjs";
 import { target } from "../lib/report.mjs";
 import { startServer } from "../lib/servers.mjs";
 import { push, summary } from "../lib/stats.mjs";
 import { fmtSize } from "./scale.mjs";
-
-/** Clock ticks a second of /proc's CPU times. */
-const TICKS = (() => {
-  try {
-    return Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" })) || 100;
-  } catch {
-    return 100;
-  }
-})();
-
-/**
- * CPU time (user + system, every thread) a live process has used, in ms; NaN without /proc (not Linux).
- * @param {number | undefined} pid
- */
-function cpuMs(pid) {
-  try {
-    // After "pid (name) ": state, then 10 fields, then utime and stime.
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS;
-  } catch {
-    return Number.NaN;
-  }
-}
 
 export async function readySuite({ options, root, cpu, log }) {
   const demo = await pgliteDataset({ root, n: 0, log });
@@ -63,7 +38,7 @@ export async function readySuite({ options, root, cpu, log }) {
     for (const c of round % 2 ? [...candidates].reverse() : candidates) {
       const s = await startServer({ label: `ready ${c.name}`, cpu: cpu.server, db: c.db, cli: c.cli });
       push(ms, c.name, s.readyMs);
-      push(cpuUsed, c.name, cpuMs(s.child.pid));
+      push(cpuUsed, c.name, cpuSeconds(s.child.pid) * 1000);
       await stop(s.child);
     }
     log(

@@ -41,7 +41,8 @@ async function validationOn(engine, ctx) {
   const { options, log } = ctx;
   const variants = serverVariants(options);
   const suffix = engine === "pglite" ? "" : ` [${engine}]`;
-  /** @type {{ targets: any[], cluster: { url: string, dir: string, root: string } | null, scratch: string | null }} */
+  /** @type {{ targets: { name: string, baseUrl: string, headers?: Record<string, string>, child: import("node:child_process").ChildProcess }[],
+   *   cluster: { url: string, dir: string, root: string } | null, scratch: string | null }} */
   const env = { targets: [], cluster: null, scratch: null };
   try {
     const dbOf = await databases(engine, ctx, variants.length + 1, env);

@@ -66,11 +66,15 @@ class Entries {
   /** Makes `version` the current one if it is newer; answers whether it is the current one. */
   at(version: number): boolean {
     if (version > this.version) {
-      this.map = new Map();
-      this.size = 0;
+      this.clear();
       this.version = version;
     }
     return version === this.version;
+  }
+
+  private clear() {
+    this.map = new Map();
+    this.size = 0;
   }
 
   get(sql: string, key: string): unknown[] | undefined {
@@ -79,10 +83,7 @@ class Entries {
 
   set(sql: string, key: string, rows: unknown[]) {
     // Full: start again. The bound is for memory: one version rarely sees this many distinct reads.
-    if (this.size >= MAX_ENTRIES) {
-      this.map = new Map();
-      this.size = 0;
-    }
+    if (this.size >= MAX_ENTRIES) this.clear();
     let bySql = this.map.get(sql);
     if (!bySql) {
       bySql = new Map();
@@ -157,6 +158,8 @@ function localCache<D extends Database>(db: D): D {
   };
 }
 
+const ignore = () => undefined;
+
 /**
  * Shares one call of `read` among the callers that arrive while it is under way, with a condition: a caller
  * is answered only by a call that began after it arrived. A caller arriving while a call runs waits for the
@@ -164,8 +167,6 @@ function localCache<D extends Database>(db: D): D {
  * answer is one a call of its own would have given (the version read begins after the query asking for it),
  * and a busy process sends one version read per round trip instead of one per cached read.
  */
-const ignore = () => undefined;
-
 export function coalesce<T>(read: () => Promise<T>): () => Promise<T> {
   let running: Promise<T> | undefined;
   let next: Promise<T> | undefined;

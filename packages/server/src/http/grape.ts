@@ -75,11 +75,22 @@ export const headAsGet: RequestHandler = (req, _res, next) => {
   next();
 };
 
-/** The route, as a pattern over request paths, of each operation with array query parameters, and those. */
+/**
+ * An operation's method and route, as a pattern over the request path below the API's base: the body
+ * readers are mounted there, so `req.path` is the part after it.
+ */
+const routeOf = (op: { method: string; path: string }) => ({
+  method: op.method.toUpperCase(),
+  pattern: new RegExp(`^${op.path.replace(/\{\w+\}/g, "[^/]+")}$`),
+});
+
+const matches = (route: { method: string; pattern: RegExp }, req: Pick<Request, "method" | "path">) =>
+  route.method === req.method && route.pattern.test(req.path);
+
+/** The route of each operation with array query parameters, and those. */
 const arrayParameters = Object.values(operationTable)
   .map((op) => ({
-    method: op.method.toUpperCase(),
-    pattern: new RegExp(`^/api/v4${op.path.replace(/\{\w+\}/g, "[^/]+")}$`),
+    ...routeOf(op),
     arrays: Object.entries(op.parameters).flatMap(([name, p]) =>
       p.in === "query" && "hash" in p ? [{ name, hash: p.hash }] : [],
     ),
@@ -97,9 +108,7 @@ const isHash = (value: unknown): value is Record<string, unknown> =>
 export const arraysFromHashes: RequestHandler = (req, _res, next) => {
   const query = req.query as Record<string, unknown>;
   // The route is looked for only when some parameter is a hash: most requests have none.
-  const route = Object.values(query).some(isHash)
-    ? arrayParameters.find((r) => r.method === req.method && r.pattern.test(`/api/v4${req.path}`))
-    : undefined;
+  const route = Object.values(query).some(isHash) ? arrayParameters.find((r) => matches(r, req)) : undefined;
   for (const { name, hash } of route?.arrays ?? []) {
     const value = query[name];
     if (isHash(value)) query[name] = hash === "values" ? Object.values(value) : ["unknown"];
@@ -116,13 +125,10 @@ export const arraysFromHashes: RequestHandler = (req, _res, next) => {
  */
 const rawBodyRoutes = Object.values(operationTable)
   .filter((op) => (op.requestBody as readonly string[]).includes("text/plain"))
-  .map((op) => ({
-    method: op.method.toUpperCase(),
-    pattern: new RegExp(`^/api/v4${op.path.replace(/\{\w+\}/g, "[^/]+")}$`),
-  }));
+  .map(routeOf);
 
 const takesRawBody = (req: Pick<Request, "method" | "path">): boolean =>
-  rawBodyRoutes.some((r) => r.method === req.method && r.pattern.test(`/api/v4${req.path}`));
+  rawBodyRoutes.some((r) => matches(r, req));
 
 const JSON_TYPE = /^application\/json$/i;
 const FORM_TYPE = /^application\/x-www-form-urlencoded$/i;

@@ -1,5 +1,4 @@
-import type { OperationId } from "@jobs-api/types";
-import { operationTable } from "@jobs-api/types";
+import { type OperationId, operationTable } from "@jobs-api/types";
 import type { RequestHandler } from "express";
 import type { Handlers } from "../handlers/jobs.js";
 
