@@ -32,13 +32,13 @@ describe("copies of a cached template", () => {
     }
   });
 
-  it("keep PostgreSQL's default shared buffers in a data directory", async () => {
+  it("and a data directory start with the same small shared buffers", async () => {
     const dir = await mkdtemp(join(tmpdir(), "jobs-api-start-"));
     try {
       await createDemoDataDir(dir);
       const db = await openPglite({ dataDir: dir });
       try {
-        expect(await db.query("SHOW shared_buffers")).toEqual([{ shared_buffers: "128MB" }]);
+        expect(await db.query("SHOW shared_buffers")).toEqual([{ shared_buffers: "16MB" }]);
       } finally {
         await db.close();
       }

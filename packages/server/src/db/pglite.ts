@@ -14,12 +14,13 @@ export interface PgliteOptions {
 const { serialize } = protocol;
 
 /**
- * An in-memory database's files are in this process's memory already: PostgreSQL's default 128 MB of
- * shared buffers would hold a second copy of its pages, and setting them up is ~60 ms of every open (a
- * GitLab double's, a fixture file's). 16 MB still holds a test's data; a data directory on disk keeps
- * the default, where a buffer is worth a file read.
+ * PostgreSQL's default 128 MB of shared buffers cost ~45 ms of every start (setting them up in PGlite's
+ * WebAssembly memory) and hold a second copy of pages that are in memory already: an in-memory database's
+ * files are in this process, a data directory's in the OS page cache, a read away (PGlite reads them
+ * through Node's `fs`). 16 MB holds the pages a request touches, even on the benchmark's 1M-job
+ * directory (its first and deepest pages answer as fast).
  */
-const IN_MEMORY_PARAMS = ["-c", "shared_buffers=16MB"];
+const START_PARAMS = [...PGlite.defaultStartParams, "-c", "shared_buffers=16MB"];
 
 function concat(messages: readonly Uint8Array[]): Uint8Array {
   const out = new Uint8Array(messages.reduce((n, m) => n + m.length, 0));
@@ -45,7 +46,7 @@ export async function openPglite(options: PgliteOptions = {}): Promise<Database 
     pg = await PGlite.create({
       dataDir,
       ...(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {}),
-      ...(inMemory ? { startParams: [...PGlite.defaultStartParams, ...IN_MEMORY_PARAMS] } : {}),
+      startParams: START_PARAMS,
     });
     // One writer, whose writes the read cache counts in memory: the shared data version (migration 0004)
     // is not kept, which spares every writing transaction its bump.
