@@ -62,8 +62,9 @@ if (!upToDate()) {
       js: 'import { createRequire } from "node:module";\nconst require = createRequire(import.meta.url);',
     },
     // Read only under `node --enable-source-maps` (not the default: it costs start time), through tsc's own
-    // maps back to src/*.ts.
+    // maps back to src/*.ts. Positions only: with the sources' text the map was 5.3 MB instead of 1.8 MB.
     sourcemap: "linked",
+    sourcesContent: false,
     metafile: true,
     write: false,
     logLevel: "warning",
