@@ -1,7 +1,7 @@
 // @ts-check
-// The reference server as a user runs it: its own CLI (packages/server/dist/cli.js) in a child process,
-// on 127.0.0.1 and a free port, pinned to the server core. Request logs stay at the CLI's default level
-// (info) and go to /dev/null unless a variant says otherwise.
+// The reference server as a user runs it: its own CLI (the bin, packages/server/dist/bundle/cli.js, which the
+// root `build` bundles) in a child process, on 127.0.0.1 and a free port, pinned to the server core. Request
+// logs stay at the CLI's default level (info) and go to /dev/null unless a variant says otherwise.
 import { once } from "node:events";
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -10,7 +10,7 @@ import { DEMO_IDS, DEMO_TOKENS } from "@jobs-api/server";
 import { freePort, spawnPinned } from "./proc.mjs";
 
 const root = resolve(fileURLToPath(new URL("../..", import.meta.url)));
-export const SERVER_CLI = join(root, "packages/server/dist/cli.js");
+export const SERVER_CLI = join(root, "packages/server/dist/bundle/cli.js");
 const DEMO_TOKEN = DEMO_TOKENS.maintainer;
 const DEMO_PROJECT = DEMO_IDS.project;
 /** A build of the demo seed (GitLab's documentation example `rubocop`, with user, runner, pipeline, commit). */

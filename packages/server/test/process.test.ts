@@ -1,11 +1,13 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { spawnSync } from "node:child_process";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDemoDataDir, DEMO_TOKENS, openPglite, openPostgres } from "../src/index.js";
 import { createEmptyPostgresDatabase, postgresUrl } from "./helpers/db.js";
-import { buildServer, type CliProcess, runCliToEnd, startCli } from "./helpers/process.js";
+import { buildServer, type CliProcess, cliPath, runCliToEnd, startCli } from "./helpers/process.js";
 import { seededRandom } from "./helpers/random.js";
 import { verifyWrites as verify, type Write } from "./helpers/writes.js";
 
@@ -310,6 +312,18 @@ describe("SIGTERM", () => {
 });
 
 describe("jobs-api-server options", () => {
+  it("is the package's bin, the file these tests run, and prints its usage with --help", async () => {
+    const manifest = JSON.parse(await readFile(new URL("../package.json", import.meta.url), "utf8")) as {
+      bin: Record<string, string>;
+    };
+    const bin = manifest.bin["jobs-api-server"];
+    expect(fileURLToPath(new URL(`../${bin}`, import.meta.url))).toBe(cliPath);
+    const help = spawnSync(process.execPath, [cliPath, "--help"], { encoding: "utf8" });
+    expect(help.status).toBe(0);
+    expect(help.stdout).toMatch(/^Usage: jobs-api-server \[options\]\n/);
+    expect(help.stderr).toBe("");
+  });
+
   it("rate limits when asked (--rate-limit), answering 429 with Retry-After, and not by default", async () => {
     const dir = await mkdtemp(join(tmpdir(), "jobs-api-rate-"));
     cleanup.push(() => rm(dir, { recursive: true, force: true }));

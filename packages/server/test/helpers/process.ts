@@ -5,14 +5,19 @@ import { fileURLToPath } from "node:url";
 import { createEmptyPostgresDatabase } from "./db.js";
 
 const root = fileURLToPath(new URL("../../../../", import.meta.url));
-export const cliPath = fileURLToPath(new URL("../../dist/cli.js", import.meta.url));
+/** `jobs-api-server` as published: the bundle of the CLI (scripts/bundle.mjs). */
+export const cliPath = fileURLToPath(new URL("../../dist/bundle/cli.js", import.meta.url));
 
-/** Brings `dist/` up to date with `src/` (incremental: a fraction of a second when nothing changed). */
+/**
+ * Brings `dist/` up to date with `src/`, the CLI's bundle included (both incremental: a fraction of a second
+ * when nothing changed).
+ */
 export function buildServer(): void {
   execFileSync(process.execPath, [`${root}node_modules/typescript/bin/tsc`, "-b", "packages/server"], {
     cwd: root,
     stdio: "inherit",
   });
+  execFileSync(process.execPath, [`${root}packages/server/scripts/bundle.mjs`], { stdio: "inherit" });
 }
 
 /** Runs `jobs-api-server` to its end with exactly `env`: the exit code and what it wrote on stderr. */
