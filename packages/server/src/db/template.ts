@@ -1,10 +1,18 @@
 import { createHash, randomUUID } from "node:crypto";
 import { readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { extname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { Database } from "./database.js";
 import { migrate, migrationsDir } from "./migrate.js";
 import { openPglite } from "./pglite.js";
+
+/**
+ * This module's own file: the source under vitest, `dist/db/template.js` otherwise. Named from `dist/db/` so
+ * that the CLI's bundle (`dist/bundle/cli.js`, where `import.meta.url` is the bundle's) keys its templates on
+ * this file too, not on the whole bundle, which changes with any of the server's code.
+ */
+const ownFile = new URL(`../db/template${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
 
 /**
  * The key of a template: how it is built (this file), the migrations, PGlite's version (its data
@@ -12,7 +20,7 @@ import { openPglite } from "./pglite.js";
  */
 async function templateKey(inputs: readonly URL[]): Promise<string> {
   const hash = createHash("sha256");
-  hash.update(await readFile(new URL(import.meta.url)));
+  hash.update(await readFile(ownFile));
   for (const name of (await readdir(migrationsDir)).sort())
     hash.update(await readFile(new URL(name, migrationsDir)));
   // The entry point is `dist/index.js`: the package's manifest, with its version, is one level up.
