@@ -16,8 +16,10 @@ import { push, rotation } from "./stats.mjs";
  * @template {Request} R
  * @param {{ targets: T[], requests: R[], rounds: number, warmup: number, duration: number,
  *   connections: number, log: (msg: string) => void, suffix?: string, urlOf?: (t: T, r: R) => string,
- *   load?: string, cpuOf?: (t: T) => number }} o  load: the generator (options.load, resolved by run.mjs);
- *   cpuOf: a target's CPU seconds so far, to report the cores it used during each run
+ *   load?: string, cpuOf?: (t: T) => number, firstRound?: number, into?: Measured }} o  load: the generator
+ *   (options.load, resolved by run.mjs); cpuOf: a target's CPU seconds so far, to report the cores it used
+ *   during each run; firstRound and into: to go on with earlier rounds (on other processes), numbering and
+ *   rotating as their continuation and adding to their results
  * @returns {Promise<Measured>} requests a second, p99 latencies (ms) and mean latencies (run time / answers,
  *   ms; autocannon's histogram has 1 ms resolution) and the generator's own CPU (cores: CPU time / run time) by `"<op> <target name>"`,
  *   one a round
@@ -31,8 +33,9 @@ export async function alternate(o) {
     load({ url: urlOf(t, r), headers: t.headers ?? {}, connections, duration: seconds, generator });
   for (const r of requests) for (const t of targets) await run(t, r, warmup);
   /** @type {Measured} */
-  const out = { rps: {}, p99: {}, meanMs: {}, generatorCores: {}, targetCores: {} };
-  for (let round = 0; round < rounds; round++) {
+  const out = o.into ?? { rps: {}, p99: {}, meanMs: {}, generatorCores: {}, targetCores: {} };
+  const first = o.firstRound ?? 0;
+  for (let round = first; round < first + rounds; round++) {
     for (const r of requests) {
       for (const t of rotation(targets, round)) {
         const key = `${r.op} ${t.name}`;

@@ -46,32 +46,58 @@ async function validationOn(engine, ctx) {
   const env = { targets: [], cluster: null, scratch: null };
   try {
     const dbOf = await databases(engine, ctx, variants.length + 1, env);
-    const server = await startTargets(engine, ctx, variants, dbOf, env.targets);
-    // Prism answers every list request with the spec's 2-job example, whatever `per_page` says.
-    const requests = [
-      { op: "listProjectJobs", path: `/projects/${server.project}/jobs?per_page=20`, items: 20 },
-      { op: "listProjectJobs 2 a page", path: `/projects/${server.project}/jobs?per_page=2`, items: 2 },
-      { op: "getJob", path: `/projects/${server.project}/jobs/${server.jobId}` },
-    ];
     env.scratch ??= mkdtempSync(join(tmpdir(), "jobs-api-bench-validation-"));
-    await startBounds(ctx, env.targets, requests, dbOf(variants.length), env.scratch, suffix);
-    const shapes = await checkAnswers(env.targets, server, requests);
-    log(`  response shapes: ${JSON.stringify(shapes)}`);
-    const idleMiB = rssMiB(server.child.pid);
-    const measured = await alternate({
-      ...options,
-      targets: env.targets,
-      requests,
-      log,
-      suffix,
-      // Every target is a child process (servers, bounds, Prism).
-      cpuOf: (t) =>
-        cpuSeconds(/** @type {{ child: { pid?: number } }} */ (/** @type {unknown} */ (t)).child.pid),
-    });
-    const memory = { idleMiB, afterLoadMiB: rssMiB(server.child.pid) };
+    // Every round on targets started for it. A server's CPU per answer depends on how its process warmed
+    // up: in one run, two processes of nearly the same code answered getJob for 200 and 159 µs of CPU,
+    // round after round, where two such servers side by side agree within a few percent. A process a round
+    // samples that; one process for every round carried its luck into each of them.
+    /** @type {import("../lib/measure.mjs").Measured | undefined} */
+    let measured;
+    let shapes = {};
+    /** @type {number | null} */
+    let idleMiB = null;
+    /** @type {number | null} */
+    let afterLoadMiB = null;
+    /** @type {{ op: string, path: string, items?: number }[]} */
+    let requests = [];
+    /** @type {typeof env.targets} */
+    let lastTargets = [];
+    for (let round = 0; round < options.rounds; round++) {
+      const server = await startTargets(engine, ctx, variants, dbOf, env.targets);
+      // Prism answers every list request with the spec's 2-job example, whatever `per_page` says.
+      requests = [
+        { op: "listProjectJobs", path: `/projects/${server.project}/jobs?per_page=20`, items: 20 },
+        { op: "listProjectJobs 2 a page", path: `/projects/${server.project}/jobs?per_page=2`, items: 2 },
+        { op: "getJob", path: `/projects/${server.project}/jobs/${server.jobId}` },
+      ];
+      await startBounds(ctx, env.targets, requests, dbOf(variants.length), env.scratch, suffix);
+      if (round === 0) {
+        shapes = await checkAnswers(env.targets, server, requests);
+        log(`  response shapes: ${JSON.stringify(shapes)}`);
+        idleMiB = rssMiB(server.child.pid);
+      }
+      measured = await alternate({
+        ...options,
+        rounds: 1,
+        firstRound: round,
+        into: measured,
+        targets: env.targets,
+        requests,
+        log,
+        suffix,
+        // Every target is a child process (servers, bounds, Prism).
+        cpuOf: (t) =>
+          cpuSeconds(/** @type {{ child: { pid?: number } }} */ (/** @type {unknown} */ (t)).child.pid),
+      });
+      afterLoadMiB = rssMiB(server.child.pid);
+      lastTargets = env.targets.splice(0);
+      await Promise.all(lastTargets.map((t) => stop(t.child)));
+    }
+    if (!measured) throw new Error("--rounds must be at least 1");
+    const memory = { idleMiB, afterLoadMiB };
     const ratios = ratiosOf(measured.rps, requests, shapes, options);
     const rows = [
-      ...rowsOf(measured, requests, env.targets, options, suffix),
+      ...rowsOf(measured, requests, lastTargets, options, suffix),
       {
         name: `server RSS idle (after start and the answer checks)${suffix}`,
         unit: "MiB",
