@@ -2,7 +2,7 @@
 // @ts-check
 // `pnpm bench`: the benchmarks of issue 8. Servers run in child processes on 127.0.0.1 pinned to core 0,
 // this process (the load generator) pins itself to core 1. Every comparison alternates its candidates over
-// several rounds after a warm-up and reports medians and the median of per-round ratios.
+// several rounds, each run right after a warm-up run, and reports medians and the median of per-round ratios.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";

@@ -1,6 +1,7 @@
 // @ts-check
-// The one throughput loop of the suites: warm-up, then rounds that run every request against every target,
-// the order of the targets rotated each round, so that each round's candidates share that round's noise.
+// The one throughput loop of the suites: rounds that run every request against every target, the order of the
+// targets rotated each round, so that each round's candidates share that round's noise; each measured run
+// right after a warm-up run of its own.
 import { checkRun, load } from "./load.mjs";
 import { push, rotation } from "./stats.mjs";
 
@@ -31,7 +32,6 @@ export async function alternate(o) {
   /** @param {T} t @param {R} r @param {number} seconds */
   const run = (t, r, seconds) =>
     load({ url: urlOf(t, r), headers: t.headers ?? {}, connections, duration: seconds, generator });
-  for (const r of requests) for (const t of targets) await run(t, r, warmup);
   /** @type {Measured} */
   const out = o.into ?? { rps: {}, p99: {}, meanMs: {}, generatorCores: {}, targetCores: {} };
   const first = o.firstRound ?? 0;
@@ -39,6 +39,10 @@ export async function alternate(o) {
     for (const r of requests) {
       for (const t of rotation(targets, round)) {
         const key = `${r.op} ${t.name}`;
+        // A target waits idle while the others run (half a minute in the validation suite), and V8's
+        // memory reducer uses that idle time to shrink the heap: without this warm-up, the next run paid
+        // for growing it back (the server's CPU per answer +40-50 %, getJob 147 against 210 µs; BENCHMARKS.md).
+        if (warmup > 0) await run(t, r, warmup);
         const cpuBefore = o.cpuOf?.(t) ?? 0;
         const result = checkRun(await run(t, r, duration), key);
         if (o.cpuOf) push(out.targetCores, key, (o.cpuOf(t) - cpuBefore) / result.seconds);

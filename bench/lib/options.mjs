@@ -24,7 +24,7 @@ export const USAGE = `usage: pnpm bench [-- options]   (or: node bench/run.mjs [
   --rounds=N             alternating rounds per comparison (default 5; quick 2)
   --duration=S           seconds per measured load run (default 4; quick 0.5; wrk rounds up to whole
                          seconds); the soak's whole run (default 600; quick 20)
-  --warmup=S             seconds of warm-up per target and request (default 2; quick 0.25)
+  --warmup=S             seconds of warm-up before every measured run (default 2; quick 0.25)
   --connections=N        connections for throughput runs (default 10; the soak's 8)
   --sizes=1000,100000    job counts for the scale suite (default 1000,100000,1000000)
   --db=pglite,postgres   databases for the validation, scale and soak suites (default pglite; postgres needs
@@ -64,7 +64,7 @@ const FLAGS = /** @type {const} */ ({
  * @property {string[]} only
  * @property {number} rounds
  * @property {number} duration seconds per measured run
- * @property {number} warmup seconds of warm-up per target and request
+ * @property {number} warmup seconds of warm-up before every measured run
  * @property {number} connections
  * @property {number[]} sizes
  * @property {string[]} db
