@@ -253,6 +253,13 @@ describe("listProjectJobs", () => {
     expect(link.split(", ").every((part) => /^<[^<>"]+>; rel="\w+"$/.test(part))).toBe(true);
   });
 
+  it("writes Link values as Ruby's CGI.escape does: a space as +, ! ' ( ) * encoded, ~ . - _ kept", async () => {
+    const r = await call(`${server.api}/projects/${w.projectId}/jobs?per_page=1&note=a%20b!'()*~.-_`, {
+      token: w.tokens.reporter,
+    });
+    expect(r.headers.get("link")).toContain("&note=a+b%21%27%28%29%2A~.-_&");
+  });
+
   it("walks every job with keyset pagination, newest first (GitLab: Ci::Build.supported_keyset_orderings)", async () => {
     const all = ids(
       (

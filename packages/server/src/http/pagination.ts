@@ -31,11 +31,16 @@ export interface PageLink {
   params: Record<string, unknown>;
 }
 
+/** What `CGI.escape` leaves as it is: most keys and values are only this. */
+const UNRESERVED = /^[\w.~-]*$/;
+
 /** Ruby's `CGI.escape`: everything but unreserved characters is percent-encoded, a space is `+`. */
 const cgiEscape = (text: string): string =>
-  encodeURIComponent(text)
-    .replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
-    .replaceAll("%20", "+");
+  UNRESERVED.test(text)
+    ? text
+    : encodeURIComponent(text)
+        .replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+        .replaceAll("%20", "+");
 
 /** ActiveSupport's `to_query` of one value under `key`: arrays as `key[]`, hashes as `key[sub]`. */
 function queryPairs(key: string, value: unknown): string[] {
@@ -46,16 +51,19 @@ function queryPairs(key: string, value: unknown): string[] {
   return [`${cgiEscape(key)}=${cgiEscape(value === null || value === undefined ? "" : String(value))}`];
 }
 
-/** ActiveSupport's `Hash#to_query`: every pair encoded, then sorted. */
-export function toQuery(params: Record<string, unknown>): string {
-  return Object.entries(params)
-    .flatMap(([key, value]) => queryPairs(key, value))
-    .sort()
-    .join("&");
+/**
+ * The URLs of one page's links: `at` with the keys of `replace` replaced, its query as ActiveSupport's
+ * `Hash#to_query` writes it (every pair encoded, then sorted). The pairs that stay are encoded once for all
+ * the links of a page.
+ */
+function pageUrls<K extends string>(at: PageLink, keys: readonly K[]) {
+  const kept = Object.entries(at.params)
+    .filter(([key]) => !(keys as readonly string[]).includes(key))
+    .flatMap(([key, value]) => queryPairs(key, value));
+  const prefix = `${at.origin}${at.path}?`;
+  return (replace: Record<K, string | number>) =>
+    prefix + [...kept, ...keys.flatMap((key) => queryPairs(key, replace[key]))].sort().join("&");
 }
-
-const pageUrl = (at: PageLink, replace: Record<string, string | number>) =>
-  `${at.origin}${at.path}?${toQuery({ ...at.params, ...replace })}`;
 
 const link = (url: string, rel: string) => `<${url}>; rel="${rel}"`;
 
@@ -78,7 +86,8 @@ export function setOffsetHeaders(at: PageLink, res: Response, p: OffsetPage): vo
   const next = p.hasNext ? p.page + 1 : null;
   const prev = p.page > 1 && !outOfRange ? p.page - 1 : null;
   // `params.merge(page:, per_page:)`, the paginator's `per_page` (its `limit_value`): 100 for `per_page=500`.
-  const url = (page: number) => pageUrl(at, { page, per_page: p.perPage });
+  const pageUrl = pageUrls(at, ["page", "per_page"]);
+  const url = (page: number) => pageUrl({ page, per_page: p.perPage });
   const links: string[] = [];
   if (prev !== null) links.push(link(url(prev), "prev"));
   if (next !== null) links.push(link(url(next), "next"));
@@ -115,5 +124,5 @@ export function decodeCursor(cursor: string): number {
 /** Keyset pagination sends only `Link: <…cursor=…>; rel="next"`, and only when there is a next page. */
 export function setKeysetHeaders(at: PageLink, res: Response, lastId: number | null): void {
   if (lastId === null) return;
-  res.set("Link", link(pageUrl(at, { cursor: encodeCursor(lastId) }), "next"));
+  res.set("Link", link(pageUrls(at, ["cursor"])({ cursor: encodeCursor(lastId) }), "next"));
 }
