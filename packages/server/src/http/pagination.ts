@@ -52,9 +52,9 @@ function queryPairs(key: string, value: unknown): string[] {
 }
 
 /**
- * The URLs of one page's links: `at` with the keys of `replace` replaced, its query as ActiveSupport's
- * `Hash#to_query` writes it (every pair encoded, then sorted). The pairs that stay are encoded once for all
- * the links of a page.
+ * The URLs of one page's links: `at` with its parameters named in `keys` replaced by each URL's values, the
+ * query as ActiveSupport's `Hash#to_query` writes it (every pair encoded, then sorted). The pairs that stay
+ * are encoded once for all the links of a page.
  */
 function pageUrls<K extends string>(at: PageLink, keys: readonly K[]) {
   const kept = Object.entries(at.params)

@@ -69,11 +69,6 @@ interface TokenRow {
 }
 
 /**
- * The valid token's row (`u` is its user), and with `ref` the project it names and the user's role
- * there, in one statement. Expired, revoked and unknown tokens, tokens of blocked users and job tokens
- * of jobs no longer running match no row; an unknown project leaves `project` null.
- */
-/**
  * Each shape's statement (job or access token; no project, or how the project is named), built once: every
  * request then hands the read cache and the prepared statements the same string, whose hash V8 keeps.
  * Building and hashing a new text on each request was ~2 % of a request's samples.
@@ -104,6 +99,11 @@ function lookUpText(job: boolean, project: string | undefined, kindsParam: numbe
   return sql;
 }
 
+/**
+ * The valid token's row (`u` is its user), and with `ref` the project it names and the user's role
+ * there, in one statement. Expired, revoked and unknown tokens, tokens of blocked users and job tokens
+ * of jobs no longer running match no row; an unknown project leaves `project` null.
+ */
 async function lookUp(db: Queryable, credential: Credential, ref?: string): Promise<TokenRow | null> {
   const digest = digestToken(credential.token);
   const params: unknown[] = [digest];
