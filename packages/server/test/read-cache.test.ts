@@ -200,6 +200,45 @@ describe("coalesced version reads", () => {
   });
 });
 
+describe("one request's reads (shared version)", () => {
+  /** The demo database behind a read cache whose shared version the test sets, counting its reads. */
+  async function versioned() {
+    const inner = await openTestPglite();
+    open.push(inner);
+    const state = { version: 1, reads: 0 };
+    const db = withReadCache(inner, {
+      sharedVersion: async () => {
+        state.reads++;
+        return state.version;
+      },
+    });
+    const view = db.forRequest?.();
+    if (!view) throw new Error("a read cache with a shared version gives views for requests");
+    return { db, view, state };
+  }
+
+  it("shares one version read among a request's cached reads; outside a request each reads its own", async () => {
+    const { db, view, state } = await versioned();
+    await view.query(READ, [job], { cache: true });
+    await view.query(READ, [DEMO_IDS.exampleJobs[0]], { cache: true });
+    await Promise.all([view.query(READ, [job], { cache: true }), view.query(READ, [job], { cache: true })]);
+    expect(state.reads).toBe(1);
+    await db.query(READ, [job], { cache: true });
+    await db.query(READ, [job], { cache: true });
+    expect(state.reads).toBe(3);
+  });
+
+  it("reads the version again after a write of the request's own, so its later reads see the write", async () => {
+    const { view, state } = await versioned();
+    expect(await view.query(READ, [job], { cache: true })).toEqual([{ name: "rubocop" }]);
+    await view.query("UPDATE jobs SET name = 'renamed' WHERE id = $1", [job]);
+    // What the trigger of migration 0004 does on PostgreSQL, in the same transaction as the write.
+    state.version++;
+    expect(await view.query(READ, [job], { cache: true })).toEqual([{ name: "renamed" }]);
+    expect(state.reads).toBe(2);
+  });
+});
+
 describe.each(backends)("data version ($name)", ({ open: openBackend, skip }) => {
   it.skipIf(skip)("has its trigger on every table but the bookkeeping", async () => {
     const db = await openBackend();

@@ -25,4 +25,11 @@ export interface Database extends Queryable {
   /** Runs `fn` in a transaction; commits when it resolves, rolls back when it throws. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
   close(): Promise<void>;
+  /**
+   * A view for one request that writes nothing: its cached reads share one data-version read, begun when
+   * the first of them asks, so after the request arrived (db/read-cache.ts). Absent where the version costs
+   * nothing to know (a database this process alone writes to). A wrapper that replaces `query` must
+   * replace this too (or leave it out): the view reads through the database it came from.
+   */
+  forRequest?(): Queryable;
 }

@@ -212,18 +212,52 @@ function sharedCache<D extends Database>(db: D, readVersion: () => Promise<numbe
   const entries = new Entries();
   const sharedVersion = coalesce(readVersion);
 
-  async function query<T>(sql: string, params: readonly unknown[] = [], options: QueryOptions = {}) {
+  async function cached<T>(
+    sql: string,
+    params: readonly unknown[],
+    options: QueryOptions,
+    version: () => Promise<number | null>,
+  ): Promise<T[]> {
     if (!options.cache || !isRead(sql)) return db.query<T>(sql, params, options);
-    const version = await sharedVersion();
+    const at = await version();
     // An older version than the one stored (a read that began before another's) neither uses nor stores.
-    if (version === null || !entries.at(version)) return db.query<T>(sql, params, options);
+    if (at === null || !entries.at(at)) return db.query<T>(sql, params, options);
     const key = keyOf(params);
     const hit = entries.get(sql, key);
     if (hit) return hit as T[];
     const rows = await db.query<T>(sql, params, options);
-    if (entries.version === version) entries.set(sql, key, rows);
+    if (entries.version === at) entries.set(sql, key, rows);
     return rows;
   }
 
-  return { ...db, query };
+  /**
+   * One request's reads share the version read of the first that asks. It began after the request arrived,
+   * which is all a read needs (every write acknowledged before the request is counted), and the request's
+   * reads then see one version of the data. A write through the view forgets it once the write is done, so
+   * that the request's later reads see its own write.
+   */
+  function forRequest(): Queryable {
+    let version: Promise<number | null> | undefined;
+    const once = () => {
+      version ??= sharedVersion();
+      return version;
+    };
+    const forget = () => {
+      version = undefined;
+    };
+    return {
+      query: <T>(sql: string, params: readonly unknown[] = [], options: QueryOptions = {}) =>
+        isRead(sql)
+          ? cached<T>(sql, params, options, once)
+          : db.query<T>(sql, params, options).finally(forget),
+      exec: (sql: string) => db.exec(sql).finally(forget),
+    };
+  }
+
+  return {
+    ...db,
+    query: <T>(sql: string, params: readonly unknown[] = [], options: QueryOptions = {}) =>
+      cached<T>(sql, params, options, sharedVersion),
+    forRequest,
+  };
 }

@@ -1,6 +1,6 @@
 import type { JobStatus, OperationId, operations } from "@jobs-api/types";
 import type { Request, RequestHandler, Response } from "express";
-import type { Database } from "../db/database.js";
+import type { Database, Queryable } from "../db/database.js";
 import * as entities from "../entities/index.js";
 import { badRequest, forbidden, HttpError, notFound, unauthorized } from "../errors.js";
 import {
@@ -68,6 +68,13 @@ interface HandlerOptions {
   externalUrl?: string | undefined;
 }
 
+/**
+ * What a request that only reads reads through: one view of the database for all its reads, so that they
+ * share one check of the data version (PostgreSQL) instead of one each. Requests that write use the
+ * database itself.
+ */
+const requestReads = (db: Database): Queryable => db.forRequest?.() ?? db;
+
 export function createHandlers(db: Database, options: HandlerOptions = {}): Handlers {
   /** Where page links point: behind a proxy, the Host a client sent is not where others reach the API. */
   const origin = (req: Pick<Request, "protocol" | "get">) =>
@@ -87,7 +94,7 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
    * Authenticates for `operationId`, then resolves the project for reading (Reporter, or a public/internal
    * project).
    */
-  async function readableProject(req: ProjectRequest, operationId: OperationId) {
+  async function readableProject(db: Queryable, req: ProjectRequest, operationId: OperationId) {
     const caller = await authenticateProjectCaller(db, req, operationId);
     const access = projectAccess(caller);
     if (!access.canRead) throw forbidden();
@@ -96,6 +103,7 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
 
   /** Any integer is looked up, as GitLab does; ids no row can have are not found without asking. */
   async function jobOf(
+    db: Queryable,
     projectId: number,
     jobId: number,
     viewerId: number | null,
@@ -107,7 +115,7 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
   }
 
   /** An action's caller: authenticated (actions are never anonymous) in a project they can see. */
-  async function actor(req: JobRequest, operationId: OperationId) {
+  async function actor(db: Queryable, req: JobRequest, operationId: OperationId) {
     const caller = await authenticateProjectCaller(db, req, operationId);
     const access = projectAccess(caller);
     if (!caller.principal) throw unauthorized();
@@ -115,22 +123,28 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
   }
 
   /** GitLab's order for retry and erase: the job is looked up (404) before the right to change it (403). */
-  async function changeableJob(req: JobRequest, operationId: OperationId, types?: readonly JobType[]) {
-    const found = await actor(req, operationId);
-    const job = await jobOf(found.project.id, Number(req.params.job_id), found.principal.userId, types);
+  async function changeableJob(
+    db: Queryable,
+    req: JobRequest,
+    operationId: OperationId,
+    types?: readonly JobType[],
+  ) {
+    const found = await actor(db, req, operationId);
+    const job = await jobOf(db, found.project.id, Number(req.params.job_id), found.principal.userId, types);
     if (!atLeast(found.role, "developer")) throw forbidden();
     return { ...found, job };
   }
 
   /** One page of a pipeline's builds or bridges, with GitLab's pagination headers (counts included) set. */
   async function pipelinePage(
+    db: Queryable,
     req: CallerRequest & Pick<Request, "originalUrl" | "protocol"> & { params: Path<"listPipelineJobs"> },
     res: Response,
     type: JobType,
     query: Query<"listPipelineJobs">,
   ): Promise<{ rows: JobRow[]; viewerId: number | null }> {
     const operationId = type === "build" ? "listPipelineJobs" : "listPipelineBridges";
-    const { project, principal } = await readableProject(req, operationId);
+    const { project, principal } = await readableProject(db, req, operationId);
     const viewerId = principal?.userId ?? null;
     const pipelineId = Number(req.params.pipeline_id);
     if (!isRowId(pipelineId) || !(await pipelineExists(db, project.id, pipelineId))) throw notFound();
@@ -142,11 +156,12 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
       includeRetried: type === "build" && grapeBoolean(query.include_retried),
       viewerId,
     };
-    return { rows: await offsetPage(pageLink(req, operationId), res, filter, query, true), viewerId };
+    return { rows: await offsetPage(db, pageLink(req, operationId), res, filter, query, true), viewerId };
   }
 
   /** One offset page of `filter`, with GitLab's pagination headers set; counts only when `counted`. */
   async function offsetPage(
+    db: Queryable,
     link: PageLink,
     res: Response,
     filter: JobFilter,
@@ -176,7 +191,8 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
   return {
     ...createRunnerHandlers(db, options),
     async listProjectJobs(req, res) {
-      const { project, principal } = await readableProject(req, "listProjectJobs");
+      const reads = requestReads(db);
+      const { project, principal } = await readableProject(reads, req, "listProjectJobs");
       const q = req.query;
       const viewerId = principal?.userId ?? null;
       const filter: JobFilter = {
@@ -196,7 +212,7 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
         }
         const perPage = perPageOf(q.per_page);
         const after = q.cursor === undefined ? null : decodeCursor(q.cursor);
-        const rows = await listJobsKeyset(db, filter, "desc", after, perPage + 1);
+        const rows = await listJobsKeyset(reads, filter, "desc", after, perPage + 1);
         const page = rows.slice(0, perPage);
         const lastId = rows.length > perPage ? (page.at(-1)?.id ?? null) : null;
         setKeysetHeaders(pageLink(req, "listProjectJobs"), res, lastId);
@@ -210,55 +226,59 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
         });
       }
       // The project list is paginated without counts, as GitLab does.
-      const page = await offsetPage(pageLink(req, "listProjectJobs"), res, filter, q, false);
+      const page = await offsetPage(reads, pageLink(req, "listProjectJobs"), res, filter, q, false);
       res.json(page.map((row) => entities.job(row, viewerId, now)));
     },
 
     async listPipelineJobs(req, res) {
-      const { rows, viewerId } = await pipelinePage(req, res, "build", req.query);
+      const { rows, viewerId } = await pipelinePage(requestReads(db), req, res, "build", req.query);
       const now = new Date();
       res.json(rows.map((row) => entities.job(row, viewerId, now)));
     },
 
     async listPipelineBridges(req, res) {
-      const { rows, viewerId } = await pipelinePage(req, res, "bridge", req.query);
+      const { rows, viewerId } = await pipelinePage(requestReads(db), req, res, "bridge", req.query);
       const now = new Date();
       res.json(rows.map((row) => entities.bridge(row, viewerId, now)));
     },
 
     async getJobTokenJob(req, res) {
-      const { jobId, userId } = await authenticateJobCaller(db, req, "getJobTokenJob");
-      const job = await getJobById(db, jobId, userId);
+      const reads = requestReads(db);
+      const { jobId, userId } = await authenticateJobCaller(reads, req, "getJobTokenJob");
+      const job = await getJobById(reads, jobId, userId);
       if (!job) throw notFound("Job");
       res.json(entities.job(job, userId));
     },
 
     async getJobTokenAllowedAgents(req, res) {
+      const reads = requestReads(db);
       const { jobId, jobProjectId, userId } = await authenticateJobCaller(
-        db,
+        reads,
         req,
         "getJobTokenAllowedAgents",
       );
       if (jobProjectId === null) throw notFound("Job");
       const [job, context, agents] = await Promise.all([
-        getJobById(db, jobId, userId),
-        agentContext(db, jobProjectId, userId),
-        listAllowedAgents(db, jobProjectId),
+        getJobById(reads, jobId, userId),
+        agentContext(reads, jobProjectId, userId),
+        listAllowedAgents(reads, jobProjectId),
       ]);
       if (!job || !context) throw notFound("Job");
       res.json(entities.allowedAgents(job, context, agents));
     },
 
     async getJob(req, res) {
-      const { project, principal } = await readableProject(req, "getJob");
+      const reads = requestReads(db);
+      const { project, principal } = await readableProject(reads, req, "getJob");
       const viewerId = principal?.userId ?? null;
-      res.json(entities.job(await jobOf(project.id, Number(req.params.job_id), viewerId), viewerId));
+      res.json(entities.job(await jobOf(reads, project.id, Number(req.params.job_id), viewerId), viewerId));
     },
 
     async getJobTrace(req, res) {
-      const { project, principal } = await readableProject(req, "getJobTrace");
-      const job = await jobOf(project.id, Number(req.params.job_id), principal?.userId ?? null);
-      const trace = await getTrace(db, job.id);
+      const reads = requestReads(db);
+      const { project, principal } = await readableProject(reads, req, "getJobTrace");
+      const job = await jobOf(reads, project.id, Number(req.params.job_id), principal?.userId ?? null);
+      const trace = await getTrace(reads, job.id);
       res
         .status(200)
         .type("text/plain")
@@ -268,9 +288,9 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
 
     async cancelJob(req, res) {
       // Cancel checks the Developer role before it looks the job up.
-      const { project, role, principal } = await actor(req, "cancelJob");
+      const { project, role, principal } = await actor(db, req, "cancelJob");
       if (!atLeast(role, "developer")) throw forbidden();
-      const job = await jobOf(project.id, Number(req.params.job_id), principal.userId);
+      const job = await jobOf(db, project.id, Number(req.params.job_id), principal.userId);
       // As in Rack, a parameter of the body wins over the query's.
       const force = grapeBoolean(req.body?.force ?? req.query.force);
       // Forcing a job out of `canceling` without its runner is for maintainers.
@@ -281,14 +301,14 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
 
     async retryJob(req, res) {
       // Retry takes builds and trigger jobs (`find_job!`).
-      const { job, principal } = await changeableJob(req, "retryJob", ["build", "bridge"]);
+      const { job, principal } = await changeableJob(db, req, "retryJob", ["build", "bridge"]);
       const outcome = await retryJob(db, job.id, principal.userId);
       if ("refused" in outcome) throw forbidden("Job is not retryable");
       res.status(201).json(entities.job(outcome.job, principal.userId));
     },
 
     async eraseJob(req, res) {
-      const { job, principal, role } = await changeableJob(req, "eraseJob");
+      const { job, principal, role } = await changeableJob(db, req, "eraseJob");
       // `changeableJob` has required Developer: a developer may erase their own jobs.
       const ownJob = job.user_id === principal.userId;
       if (!atLeast(role, "maintainer") && !ownJob) throw forbidden();
@@ -299,9 +319,12 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
 
     async playJob(req, res) {
       // Play checks reading first and the right to play once the job (build or trigger job) is found.
-      const { project, role, principal } = await readableProject(req, "playJob");
+      const { project, role, principal } = await readableProject(db, req, "playJob");
       if (!principal) throw forbidden();
-      const job = await jobOf(project.id, Number(req.params.job_id), principal.userId, ["build", "bridge"]);
+      const job = await jobOf(db, project.id, Number(req.params.job_id), principal.userId, [
+        "build",
+        "bridge",
+      ]);
       if (!atLeast(role, "developer")) throw forbidden();
       // The spec's pattern has already refused values with NUL, which PostgreSQL text cannot hold.
       const outcome = await playJob(db, job.id, principal.userId, req.body?.job_variables_attributes);
