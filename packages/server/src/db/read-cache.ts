@@ -194,9 +194,10 @@ export function coalesce<T>(read: () => Promise<T>): () => Promise<T> {
 
 /**
  * For a database other processes write to as well (other workers, other servers, psql): each cached read
- * first reads the shared version (by a read that begins after it; concurrent ones share it, `coalesce`), and
- * is answered from memory only if the answer was stored under that same version. A write anywhere is seen
- * by the next read to start after its commit, in any process.
+ * first reads the shared version (by a read that begins after it; concurrent ones share it, `coalesce`; the
+ * reads of one request share one, `forRequest`), and is answered from memory only if the answer was stored
+ * under that same version. A write anywhere is seen by the next read, or request, to start after its
+ * commit, in any process.
  *
  * Why an answer is never staler than the version it is stored under: the version is read first, by its own
  * statement, and the cached query is sent only once that answer is back. Each runs on its own, outside any
