@@ -233,9 +233,8 @@ function sharedCache<D extends Database>(db: D, readVersion: () => Promise<numbe
 
   /**
    * One request's reads share the version read of the first that asks. It began after the request arrived,
-   * which is all a read needs (every write acknowledged before the request is counted), and the request's
-   * reads then see one version of the data. A write through the view forgets it once the write is done, so
-   * that the request's later reads see its own write.
+   * which is all a read needs: every write acknowledged before the request is counted. A write through the
+   * view forgets it once the write is done, so that the request's later reads see its own write.
    */
   function forRequest(): Queryable {
     let version: Promise<number | null> | undefined;
