@@ -47,10 +47,11 @@ async function validationOn(engine, ctx) {
   try {
     const dbOf = await databases(engine, ctx, variants.length + 1, env);
     env.scratch ??= mkdtempSync(join(tmpdir(), "jobs-api-bench-validation-"));
-    // Every round on targets started for it. A server's CPU per answer depends on how its process warmed
-    // up: in one run, two processes of nearly the same code answered getJob for 200 and 159 µs of CPU,
-    // round after round, where two such servers side by side agree within a few percent. A process a round
-    // samples that; one process for every round carried its luck into each of them.
+    // Every round on targets started for it, so that no process's history (its warm-up, its heap) is carried
+    // into every round. Most of what looked like such luck (getJob for 200 and 159 µs of CPU from two
+    // processes of nearly the same code) was V8's memory reducer shrinking an idle target's heap; the warm-up
+    // before every measured run (lib/measure.mjs) takes that away, and the rounds now agree within a few
+    // percent (BENCHMARKS.md, fifth pass).
     /** @type {import("../lib/measure.mjs").Measured | undefined} */
     let measured;
     let shapes = {};

@@ -254,6 +254,8 @@ describe("listProjectJobs", () => {
   });
 
   it("writes Link values as Ruby's CGI.escape does: a space as +, ! ' ( ) * encoded, ~ . - _ kept", async () => {
+    // offset_header_builder.rb `page_href`: `params.merge(…).to_query`, and ActiveSupport's `to_query`
+    // escapes every key and value with `CGI.escape`.
     const r = await call(`${server.api}/projects/${w.projectId}/jobs?per_page=1&note=a%20b!'()*~.-_`, {
       token: w.tokens.reporter,
     });
