@@ -217,7 +217,15 @@ async function checkAnswers(targets, server, requests) {
         .join("; ");
       if (t === server) serverAnswer[r.op] = { stable, paging };
       else if (t.bound && (stable !== serverAnswer[r.op].stable || paging !== serverAnswer[r.op].paging)) {
-        throw new Error(`${t.name} ${r.op}: its answer or paging headers differ from the server's`);
+        const [ours, theirs] =
+          paging !== serverAnswer[r.op].paging
+            ? [serverAnswer[r.op].paging, paging]
+            : [serverAnswer[r.op].stable, stable];
+        let at = 0;
+        while (at < ours.length && ours[at] === theirs[at]) at++;
+        throw new Error(
+          `${t.name} ${r.op}: its answer or paging headers differ from the server's at ${at}: …${ours.slice(at - 60, at + 60)}… against …${theirs.slice(at - 60, at + 60)}…`,
+        );
       }
       shapes[`${r.op} ${t.name}`] = { items, bytes: Buffer.byteLength(text) };
     }
