@@ -223,8 +223,9 @@ async function checkAnswers(targets, server, requests) {
             : [serverAnswer[r.op].stable, stable];
         let at = 0;
         while (at < ours.length && ours[at] === theirs[at]) at++;
+        const near = (text) => text.slice(Math.max(0, at - 60), at + 60);
         throw new Error(
-          `${t.name} ${r.op}: its answer or paging headers differ from the server's at ${at}: …${ours.slice(at - 60, at + 60)}… against …${theirs.slice(at - 60, at + 60)}…`,
+          `${t.name} ${r.op}: its answer or paging headers differ from the server's at ${at}: …${near(ours)}… against …${near(theirs)}…`,
         );
       }
       shapes[`${r.op} ${t.name}`] = { items, bytes: Buffer.byteLength(text) };
