@@ -2,6 +2,7 @@ import { hash, timingSafeEqual } from "node:crypto";
 import type { Queryable } from "../db/database.js";
 import { projectRefMatch } from "./projects.js";
 import type { ProjectRow, Role } from "./rows.js";
+import { textPerShape } from "./texts.js";
 
 /** Where a token came from decides which table it may match. */
 export type TokenKind = "personal" | "oauth" | "job";
@@ -69,35 +70,28 @@ interface TokenRow {
 }
 
 /**
- * Each shape's statement (job or access token; no project, or how the project is named), built once: every
- * request then hands the read cache and the prepared statements the same string, whose hash V8 keeps.
- * Building and hashing a new text on each request was ~2 % of a request's samples.
+ * The token lookup's statement for a shape: a job or an access token; no project, or the condition that
+ * names it; the placeholder of the token kinds. Built once per shape (`textPerShape`).
  */
-const lookUpTexts = new Map<string, string>();
-
-function lookUpText(job: boolean, project: string | undefined, kindsParam: number): string {
-  const key = `${job}\0${project ?? ""}\0${kindsParam}`;
-  let sql = lookUpTexts.get(key);
-  if (sql !== undefined) return sql;
-  sql = job
+const lookUpText = textPerShape((job: boolean, project: string, kindsParam: number): string => {
+  let sql = job
     ? `SELECT t.token_digest, j.user_id, 'job' AS kind, t.job_id, j.project_id AS job_project_id,
            NULL::float8 AS expires_ms, false AS revoked`
     : `SELECT t.token_digest, t.user_id, t.kind, NULL::bigint AS job_id, NULL::bigint AS job_project_id,
            (extract(epoch FROM t.expires_at) * 1000)::float8 AS expires_ms, t.revoked_at IS NOT NULL AS revoked`;
-  if (project !== undefined) sql += ", to_json(p) AS project, m.role";
+  if (project !== "") sql += ", to_json(p) AS project, m.role";
   sql += job
     ? " FROM job_tokens t JOIN jobs j ON j.id = t.job_id JOIN users u ON u.id = j.user_id"
     : " FROM access_tokens t JOIN users u ON u.id = t.user_id";
-  if (project !== undefined) {
+  if (project !== "") {
     sql += ` LEFT JOIN projects p ON ${project}
       LEFT JOIN members m ON m.project_id = p.id AND m.user_id = u.id`;
   }
   sql += job
     ? " WHERE t.token_digest = $1 AND j.status = 'running' AND u.state = 'active'"
     : ` WHERE t.token_digest = $1 AND t.kind = ANY($${kindsParam}::text[]) AND u.state = 'active'`;
-  lookUpTexts.set(key, sql);
   return sql;
-}
+});
 
 /**
  * The valid token's row (`u` is its user), and with `ref` the project it names and the user's role
@@ -107,7 +101,8 @@ function lookUpText(job: boolean, project: string | undefined, kindsParam: numbe
 async function lookUp(db: Queryable, credential: Credential, ref?: string): Promise<TokenRow | null> {
   const digest = digestToken(credential.token);
   const params: unknown[] = [digest];
-  let project: string | undefined;
+  // The condition naming the project; "" for a lookup without one.
+  let project = "";
   if (ref !== undefined) {
     const match = projectRefMatch(ref, 2);
     if (match) params.push(match.value);

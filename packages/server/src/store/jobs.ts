@@ -1,6 +1,7 @@
 import type { JobStatus } from "@jobs-api/types";
 import type { Queryable, QueryOptions } from "../db/database.js";
 import type { JobRow, JobType, RunnerManagerRow, RunnerRow, UserRow } from "./rows.js";
+import { textPerShape } from "./texts.js";
 
 /** GitLab stops counting big lists: above this many rows the counts (X-Total…) are not sent. */
 const COUNT_LIMIT = 10_000;
@@ -60,22 +61,8 @@ JOIN projects pr ON pr.id = j.project_id
 JOIN pipelines p ON p.id = j.pipeline_id) job_row
 ORDER BY job_row.${orderBy}`;
 
-/**
- * Each `jobSelect` text, built once: its arguments hold placeholders, never values, so there are a few
- * dozen. Every request then hands the read cache and the prepared statements the same string, whose hash
- * V8 keeps; building and hashing 3 KB of new text on each request was ~2 % of a request's samples.
- */
-const jobSelects = new Map<string, string>();
-
-function jobSelect(from: string, orderBy: string, viewer: string): string {
-  const key = `${from}\0${orderBy}\0${viewer}`;
-  let sql = jobSelects.get(key);
-  if (sql === undefined) {
-    sql = buildJobSelect(from, orderBy, viewer);
-    jobSelects.set(key, sql);
-  }
-  return sql;
-}
+/** Each `jobSelect` text built once: its arguments hold placeholders, never values. */
+const jobSelect = textPerShape(buildJobSelect);
 
 /** A row as `to_json` nests it with its computed attributes: `{row: {...}, extra...}`. */
 type Nested<T, Extra> = { row: T } & Extra;
