@@ -2,6 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { Job } from "@jobs-api/types";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   checkFixtures,
@@ -109,7 +110,7 @@ describe("the fixture format", () => {
       [
         "version: must be equal to constant",
         "users[0].username: must be string",
-        "projects[0].pipelines[0].sha: must be 40 lower-case hex digits",
+        "projects[0].pipelines[0].sha: must be 40 lower-case hex digits (SHA-1) or 64 (SHA-256)",
       ],
     ],
     [
@@ -355,6 +356,36 @@ describe("startDouble on the scenario", () => {
     await double.reset();
     const { body } = await get("/projects/acme%2Fapp/jobs/3", { "PRIVATE-TOKEN": "glpat-alice" });
     expect(body.status).toBe("running");
+  });
+});
+
+describe("a SHA-256 repository", () => {
+  // GitLab hosts SHA-256 repositories too (lib/gitlab/git.rb, SHA256_BLANK_SHA): their commit ids are 64
+  // hex digits, and every answer naming one passes the response validator.
+  const sha = "ab".repeat(32);
+  const parent = "cd".repeat(32);
+  let double: Double;
+  beforeAll(async () => {
+    const fixtures: Fixtures = {
+      users: [{ username: "u", tokens: [{ token: "t" }] }],
+      groups: [{ path: "g" }],
+      projects: [
+        {
+          path: "g/p",
+          members: [{ user: "u", role: "owner" }],
+          pipelines: [{ sha, commit: { parentIds: [parent] }, jobs: [{ name: "build", status: "success" }] }],
+        },
+      ],
+    };
+    double = await startDouble({ fixtures });
+  });
+  afterAll(() => double?.close());
+
+  it("is a valid fixture, and its commit ids are served as they are", async () => {
+    const res = await fetch(`${double.baseUrl}/projects/g%2Fp/jobs/1`, { headers: { "PRIVATE-TOKEN": "t" } });
+    expect(res.status).toBe(200);
+    const job = (await res.json()) as Job;
+    expect([job.commit.id, job.commit.parent_ids, job.pipeline?.sha]).toEqual([sha, [parent], sha]);
   });
 });
 

@@ -443,16 +443,18 @@ export interface components {
             local_time?: string | null;
         };
         /**
+         * @description A full commit id in lower-case hex: 40 digits in a SHA-1 repository, 64 in a SHA-256 one (GitLab reads
+         *     both, `Gitlab::Git::SHA1_BLANK_SHA` and `SHA256_BLANK_SHA` in `lib/gitlab/git.rb`).
+         * @example 0ff3ae198f8601a285adcf5c0fff204ee6fba5fd
+         */
+        CommitSha: string;
+        /**
          * @description The commit the job ran on: GitLab's `Entities::Commit`. The fields GitLab added after its 2022
          *     documentation (`parent_ids` … `web_url`) are optional here so that older servers stay valid; current GitLab
          *     always sends them.
          */
         Commit: {
-            /**
-             * @description Full SHA of the commit.
-             * @example 0ff3ae198f8601a285adcf5c0fff204ee6fba5fd
-             */
-            id: string;
+            id: components["schemas"]["CommitSha"];
             /**
              * @description Abbreviated SHA.
              * @example 0ff3ae19
@@ -464,7 +466,7 @@ export interface components {
              */
             created_at: string;
             /** @description Full SHAs of the parent commits; empty for a root commit. */
-            parent_ids?: string[];
+            parent_ids?: components["schemas"]["CommitSha"][];
             /** @description First line of the commit message. */
             title: string;
             /** @description Whole commit message. */
@@ -508,7 +510,7 @@ export interface components {
             project_id: number;
             /** @description Branch or tag the pipeline ran for. */
             ref: string;
-            sha: string;
+            sha: components["schemas"]["CommitSha"];
             status: components["schemas"]["PipelineStatus"];
             /** @description What started the pipeline (`push`, `web`, `trigger`, `schedule`, `api`, `parent_pipeline`, …). */
             source?: string;
@@ -719,7 +721,7 @@ export interface components {
             id: number;
             iid?: number;
             project_id?: number;
-            sha: string;
+            sha: components["schemas"]["CommitSha"];
             ref: string;
             status: components["schemas"]["PipelineStatus"];
             source?: string;
@@ -1432,6 +1434,7 @@ export interface components {
 export type JobStatus = components['schemas']['JobStatus'];
 export type UserBasic = components['schemas']['UserBasic'];
 export type User = components['schemas']['User'];
+export type CommitSha = components['schemas']['CommitSha'];
 export type Commit = components['schemas']['Commit'];
 export type PipelineStatus = components['schemas']['PipelineStatus'];
 export type PipelineBasic = components['schemas']['PipelineBasic'];
