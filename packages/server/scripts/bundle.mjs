@@ -46,6 +46,22 @@ function writeAtomically(file, contents) {
   renameSync(partial, file);
 }
 
+/**
+ * JSON files (mime-db's 190 KB table of media types, which express loads at start, and those of
+ * dependencies loaded only when asked) as one string that `JSON.parse` reads, not as an object literal:
+ * V8 scans a string literal much faster than it parses a literal of that size, and `JSON.parse` builds the
+ * object faster than the literal's code.
+ */
+const jsonAsParse = {
+  name: "json-as-parse",
+  setup(build) {
+    build.onLoad({ filter: /\.json$/ }, (args) => {
+      const text = JSON.stringify(JSON.parse(readFileSync(args.path, "utf8")));
+      return { contents: `module.exports = JSON.parse(${JSON.stringify(text)});`, loader: "js" };
+    });
+  },
+};
+
 if (!upToDate()) {
   const { build } = await import("esbuild");
   const result = await build({
@@ -67,6 +83,7 @@ if (!upToDate()) {
     sourcesContent: false,
     metafile: true,
     write: false,
+    plugins: [jsonAsParse],
     logLevel: "warning",
   });
   // Test files run in parallel may build at once while others start the CLI: each file is written under a
