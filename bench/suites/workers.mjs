@@ -104,6 +104,26 @@ async function workersOn({ options, root, log }) {
       ceilingRatios.push(
         ratioOfRounds(measured.rps[`${r.op} ${ceiling[1].name}`], measured.rps[`${r.op} ${ceiling[0].name}`]),
       );
+      // Where the ratio goes: the CPU an answer costs the server processes and PostgreSQL with each count,
+      // and the most two workers could reach if an answer cost them what it costs one, on the cores the
+      // load generator leaves (its cores in the two-worker runs; the one worker's own cores as measured).
+      const cores1 = median(measured.targetCores[`${r.op} ${one.name}`] ?? []);
+      const generator2 = median(measured.generatorCores[`${r.op} ${servers[1].name}`] ?? []);
+      for (const s of servers)
+        rows.push({
+          name: `CPU per answer, ${r.op}, ${s.name} and PostgreSQL`,
+          unit: "µs",
+          ...summary(
+            (measured.targetCores[`${r.op} ${s.name}`] ?? []).map(
+              (c, i) => (c / (measured.rps[`${r.op} ${s.name}`]?.[i] ?? Number.NaN)) * 1e6,
+            ),
+          ),
+        });
+      rows.push({
+        name: `${r.op}: most 2 workers / 1 could reach at one worker's CPU per answer, (${cores} − load generator's cores) / one worker's cores`,
+        unit: "×",
+        ...summary([(cores - generator2) / cores1]),
+      });
     }
     rows.push({
       name: `machine ceiling: ${ceiling[1].name} / 1, ${BUSY_US} µs of CPU a request (all requests)`,
