@@ -174,6 +174,28 @@ describe("the packed packages, installed with npm outside the repository", () =>
     expect(result).toMatchObject({ path: "/projects/{id}/jobs/{job_id}", spec: true });
   });
 
+  // The library carries the patched express-openapi-validator (scripts/bundle.mjs): npm installs the
+  // registry's copy, which knows no `compiledCache`. With the patched one, the double's validators are kept.
+  it("serve a GitLab double from the library (startDouble), with the patched validator", async () => {
+    const { stdout } = await inProject("node", [
+      "--input-type=module",
+      "-e",
+      `import { startDouble } from "@jobs-api/server";
+       const double = await startDouble();
+       const answer = await fetch(double.baseUrl + "/projects/foo%2Fbar/jobs/8", {
+         headers: { "PRIVATE-TOKEN": process.argv[1] },
+       });
+       console.log(JSON.stringify({ status: answer.status, name: (await answer.json()).name }));
+       await double.close();`,
+      MAINTAINER_TOKEN,
+    ]);
+    expect(JSON.parse(stdout)).toEqual({ status: 200, name: "rubocop" });
+    const kept = await readdir(
+      join(project, "node_modules/@jobs-api/server/node_modules/.cache/jobs-api-server/validators"),
+    );
+    expect(kept.filter((name) => name.endsWith(".cjs")).length).toBeGreaterThanOrEqual(2);
+  });
+
   // The default target of a new project: the declarations must not need ES2022's lib (`ErrorOptions` did).
   it("type-check in a consumer with tsc --strict on ES2020, without skipLibCheck", async () => {
     await writeFile(join(project, "consumer.ts"), consumer);

@@ -1,32 +1,57 @@
 #!/usr/bin/env node
-// The `jobs-api-server` command as one ES module, dist/bundle/cli.js (and its linked source map), bundled by
-// esbuild from what `tsc -b` emitted (dist/cli.js and its imports). Why: Node resolves, reads and compiles
-// each of the ~580 module files the CLI loads one by one (express ~70 ms of imports, express-openapi-validator
-// ~55 ms); from one file, the server on an existing data directory, pinned to one core, answered its first
-// request in ~0.64 s instead of ~0.77 s. The library (dist/index.js: createApp, startDouble, …) stays unbundled.
+// Two ES modules bundled by esbuild from what `tsc -b` emitted, each with its linked source map:
 //
-// Left outside the bundle, loaded from node_modules as before: PGlite (it reads its .wasm and .data next to
-// its own files), @jobs-api/types (it reads spec/openapi.json next to its own), and what is optional or
-// loaded only when asked (pg-native, pino-pretty). The server's own paths relative to `import.meta.url`
-// (`../../fixtures/…`, `../../migrations/`, `../../docs/`) are two levels up from dist/<dir>/<file>.js: the
-// bundle is two levels down too, so they resolve to the same files.
+// - dist/bundle/cli.js, the `jobs-api-server` command (dist/cli.js and its imports). Node resolves, reads
+//   and compiles each of the ~580 module files the CLI loads one by one (express ~70 ms of imports,
+//   express-openapi-validator ~55 ms); from one file, the server on an existing data directory, pinned to
+//   one core, answered its first request in ~0.64 s instead of ~0.77 s. Left outside: PGlite (it reads its
+//   .wasm and .data next to its own files), @jobs-api/types (it reads spec/openapi.json next to its own),
+//   and what is optional or loaded only when asked (pg-native, pino-pretty).
+// - dist/bundle/index.js, the library (createApp, startDouble, …): the package's own modules and
+//   express-openapi-validator with its dependencies, every other dependency left to the installation. The
+//   patch of express-openapi-validator (patches/) is applied by this workspace's pnpm only: a project that
+//   installs the package gets the registry's copy, so the library carries the patched one itself, as the
+//   CLI does. Its other dependencies (express, ajv, …) stay shared with the user's.
+//
+// The server's own paths relative to `import.meta.url` (`../../fixtures/…`, `../../migrations/`,
+// `../../docs/`) are two levels up from dist/<dir>/<file>.js: the bundles are two levels down too, so they
+// resolve to the same files.
 //
 // Run after `tsc -b` (the package's and the repository's `build`, `prepack`, `pnpm start`, the tests that
-// spawn the CLI). Like `tsc -b`, it does nothing when the bundle is newer than every file it was built from.
+// spawn the CLI). Like `tsc -b`, it does nothing for a bundle newer than every file it was built from.
 import { chmodSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const packageDir = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const outfile = join(packageDir, "dist/bundle/cli.js");
-// esbuild's list of the files it read, relative to packageDir: what the next run compares the bundle with.
-const inputsFile = join(packageDir, "node_modules/.cache/jobs-api-server/bundle-inputs.json");
+const manifest = JSON.parse(readFileSync(join(packageDir, "package.json"), "utf8"));
+/** esbuild's list of the files a bundle was built from, relative to packageDir, for the next run. */
+const inputsFileOf = (name) =>
+  join(packageDir, `node_modules/.cache/jobs-api-server/bundle-inputs-${name}.json`);
+
+const bundles = [
+  {
+    name: "cli",
+    entry: "dist/cli.js",
+    external: ["@electric-sql/pglite", "@jobs-api/types", "pg-native", "pino-pretty"],
+    executable: true,
+  },
+  {
+    name: "index",
+    entry: "dist/index.js",
+    // A package named here is external with its subpaths (`ajv/dist/…`): the patched validator's Ajv,
+    // ajv-formats' and the server's are one copy, whose code objects they share.
+    external: Object.keys(manifest.dependencies).filter((name) => name !== "express-openapi-validator"),
+    executable: false,
+  },
+];
 
 /** Modification time in ms, 0 when the file is missing. */
 const mtime = (file) => statSync(file, { throwIfNoEntry: false })?.mtimeMs ?? 0;
 
-function upToDate() {
-  const built = mtime(outfile);
+function upToDate({ name }) {
+  const built = mtime(outfileOf(name));
+  const inputsFile = inputsFileOf(name);
   const inputs = mtime(inputsFile) > 0 ? JSON.parse(readFileSync(inputsFile, "utf8")) : null;
   if (built === 0 || !inputs) return false;
   // This script; the package's node_modules (its links change when a dependency is added, removed or
@@ -39,10 +64,12 @@ function upToDate() {
   });
 }
 
-function writeAtomically(file, contents) {
+const outfileOf = (name) => join(packageDir, `dist/bundle/${name}.js`);
+
+function writeAtomically(file, contents, executable = false) {
   const partial = `${file}.${process.pid}`;
   writeFileSync(partial, contents);
-  if (file === outfile) chmodSync(partial, 0o755);
+  if (executable) chmodSync(partial, 0o755);
   renameSync(partial, file);
 }
 
@@ -62,17 +89,18 @@ const jsonAsParse = {
   },
 };
 
-if (!upToDate()) {
+for (const bundle of bundles.filter((b) => !upToDate(b))) {
   const { build } = await import("esbuild");
+  const outfile = outfileOf(bundle.name);
   const result = await build({
     absWorkingDir: packageDir,
-    entryPoints: ["dist/cli.js"],
+    entryPoints: [bundle.entry],
     outfile,
     bundle: true,
     platform: "node",
     format: "esm",
     target: "node20",
-    external: ["@electric-sql/pglite", "@jobs-api/types", "pg-native", "pino-pretty"],
+    external: bundle.external,
     // CommonJS dependencies (express and most of its) call require(): in an ES module it is not defined.
     banner: {
       js: 'import { createRequire } from "node:module";\nconst require = createRequire(import.meta.url);',
@@ -90,7 +118,9 @@ if (!upToDate()) {
   // name of its own and renamed over the last (atomic), the map before the code that names it.
   mkdirSync(dirname(outfile), { recursive: true });
   const outputs = result.outputFiles.sort((a, b) => Number(a.path === outfile) - Number(b.path === outfile));
-  for (const output of outputs) writeAtomically(output.path, output.contents);
+  for (const output of outputs)
+    writeAtomically(output.path, output.contents, bundle.executable && output.path === outfile);
+  const inputsFile = inputsFileOf(bundle.name);
   mkdirSync(dirname(inputsFile), { recursive: true });
   writeAtomically(inputsFile, JSON.stringify(Object.keys(result.metafile.inputs)));
 }
