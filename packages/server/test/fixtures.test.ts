@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Job } from "@jobs-api/types";
+import { Ajv2020 } from "ajv/dist/2020.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   checkFixtures,
@@ -55,6 +56,10 @@ describe("the fixture format", () => {
       $defs: object;
     };
     expect(schema.$schema).toBe("https://json-schema.org/draft/2020-12/schema");
+    // Valid by JSON Schema's own meta-schema, in Ajv's strict mode: the server compiles it unchecked.
+    const ajv = new Ajv2020({ strict: true, allowUnionTypes: true });
+    expect(ajv.validateSchema(schema), ajv.errorsText()).toBe(true);
+    expect(() => ajv.compile(schema)).not.toThrow();
     const manifest = JSON.parse(await readFile(new URL("../package.json", import.meta.url), "utf8")) as {
       exports: Record<string, unknown>;
       files: string[];
