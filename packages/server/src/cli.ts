@@ -16,6 +16,7 @@ import {
 } from "./config.js";
 import { DataDirInUseError } from "./db/lock.js";
 import { openDatabase } from "./db/open.js";
+import { PGLITE_V8_FLAGS } from "./db/pglite-flags.js";
 import {
   checkFixtures,
   DatabaseNotEmptyError,
@@ -68,24 +69,6 @@ function originOf(url: string): string {
     );
   }
   return parsed.origin;
-}
-
-/**
- * V8 flags for PGlite's WebAssembly module, set in this process only (a library such as `startDouble()`
- * runs in its users' processes, whose V8 flags are theirs) and before the module is compiled. V8 runs a
- * WebAssembly function as Liftoff's quick code first and recompiles it with TurboFan once it has used a
- * budget (roughly bytes of code executed, 1.8 million by default). Opening PGlite and the first request
- * used up enough budgets that the TurboFan compiles took ~0.45 s of the start's CPU, on the one core it
- * has. With 1,000 million, they wait for the traffic that makes those functions hot: the start on an
- * existing data directory took 0.82 s of CPU instead of 1.31 s, and uncached list pages, writes and trace
- * appends cost the same per request as before after ~450 requests (Liftoff's code alone,
- * `--liftoff-only`, served those list pages ~40 % slower for good). Lazy validation checks a function
- * when it is first compiled instead of all 9 MB at once (~20 ms): the module is a dependency's build, not
- * untrusted input.
- */
-function tuneWebAssemblyForStart(): void {
-  setFlagsFromString("--wasm-tiering-budget=1000000000");
-  setFlagsFromString("--wasm-lazy-validation");
 }
 
 /**
@@ -156,7 +139,8 @@ async function main(): Promise<void> {
       : env.DATABASE_URL !== undefined
         ? checkDatabaseUrl(env.DATABASE_URL, "DATABASE_URL")
         : undefined;
-  if (!databaseUrl) tuneWebAssemblyForStart();
+  // Before PGlite's module is compiled (db/pglite-flags.ts).
+  if (!databaseUrl) for (const flag of PGLITE_V8_FLAGS) setFlagsFromString(flag);
   // Fixtures describe a whole world to start from: by default in memory, so that every start gets it afresh.
   const dataDir = values["data-dir"] ?? (fixtures ? "memory://" : "./.data/pglite");
   if (!databaseUrl && !dataDir.startsWith("memory://")) {

@@ -7,6 +7,7 @@ export {
   openDatabase,
   openPglite,
   openPostgres,
+  PGLITE_V8_FLAGS,
   type PgliteOptions,
   type PostgresOptions,
   type Queryable,
