@@ -697,3 +697,29 @@ describe("getJobTokenAllowedAgents beyond the demo data", () => {
     });
   });
 });
+
+describe("times written by clocks that disagree", () => {
+  // GitLab subtracts without a floor (`calculate_duration`, app/models/concerns/ci/has_status.rb): a job
+  // that "finished" before it started, or started before it was queued, has a negative duration, and the
+  // answer is valid by the spec.
+  it("answers negative durations as GitLab computes them", async () => {
+    const pipelineId = await store.createPipeline(db, {
+      projectId: w.projectId,
+      commit: { sha: "c".repeat(40) },
+    });
+    const at = Date.parse("2024-01-01T10:00:00Z");
+    const jobId = await store.createJob(db, {
+      pipelineId,
+      name: "skewed",
+      status: "success",
+      queuedAt: new Date(at + 2_000),
+      startedAt: new Date(at),
+      finishedAt: new Date(at - 500),
+    });
+    const r = await call(`${server.api}/projects/${w.projectId}/jobs/${jobId}`, {
+      token: w.tokens.developer,
+    });
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ duration: -0.5, queued_duration: -2 });
+  });
+});

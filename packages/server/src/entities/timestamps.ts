@@ -20,6 +20,9 @@ export function iso(value: Timestamp): string {
 
 export const isoOrNull = (value: Timestamp | null): string | null => (value === null ? null : iso(value));
 
-/** Seconds from `from` to `to`, never negative. */
+/**
+ * Seconds from `from` to `to`, as GitLab's `calculate_duration` subtracts them: without a floor, so below
+ * zero when `to` comes first (the database's clock and this process's, which reads now, may disagree).
+ */
 export const seconds = (from: Timestamp, to: Timestamp): number =>
-  Math.max(0, new Date(to).getTime() - new Date(from).getTime()) / 1000;
+  (new Date(to).getTime() - new Date(from).getTime()) / 1000;

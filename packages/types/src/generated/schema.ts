@@ -555,9 +555,16 @@ export interface components {
              * @description When the job's log and artifacts were erased; `null` if they were not. GitLab 15.4 and later.
              */
             erased_at?: string | null;
-            /** @description Seconds between `started_at` and `finished_at` (or now, while running); `null` before start. */
+            /**
+             * @description Seconds between `started_at` and `finished_at` (or now, while running); `null` before start. GitLab
+             *     subtracts without a floor (`calculate_duration` in `app/models/concerns/ci/has_status.rb`): below zero
+             *     when the clocks that wrote the two times, or the one that reads now, disagree.
+             */
             duration: number | null;
-            /** @description Seconds the job waited in the queue before a runner picked it up. */
+            /**
+             * @description Seconds the job waited in the queue before a runner picked it up (or until now, while it waits); below
+             *     zero, like `duration`, when clocks disagree.
+             */
             queued_duration: number | null;
             /** @description The user who started the job; `null` in the action examples of GitLab's documentation. */
             user: components["schemas"]["User"] | null;
