@@ -390,7 +390,7 @@ describe("a SHA-256 repository", () => {
     const res = await fetch(`${double.baseUrl}/projects/g%2Fp/jobs/1`, { headers: { "PRIVATE-TOKEN": "t" } });
     expect(res.status).toBe(200);
     const job = (await res.json()) as Job;
-    expect([job.commit.id, job.commit.parent_ids, job.pipeline?.sha]).toEqual([sha, [parent], sha]);
+    expect([job.commit?.id, job.commit?.parent_ids, job.pipeline?.sha]).toEqual([sha, [parent], sha]);
   });
 });
 

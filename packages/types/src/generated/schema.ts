@@ -568,7 +568,12 @@ export interface components {
             queued_duration: number | null;
             /** @description The user who started the job; `null` in the action examples of GitLab's documentation. */
             user: components["schemas"]["User"] | null;
-            commit: components["schemas"]["Commit"];
+            /**
+             * @description The commit the job ran on; `null` when GitLab cannot find it in the repository (a commit dropped by a
+             *     force push and then pruned, a repository gone): `Ci::Pipeline#commit` is a lazy lookup
+             *     (`Commit.lazy(project, sha)`) that comes back `nil`, and the entity sends `null`.
+             */
+            commit: components["schemas"]["Commit"] | null;
             pipeline?: components["schemas"]["PipelineBasic"];
             /**
              * @description Why the job failed. GitLab sends it for every failed job (`null` when it recorded no reason) and never
