@@ -394,6 +394,49 @@ describe("a SHA-256 repository", () => {
   });
 });
 
+describe("a commit no longer in the repository", () => {
+  // GitLab looks the commit up in the repository (`Commit.lazy`): once a force push dropped it and it was
+  // pruned, the lookup comes back nil and the job answers `"commit": null`, which the spec allows.
+  let double: Double;
+  beforeAll(async () => {
+    double = await startDouble({
+      fixtures: {
+        users: [{ username: "u", tokens: [{ token: "t" }] }],
+        groups: [{ path: "g" }],
+        projects: [
+          {
+            path: "g/p",
+            members: [{ user: "u", role: "owner" }],
+            pipelines: [
+              { commit: { inRepository: false }, jobs: [{ name: "gone", status: "success" }] },
+              { sha: "d".repeat(40), jobs: [{ name: "kept", status: "success" }] },
+            ],
+          },
+        ],
+      },
+    });
+  });
+  afterAll(() => double?.close());
+
+  it("answers commit: null for its jobs, in the list and alone, and keeps the pipeline's sha", async () => {
+    const headers = { "PRIVATE-TOKEN": "t" };
+    const list = await fetch(`${double.baseUrl}/projects/g%2Fp/jobs`, { headers });
+    expect(list.status).toBe(200);
+    const jobs = (await list.json()) as Job[];
+    expect(jobs.map((j) => [j.name, j.commit?.id ?? null])).toEqual([
+      ["kept", "d".repeat(40)],
+      ["gone", null],
+    ]);
+    const gone = jobs.find((j) => j.name === "gone");
+    const alone = await fetch(`${double.baseUrl}/projects/g%2Fp/jobs/${gone?.id}`, { headers });
+    expect(alone.status).toBe(200);
+    expect(await alone.json()).toMatchObject({
+      commit: null,
+      pipeline: { sha: "0ff3ae198f8601a285adcf5c0fff204ee6fba5fd" },
+    });
+  });
+});
+
 describe("the demo file", () => {
   let double: Double;
   beforeAll(async () => {

@@ -233,7 +233,7 @@ function jobBasic(row: JobRow, viewerId: number | null, now: Date): JobBasic & {
     duration: row.started_at ? seconds(row.started_at, end) : null,
     queued_duration: row.queued_at ? seconds(row.queued_at, row.started_at ?? now) : null,
     user: row.user ? user(row.user, viewerId, now) : null,
-    commit: commit(row.commit, row.project_web_url),
+    commit: row.commit ? commit(row.commit, row.project_web_url) : null,
     pipeline: pipeline(row.pipeline),
     web_url: `${row.project_web_url}/-/jobs/${row.id}`,
     project: { ci_job_token_scope_enabled: row.ci_job_token_scope_enabled },

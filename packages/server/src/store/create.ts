@@ -147,6 +147,8 @@ export interface NewCommit {
   parentIds?: string[];
   /** Trailers of the message: every value of each key. */
   trailers?: Record<string, string[]>;
+  /** False: the commit is no longer in the repository, and its pipelines' jobs answer `commit: null`. */
+  inRepository?: boolean;
 }
 
 export interface NewPipeline {
@@ -171,8 +173,8 @@ export async function createPipeline(db: Queryable, p: NewPipeline): Promise<num
   const committedAt = commit.createdAt ?? new Date();
   await db.query(
     `INSERT INTO commits (project_id, sha, title, message, author_name, author_email, created_at,
-       authored_date, committer_name, committer_email, parent_ids, trailers)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (project_id, sha) DO NOTHING`,
+       authored_date, committer_name, committer_email, parent_ids, trailers, in_repository)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (project_id, sha) DO NOTHING`,
     [
       p.projectId,
       commit.sha,
@@ -186,6 +188,7 @@ export async function createPipeline(db: Queryable, p: NewPipeline): Promise<num
       commit.committerEmail ?? authorEmail,
       commit.parentIds ?? [],
       JSON.stringify(commit.trailers ?? {}),
+      commit.inRepository ?? true,
     ],
   );
   const [next] = await db.query<{ iid: number }>(

@@ -41,7 +41,7 @@ SELECT j.id, j.type, j.project_id, j.pipeline_id, j.name, j.stage, j.ref, j.tag,
       'followed_by_viewer', EXISTS (SELECT 1 FROM user_follows f WHERE f.followee_id = u.id AND f.follower_id = ${viewer}))
     FROM users u WHERE u.id = j.user_id) AS "user",
   ${pipelineJson("p", "pr")} AS pipeline,
-  (SELECT to_json(c) FROM commits c WHERE c.project_id = p.project_id AND c.sha = p.sha) AS commit,
+  (SELECT to_json(c) FROM commits c WHERE c.project_id = p.project_id AND c.sha = p.sha AND c.in_repository) AS commit,
   (SELECT json_build_object('row', r, 'creator', (SELECT to_json(cu) FROM users cu WHERE cu.id = r.creator_id),
       'running', EXISTS (SELECT 1 FROM jobs rj WHERE rj.runner_id = r.id AND rj.status = 'running'))
     FROM runners r WHERE r.id = j.runner_id) AS runner,

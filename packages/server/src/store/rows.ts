@@ -145,7 +145,8 @@ export interface JobRow {
   ci_job_token_scope_enabled: boolean;
   user: JobUserRow | null;
   pipeline: PipelineRow;
-  commit: CommitRow;
+  /** Null when the commit is no longer in the repository. */
+  commit: CommitRow | null;
   runner: RunnerRow | null;
   runner_manager: RunnerManagerRow | null;
   environment: EnvironmentRow | null;
