@@ -365,7 +365,8 @@ describe("startDouble on the scenario", () => {
 });
 
 describe("a SHA-256 repository", () => {
-  // GitLab hosts SHA-256 repositories too (lib/gitlab/git.rb, SHA256_BLANK_SHA): their commit ids are 64
+  // GitLab hosts SHA-256 repositories too (lib/gitlab/git.rb:11-12, `SHA1_BLANK_SHA = ('0' * 40)`,
+  // `SHA256_BLANK_SHA = ('0' * 64)`, and `blank_ref?` takes both): their commit ids are 64
   // hex digits, and every answer naming one passes the response validator.
   const sha = "ab".repeat(32);
   const parent = "cd".repeat(32);
@@ -395,8 +396,10 @@ describe("a SHA-256 repository", () => {
 });
 
 describe("a commit no longer in the repository", () => {
-  // GitLab looks the commit up in the repository (`Commit.lazy`): once a force push dropped it and it was
-  // pruned, the lookup comes back nil and the job answers `"commit": null`, which the spec allows.
+  // GitLab looks the commit up in the repository (app/models/ci/pipeline.rb, `def commit`:
+  // `Commit.lazy(project, sha)`): once a force push dropped it and it was pruned, the lookup comes back nil
+  // and lib/api/entities/ci/job_basic.rb:14 (`expose :commit, with: ::API::Entities::Commit`, at 4555e1b)
+  // sends `"commit": null`, which the spec allows.
   let double: Double;
   beforeAll(async () => {
     double = await startDouble({

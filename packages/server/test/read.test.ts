@@ -699,7 +699,8 @@ describe("getJobTokenAllowedAgents beyond the demo data", () => {
 });
 
 describe("times written by clocks that disagree", () => {
-  // GitLab subtracts without a floor (`calculate_duration`, app/models/concerns/ci/has_status.rb): a job
+  // GitLab subtracts without a floor (app/models/concerns/ci/has_status.rb:125-129 at 4555e1b,
+  // `calculate_duration`: `(end_time || Time.current) - start_time`): a job
   // that "finished" before it started, or started before it was queued, has a negative duration, and the
   // answer is valid by the spec.
   it("answers negative durations as GitLab computes them", async () => {

@@ -5,11 +5,46 @@ import { specPath } from "@jobs-api/types/files";
 import express, { type ErrorRequestHandler } from "express";
 import * as OpenApiValidator from "express-openapi-validator";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { listen } from "../src/server.js";
+import { listen, type RunningServer } from "../src/server.js";
 
 interface Refusal {
   status?: number;
   errors?: { path: string }[];
+}
+
+type ValidatorOptions = Parameters<typeof OpenApiValidator.middleware>[0];
+
+/**
+ * An app whose getJob answers `body` (not a job, for the response validator to refuse), validated by
+ * express-openapi-validator on the bundled spec with `options`; a refusal answers its status and the paths
+ * of its errors.
+ */
+async function serveGetJob(options: Partial<ValidatorOptions>, body: unknown) {
+  const app = express();
+  app.use(
+    OpenApiValidator.middleware({
+      apiSpec: specPath,
+      validateApiSpec: false,
+      validateRequests: true,
+      validateResponses: true,
+      validateSecurity: false,
+      ...options,
+    }),
+  );
+  app.get("/api/v4/projects/:id/jobs/:job_id", (_req, res) => {
+    res.json(body);
+  });
+  const refusal: ErrorRequestHandler = (error: Refusal, _req, res, _next) => {
+    res.status(error.status ?? 500).json({ paths: (error.errors ?? []).map((e) => e.path) });
+  };
+  app.use(refusal);
+  return listen(app, { port: 0 });
+}
+
+/** `path`'s status and body from `server`. */
+async function get(server: RunningServer, path: string) {
+  const res = await fetch(`${server.url}${path}`);
+  return { status: res.status, body: (await res.json()) as { paths?: string[] } };
 }
 
 /**
@@ -19,35 +54,17 @@ interface Refusal {
  */
 describe("express-openapi-validator as patched, on a spec that keeps its $refs", () => {
   it("resolves the refs of request parameters and of response bodies", async () => {
-    const app = express();
-    app.use(
-      OpenApiValidator.middleware({
-        apiSpec: specPath,
-        validateApiSpec: false,
-        $refParser: { mode: "bundle" },
-        validateRequests: true,
-        validateResponses: true,
-        validateSecurity: false,
-      }),
-    );
     // Not a job: the response validator must reach the job schema behind its `$ref` to say so.
-    app.get("/api/v4/projects/:id/jobs/:job_id", (_req, res) => {
-      res.json({ id: 8 });
-    });
-    const refusal: ErrorRequestHandler = (error: Refusal, _req, res, _next) => {
-      res.status(error.status ?? 500).json({ paths: (error.errors ?? []).map((e) => e.path) });
-    };
-    app.use(refusal);
-    const server = await listen(app, { port: 0 });
+    const server = await serveGetJob({ $refParser: { mode: "bundle" } }, { id: 8 });
     try {
-      const bad = await fetch(`${server.url}/api/v4/projects/1/jobs/x`);
+      const bad = await get(server, "/api/v4/projects/1/jobs/x");
       expect(bad.status).toBe(400);
-      expect(((await bad.json()) as { paths: string[] }).paths).toContain("/params/job_id");
+      expect(bad.body.paths).toContain("/params/job_id");
 
-      const lying = await fetch(`${server.url}/api/v4/projects/1/jobs/8`);
+      const lying = await get(server, "/api/v4/projects/1/jobs/8");
       expect(lying.status).toBe(500);
       // A property the job schema requires, found through its `$ref` (the first mismatch: eov's default).
-      expect(((await lying.json()) as { paths: string[] }).paths).toEqual(["/response/status"]);
+      expect(lying.body.paths).toEqual(["/response/status"]);
     } finally {
       await server.close();
     }
@@ -59,32 +76,18 @@ describe("express-openapi-validator as patched, on a spec that keeps its $refs",
  * made later (another process, in use) loads it instead of compiling the schema again.
  */
 describe("express-openapi-validator's compiledCache", () => {
-  /** An app that answers getJob with `body`, its validator keeping compiled code in `dir`. */
+  /** getJob answered `body` once, by a validator keeping compiled code in `dir`, as the server sets it. */
   async function serve(dir: string, body: unknown) {
-    const app = express();
-    app.use(
-      OpenApiValidator.middleware({
-        apiSpec: specPath,
-        validateApiSpec: false,
+    const server = await serveGetJob(
+      {
         $refParser: { mode: "dereference" },
-        validateRequests: true,
-        validateResponses: true,
-        validateSecurity: false,
         serDes: [{ format: "date-time" }, { format: "date" }],
         compiledCache: dir,
-      }),
+      },
+      body,
     );
-    app.get("/api/v4/projects/:id/jobs/:job_id", (_req, res) => {
-      res.json(body);
-    });
-    const refusal: ErrorRequestHandler = (error: Refusal, _req, res, _next) => {
-      res.status(error.status ?? 500).json({ paths: (error.errors ?? []).map((e) => e.path) });
-    };
-    app.use(refusal);
-    const server = await listen(app, { port: 0 });
     try {
-      const res = await fetch(`${server.url}/api/v4/projects/1/jobs/8`);
-      return { status: res.status, body: (await res.json()) as { paths?: string[] } };
+      return await get(server, "/api/v4/projects/1/jobs/8");
     } finally {
       await server.close();
     }
