@@ -138,3 +138,81 @@ describe("express-openapi-validator's compiledCache", () => {
     expect((await serve(notADirectory, { id: 8 })).body.paths).toEqual(["/response/status"]);
   });
 });
+
+/**
+ * Ajv 2020 tracks which properties each `allOf`, `oneOf` and `if` evaluated, for `unevaluatedProperties`
+ * and `unevaluatedItems` alone. The patch turns tracking off for a spec without those keywords, and must
+ * leave it on for a spec that has them.
+ */
+describe("express-openapi-validator's evaluated-property tracking", () => {
+  /** A spec whose `/things` answers an object of `allOf` parts, with `unevaluatedProperties: false` or not. */
+  function thingSpec(closed: boolean) {
+    const thing = {
+      allOf: [{ type: "object", properties: { a: { type: "integer" } } }],
+      ...(closed ? { unevaluatedProperties: false } : {}),
+    };
+    return {
+      openapi: "3.1.0",
+      info: { title: "things", version: "1" },
+      paths: {
+        "/things": {
+          get: {
+            responses: {
+              "200": { description: "a thing", content: { "application/json": { schema: thing } } },
+            },
+          },
+        },
+      },
+    };
+  }
+
+  /** `/things` answering `body`, validated with compiled code kept in `dir`; its status and the kept code. */
+  async function answer(closed: boolean, body: unknown, dir: string) {
+    const app = express();
+    app.use(
+      OpenApiValidator.middleware({
+        apiSpec: thingSpec(closed) as unknown as ValidatorOptions["apiSpec"],
+        validateApiSpec: false,
+        validateRequests: true,
+        validateResponses: true,
+        compiledCache: dir,
+      }),
+    );
+    app.get("/things", (_req, res) => {
+      res.json(body);
+    });
+    const refusal: ErrorRequestHandler = (error: Refusal, _req, res, _next) => {
+      res.status(error.status ?? 500).end();
+    };
+    app.use(refusal);
+    const server = await listen(app, { port: 0 });
+    try {
+      const { status } = await fetch(`${server.url}/things`);
+      const code = await Promise.all((await readdir(dir)).map((name) => readFile(join(dir, name), "utf8")));
+      return { status, code: code.join("\n") };
+    } finally {
+      await server.close();
+    }
+  }
+
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), "eov-unevaluated-"));
+  });
+  afterEach(() => rm(dir, { recursive: true, force: true }));
+
+  it("keeps tracking for a spec with unevaluatedProperties: a property no part evaluated is refused", async () => {
+    const closed = await answer(true, { a: 1, b: 2 }, dir);
+    expect(closed.status).toBe(500);
+    expect(closed.code).toContain("props");
+    expect((await answer(true, { a: 1 }, dir)).status).toBe(200);
+  });
+
+  it("compiles without tracking for a spec without them, accepting what it accepted", async () => {
+    const open = await answer(false, { a: 1, b: 2 }, dir);
+    expect(open.status).toBe(200);
+    expect(open.code).not.toContain("props");
+    // A part's own rules still hold.
+    expect((await answer(false, { a: "one" }, dir)).status).toBe(500);
+  });
+});
