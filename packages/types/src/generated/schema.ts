@@ -603,8 +603,12 @@ export interface components {
              * @example archive
              */
             file_type: string;
-            /** @description Size in bytes. */
-            size: number;
+            /**
+             * @description Size in bytes; `null` when GitLab never recorded it (`p_ci_job_artifacts.size` is a nullable column):
+             *     the `metadata` rows its legacy-artifacts migration wrote (`MigrateLegacyArtifacts#build_metadata_row`)
+             *     have none.
+             */
+            size: number | null;
             filename: string;
             /** @enum {string|null} */
             file_format: "zip" | "gzip" | "raw" | null;
