@@ -485,6 +485,16 @@ describe("rows only old or imported GitLab data has", () => {
                   },
                 ],
               },
+              {
+                id: 70,
+                iid: null,
+                key: "imported",
+                jobs: [{ name: "imported-job", status: "success" }],
+              },
+              {
+                id: 71,
+                jobs: [{ name: "trigger", type: "bridge", status: "success", downstream: "imported" }],
+              },
             ],
           },
         ],
@@ -492,6 +502,18 @@ describe("rows only old or imported GitLab data has", () => {
     });
   });
   afterAll(() => double?.close());
+
+  it("answers iid: null for a pipeline without one, as the job's pipeline and as a downstream pipeline", async () => {
+    // app/models/ci/pipeline.rb:67-69 (`has_internal_id :iid, scope: :project, presence: false`,
+    // `ensure_if: -> { !importing? }`) and the nullable column of db/migrate/20180424160449 (no backfill).
+    expect((await jobNamed("imported-job")).pipeline).toMatchObject({ iid: null });
+    expect((await jobNamed("legacy-artifacts")).pipeline).toMatchObject({ iid: 1 });
+    const bridges = await fetch(`${double.baseUrl}/projects/g%2Fp/pipelines/71/bridges`, { headers });
+    expect(bridges.status).toBe(200);
+    expect(await bridges.json()).toMatchObject([
+      { name: "trigger", downstream_pipeline: { iid: null }, pipeline: { iid: 2 } },
+    ]);
+  });
 
   it("answers size: null for an artifact whose size GitLab never recorded", async () => {
     // lib/gitlab/background_migration/migrate_legacy_artifacts.rb:81-83 (04886af8) wrote the metadata rows

@@ -153,6 +153,8 @@ export interface NewCommit {
 
 export interface NewPipeline {
   id?: number;
+  /** Null: the pipeline has no id within its project (GitLab's imported pipelines and those older than the column). */
+  iid?: null;
   projectId: number;
   commit?: NewCommit;
   ref?: string;
@@ -197,7 +199,7 @@ export async function createPipeline(db: Queryable, p: NewPipeline): Promise<num
   );
   return insertOne(db, "pipelines", {
     id: p.id,
-    iid: next?.iid ?? 1,
+    iid: p.iid === null ? null : (next?.iid ?? 1),
     project_id: p.projectId,
     sha: commit.sha,
     ref: p.ref ?? "main",

@@ -505,8 +505,12 @@ export interface components {
          */
         PipelineBasic: {
             id: number;
-            /** @description ID of the pipeline within its project. */
-            iid?: number;
+            /**
+             * @description ID of the pipeline within its project; `null` for a pipeline that has none. GitLab's column is nullable
+             *     and `has_internal_id :iid, presence: false, ensure_if: -> { !importing? }` (`app/models/ci/pipeline.rb`)
+             *     leaves imported pipelines without one, as are those older than the column (added in 2018, never backfilled).
+             */
+            iid?: number | null;
             project_id: number;
             /** @description Branch or tag the pipeline ran for. */
             ref: string;
@@ -735,7 +739,8 @@ export interface components {
         /** @description The pipeline a trigger job (bridge) started, in this or another project. */
         DownstreamPipeline: {
             id: number;
-            iid?: number;
+            /** @description ID of the pipeline within its project; `null` for a pipeline that has none (see `PipelineBasic`). */
+            iid?: number | null;
             project_id?: number;
             sha: components["schemas"]["CommitSha"];
             ref: string;
