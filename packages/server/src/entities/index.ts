@@ -238,8 +238,10 @@ function jobBasic(row: JobRow, viewerId: number | null, now: Date): JobBasic & {
     web_url: `${row.project_web_url}/-/jobs/${row.id}`,
     project: { ci_job_token_scope_enabled: row.ci_job_token_scope_enabled },
   };
-  // GitLab sends the reason of every failed job (null when none was recorded), and of no other job.
-  if (row.status === "failed") basic.failure_reason = row.failure_reason;
+  // GitLab sends the reason of every failed job, and of no other job. A job failed without one reads back as
+  // `unknown_failure`: GitLab's enum maps that key to NULL (`unknown_failure: nil`), and Rails' enum turns a
+  // NULL column into the key that maps to it.
+  if (row.status === "failed") basic.failure_reason = row.failure_reason ?? "unknown_failure";
   return basic;
 }
 

@@ -580,8 +580,11 @@ export interface components {
             commit: components["schemas"]["Commit"] | null;
             pipeline?: components["schemas"]["PipelineBasic"];
             /**
-             * @description Why the job failed. GitLab sends it for every failed job (`null` when it recorded no reason) and never
-             *     for a job in another status.
+             * @description Why the job failed. GitLab sends it for every failed job and never for a job in another status. A job
+             *     that failed without a recorded reason reads `unknown_failure`: the enum maps that key to NULL
+             *     (`unknown_failure: nil`, `app/models/concerns/enums/ci/commit_status.rb`) and Rails 6.1 and later read a
+             *     NULL column back as it. `null` comes only from GitLab releases on older Rails, whose enums read NULL as
+             *     `nil`.
              * @example script_failure
              */
             failure_reason?: string | null;
