@@ -976,7 +976,12 @@ export interface components {
         /** @description One CI/CD variable of the job. */
         RunnerJobVariable: {
             key: string;
-            value: string;
+            /**
+             * @description `null` for a variable without a value: GitLab's variable items accept `nil`
+             *     (`Gitlab::Ci::Variables::Collection::Item`), as `CI_PROJECT_DESCRIPTION` of a project without a
+             *     description is.
+             */
+            value: string | null;
             /** @description False for project, group and instance variables and the job token; true for the others. */
             public: boolean;
             /** @description The runner hides the value in the log. */
@@ -1034,9 +1039,17 @@ export interface components {
         RunnerJobCache: {
             key: string;
             untracked: boolean | null;
-            paths: string[];
-            /** @enum {string} */
-            policy: "pull" | "push" | "pull-push";
+            /**
+             * @description `null` for a cache entry configured without `paths`: GitLab sends the stored entry (a Hash) as it is,
+             *     and the entry keeps only the keys that were specified (`Gitlab::Config::Entry::Node#value`).
+             */
+            paths: string[] | null;
+            /**
+             * @description `pull`, `push` or `pull-push` (the default), or a CI/CD variable (`$CACHE_POLICY`) that the runner
+             *     expands: GitLab's `ALLOWED_POLICY` (`lib/gitlab/ci/config/entry/cache.rb`) admits a variable and sends the
+             *     text as written.
+             */
+            policy: string;
             when: string;
             fallback_keys?: string[];
         };
@@ -2330,4 +2343,3 @@ export const allowedAgentsEnvironmentTierValues: ReadonlyArray<FlattenedDeepRequ
 export const runnerJobGitInfoRef_typeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["RunnerJobGitInfo"]["ref_type"]> = ["branch", "tag"];
 export const runnerJobGitInfoRepo_object_formatValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["RunnerJobGitInfo"]["repo_object_format"]> = ["sha1", "sha256"];
 export const runnerJobStepWhenValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["RunnerJobStep"]["when"]> = ["on_success", "on_failure", "always"];
-export const runnerJobCachePolicyValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["RunnerJobCache"]["policy"]> = ["pull", "push", "pull-push"];
