@@ -483,6 +483,12 @@ describe("rows only old or imported GitLab data has", () => {
                       { file_type: "metadata", file_format: "gzip", filename: "metadata.gz", size: null },
                     ],
                   },
+                  {
+                    name: "kept-for-ages",
+                    status: "success",
+                    artifactsExpireAt: "+3652500d",
+                    artifacts: [{ file_type: "archive", file_format: "zip", filename: "a.zip", size: 1 }],
+                  },
                 ],
               },
               {
@@ -513,6 +519,16 @@ describe("rows only old or imported GitLab data has", () => {
     expect(await bridges.json()).toMatchObject([
       { name: "trigger", downstream_pipeline: { iid: null }, pipeline: { iid: 2 } },
     ]);
+  });
+
+  it("writes an artifacts expiry past year 9999 as GitLab does, with a five-digit year", async () => {
+    // `expire_in: 10000 years`: Ci::Build#artifacts_expire_in= (`ChronicDuration.parse(value)&.seconds&.from_now`)
+    // has no upper bound, and Ruby's Time#xmlschema writes the year whole.
+    const job = await jobNamed("kept-for-ages");
+    expect(job.artifacts_expire_at).toMatch(
+      /^1[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$/,
+    );
+    expect(job.artifacts_file).toEqual({ filename: "a.zip", size: 1 });
   });
 
   it("answers size: null for an artifact whose size GitLab never recorded", async () => {

@@ -24,7 +24,7 @@ import type {
   RunnerRow,
   UserRow,
 } from "../store/rows.js";
-import { iso, isoOrNull, seconds } from "./timestamps.js";
+import { instant, iso, isoOrNull, seconds } from "./timestamps.js";
 
 /** Rows → the JSON GitLab sends (its `Entities::Ci::*` classes). */
 
@@ -260,7 +260,7 @@ export function job(row: JobRow, viewerId: number | null, now = new Date()): Job
     built.runner_manager = row.runner_manager ? runnerManager(row.runner_manager) : null;
   }
   // GitLab's `artifacts?`: an archive that has not expired.
-  const expired = row.artifacts_expire_at !== null && new Date(row.artifacts_expire_at) <= now;
+  const expired = row.artifacts_expire_at !== null && instant(row.artifacts_expire_at) <= now;
   // The fixtures refuse an archive without a size (GitLab reads it from the file), so the check only narrows.
   if (archive && archive.size !== null && !expired)
     built.artifacts_file = { filename: archive.filename, size: archive.size };

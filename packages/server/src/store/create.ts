@@ -1,5 +1,6 @@
 import type { Artifact, JobStatus, Runner } from "@jobs-api/types";
 import type { Queryable } from "../db/database.js";
+import { iso } from "../entities/timestamps.js";
 import { digestToken } from "./auth.js";
 import type { JobType, Role, Visibility } from "./rows.js";
 
@@ -351,7 +352,9 @@ export function createJob(db: Queryable, j: NewJob): Promise<number> {
         j.queuedAt ?? null,
         j.startedAt ?? null,
         j.finishedAt ?? null,
-        j.artifactsExpireAt ?? null,
+        // In GitLab's form: PostgreSQL refuses `Date`'s expanded year past 9999 (`+012026-…`), which the
+        // driver would send for an expiry thousands of years ahead.
+        j.artifactsExpireAt ? iso(j.artifactsExpireAt) : null,
         j.downstreamPipelineId ?? null,
         j.retryOfId ?? null,
         j.runnerManagerId ?? null,

@@ -449,6 +449,16 @@ export interface components {
          */
         CommitSha: string;
         /**
+         * @description A time as GitLab writes it (Rails' `Time#xmlschema`, `2015-12-24T15:51:21.880Z`), where the year may have
+         *     more than four digits, which RFC 3339's `date-time` does not allow. Two kinds of time reach such years: an
+         *     artifacts expiry from an `expire_in` of thousands of years (`ChronicDuration` in
+         *     `Ci::Build#artifacts_expire_in=` has no upper bound; PostgreSQL keeps years up to 294276), and a commit
+         *     date Gitaly could not parse, which it replaces with Go's largest time (`fallbackTimeValue`, year
+         *     292277026596) and GitLab writes as it is.
+         * @example 2016-01-11T10:13:33.506Z
+         */
+        GitLabTime: string;
+        /**
          * @description The commit the job ran on: GitLab's `Entities::Commit`. The fields GitLab added after its 2022
          *     documentation (`parent_ids` … `web_url`) are optional here so that older servers stay valid; current GitLab
          *     always sends them.
@@ -460,11 +470,8 @@ export interface components {
              * @example 0ff3ae19
              */
             short_id: string;
-            /**
-             * Format: date-time
-             * @description When the commit was committed (GitLab's `committed_date`).
-             */
-            created_at: string;
+            /** @description When the commit was committed (GitLab's `committed_date`). */
+            created_at: components["schemas"]["GitLabTime"];
             /** @description Full SHAs of the parent commits; empty for a root commit. */
             parent_ids?: components["schemas"]["CommitSha"][];
             /** @description First line of the commit message. */
@@ -473,12 +480,10 @@ export interface components {
             message: string;
             author_name: string;
             author_email: string;
-            /** Format: date-time */
-            authored_date?: string;
+            authored_date?: components["schemas"]["GitLabTime"];
             committer_name?: string;
             committer_email?: string;
-            /** Format: date-time */
-            committed_date?: string;
+            committed_date?: components["schemas"]["GitLabTime"];
             /** @description Git trailers of the message (`Key: value` lines at its end), the last value of each key; `{}` when none. */
             trailers?: {
                 [key: string]: string;
@@ -648,8 +653,13 @@ export interface components {
              * @description When the runner was created. Sent by current GitLab, not by older servers.
              */
             created_at?: string;
-            /** @enum {string} */
-            status: "online" | "offline" | "stale" | "never_contacted" | "active" | "paused";
+            /**
+             * @description GitLab's `deprecated_rest_status` (`app/models/ci/runner.rb`): `stale`, `never_contacted`, `online`,
+             *     `offline` or `paused`. GitLab before 14.6 answered `not_connected` where `never_contacted` is now.
+             *     (`active` is a filter of GitLab's runner lists, never a status it answers.)
+             * @enum {string}
+             */
+            status: "online" | "offline" | "stale" | "never_contacted" | "paused" | "not_connected";
             /**
              * @description `active` while the runner runs a job (a job in status `running`), `idle` otherwise. Sent by current
              *     GitLab, not by older servers.
@@ -687,11 +697,8 @@ export interface components {
             artifacts_file?: components["schemas"]["ArtifactsFile"];
             /** @description Every artifact file of the job (archive, metadata, log, reports). Empty after erase. */
             artifacts: components["schemas"]["Artifact"][];
-            /**
-             * Format: date-time
-             * @description When the artifacts expire; `null` when they never do or were erased.
-             */
-            artifacts_expire_at?: string | null;
+            /** @description When the artifacts expire; `null` when they never do or were erased. */
+            artifacts_expire_at?: components["schemas"]["GitLabTime"] | null;
             /** @description The runner that ran the job, `null` if none has picked it up. */
             runner: components["schemas"]["Runner"] | null;
             /** @description The runner manager that ran the job, `null` if none. GitLab 16.2 and later. */
@@ -1472,6 +1479,7 @@ export type JobStatus = components['schemas']['JobStatus'];
 export type UserBasic = components['schemas']['UserBasic'];
 export type User = components['schemas']['User'];
 export type CommitSha = components['schemas']['CommitSha'];
+export type GitLabTime = components['schemas']['GitLabTime'];
 export type Commit = components['schemas']['Commit'];
 export type PipelineStatus = components['schemas']['PipelineStatus'];
 export type PipelineBasic = components['schemas']['PipelineBasic'];
@@ -2330,7 +2338,7 @@ export const jobStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["s
 export const userBasicStateValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["UserBasic"]["state"]> = ["active", "blocked", "deactivated", "banned", "ldap_blocked", "blocked_pending_approval"];
 export const pipelineStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["PipelineStatus"]> = ["created", "waiting_for_resource", "preparing", "waiting_for_callback", "pending", "running", "success", "failed", "canceling", "canceled", "skipped", "manual", "scheduled"];
 export const runnerRunner_typeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Runner"]["runner_type"]> = ["instance_type", "group_type", "project_type"];
-export const runnerStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Runner"]["status"]> = ["online", "offline", "stale", "never_contacted", "active", "paused"];
+export const runnerStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Runner"]["status"]> = ["online", "offline", "stale", "never_contacted", "paused", "not_connected"];
 export const runnerJob_execution_statusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Runner"]["job_execution_status"]> = ["active", "idle"];
 export const runnerManagerStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["RunnerManager"]["status"]> = ["online", "offline", "stale", "never_contacted"];
 export const runnerManagerJob_execution_statusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["RunnerManager"]["job_execution_status"]> = ["active", "idle"];
