@@ -199,3 +199,51 @@ describe("a schema with a required field removed", () => {
     }
   });
 });
+
+describe("answers only some of GitLab's data gives", () => {
+  const validate = validator.bodyValidator("getJob", "200");
+  const single = examples.find((e) => e.section === "Get a single job")?.value as Record<string, unknown>;
+  const withRunner = (status: string) => ({
+    ...single,
+    runner: {
+      id: 1,
+      description: "shared",
+      ip_address: null,
+      active: true,
+      paused: false,
+      is_shared: true,
+      runner_type: "instance_type",
+      name: "gitlab-runner",
+      online: true,
+      status,
+    },
+  });
+
+  it("takes a runner status GitLab's deprecated_rest_status (or its older status) returns, never active", () => {
+    // app/models/ci/runner.rb `deprecated_rest_status`: stale, never_contacted, online, offline or paused;
+    // before GitLab 14.6 `status` answered not_connected where never_contacted is now. `active` is only a
+    // filter of the runners list (`DEPRECATED_STATUSES`), never an answer.
+    for (const status of ["online", "offline", "stale", "never_contacted", "paused", "not_connected"])
+      expect(validate(withRunner(status)), status).toBe(true);
+    expect(validate(withRunner("active"))).toBe(false);
+  });
+
+  it("takes times past year 9999 where GitLab can write them, and still refuses what is not a time", () => {
+    // An `expire_in` of thousands of years (Ci::Build#artifacts_expire_in=, no upper bound) and a commit date
+    // Gitaly could not parse (its fallbackTimeValue, Go's largest time, year 292277026596).
+    const commit = single.commit as Record<string, unknown>;
+    const far = {
+      ...single,
+      artifacts_expire_at: "12026-01-01T00:00:00.000Z",
+      commit: {
+        ...commit,
+        created_at: "292277026596-12-04T15:30:07.000+00:00",
+        authored_date: "292277026596-12-04T15:30:07.000+00:00",
+        committed_date: "292277026596-12-04T15:30:07.000Z",
+      },
+    };
+    expect(validate(far), JSON.stringify(validate.errors)).toBe(true);
+    expect(validate({ ...single, artifacts_expire_at: "soon" })).toBe(false);
+    expect(validate({ ...single, commit: { ...commit, created_at: "2016-01-11 10:13:33" } })).toBe(false);
+  });
+});

@@ -160,7 +160,9 @@ async function runStep(
  */
 export async function runJob(job: RunnerJob, ctx: JobContext): Promise<JobResult> {
   const log = new JobLog(ctx.protocol, job, ctx.onTrace);
-  const variables = new Map(job.variables.map((v) => [v.key, v.value]));
+  // GitLab sends `null` for a variable without a value (a project's empty CI_PROJECT_DESCRIPTION); GitLab
+  // Runner decodes it into Go's string, the empty one.
+  const variables = new Map(job.variables.map((v) => [v.key, v.value ?? ""]));
   const clock = { seconds: 0, timeout: job.runner_info.timeout };
   try {
     log.line(`Running with ${ctx.info.name} ${ctx.info.version}`);

@@ -39,9 +39,9 @@ export class JobLog {
     /** Called after each piece GitLab took, with the log's size there. */
     private readonly onSent: (size: number) => void = () => {},
   ) {
-    this.#masked = job.variables
-      .filter((v) => v.masked && v.value.length >= minMaskedLength)
-      .map((v) => v.value);
+    this.#masked = job.variables.flatMap((v) =>
+      v.masked && v.value !== null && v.value.length >= minMaskedLength ? [v.value] : [],
+    );
   }
 
   /** Adds text to the log, masked variables' values replaced by `[MASKED]` as the runner does. */

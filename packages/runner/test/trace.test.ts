@@ -10,6 +10,8 @@ const job = {
   variables: [
     { key: "SECRET", value: "s3cr3t-value", public: false, masked: true },
     { key: "SHORT", value: "short", public: false, masked: true },
+    // GitLab sends null for a variable without a value (Gitlab::Ci::Variables::Collection::Item accepts nil).
+    { key: "EMPTY", value: null, public: false, masked: true },
   ],
 } as RunnerJob;
 

@@ -119,6 +119,19 @@ describe("the fixture format", () => {
       ],
     ],
     [
+      "an archive without a size (GitLab reads the archive's from its file)",
+      world([
+        {
+          name: "a",
+          status: "success",
+          artifacts: [{ file_type: "archive", file_format: "zip", filename: "a.zip", size: null }],
+        },
+      ]),
+      [
+        "projects[0].pipelines[0].jobs[0].artifacts[0].size: the archive's size is known: null is for other artifacts",
+      ],
+    ],
+    [
       "a member naming an unknown user",
       {
         users: [{ username: "u" }],
@@ -437,6 +450,96 @@ describe("a commit no longer in the repository", () => {
       commit: null,
       pipeline: { sha: "0ff3ae198f8601a285adcf5c0fff204ee6fba5fd" },
     });
+  });
+});
+
+describe("rows only old or imported GitLab data has", () => {
+  let double: Double;
+  const headers = { "PRIVATE-TOKEN": "t" };
+  const jobNamed = async (name: string): Promise<Job> => {
+    const list = await fetch(`${double.baseUrl}/projects/g%2Fp/jobs`, { headers });
+    expect(list.status).toBe(200);
+    const job = ((await list.json()) as Job[]).find((j) => j.name === name);
+    if (!job) throw new Error(`no job ${name}`);
+    return job;
+  };
+  beforeAll(async () => {
+    double = await startDouble({
+      fixtures: {
+        users: [{ username: "u", tokens: [{ token: "t" }] }],
+        groups: [{ path: "g" }],
+        projects: [
+          {
+            path: "g/p",
+            members: [{ user: "u", role: "owner" }],
+            pipelines: [
+              {
+                jobs: [
+                  {
+                    name: "legacy-artifacts",
+                    status: "success",
+                    artifacts: [
+                      { file_type: "archive", file_format: "zip", filename: "artifacts.zip", size: 1024 },
+                      { file_type: "metadata", file_format: "gzip", filename: "metadata.gz", size: null },
+                    ],
+                  },
+                  {
+                    name: "kept-for-ages",
+                    status: "success",
+                    artifactsExpireAt: "+3652500d",
+                    artifacts: [{ file_type: "archive", file_format: "zip", filename: "a.zip", size: 1 }],
+                  },
+                ],
+              },
+              {
+                id: 70,
+                iid: null,
+                key: "imported",
+                jobs: [{ name: "imported-job", status: "success" }],
+              },
+              {
+                id: 71,
+                jobs: [{ name: "trigger", type: "bridge", status: "success", downstream: "imported" }],
+              },
+            ],
+          },
+        ],
+      },
+    });
+  });
+  afterAll(() => double?.close());
+
+  it("answers iid: null for a pipeline without one, as the job's pipeline and as a downstream pipeline", async () => {
+    // app/models/ci/pipeline.rb:67-69 (`has_internal_id :iid, scope: :project, presence: false`,
+    // `ensure_if: -> { !importing? }`) and the nullable column of db/migrate/20180424160449 (no backfill).
+    expect((await jobNamed("imported-job")).pipeline).toMatchObject({ iid: null });
+    expect((await jobNamed("legacy-artifacts")).pipeline).toMatchObject({ iid: 1 });
+    const bridges = await fetch(`${double.baseUrl}/projects/g%2Fp/pipelines/71/bridges`, { headers });
+    expect(bridges.status).toBe(200);
+    expect(await bridges.json()).toMatchObject([
+      { name: "trigger", downstream_pipeline: { iid: null }, pipeline: { iid: 2 } },
+    ]);
+  });
+
+  it("writes an artifacts expiry past year 9999 as GitLab does, with a five-digit year", async () => {
+    // `expire_in: 10000 years`: Ci::Build#artifacts_expire_in= (`ChronicDuration.parse(value)&.seconds&.from_now`)
+    // has no upper bound, and Ruby's Time#xmlschema writes the year whole.
+    const job = await jobNamed("kept-for-ages");
+    expect(job.artifacts_expire_at).toMatch(
+      /^1[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$/,
+    );
+    expect(job.artifacts_file).toEqual({ filename: "a.zip", size: 1 });
+  });
+
+  it("answers size: null for an artifact whose size GitLab never recorded", async () => {
+    // lib/gitlab/background_migration/migrate_legacy_artifacts.rb:81-83 (04886af8) wrote the metadata rows
+    // with `size: nil` into a nullable column, and lib/api/entities/ci/job_artifact.rb:9 sends it as it is.
+    const job = await jobNamed("legacy-artifacts");
+    expect(job.artifacts).toEqual([
+      { file_type: "archive", file_format: "zip", filename: "artifacts.zip", size: 1024 },
+      { file_type: "metadata", file_format: "gzip", filename: "metadata.gz", size: null },
+    ]);
+    expect(job.artifacts_file).toEqual({ filename: "artifacts.zip", size: 1024 });
   });
 });
 

@@ -428,7 +428,10 @@ describe("listPipelineJobs and listPipelineBridges", () => {
 });
 
 describe("getJob and getJobTrace", () => {
-  it("sends failure_reason only for failed jobs, null when none was recorded", async () => {
+  it("sends failure_reason only for failed jobs, unknown_failure when none was recorded", async () => {
+    // app/models/concerns/enums/ci/commit_status.rb:9 maps `unknown_failure: nil`, and Rails' enum reads a
+    // NULL column back as that key (EnumType#deserialize is `mapping.key(...)` since rails/rails#39998, 6.1);
+    // lib/api/entities/ci/job_basic.rb:26-27 (0286e4c6) exposes it `if: ->(job) { job.failed? }`.
     const canceled = await call(`${server.api}/projects/${w.projectId}/jobs/${w.jobs.canceled}`, {
       token: w.tokens.reporter,
     });
@@ -443,7 +446,7 @@ describe("getJob and getJobTrace", () => {
       token: w.tokens.reporter,
     });
     expect(failed.status).toBe(200);
-    expect(failed.body).toHaveProperty("failure_reason", null);
+    expect(failed.body).toHaveProperty("failure_reason", "unknown_failure");
   });
 
   it("answers 404 for a bridge, another project's job and an unknown job", async () => {

@@ -145,6 +145,37 @@ describe("a job through the runner protocol", () => {
     }
   });
 
+  it("sends CI_PROJECT_DESCRIPTION as GitLab does: the project's description, null without one", async () => {
+    // app/models/project.rb `predefined_project_variables` appends `value: description`, and
+    // lib/gitlab/ci/variables/collection/item.rb:13-15 (0a412bce) accepts a nil value.
+    for (const description of [undefined, "The app."]) {
+      const [project] = world.projects ?? [];
+      const double = await startDouble({
+        fixtures: { ...world, projects: [{ ...project, path: "acme/app", description }] },
+      });
+      const c = client(double);
+      try {
+        const picked = await c.send(
+          "POST",
+          "/jobs/request",
+          { "Content-Type": "application/json" },
+          JSON.stringify({ token: "glrt-linux", system_id: "s_linux" }),
+        );
+        expect(picked.status).toBe(201);
+        expect(picked.json.variables).toContainEqual({
+          key: "CI_PROJECT_DESCRIPTION",
+          value: description ?? null,
+          public: true,
+          masked: false,
+        });
+        expect(c.problems()).toEqual([]);
+      } finally {
+        c.close();
+        await double.close();
+      }
+    }
+  });
+
   it("a failed job keeps the runner's failure reason", async () => {
     const double = await startDouble({ fixtures: world });
     const c = client(double);

@@ -17,7 +17,7 @@ const DEFAULT_GIT_DEPTH = 20;
 /** `Gitlab::Git::SHA1_BLANK_SHA`: the `before_sha` of a pipeline without a previous commit. */
 const BLANK_SHA = "0000000000000000000000000000000000000000";
 
-const variable = (key: string, value: string, visible = true, masked = false): RunnerJobVariable => ({
+const variable = (key: string, value: string | null, visible = true, masked = false): RunnerJobVariable => ({
   key,
   value,
   public: visible,
@@ -51,6 +51,8 @@ function variables(row: RunnerJobRow, token: string, serverUrl: string): RunnerJ
     variable("CI_PIPELINE_SOURCE", row.pipeline_source),
     variable("CI_PROJECT_ID", String(row.project_id)),
     variable("CI_PROJECT_NAME", row.project_name),
+    // GitLab's `Project#predefined_project_variables` sends the description as it is: null without one.
+    variable("CI_PROJECT_DESCRIPTION", row.project_description),
     variable("CI_PROJECT_PATH", row.project_full_path),
     variable("CI_PROJECT_URL", row.project_web_url),
     variable("CI_REPOSITORY_URL", repoUrl(row.project_web_url, token), false),

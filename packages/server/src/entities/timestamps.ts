@@ -2,10 +2,13 @@ import type { Timestamp } from "../store/rows.js";
 
 /**
  * A UTC timestamp as PostgreSQL writes it in JSON (`2016-01-11T10:13:33.506123+00:00`, fraction of 0 to 6
- * digits): the form every timestamp inside a job row takes on a UTC session (PGlite's, and the one
- * db/postgres.ts sets).
+ * digits, a year of 4 digits or more): the form every timestamp inside a job row takes on a UTC session
+ * (PGlite's, and the one db/postgres.ts sets).
  */
-const POSTGRES_UTC = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,6}))?\+00:00$/;
+const POSTGRES_UTC = /^(\d{4,}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,6}))?\+00:00$/;
+
+/** `Date#toISOString`'s expanded year past 9999 (`+012026-…`), which GitLab writes as Ruby does (`12026-…`). */
+const EXPANDED_YEAR = /^\+0*(\d{5,})/;
 
 /**
  * GitLab's form, `2016-01-11T10:13:33.506Z` (milliseconds, UTC). PostgreSQL's UTC text is rewritten
@@ -15,7 +18,17 @@ const POSTGRES_UTC = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,6}))?\+00:00$/
 export function iso(value: Timestamp): string {
   const utc = typeof value === "string" ? POSTGRES_UTC.exec(value) : null;
   if (utc) return `${utc[1]}.${(utc[2] ?? "").padEnd(3, "0").slice(0, 3)}Z`;
-  return new Date(value).toISOString();
+  return instant(value).toISOString().replace(EXPANDED_YEAR, "$1");
+}
+
+/**
+ * A timestamp as a `Date`. `Date` parses a year past 9999 only in its expanded form (`+012026-…`), which
+ * PostgreSQL's JSON (`12026-…`) is not: such a year is expanded first.
+ */
+export function instant(value: Timestamp): Date {
+  if (typeof value !== "string") return value;
+  const wide = /^(\d{5,6})-/.exec(value);
+  return new Date(wide?.[1] ? `+${wide[1].padStart(6, "0")}${value.slice(wide[1].length)}` : value);
 }
 
 export const isoOrNull = (value: Timestamp | null): string | null => (value === null ? null : iso(value));
@@ -25,4 +38,4 @@ export const isoOrNull = (value: Timestamp | null): string | null => (value === 
  * zero when `to` comes first (the database's clock and this process's, which reads now, may disagree).
  */
 export const seconds = (from: Timestamp, to: Timestamp): number =>
-  (new Date(to).getTime() - new Date(from).getTime()) / 1000;
+  (instant(to).getTime() - instant(from).getTime()) / 1000;

@@ -1,5 +1,6 @@
 import type { Artifact, JobStatus, Runner } from "@jobs-api/types";
 import type { Queryable } from "../db/database.js";
+import { iso } from "../entities/timestamps.js";
 import { digestToken } from "./auth.js";
 import type { JobType, Role, Visibility } from "./rows.js";
 
@@ -153,6 +154,8 @@ export interface NewCommit {
 
 export interface NewPipeline {
   id?: number;
+  /** Null: the pipeline has no id within its project (GitLab's imported pipelines and those older than the column). */
+  iid?: null;
   projectId: number;
   commit?: NewCommit;
   ref?: string;
@@ -197,7 +200,7 @@ export async function createPipeline(db: Queryable, p: NewPipeline): Promise<num
   );
   return insertOne(db, "pipelines", {
     id: p.id,
-    iid: next?.iid ?? 1,
+    iid: p.iid === null ? null : (next?.iid ?? 1),
     project_id: p.projectId,
     sha: commit.sha,
     ref: p.ref ?? "main",
@@ -349,7 +352,9 @@ export function createJob(db: Queryable, j: NewJob): Promise<number> {
         j.queuedAt ?? null,
         j.startedAt ?? null,
         j.finishedAt ?? null,
-        j.artifactsExpireAt ?? null,
+        // In GitLab's form: PostgreSQL refuses `Date`'s expanded year past 9999 (`+012026-…`), which the
+        // driver would send for an expiry thousands of years ahead.
+        j.artifactsExpireAt ? iso(j.artifactsExpireAt) : null,
         j.downstreamPipelineId ?? null,
         j.retryOfId ?? null,
         j.runnerManagerId ?? null,

@@ -55,7 +55,8 @@ export interface ProjectRow {
 
 export interface PipelineRow {
   id: number;
-  iid: number;
+  /** Null for a pipeline without an id within its project (imported, or older than the column). */
+  iid: number | null;
   project_id: number;
   sha: string;
   ref: string;

@@ -199,6 +199,8 @@ export interface RunnerJobRow {
   script: string[];
   project_id: number;
   project_name: string;
+  /** Null for a project without a description. */
+  project_description: string | null;
   project_full_path: string;
   project_web_url: string;
   namespace_id: number | null;
@@ -215,7 +217,7 @@ export interface RunnerJobRow {
 export async function getRunnerJob(db: Queryable, jobId: number): Promise<RunnerJobRow | null> {
   const [row] = await db.query<RunnerJobRow>(
     `SELECT j.id, j.name, j.stage, j.ref, j.tag, j.script, j.project_id, p.name AS project_name,
-       p.full_path AS project_full_path, p.web_url AS project_web_url, p.group_id AS namespace_id,
+       p.description AS project_description, p.full_path AS project_full_path, p.web_url AS project_web_url, p.group_id AS namespace_id,
        j.pipeline_id, pl.source AS pipeline_source, pl.sha, c.parent_ids[1] AS before_sha, j.user_id,
        j.queued_at, j.started_at,
        (SELECT coalesce(json_agg(json_build_object('key', v.key, 'value', v.value) ORDER BY v.id), '[]')

@@ -449,6 +449,16 @@ export interface components {
          */
         CommitSha: string;
         /**
+         * @description A time as GitLab writes it (Rails' `Time#xmlschema`, `2015-12-24T15:51:21.880Z`), where the year may have
+         *     more than four digits, which RFC 3339's `date-time` does not allow. Two kinds of time reach such years: an
+         *     artifacts expiry from an `expire_in` of thousands of years (`ChronicDuration` in
+         *     `Ci::Build#artifacts_expire_in=` has no upper bound; PostgreSQL keeps years up to 294276), and a commit
+         *     date Gitaly could not parse, which it replaces with Go's largest time (`fallbackTimeValue`, year
+         *     292277026596) and GitLab writes as it is.
+         * @example 2016-01-11T10:13:33.506Z
+         */
+        GitLabTime: string;
+        /**
          * @description The commit the job ran on: GitLab's `Entities::Commit`. The fields GitLab added after its 2022
          *     documentation (`parent_ids` … `web_url`) are optional here so that older servers stay valid; current GitLab
          *     always sends them.
@@ -460,11 +470,8 @@ export interface components {
              * @example 0ff3ae19
              */
             short_id: string;
-            /**
-             * Format: date-time
-             * @description When the commit was committed (GitLab's `committed_date`).
-             */
-            created_at: string;
+            /** @description When the commit was committed (GitLab's `committed_date`). */
+            created_at: components["schemas"]["GitLabTime"];
             /** @description Full SHAs of the parent commits; empty for a root commit. */
             parent_ids?: components["schemas"]["CommitSha"][];
             /** @description First line of the commit message. */
@@ -473,12 +480,10 @@ export interface components {
             message: string;
             author_name: string;
             author_email: string;
-            /** Format: date-time */
-            authored_date?: string;
+            authored_date?: components["schemas"]["GitLabTime"];
             committer_name?: string;
             committer_email?: string;
-            /** Format: date-time */
-            committed_date?: string;
+            committed_date?: components["schemas"]["GitLabTime"];
             /** @description Git trailers of the message (`Key: value` lines at its end), the last value of each key; `{}` when none. */
             trailers?: {
                 [key: string]: string;
@@ -505,8 +510,12 @@ export interface components {
          */
         PipelineBasic: {
             id: number;
-            /** @description ID of the pipeline within its project. */
-            iid?: number;
+            /**
+             * @description ID of the pipeline within its project; `null` for a pipeline that has none. GitLab's column is nullable
+             *     and `has_internal_id :iid, presence: false, ensure_if: -> { !importing? }` (`app/models/ci/pipeline.rb`)
+             *     leaves imported pipelines without one, as are those older than the column (added in 2018, never backfilled).
+             */
+            iid?: number | null;
             project_id: number;
             /** @description Branch or tag the pipeline ran for. */
             ref: string;
@@ -576,8 +585,11 @@ export interface components {
             commit: components["schemas"]["Commit"] | null;
             pipeline?: components["schemas"]["PipelineBasic"];
             /**
-             * @description Why the job failed. GitLab sends it for every failed job (`null` when it recorded no reason) and never
-             *     for a job in another status.
+             * @description Why the job failed. GitLab sends it for every failed job and never for a job in another status. A job
+             *     that failed without a recorded reason reads `unknown_failure`: the enum maps that key to NULL
+             *     (`unknown_failure: nil`, `app/models/concerns/enums/ci/commit_status.rb`) and Rails 6.1 and later read a
+             *     NULL column back as it. `null` comes only from GitLab releases on older Rails, whose enums read NULL as
+             *     `nil`.
              * @example script_failure
              */
             failure_reason?: string | null;
@@ -603,8 +615,12 @@ export interface components {
              * @example archive
              */
             file_type: string;
-            /** @description Size in bytes. */
-            size: number;
+            /**
+             * @description Size in bytes; `null` when GitLab never recorded it (`p_ci_job_artifacts.size` is a nullable column):
+             *     the `metadata` rows its legacy-artifacts migration wrote (`MigrateLegacyArtifacts#build_metadata_row`)
+             *     have none.
+             */
+            size: number | null;
             filename: string;
             /** @enum {string|null} */
             file_format: "zip" | "gzip" | "raw" | null;
@@ -637,8 +653,13 @@ export interface components {
              * @description When the runner was created. Sent by current GitLab, not by older servers.
              */
             created_at?: string;
-            /** @enum {string} */
-            status: "online" | "offline" | "stale" | "never_contacted" | "active" | "paused";
+            /**
+             * @description GitLab's `deprecated_rest_status` (`app/models/ci/runner.rb`): `stale`, `never_contacted`, `online`,
+             *     `offline` or `paused`. GitLab before 14.6 answered `not_connected` where `never_contacted` is now.
+             *     (`active` is a filter of GitLab's runner lists, never a status it answers.)
+             * @enum {string}
+             */
+            status: "online" | "offline" | "stale" | "never_contacted" | "paused" | "not_connected";
             /**
              * @description `active` while the runner runs a job (a job in status `running`), `idle` otherwise. Sent by current
              *     GitLab, not by older servers.
@@ -676,11 +697,8 @@ export interface components {
             artifacts_file?: components["schemas"]["ArtifactsFile"];
             /** @description Every artifact file of the job (archive, metadata, log, reports). Empty after erase. */
             artifacts: components["schemas"]["Artifact"][];
-            /**
-             * Format: date-time
-             * @description When the artifacts expire; `null` when they never do or were erased.
-             */
-            artifacts_expire_at?: string | null;
+            /** @description When the artifacts expire; `null` when they never do or were erased. */
+            artifacts_expire_at?: components["schemas"]["GitLabTime"] | null;
             /** @description The runner that ran the job, `null` if none has picked it up. */
             runner: components["schemas"]["Runner"] | null;
             /** @description The runner manager that ran the job, `null` if none. GitLab 16.2 and later. */
@@ -731,7 +749,8 @@ export interface components {
         /** @description The pipeline a trigger job (bridge) started, in this or another project. */
         DownstreamPipeline: {
             id: number;
-            iid?: number;
+            /** @description ID of the pipeline within its project; `null` for a pipeline that has none (see `PipelineBasic`). */
+            iid?: number | null;
             project_id?: number;
             sha: components["schemas"]["CommitSha"];
             ref: string;
@@ -964,7 +983,12 @@ export interface components {
         /** @description One CI/CD variable of the job. */
         RunnerJobVariable: {
             key: string;
-            value: string;
+            /**
+             * @description `null` for a variable without a value: GitLab's variable items accept `nil`
+             *     (`Gitlab::Ci::Variables::Collection::Item`), as `CI_PROJECT_DESCRIPTION` of a project without a
+             *     description is.
+             */
+            value: string | null;
             /** @description False for project, group and instance variables and the job token; true for the others. */
             public: boolean;
             /** @description The runner hides the value in the log. */
@@ -1022,9 +1046,17 @@ export interface components {
         RunnerJobCache: {
             key: string;
             untracked: boolean | null;
-            paths: string[];
-            /** @enum {string} */
-            policy: "pull" | "push" | "pull-push";
+            /**
+             * @description `null` for a cache entry configured without `paths`: GitLab sends the stored entry (a Hash) as it is,
+             *     and the entry keeps only the keys that were specified (`Gitlab::Config::Entry::Node#value`).
+             */
+            paths: string[] | null;
+            /**
+             * @description `pull`, `push` or `pull-push` (the default), or a CI/CD variable (`$CACHE_POLICY`) that the runner
+             *     expands: GitLab's `ALLOWED_POLICY` (`lib/gitlab/ci/config/entry/cache.rb`) admits a variable and sends the
+             *     text as written.
+             */
+            policy: string;
             when: string;
             fallback_keys?: string[];
         };
@@ -1447,6 +1479,7 @@ export type JobStatus = components['schemas']['JobStatus'];
 export type UserBasic = components['schemas']['UserBasic'];
 export type User = components['schemas']['User'];
 export type CommitSha = components['schemas']['CommitSha'];
+export type GitLabTime = components['schemas']['GitLabTime'];
 export type Commit = components['schemas']['Commit'];
 export type PipelineStatus = components['schemas']['PipelineStatus'];
 export type PipelineBasic = components['schemas']['PipelineBasic'];
@@ -2305,7 +2338,7 @@ export const jobStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["s
 export const userBasicStateValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["UserBasic"]["state"]> = ["active", "blocked", "deactivated", "banned", "ldap_blocked", "blocked_pending_approval"];
 export const pipelineStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["PipelineStatus"]> = ["created", "waiting_for_resource", "preparing", "waiting_for_callback", "pending", "running", "success", "failed", "canceling", "canceled", "skipped", "manual", "scheduled"];
 export const runnerRunner_typeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Runner"]["runner_type"]> = ["instance_type", "group_type", "project_type"];
-export const runnerStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Runner"]["status"]> = ["online", "offline", "stale", "never_contacted", "active", "paused"];
+export const runnerStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Runner"]["status"]> = ["online", "offline", "stale", "never_contacted", "paused", "not_connected"];
 export const runnerJob_execution_statusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Runner"]["job_execution_status"]> = ["active", "idle"];
 export const runnerManagerStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["RunnerManager"]["status"]> = ["online", "offline", "stale", "never_contacted"];
 export const runnerManagerJob_execution_statusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["RunnerManager"]["job_execution_status"]> = ["active", "idle"];
@@ -2318,4 +2351,3 @@ export const allowedAgentsEnvironmentTierValues: ReadonlyArray<FlattenedDeepRequ
 export const runnerJobGitInfoRef_typeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["RunnerJobGitInfo"]["ref_type"]> = ["branch", "tag"];
 export const runnerJobGitInfoRepo_object_formatValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["RunnerJobGitInfo"]["repo_object_format"]> = ["sha1", "sha256"];
 export const runnerJobStepWhenValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["RunnerJobStep"]["when"]> = ["on_success", "on_failure", "always"];
-export const runnerJobCachePolicyValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["RunnerJobCache"]["policy"]> = ["pull", "push", "pull-push"];
