@@ -325,16 +325,26 @@ describe("listProjectJobs", () => {
     },
   );
 
-  it("answers 405 beyond GitLab's offset limit of 50,000 (pagination_strategies.rb)", async () => {
+  it("serves offset pages beyond 50,000 jobs by default, the flag being off (cursor_based_keyset.rb:23-27, enforce_ci_builds_pagination_limit.yml default_enabled: false)", async () => {
     const r = await call(`${server.api}/projects/${w.projectId}/jobs?page=501&per_page=100`, {
       token: w.tokens.owner,
     });
+    expect(r.status).toBe(200);
+    expect(r.body).toEqual([]);
+  });
+
+  it("answers 405 beyond the offset limit of 50,000 where enforce_ci_builds_pagination_limit is on (pagination_strategies.rb:49-59)", async () => {
+    const flagged = await createWorld(db, { featureFlags: ["enforce_ci_builds_pagination_limit"] });
+    const r = await call(`${server.api}/projects/${flagged.projectId}/jobs?page=501&per_page=100`, {
+      token: flagged.tokens.owner,
+    });
     expect(r.status).toBe(405);
-    expect((r.body as { error: string }).error).toMatch(
-      /^Offset pagination has a maximum allowed offset of 50000/,
-    );
-    const last = await call(`${server.api}/projects/${w.projectId}/jobs?page=500&per_page=100`, {
-      token: w.tokens.owner,
+    expect(r.body).toEqual({
+      error:
+        "Offset pagination has a maximum allowed offset of 50000 for requests that return objects of type Ci::Build. Remaining records can be retrieved using keyset pagination.",
+    });
+    const last = await call(`${server.api}/projects/${flagged.projectId}/jobs?page=500&per_page=100`, {
+      token: flagged.tokens.owner,
     });
     expect(last.status).toBe(200);
   });

@@ -219,8 +219,10 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
         res.json(page.map((row) => entities.job(row, viewerId, now)));
         return;
       }
-      // GitLab's offset limit for lists that keyset pagination can serve, from the parameters as sent.
-      if ((q.page ?? 1) * (q.per_page ?? 20) > OFFSET_LIMIT) {
+      // GitLab's offset limit, from the parameters as sent: enforced for `Ci::Build` only where the ops flag
+      // `enforce_ci_builds_pagination_limit` is on for the project (cursor_based_keyset.rb
+      // `enforced_for_type?`); off by default, so a default GitLab serves deeper pages.
+      if (project.enforce_ci_builds_pagination_limit && (q.page ?? 1) * (q.per_page ?? 20) > OFFSET_LIMIT) {
         throw new HttpError(405, {
           error: `Offset pagination has a maximum allowed offset of ${OFFSET_LIMIT} for requests that return objects of type Ci::Build. Remaining records can be retrieved using keyset pagination.`,
         });

@@ -6,8 +6,9 @@ const MAX_PER_PAGE = 100;
 const DEFAULT_PER_PAGE = 20;
 
 /**
- * GitLab's default plan limit on `page` × `per_page` (`offset_pagination_limit`) for lists that keyset
- * pagination can also serve; beyond it offset pagination answers 405.
+ * GitLab's default plan limit on `page` × `per_page` (`plan_limits.offset_pagination_limit`, 50000) for lists
+ * that keyset pagination can also serve; beyond it offset pagination answers 405 where the limit is enforced
+ * (for jobs: the project's `enforce_ci_builds_pagination_limit` flag).
  */
 export const OFFSET_LIMIT = 50_000;
 

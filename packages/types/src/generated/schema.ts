@@ -20,8 +20,10 @@ export interface paths {
          *     GitLab sends `X-Page`, `X-Per-Page`, `X-Next-Page`, `X-Prev-Page` and a `Link` header without
          *     `rel="last"`, but never `X-Total` or `X-Total-Pages`.
          *
-         *     Offset pagination stops at 50,000 jobs (`page` × `per_page`, GitLab's default plan limit): deeper pages
-         *     answer 405 and point at keyset pagination.
+         *     Where GitLab's ops feature flag `enforce_ci_builds_pagination_limit` is on for the project (gitlab.com),
+         *     offset pagination stops at 50,000 jobs (`page` × `per_page`, the plan limit `offset_pagination_limit`):
+         *     deeper pages answer 405 and point at keyset pagination. The flag is off by default (GitLab 16.6 and
+         *     later), and such pages are then served. GitLab before 16.6 always enforced the limit.
          *
          *     **Keyset pagination**: `pagination=keyset` (ordered by `id`, descending). Only `Link` is sent; follow
          *     its `rel="next"` URL until there is none. Any other ordering (`order_by` other than `id`, `sort` other
@@ -1598,7 +1600,8 @@ export interface operations {
             404: components["responses"]["NotFound"];
             /**
              * @description Keyset pagination was asked for in an ordering it does not support (anything but `order_by=id`,
-             *     `sort=desc`), or an offset page lies beyond 50,000 jobs.
+             *     `sort=desc`), or an offset page lies beyond 50,000 jobs where the limit is enforced (GitLab's
+             *     `enforce_ci_builds_pagination_limit` flag, on at gitlab.com, off by default).
              */
             405: {
                 headers: {
