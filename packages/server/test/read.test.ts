@@ -349,6 +349,42 @@ describe("listProjectJobs", () => {
     expect(last.status).toBe(200);
   });
 
+  it("takes per_page as sent with keyset pagination, without the cap of 100 (cursor_based_request_context.rb:18-20, paginator.rb per_page_plus_one)", async () => {
+    const many = await createWorld(db);
+    for (let i = 0; i < 100; i += 1) {
+      await store.createJob(db, { pipelineId: many.pipelineId, name: `extra-${i}`, status: "success" });
+    }
+    const all = await call(`${server.api}/projects/${many.projectId}/jobs?pagination=keyset&per_page=500`, {
+      token: many.tokens.owner,
+    });
+    expect(all.status).toBe(200);
+    expect((all.body as JobJson[]).length).toBeGreaterThan(100);
+    expect(all.headers.has("link")).toBe(false);
+    const first = await call(`${server.api}/projects/${many.projectId}/jobs?pagination=keyset&per_page=101`, {
+      token: many.tokens.owner,
+    });
+    expect((first.body as JobJson[]).length).toBe(101);
+    expect(first.headers.get("link")).toContain("per_page=101");
+    const offset = await call(`${server.api}/projects/${many.projectId}/jobs?per_page=500`, {
+      token: many.tokens.owner,
+    });
+    expect((offset.body as JobJson[]).length).toBe(100);
+  });
+
+  it.each(["-1", "-5"])(
+    "answers 500 as GitLab does for per_page=%s with keyset pagination (a negative LIMIT, or an empty page read as full: paginator.rb records)",
+    async (perPage) => {
+      const r = await call(
+        `${server.api}/projects/${w.projectId}/jobs?pagination=keyset&per_page=${perPage}`,
+        {
+          token: w.tokens.owner,
+        },
+      );
+      expect(r.status).toBe(500);
+      expect(r.body).toEqual({ message: "500 Internal Server Error" });
+    },
+  );
+
   it("answers 405 for keyset pagination in an unsupported order, and ignores order_by without keyset", async () => {
     for (const order of ["order_by=name", "sort=asc", "order_by=id&sort=asc"]) {
       const keyset = await call(`${server.api}/projects/${w.projectId}/jobs?pagination=keyset&${order}`, {

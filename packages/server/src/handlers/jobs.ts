@@ -2,7 +2,7 @@ import type { JobStatus, OperationId, operations } from "@jobs-api/types";
 import type { Request, RequestHandler, Response } from "express";
 import type { Database, Queryable } from "../db/database.js";
 import * as entities from "../entities/index.js";
-import { badRequest, forbidden, HttpError, notFound, unauthorized } from "../errors.js";
+import { badRequest, forbidden, HttpError, internalServerError, notFound, unauthorized } from "../errors.js";
 import {
   atLeast,
   authenticateJobCaller,
@@ -12,6 +12,7 @@ import {
 } from "../http/auth.js";
 import { grapeBoolean, grapeParams } from "../http/grape.js";
 import {
+  DEFAULT_PER_PAGE,
   decodeCursor,
   OFFSET_LIMIT,
   type PageLink,
@@ -210,7 +211,11 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
             error: "Keyset pagination is not yet available for this type of request",
           });
         }
-        const perPage = perPageOf(q.per_page);
+        // The keyset paginator takes `per_page` as sent, without Kaminari's cap (cursor_based_request_context.rb
+        // `per_page`, paginator.rb `LIMIT per_page + 1`): 500 gets up to 500 jobs. A negative one fails
+        // there (a negative LIMIT, or -1's empty page taken for a full one), and GitLab answers 500.
+        const perPage = q.per_page ?? DEFAULT_PER_PAGE;
+        if (perPage < 0) throw internalServerError();
         const after = q.cursor === undefined ? null : decodeCursor(q.cursor);
         const rows = await listJobsKeyset(reads, filter, "desc", after, perPage + 1);
         const page = rows.slice(0, perPage);

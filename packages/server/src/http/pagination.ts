@@ -3,7 +3,8 @@ import { invalidParam } from "../errors.js";
 
 /** Kaminari's `max_per_page` in GitLab: larger `per_page` values are served as this many. */
 const MAX_PER_PAGE = 100;
-const DEFAULT_PER_PAGE = 20;
+/** Grape's default of `per_page` (pagination_params.rb). */
+export const DEFAULT_PER_PAGE = 20;
 
 /**
  * GitLab's default plan limit on `page` × `per_page` (`plan_limits.offset_pagination_limit`, 50000) for lists

@@ -26,7 +26,7 @@ export interface paths {
          *     later), and such pages are then served. GitLab before 16.6 always enforced the limit.
          *
          *     **Keyset pagination**: `pagination=keyset` (ordered by `id`, descending). Only `Link` is sent; follow
-         *     its `rel="next"` URL until there is none. Any other ordering (`order_by` other than `id`, `sort` other
+         *     its `rel="next"` URL until there is none. `per_page` is taken as sent, without the cap of 100. Any other ordering (`order_by` other than `id`, `sort` other
          *     than `desc`) answers 405, as on GitLab.
          *
          *     Takes CI job tokens (GitLab 16.x and later), for their own job's project.
@@ -1227,6 +1227,20 @@ export interface components {
             };
         };
         /**
+         * @description GitLab failed on the request (`handle_api_exception`, `rescue_from :all` in `lib/api/api.rb`). Listed
+         *     where a request GitLab accepts makes its code fail, so that no client expects a refusal GitLab does not
+         *     have: on the project jobs list with keyset pagination, a negative `per_page`, or a `cursor` GitLab cannot
+         *     read. The double answers 500 there too.
+         */
+        InternalServerError: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorMessage"];
+            };
+        };
+        /**
          * @description The server cannot reach its database (refused, restarting, too many connections, no answer in time, or
          *     the connection lost before the answer); try again after `Retry-After` seconds. Nothing was changed, or a
          *     change whose connection broke during its commit was not acknowledged. The body is GitLab's
@@ -1296,7 +1310,8 @@ export interface components {
         /**
          * @description Items per page; 20 by default. As on GitLab (Kaminari's `max_per_page`), a value above 100 is served as
          *     100 (`X-Per-Page: 100`) and a negative value as the default; only `0` is refused, with 400
-         *     `per_page has a value not allowed`.
+         *     `per_page has a value not allowed`. With keyset pagination (`pagination=keyset`) GitLab takes the value as
+         *     sent: there is no cap (`per_page=500` gets up to 500 jobs), and a negative value makes GitLab fail (500).
          */
         PerPage: number;
         /**
@@ -1491,6 +1506,7 @@ export type ResponseUnauthorized = components['responses']['Unauthorized'];
 export type ResponseForbidden = components['responses']['Forbidden'];
 export type ResponseNotFound = components['responses']['NotFound'];
 export type ResponseTooManyRequests = components['responses']['TooManyRequests'];
+export type ResponseInternalServerError = components['responses']['InternalServerError'];
 export type ResponseServiceUnavailable = components['responses']['ServiceUnavailable'];
 export type ResponseUnsupportedMediaType = components['responses']['UnsupportedMediaType'];
 export type ResponsePayloadTooLarge = components['responses']['PayloadTooLarge'];
@@ -1542,7 +1558,8 @@ export interface operations {
                 /**
                  * @description Items per page; 20 by default. As on GitLab (Kaminari's `max_per_page`), a value above 100 is served as
                  *     100 (`X-Per-Page: 100`) and a negative value as the default; only `0` is refused, with 400
-                 *     `per_page has a value not allowed`.
+                 *     `per_page has a value not allowed`. With keyset pagination (`pagination=keyset`) GitLab takes the value as
+                 *     sent: there is no cap (`per_page=500` gets up to 500 jobs), and a negative value makes GitLab fail (500).
                  */
                 per_page?: components["parameters"]["PerPage"];
                 /**
@@ -1612,6 +1629,7 @@ export interface operations {
                 };
             };
             429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -1639,7 +1657,8 @@ export interface operations {
                 /**
                  * @description Items per page; 20 by default. As on GitLab (Kaminari's `max_per_page`), a value above 100 is served as
                  *     100 (`X-Per-Page: 100`) and a negative value as the default; only `0` is refused, with 400
-                 *     `per_page has a value not allowed`.
+                 *     `per_page has a value not allowed`. With keyset pagination (`pagination=keyset`) GitLab takes the value as
+                 *     sent: there is no cap (`per_page=500` gets up to 500 jobs), and a negative value makes GitLab fail (500).
                  */
                 per_page?: components["parameters"]["PerPage"];
             };
@@ -1703,7 +1722,8 @@ export interface operations {
                 /**
                  * @description Items per page; 20 by default. As on GitLab (Kaminari's `max_per_page`), a value above 100 is served as
                  *     100 (`X-Per-Page: 100`) and a negative value as the default; only `0` is refused, with 400
-                 *     `per_page has a value not allowed`.
+                 *     `per_page has a value not allowed`. With keyset pagination (`pagination=keyset`) GitLab takes the value as
+                 *     sent: there is no cap (`per_page=500` gets up to 500 jobs), and a negative value makes GitLab fail (500).
                  */
                 per_page?: components["parameters"]["PerPage"];
             };
