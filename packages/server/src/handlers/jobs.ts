@@ -216,11 +216,29 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
         // there (a negative LIMIT, or -1's empty page taken for a full one), and GitLab answers 500.
         const perPage = q.per_page ?? DEFAULT_PER_PAGE;
         if (perPage < 0) throw internalServerError();
-        const after = q.cursor === undefined ? null : decodeCursor(q.cursor);
-        const rows = await listJobsKeyset(reads, filter, "desc", after, perPage + 1);
+        const { direction, from } = decodeCursor(q.cursor);
+        // Paginator#records: backward pages are read in ascending order and turned round.
+        const backward = direction === "p";
+        const rows =
+          from === null
+            ? []
+            : await listJobsKeyset(
+                reads,
+                filter,
+                backward ? "asc" : "desc",
+                from === "none" ? null : from,
+                perPage + 1,
+              );
+        const hasAnother = rows.length === perPage + 1;
         const page = rows.slice(0, perPage);
-        const lastId = rows.length > perPage ? (page.at(-1)?.id ?? null) : null;
-        setKeysetHeaders(pageLink(req, "listProjectJobs"), res, lastId);
+        if (backward) page.reverse();
+        // `has_next_page?`: never from the last page (a backward cursor without a job), as `has_another_page`
+        // forward, always backward, never for another `_kd`.
+        const hasNext = backward ? from !== "none" : direction === "n" && hasAnother;
+        const last = page.at(-1);
+        // `cursor_for_next_page` reads the page's last job: GitLab fails (500) when the page has none.
+        if (hasNext && !last) throw internalServerError();
+        setKeysetHeaders(pageLink(req, "listProjectJobs"), res, hasNext && last ? last.id : null);
         res.json(page.map((row) => entities.job(row, viewerId, now)));
         return;
       }

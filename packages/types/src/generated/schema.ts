@@ -1332,7 +1332,9 @@ export interface components {
         Sort: string;
         /**
          * @description Opaque position for keyset pagination. Never build it: take the whole `rel="next"` URL from the `Link` header.
-         *     An unreadable cursor answers 400 `cursor does not have a valid value`.
+         *     GitLab reads it only with `pagination=keyset` (elsewhere it is ignored, like any parameter a route does not
+         *     declare), as its keyset paginator writes it: base64url JSON of the last job's id and a direction. A blank
+         *     cursor is the first page; a cursor GitLab cannot read makes it fail (500), there is no 400 for it.
          */
         Cursor: string;
         /**
@@ -1580,7 +1582,9 @@ export interface operations {
                 sort?: components["parameters"]["Sort"];
                 /**
                  * @description Opaque position for keyset pagination. Never build it: take the whole `rel="next"` URL from the `Link` header.
-                 *     An unreadable cursor answers 400 `cursor does not have a valid value`.
+                 *     GitLab reads it only with `pagination=keyset` (elsewhere it is ignored, like any parameter a route does not
+                 *     declare), as its keyset paginator writes it: base64url JSON of the last job's id and a direction. A blank
+                 *     cursor is the first page; a cursor GitLab cannot read makes it fail (500), there is no 400 for it.
                  */
                 cursor?: components["parameters"]["Cursor"];
             };
