@@ -700,14 +700,49 @@ describe("authentication and visibility", () => {
     expect(unknown.body).toEqual({ message: "404 Project Not Found" });
   });
 
-  it("refuses guests (403) and lets anyone read a public project", async () => {
-    const r = await call(url(), { token: w.tokens.guest });
-    expect(r.status).toBe(403);
-    expect(r.body).toEqual({ message: "403 Forbidden" });
-    const pub = await call(`${server.api}/projects/${DEMO_IDS.publicProject}/jobs`, {
-      token: w.tokens.outsider,
+  describe('public_builds (GitLab\'s "Public pipelines", db/structure.sql DEFAULT true)', () => {
+    const reads = (v: World) => [
+      `${server.api}/projects/${v.projectId}/jobs`,
+      `${server.api}/projects/${v.projectId}/jobs/${v.jobs.success}`,
+      `${server.api}/projects/${v.projectId}/jobs/${v.jobs.success}/trace`,
+      `${server.api}/projects/${v.projectId}/pipelines/${v.pipelineId}/jobs`,
+      `${server.api}/projects/${v.projectId}/pipelines/${v.pipelineId}/bridges`,
+    ];
+
+    it("lets a Guest read jobs, logs and pipeline jobs by default (project_policy.rb `rule { public_builds }.policy { enable :read_build }`)", async () => {
+      for (const target of reads(w)) {
+        const r = await call(target, { token: w.tokens.guest });
+        expect(r.status, target).toBe(200);
+      }
+      const pub = await call(`${server.api}/projects/${DEMO_IDS.publicProject}/jobs`, {
+        token: w.tokens.outsider,
+      });
+      expect(pub.status).toBe(200);
     });
-    expect(pub.status).toBe(200);
+
+    it("refuses a Guest (403) where public_builds is off, as jobs_spec.rb's guest contexts expect", async () => {
+      const closed = await createWorld(db, { publicBuilds: false });
+      for (const target of reads(closed)) {
+        const r = await call(target, { token: closed.tokens.guest });
+        expect(r.status, target).toBe(403);
+        expect(r.body).toEqual({ message: "403 Forbidden" });
+        expect((await call(target, { token: closed.tokens.reporter })).status, target).toBe(200);
+      }
+    });
+
+    it("in a public project with public_builds off: jobs 403 to others, pipeline jobs an empty list (JobsFinder none), bridges 403", async () => {
+      const open = await createWorld(db, { visibility: "public", publicBuilds: false });
+      const [jobs, job, trace, pipelineJobs, bridges] = reads(open);
+      for (const token of [open.tokens.outsider, undefined]) {
+        const init = token ? { token } : {};
+        const refused = token ? [jobs, job, trace, bridges] : [bridges];
+        for (const target of refused) expect((await call(target ?? "", init)).status, target).toBe(403);
+        const listed = await call(pipelineJobs ?? "", init);
+        expect(listed.status).toBe(200);
+        expect(listed.body).toEqual([]);
+        expect(listed.headers.get("x-total")).toBe("0");
+      }
+    });
   });
 
   it("lets a job token act in its own project while its job runs", async () => {

@@ -92,13 +92,18 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
   });
 
   /**
-   * Authenticates for `operationId`, then resolves the project for reading (Reporter, or a public/internal
-   * project).
+   * Authenticates for `operationId`, then resolves the project for reading its jobs (`read_build`) or, for
+   * the pipeline jobs list, its pipelines (`read_pipeline`): 403 without the right.
    */
-  async function readableProject(db: Queryable, req: ProjectRequest, operationId: OperationId) {
+  async function readableProject(
+    db: Queryable,
+    req: ProjectRequest,
+    operationId: OperationId,
+    reads: "jobs" | "pipelines" = "jobs",
+  ) {
     const caller = await authenticateProjectCaller(db, req, operationId);
     const access = projectAccess(caller);
-    if (!access.canRead) throw forbidden();
+    if (!(reads === "jobs" ? access.canRead : access.canReadPipelines)) throw forbidden();
     return { principal: caller.principal, ...access };
   }
 
@@ -144,15 +149,23 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
     type: JobType,
     query: Query<"listPipelineJobs">,
   ): Promise<{ rows: JobRow[]; viewerId: number | null }> {
+    // pipelines.rb: the jobs list needs `read_pipeline`, the bridges list `read_build`.
     const operationId = type === "build" ? "listPipelineJobs" : "listPipelineBridges";
-    const { project, principal } = await readableProject(db, req, operationId);
+    const { project, principal, canRead } = await readableProject(
+      db,
+      req,
+      operationId,
+      type === "build" ? "pipelines" : "jobs",
+    );
     const viewerId = principal?.userId ?? null;
     const pipelineId = Number(req.params.pipeline_id);
     if (!isRowId(pipelineId) || !(await pipelineExists(db, project.id, pipelineId))) throw notFound();
     const filter: JobFilter = {
       pipelineId,
       type,
-      scope: scopeOf(query.scope),
+      // A caller who may read the pipeline but not its jobs gets an empty list: JobsFinder's
+      // `pipeline_jobs` raises AccessDeniedError without `read_build` and answers `none`.
+      scope: canRead ? scopeOf(query.scope) : [],
       // GitLab's JobsFinder hides retried jobs unless asked; the bridges route has no such parameter.
       includeRetried: type === "build" && grapeBoolean(query.include_retried),
       viewerId,

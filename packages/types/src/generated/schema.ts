@@ -14,7 +14,8 @@ export interface paths {
         /**
          * List project jobs
          * @description Jobs of a project, newest first (by descending ID), including retried ones. Needs at least the Reporter
-         *     role, or a public project with public pipelines.
+         *     role, or a project with "Public pipelines" (`public_builds`, on by default) that the caller can see:
+         *     then Guests and, in a public or internal project, anyone read its jobs.
          *
          *     **Offset pagination** (default): `page` and `per_page`. This list is paginated *without counts*:
          *     GitLab sends `X-Page`, `X-Per-Page`, `X-Next-Page`, `X-Prev-Page` and a `Link` header without
@@ -52,8 +53,10 @@ export interface paths {
          * @description Jobs of a pipeline (any pipeline, child pipelines included), newest first. Trigger jobs are not
          *     included: list them with `listPipelineBridges`. Jobs that were retried are hidden unless
          *     `include_retried=true`, so by default each job name appears once, with its latest attempt.
-         *     Needs at least the Reporter role, or a public project with public pipelines, which answers without
-         *     a token too (GitLab's pipeline routes authenticate only their non-GET requests). Takes CI job tokens
+         *     Needs GitLab's `read_pipeline`: the Reporter role, a public project (which answers without a token
+         *     too: GitLab's pipeline routes authenticate only their non-GET requests), an internal one when signed in,
+         *     or a Guest where the project has "Public pipelines" (`public_builds`, on by default). A caller who may
+         *     read the pipeline but not its jobs (`public_builds` off, not Reporter) gets an empty list. Takes CI job tokens
          *     (GitLab 16.x and later).
          *
          *     Paginated with counts: `X-Total` and `X-Total-Pages` and `rel="last"` are sent while the list has at
@@ -78,8 +81,9 @@ export interface paths {
         /**
          * List pipeline bridges
          * @description Trigger jobs (bridges) of a pipeline, newest first, each with the `downstream_pipeline` it started
-         *     (`null` until that pipeline exists). Needs at least the Reporter role, or a public project with public pipelines, which answers without
-         *     a token too (GitLab's pipeline routes authenticate only their non-GET requests). Takes CI job tokens
+         *     (`null` until that pipeline exists). Needs at least the Reporter role, or a project with "Public pipelines"
+         *     (`public_builds`, on by default) that the caller can see (Guests included); a public project answers
+         *     without a token too (GitLab's pipeline routes authenticate only their non-GET requests). Takes CI job tokens
          *     (bridges: GitLab 19.2 and later; earlier ones ignore a job token here).
          *
          *     Paginated with counts: `X-Total` and `X-Total-Pages` and `rel="last"` are sent while the list has at
@@ -152,7 +156,8 @@ export interface paths {
         };
         /**
          * Get a job
-         * @description One job of a project. Needs at least the Reporter role, or a public project with public pipelines.
+         * @description One job of a project. Needs at least the Reporter role, or a project with "Public pipelines"
+         *     (`public_builds`, on by default) that the caller can see (Guests included).
          *     A trigger job's ID answers 404: bridges are only listed, by `listPipelineBridges`.
          */
         get: operations["getJob"];
@@ -175,7 +180,8 @@ export interface paths {
          * Get a job's log
          * @description The log (trace) of a job as plain text, as far as it has been written: call it again while the job
          *     runs to follow it. The body is empty when the job has no log (not started yet, or erased).
-         *     Needs at least the Reporter role, or a public project with public pipelines.
+         *     Needs at least the Reporter role, or a project with "Public pipelines" (`public_builds`, on by
+         *     default) that the caller can see (Guests included).
          */
         get: operations["getJobTrace"];
         put?: never;
