@@ -32,7 +32,7 @@ import {
   pipelineExists,
 } from "../store/jobs.js";
 import { agentContext, allowedAgents as listAllowedAgents } from "../store/projects.js";
-import type { JobRow, JobType } from "../store/rows.js";
+import type { JobRow, JobType, ProjectRow, Role } from "../store/rows.js";
 import { cancelJob, eraseJob, playJob, retryJob } from "../store/transitions.js";
 import { createRunnerHandlers } from "./runner.js";
 
@@ -128,6 +128,16 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
     return { principal: caller.principal, ...access };
   }
 
+  /**
+   * The right to change a job of `project` (`update_build` and what follows from it): Developer, in a project
+   * that is not archived. GitLab's archived project prevents `update_build` and `admin_build`
+   * (project_policy.rb `rule { archived }`, ArchivedAbilities / permission group `project:archived`), so
+   * `authorize!(:erase_build | :retry_job | :play_job, job)` answers 403 before the job's own state is
+   * looked at.
+   */
+  const canChange = (project: ProjectRow, role: Role | null) =>
+    atLeast(role, "developer") && !project.archived;
+
   /** GitLab's order for retry and erase: the job is looked up (404) before the right to change it (403). */
   async function changeableJob(
     db: Queryable,
@@ -137,7 +147,7 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
   ) {
     const found = await actor(db, req, operationId);
     const job = await jobOf(db, found.project.id, Number(req.params.job_id), found.principal.userId, types);
-    if (!atLeast(found.role, "developer")) throw forbidden();
+    if (!canChange(found.project, found.role)) throw forbidden();
     return { ...found, job };
   }
 
@@ -363,7 +373,7 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
         "build",
         "bridge",
       ]);
-      if (!atLeast(role, "developer")) throw forbidden();
+      if (!canChange(project, role)) throw forbidden();
       // The spec's pattern has already refused values with NUL, which PostgreSQL text cannot hold.
       const outcome = await playJob(db, job.id, principal.userId, req.body?.job_variables_attributes);
       if ("refused" in outcome) throw badRequest("Unplayable Job");

@@ -231,7 +231,8 @@ export interface paths {
          * @description Runs a finished or canceling job (`success`, `failed`, `canceled` or `canceling`; a trigger job too) again. GitLab creates a **new job** (new ID,
          *     same name, stage and pipeline, status `pending`, started by the caller) and answers with it; the old
          *     job is marked as retried and disappears from `listPipelineJobs` unless `include_retried=true`.
-         *     A job can be retried once: retry the new one to run it again. Needs the Developer role.
+         *     A job can be retried once: retry the new one to run it again. Needs the Developer role, in a project
+         *     that is not archived (an archived project answers `403 Forbidden`).
          *
          *     The answer has the attributes of `getJob`, except that `pipeline`, `tag_list` and
          *     `artifacts_expire_at` are optional: GitLab's documented answer omits them.
@@ -257,7 +258,8 @@ export interface paths {
          * @description Removes a finished job's artifacts and log, and records when and by whom (`erased_at`). The job
          *     itself stays. Allowed when the job is finished (`success`, `failed`, `canceled` or `skipped`) and still
          *     has artifacts or a log. Needs the Maintainer role, or Developer for one's own jobs.
-         *     Jobs of archived projects cannot be erased.
+         *     In an archived project erasing is refused with `403 Forbidden`, whatever the job's state: GitLab's
+         *     archived project takes away the rights to change builds.
          *
          *     The answer has the attributes of `getJob`, except that `pipeline`, `tag_list` and
          *     `artifacts_expire_at` are optional: GitLab's documented answer omits them.
@@ -283,7 +285,8 @@ export interface paths {
          * @description Starts a manual job: a `manual` (or `scheduled`) job becomes `pending`, started by the caller, with
          *     the variables given in `job_variables_attributes`. Playing a finished manual job retries it. Any other
          *     job answers `400 Bad request - Unplayable Job`. Needs the Developer role, and the right to deploy to
-         *     the job's environment if it has a protected one.
+         *     the job's environment if it has a protected one; in an archived project playing is refused with
+         *     `403 Forbidden` before the job's state is looked at.
          *
          *     Answers 200 (not 201) with the job, or with a bridge when the manual job is a trigger job.
          *     `pipeline`, `tag_list` and `artifacts_expire_at` are optional: GitLab's documented answer omits them.
@@ -2012,7 +2015,10 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
-            /** @description The caller may not retry jobs here, or the job is not retryable (not finished, or already retried). */
+            /**
+             * @description The caller may not retry jobs here (`403 Forbidden`, also in an archived project), or the job is not
+             *     retryable (not finished, or already retried).
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2060,7 +2066,10 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
-            /** @description The caller may not erase this job, or it is not erasable (running, or nothing left to erase). */
+            /**
+             * @description The caller may not erase this job (`403 Forbidden`, also in an archived project), or it is not
+             *     erasable (running, or nothing left to erase).
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
