@@ -36,6 +36,12 @@ export const badRequest = (reason: string) => new HttpError(400, { message: `400
 /** A path no route matches: Grape's `{"error": …}`, not the `{"message": …}` of an unknown resource. */
 export const routeNotFound = () => new HttpError(404, { error: "404 Not Found" });
 
+/**
+ * What GitLab answers when the request makes its code fail (`handle_api_exception`, `rescue_from :all` in
+ * lib/api/api.rb). The double answers it where GitLab's does, rather than a refusal GitLab lacks.
+ */
+export const internalServerError = () => new HttpError(500, { message: "500 Internal Server Error" });
+
 export const tooLarge = (headers: Record<string, string> = {}) =>
   new HttpError(413, { message: "413 Request Entity Too Large" }, headers);
 
@@ -175,6 +181,6 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       return;
     }
     (req.log ?? logger).error({ err: error }, "request failed");
-    sendJson(res, 500, { message: "500 Internal Server Error" });
+    sendJson(res, 500, internalServerError().body);
   };
 }

@@ -372,6 +372,31 @@ describe.each(backends)("actions on $name", ({ open, skip }) => {
         },
       );
 
+      it.each([
+        ["erase", "success"],
+        ["retry", "failed"],
+        ["play", "manual"],
+      ] as const)(
+        "%s in an archived project answers 403 403 Forbidden, not the job's own refusal (project_policy.rb `rule { archived }` prevents update_build and admin_build; jobs.rb authorize! comes first)",
+        async (action, status) => {
+          const w = await createWorld(db, { archived: true });
+          const r = await post(w, w.jobs[status], action, w.tokens.maintainer);
+          expect(r.status).toBe(403);
+          expect(r.body).toEqual({ message: "403 Forbidden" });
+          expect((await get(w, w.jobs[status])).status).toBe(status);
+          // The job is looked up first (find_build! / find_job!): an unknown one is still 404.
+          const unknown = await post(w, 987_654_321, action, w.tokens.maintainer);
+          expect(unknown.status).toBe(404);
+        },
+      );
+
+      it("cancel in an archived project still cancels (cancel_build is not among the abilities an archived project prevents)", async () => {
+        const w = await createWorld(db, { archived: true });
+        const r = await post(w, w.jobs.running, "cancel", w.tokens.developer);
+        expect(r.status).toBe(201);
+        expect(r.body).toMatchObject({ id: w.jobs.running, status: "canceled" });
+      });
+
       it("reporters of a public project may read but not act", async () => {
         const w = await createWorld(db, { visibility: "public" });
         expect(

@@ -13,6 +13,7 @@ import {
   type Double,
   demoFixturesUrl,
   FixtureError,
+  type FixtureProject,
   type Fixtures,
   fixturesSchemaUrl,
   loadFixtures,
@@ -540,6 +541,41 @@ describe("rows only old or imported GitLab data has", () => {
       { file_type: "metadata", file_format: "gzip", filename: "metadata.gz", size: null },
     ]);
     expect(job.artifacts_file).toEqual({ filename: "artifacts.zip", size: 1024 });
+  });
+});
+
+describe("a project with GitLab's enforce_ci_builds_pagination_limit flag", () => {
+  // cursor_based_keyset.rb:23-27: the offset limit covers Ci::Build only where the project has the ops flag
+  // (off by default, on at gitlab.com); a fixture project names the flags it has enabled.
+  let double: Double;
+  beforeAll(async () => {
+    const project = (path: string, flags: Pick<FixtureProject, "featureFlags">): FixtureProject => ({
+      path,
+      ...flags,
+      members: [{ user: "u", role: "owner" }],
+      pipelines: [{ jobs: [{ name: "only", status: "success" }] }],
+    });
+    double = await startDouble({
+      fixtures: {
+        users: [{ username: "u", tokens: [{ token: "t" }] }],
+        groups: [{ path: "g" }],
+        projects: [
+          project("g/enforced", { featureFlags: ["enforce_ci_builds_pagination_limit"] }),
+          project("g/default", {}),
+        ],
+      },
+    });
+  });
+  afterAll(() => double?.close());
+
+  it("answers 405 beyond 50,000 jobs only in the project with the flag", async () => {
+    const headers = { "PRIVATE-TOKEN": "t" };
+    const deep = (path: string) =>
+      fetch(`${double.baseUrl}/projects/${path}/jobs?page=50001&per_page=1`, { headers });
+    expect((await deep("g%2Fenforced")).status).toBe(405);
+    const served = await deep("g%2Fdefault");
+    expect(served.status).toBe(200);
+    expect(await served.json()).toEqual([]);
   });
 });
 

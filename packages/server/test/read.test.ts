@@ -292,12 +292,75 @@ describe("listProjectJobs", () => {
     ["per_page=0", "per_page has a value not allowed"],
     ["per_page=abc", "per_page is invalid"],
     ["page=x", "page is invalid"],
-    ["pagination=keyset&cursor=%21%21", "cursor does not have a valid value"],
-    ["pagination=keyset&cursor=eyJpZCI6LTF9", "cursor does not have a valid value"],
   ])("answers 400 for %s", async (query, error) => {
     const r = await call(`${server.api}/projects/${w.projectId}/jobs?${query}`, { token: w.tokens.owner });
     expect(r.status).toBe(400);
     expect(r.body).toEqual({ error });
+  });
+
+  describe("cursor, read as GitLab's keyset paginator reads it (keyset/paginator.rb Base64CursorConverter, decode_cursor_attributes)", () => {
+    const jobs = (query: string) =>
+      call(`${server.api}/projects/${w.projectId}/jobs?${query}`, { token: w.tokens.owner });
+    const cursorOf = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
+
+    it("takes a blank cursor for the first page, and ignores any cursor without keyset pagination", async () => {
+      const first = await jobs("pagination=keyset&per_page=3");
+      for (const query of [
+        "pagination=keyset&per_page=3&cursor=",
+        "pagination=keyset&per_page=3&cursor=%20",
+      ]) {
+        const r = await jobs(query);
+        expect(r.status, query).toBe(200);
+        expect(ids(r.body), query).toEqual(ids(first.body));
+      }
+      for (const cursor of ["", "!!", "x".repeat(600)]) {
+        expect((await jobs(`per_page=3&cursor=${cursor}`)).status, cursor).toBe(200);
+      }
+    });
+
+    it("writes GitLab's cursor, {id: last id as text, _kd: n}, padded base64url", async () => {
+      const first = await jobs("pagination=keyset&per_page=3");
+      const next = /[?&]cursor=([^&>]+)/.exec(first.headers.get("link") ?? "")?.[1];
+      const decoded = Buffer.from(decodeURIComponent(next ?? ""), "base64url").toString("utf8");
+      expect(JSON.parse(decoded)).toEqual({ id: String(ids(first.body).at(-1)), _kd: "n" });
+    });
+
+    it.each([
+      ["a cursor id no job has", { id: -1 }],
+      ["an id Rails sends as NULL", { id: "abc" }],
+    ])("answers 200 with no jobs for %s", async (_, value) => {
+      const r = await jobs(`pagination=keyset&cursor=${cursorOf(value)}`);
+      expect(r.status).toBe(200);
+      expect(r.body).toEqual([]);
+    });
+
+    it("pages backward with _kd p, newest first, and from the last page without an id", async () => {
+      const all = ids((await jobs("pagination=keyset&per_page=100")).body);
+      const pivot = all[5] ?? 0;
+      const newer = await jobs(
+        `pagination=keyset&per_page=2&cursor=${cursorOf({ id: String(pivot), _kd: "p" })}`,
+      );
+      expect(ids(newer.body)).toEqual(all.slice(3, 5));
+      expect(newer.headers.get("link")).toContain('rel="next"');
+      const last = await jobs(`pagination=keyset&per_page=2&cursor=${cursorOf({ _kd: "p" })}`);
+      expect(ids(last.body)).toEqual(all.slice(-2));
+      expect(last.headers.has("link")).toBe(false);
+    });
+
+    it.each([
+      ["not base64", "!!"],
+      ["base64 of no JSON", Buffer.from("nope").toString("base64url")],
+      ["JSON that is no object", cursorOf([1])],
+      ["other keys than id (Order#verify_incoming_values!)", cursorOf({ id: 1, name: "x" })],
+      ["a backward page with no job to continue from", "newest"],
+    ])("answers 500 as GitLab does for %s", async (_, given) => {
+      // Nothing is newer than the newest job: its backward page is empty, and has no last job.
+      const newest = ids((await jobs("pagination=keyset&per_page=1")).body)[0];
+      const cursor = given === "newest" ? cursorOf({ id: String(newest), _kd: "p" }) : given;
+      const r = await jobs(`pagination=keyset&cursor=${cursor}`);
+      expect(r.status).toBe(500);
+      expect(r.body).toEqual({ message: "500 Internal Server Error" });
+    });
   });
 
   it("reads scope sent as a hash by its values, and a repeated plain key by its last value (jobs.rb, Rack)", async () => {
@@ -325,19 +388,65 @@ describe("listProjectJobs", () => {
     },
   );
 
-  it("answers 405 beyond GitLab's offset limit of 50,000 (pagination_strategies.rb)", async () => {
+  it("serves offset pages beyond 50,000 jobs by default, the flag being off (cursor_based_keyset.rb:23-27, enforce_ci_builds_pagination_limit.yml default_enabled: false)", async () => {
     const r = await call(`${server.api}/projects/${w.projectId}/jobs?page=501&per_page=100`, {
       token: w.tokens.owner,
     });
+    expect(r.status).toBe(200);
+    expect(r.body).toEqual([]);
+  });
+
+  it("answers 405 beyond the offset limit of 50,000 where enforce_ci_builds_pagination_limit is on (pagination_strategies.rb:49-59)", async () => {
+    const flagged = await createWorld(db, { featureFlags: ["enforce_ci_builds_pagination_limit"] });
+    const r = await call(`${server.api}/projects/${flagged.projectId}/jobs?page=501&per_page=100`, {
+      token: flagged.tokens.owner,
+    });
     expect(r.status).toBe(405);
-    expect((r.body as { error: string }).error).toMatch(
-      /^Offset pagination has a maximum allowed offset of 50000/,
-    );
-    const last = await call(`${server.api}/projects/${w.projectId}/jobs?page=500&per_page=100`, {
-      token: w.tokens.owner,
+    expect(r.body).toEqual({
+      error:
+        "Offset pagination has a maximum allowed offset of 50000 for requests that return objects of type Ci::Build. Remaining records can be retrieved using keyset pagination.",
+    });
+    const last = await call(`${server.api}/projects/${flagged.projectId}/jobs?page=500&per_page=100`, {
+      token: flagged.tokens.owner,
     });
     expect(last.status).toBe(200);
   });
+
+  it("takes per_page as sent with keyset pagination, without the cap of 100 (cursor_based_request_context.rb:18-20, paginator.rb per_page_plus_one)", async () => {
+    const many = await createWorld(db);
+    for (let i = 0; i < 100; i += 1) {
+      await store.createJob(db, { pipelineId: many.pipelineId, name: `extra-${i}`, status: "success" });
+    }
+    const all = await call(`${server.api}/projects/${many.projectId}/jobs?pagination=keyset&per_page=500`, {
+      token: many.tokens.owner,
+    });
+    expect(all.status).toBe(200);
+    expect((all.body as JobJson[]).length).toBeGreaterThan(100);
+    expect(all.headers.has("link")).toBe(false);
+    const first = await call(`${server.api}/projects/${many.projectId}/jobs?pagination=keyset&per_page=101`, {
+      token: many.tokens.owner,
+    });
+    expect((first.body as JobJson[]).length).toBe(101);
+    expect(first.headers.get("link")).toContain("per_page=101");
+    const offset = await call(`${server.api}/projects/${many.projectId}/jobs?per_page=500`, {
+      token: many.tokens.owner,
+    });
+    expect((offset.body as JobJson[]).length).toBe(100);
+  });
+
+  it.each(["-1", "-5"])(
+    "answers 500 as GitLab does for per_page=%s with keyset pagination (a negative LIMIT, or an empty page read as full: paginator.rb records)",
+    async (perPage) => {
+      const r = await call(
+        `${server.api}/projects/${w.projectId}/jobs?pagination=keyset&per_page=${perPage}`,
+        {
+          token: w.tokens.owner,
+        },
+      );
+      expect(r.status).toBe(500);
+      expect(r.body).toEqual({ message: "500 Internal Server Error" });
+    },
+  );
 
   it("answers 405 for keyset pagination in an unsupported order, and ignores order_by without keyset", async () => {
     for (const order of ["order_by=name", "sort=asc", "order_by=id&sort=asc"]) {
@@ -594,14 +703,49 @@ describe("authentication and visibility", () => {
     expect(unknown.body).toEqual({ message: "404 Project Not Found" });
   });
 
-  it("refuses guests (403) and lets anyone read a public project", async () => {
-    const r = await call(url(), { token: w.tokens.guest });
-    expect(r.status).toBe(403);
-    expect(r.body).toEqual({ message: "403 Forbidden" });
-    const pub = await call(`${server.api}/projects/${DEMO_IDS.publicProject}/jobs`, {
-      token: w.tokens.outsider,
+  describe('public_builds (GitLab\'s "Public pipelines", db/structure.sql DEFAULT true)', () => {
+    const reads = (v: World) => [
+      `${server.api}/projects/${v.projectId}/jobs`,
+      `${server.api}/projects/${v.projectId}/jobs/${v.jobs.success}`,
+      `${server.api}/projects/${v.projectId}/jobs/${v.jobs.success}/trace`,
+      `${server.api}/projects/${v.projectId}/pipelines/${v.pipelineId}/jobs`,
+      `${server.api}/projects/${v.projectId}/pipelines/${v.pipelineId}/bridges`,
+    ];
+
+    it("lets a Guest read jobs, logs and pipeline jobs by default (project_policy.rb `rule { public_builds }.policy { enable :read_build }`)", async () => {
+      for (const target of reads(w)) {
+        const r = await call(target, { token: w.tokens.guest });
+        expect(r.status, target).toBe(200);
+      }
+      const pub = await call(`${server.api}/projects/${DEMO_IDS.publicProject}/jobs`, {
+        token: w.tokens.outsider,
+      });
+      expect(pub.status).toBe(200);
     });
-    expect(pub.status).toBe(200);
+
+    it("refuses a Guest (403) where public_builds is off, as jobs_spec.rb's guest contexts expect", async () => {
+      const closed = await createWorld(db, { publicBuilds: false });
+      for (const target of reads(closed)) {
+        const r = await call(target, { token: closed.tokens.guest });
+        expect(r.status, target).toBe(403);
+        expect(r.body).toEqual({ message: "403 Forbidden" });
+        expect((await call(target, { token: closed.tokens.reporter })).status, target).toBe(200);
+      }
+    });
+
+    it("in a public project with public_builds off: jobs 403 to others, pipeline jobs an empty list (JobsFinder none), bridges 403", async () => {
+      const open = await createWorld(db, { visibility: "public", publicBuilds: false });
+      const [jobs, job, trace, pipelineJobs, bridges] = reads(open);
+      for (const token of [open.tokens.outsider, undefined]) {
+        const init = token ? { token } : {};
+        const refused = token ? [jobs, job, trace, bridges] : [bridges];
+        for (const target of refused) expect((await call(target ?? "", init)).status, target).toBe(403);
+        const listed = await call(pipelineJobs ?? "", init);
+        expect(listed.status).toBe(200);
+        expect(listed.body).toEqual([]);
+        expect(listed.headers.get("x-total")).toBe("0");
+      }
+    });
   });
 
   it("lets a job token act in its own project while its job runs", async () => {

@@ -2,7 +2,7 @@ import type { JobStatus, OperationId, operations } from "@jobs-api/types";
 import type { Request, RequestHandler, Response } from "express";
 import type { Database, Queryable } from "../db/database.js";
 import * as entities from "../entities/index.js";
-import { badRequest, forbidden, HttpError, notFound, unauthorized } from "../errors.js";
+import { badRequest, forbidden, HttpError, internalServerError, notFound, unauthorized } from "../errors.js";
 import {
   atLeast,
   authenticateJobCaller,
@@ -12,6 +12,7 @@ import {
 } from "../http/auth.js";
 import { grapeBoolean, grapeParams } from "../http/grape.js";
 import {
+  DEFAULT_PER_PAGE,
   decodeCursor,
   OFFSET_LIMIT,
   type PageLink,
@@ -31,7 +32,7 @@ import {
   pipelineExists,
 } from "../store/jobs.js";
 import { agentContext, allowedAgents as listAllowedAgents } from "../store/projects.js";
-import type { JobRow, JobType } from "../store/rows.js";
+import type { JobRow, JobType, ProjectRow, Role } from "../store/rows.js";
 import { cancelJob, eraseJob, playJob, retryJob } from "../store/transitions.js";
 import { createRunnerHandlers } from "./runner.js";
 
@@ -91,13 +92,18 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
   });
 
   /**
-   * Authenticates for `operationId`, then resolves the project for reading (Reporter, or a public/internal
-   * project).
+   * Authenticates for `operationId`, then resolves the project for reading its jobs (`read_build`) or, for
+   * the pipeline jobs list, its pipelines (`read_pipeline`): 403 without the right.
    */
-  async function readableProject(db: Queryable, req: ProjectRequest, operationId: OperationId) {
+  async function readableProject(
+    db: Queryable,
+    req: ProjectRequest,
+    operationId: OperationId,
+    reads: "jobs" | "pipelines" = "jobs",
+  ) {
     const caller = await authenticateProjectCaller(db, req, operationId);
     const access = projectAccess(caller);
-    if (!access.canRead) throw forbidden();
+    if (!(reads === "jobs" ? access.canRead : access.canReadPipelines)) throw forbidden();
     return { principal: caller.principal, ...access };
   }
 
@@ -122,6 +128,16 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
     return { principal: caller.principal, ...access };
   }
 
+  /**
+   * The right to change a job of `project` (`update_build` and what follows from it): Developer, in a project
+   * that is not archived. GitLab's archived project prevents `update_build` and `admin_build`
+   * (project_policy.rb `rule { archived }`, ArchivedAbilities / permission group `project:archived`), so
+   * `authorize!(:erase_build | :retry_job | :play_job, job)` answers 403 before the job's own state is
+   * looked at.
+   */
+  const canChange = (project: ProjectRow, role: Role | null) =>
+    atLeast(role, "developer") && !project.archived;
+
   /** GitLab's order for retry and erase: the job is looked up (404) before the right to change it (403). */
   async function changeableJob(
     db: Queryable,
@@ -131,7 +147,7 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
   ) {
     const found = await actor(db, req, operationId);
     const job = await jobOf(db, found.project.id, Number(req.params.job_id), found.principal.userId, types);
-    if (!atLeast(found.role, "developer")) throw forbidden();
+    if (!canChange(found.project, found.role)) throw forbidden();
     return { ...found, job };
   }
 
@@ -143,15 +159,23 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
     type: JobType,
     query: Query<"listPipelineJobs">,
   ): Promise<{ rows: JobRow[]; viewerId: number | null }> {
+    // pipelines.rb: the jobs list needs `read_pipeline`, the bridges list `read_build`.
     const operationId = type === "build" ? "listPipelineJobs" : "listPipelineBridges";
-    const { project, principal } = await readableProject(db, req, operationId);
+    const { project, principal, canRead } = await readableProject(
+      db,
+      req,
+      operationId,
+      type === "build" ? "pipelines" : "jobs",
+    );
     const viewerId = principal?.userId ?? null;
     const pipelineId = Number(req.params.pipeline_id);
     if (!isRowId(pipelineId) || !(await pipelineExists(db, project.id, pipelineId))) throw notFound();
     const filter: JobFilter = {
       pipelineId,
       type,
-      scope: scopeOf(query.scope),
+      // A caller who may read the pipeline but not its jobs gets an empty list: JobsFinder's
+      // `pipeline_jobs` raises AccessDeniedError without `read_build` and answers `none`.
+      scope: canRead ? scopeOf(query.scope) : [],
       // GitLab's JobsFinder hides retried jobs unless asked; the bridges route has no such parameter.
       includeRetried: type === "build" && grapeBoolean(query.include_retried),
       viewerId,
@@ -210,17 +234,41 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
             error: "Keyset pagination is not yet available for this type of request",
           });
         }
-        const perPage = perPageOf(q.per_page);
-        const after = q.cursor === undefined ? null : decodeCursor(q.cursor);
-        const rows = await listJobsKeyset(reads, filter, "desc", after, perPage + 1);
+        // The keyset paginator takes `per_page` as sent, without Kaminari's cap (cursor_based_request_context.rb
+        // `per_page`, paginator.rb `LIMIT per_page + 1`): 500 gets up to 500 jobs. A negative one fails
+        // there (a negative LIMIT, or -1's empty page taken for a full one), and GitLab answers 500.
+        const perPage = q.per_page ?? DEFAULT_PER_PAGE;
+        if (perPage < 0) throw internalServerError();
+        const { direction, from } = decodeCursor(q.cursor);
+        // Paginator#records: backward pages are read in ascending order and turned round.
+        const backward = direction === "p";
+        const rows =
+          from === null
+            ? []
+            : await listJobsKeyset(
+                reads,
+                filter,
+                backward ? "asc" : "desc",
+                from === "none" ? null : from,
+                perPage + 1,
+              );
+        const hasAnother = rows.length === perPage + 1;
         const page = rows.slice(0, perPage);
-        const lastId = rows.length > perPage ? (page.at(-1)?.id ?? null) : null;
-        setKeysetHeaders(pageLink(req, "listProjectJobs"), res, lastId);
+        if (backward) page.reverse();
+        // `has_next_page?`: never from the last page (a backward cursor without a job), as `has_another_page`
+        // forward, always backward, never for another `_kd`.
+        const hasNext = backward ? from !== "none" : direction === "n" && hasAnother;
+        const last = page.at(-1);
+        // `cursor_for_next_page` reads the page's last job: GitLab fails (500) when the page has none.
+        if (hasNext && !last) throw internalServerError();
+        setKeysetHeaders(pageLink(req, "listProjectJobs"), res, hasNext && last ? last.id : null);
         res.json(page.map((row) => entities.job(row, viewerId, now)));
         return;
       }
-      // GitLab's offset limit for lists that keyset pagination can serve, from the parameters as sent.
-      if ((q.page ?? 1) * (q.per_page ?? 20) > OFFSET_LIMIT) {
+      // GitLab's offset limit, from the parameters as sent: enforced for `Ci::Build` only where the ops flag
+      // `enforce_ci_builds_pagination_limit` is on for the project (cursor_based_keyset.rb
+      // `enforced_for_type?`); off by default, so a default GitLab serves deeper pages.
+      if (project.enforce_ci_builds_pagination_limit && (q.page ?? 1) * (q.per_page ?? 20) > OFFSET_LIMIT) {
         throw new HttpError(405, {
           error: `Offset pagination has a maximum allowed offset of ${OFFSET_LIMIT} for requests that return objects of type Ci::Build. Remaining records can be retrieved using keyset pagination.`,
         });
@@ -325,7 +373,7 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
         "build",
         "bridge",
       ]);
-      if (!atLeast(role, "developer")) throw forbidden();
+      if (!canChange(project, role)) throw forbidden();
       // The spec's pattern has already refused values with NUL, which PostgreSQL text cannot hold.
       const outcome = await playJob(db, job.id, principal.userId, req.body?.job_variables_attributes);
       if ("refused" in outcome) throw badRequest("Unplayable Job");

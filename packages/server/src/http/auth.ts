@@ -143,14 +143,24 @@ export const atLeast = (role: Role | null, minimum: Role): boolean =>
 interface ProjectAccess {
   project: ProjectRow;
   role: Role | null;
-  /** Reading jobs: Reporter, or anyone who can see a public or internal project. */
+  /**
+   * GitLab's `read_build` on the project (reading jobs): Reporter, or, where the project has "Public
+   * pipelines" (`public_builds`, on by default), anyone who can see it, Guests included.
+   */
   canRead: boolean;
+  /**
+   * GitLab's `read_pipeline` on the project: Reporter, anyone with public access (a public project, an
+   * internal one when signed in), or a Guest where the project has `public_builds`.
+   */
+  canReadPipelines: boolean;
 }
 
 /**
  * The project of the request as its caller may see it. Invisible and unknown projects both answer 404
  * Project Not Found; a job token reaches only its own job's project; anonymous callers see public projects
- * only.
+ * only. What may be read follows GitLab's project_policy.rb: `rule { public_builds }.policy { enable
+ * :read_build }`, `rule { public_builds & can?(:guest_access) }.policy { enable :read_pipeline }`, and
+ * `read_pipeline` for `can?(:public_access)`.
  */
 export function projectAccess(caller: ProjectCaller): ProjectAccess {
   const { project, role, principal } = caller;
@@ -160,5 +170,13 @@ export function projectAccess(caller: ProjectCaller): ProjectAccess {
   const visible =
     project.visibility === "public" || (principal !== null && project.visibility === "internal");
   if (role === null && !visible) throw notFound("Project");
-  return { project, role, canRead: atLeast(role, "reporter") || visible };
+  const reporter = atLeast(role, "reporter");
+  // Guest access: a member, or someone signed in who can see the project (`public_user_access`).
+  const guest = role !== null || principal !== null;
+  return {
+    project,
+    role,
+    canRead: reporter || project.public_builds,
+    canReadPipelines: reporter || visible || (project.public_builds && guest),
+  };
 }

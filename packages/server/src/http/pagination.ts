@@ -1,13 +1,15 @@
 import type { Response } from "express";
-import { invalidParam } from "../errors.js";
+import { internalServerError } from "../errors.js";
 
 /** Kaminari's `max_per_page` in GitLab: larger `per_page` values are served as this many. */
 const MAX_PER_PAGE = 100;
-const DEFAULT_PER_PAGE = 20;
+/** Grape's default of `per_page` (pagination_params.rb). */
+export const DEFAULT_PER_PAGE = 20;
 
 /**
- * GitLab's default plan limit on `page` × `per_page` (`offset_pagination_limit`) for lists that keyset
- * pagination can also serve; beyond it offset pagination answers 405.
+ * GitLab's default plan limit on `page` × `per_page` (`plan_limits.offset_pagination_limit`, 50000) for lists
+ * that keyset pagination can also serve; beyond it offset pagination answers 405 where the limit is enforced
+ * (for jobs: the project's `enforce_ci_builds_pagination_limit` flag).
  */
 export const OFFSET_LIMIT = 50_000;
 
@@ -105,20 +107,87 @@ export function setOffsetHeaders(at: PageLink, res: Response, p: OffsetPage): vo
   }
 }
 
-/** Keyset cursors are opaque to clients: base64url of `{"id": <last id of the page>}`. */
-function encodeCursor(id: number): string {
-  return Buffer.from(JSON.stringify({ id })).toString("base64url");
+/** Ruby's `Base64.urlsafe_decode64`: padded when unpadded, then `strict_decode64`; null where Ruby raises. */
+function urlsafeDecode64(text: string): Buffer | null {
+  const padded =
+    !text.endsWith("=") && text.length % 4 !== 0 ? text.padEnd((text.length + 3) & ~3, "=") : text;
+  const standard = padded.replaceAll("-", "+").replaceAll("_", "/");
+  // `unpack1("m0")`: whole quartets of the alphabet, `=` only to end the last one, no stray bits.
+  if (!/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(standard)) return null;
+  const bytes = Buffer.from(standard, "base64");
+  return bytes.toString("base64") === standard ? bytes : null;
 }
 
-export function decodeCursor(cursor: string): number {
-  try {
-    const value: unknown = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
-    const id = (value as { id?: unknown } | null)?.id;
-    if (typeof id === "number" && Number.isSafeInteger(id) && id > 0) return id;
-  } catch {
-    // Not base64url JSON: answered below like any other unreadable cursor.
+/**
+ * A job id as PostgreSQL gets it from Rails for `id < value` (`ActiveModel::Type::Integer#serialize`):
+ * numbers truncated, booleans 1 and 0, a string by its leading digits (Ruby's `to_i`); null when Rails
+ * sends NULL (a non-numeric string, null, a list or an object), which no row matches.
+ */
+function cursorIdOf(value: unknown): number | null {
+  if (typeof value === "boolean") return value ? 1 : 0;
+  let id: number | null = null;
+  // A float Ruby cannot make an integer of (`1e400` is Infinity) is nil to Rails.
+  if (typeof value === "number" && Number.isFinite(value)) id = Math.trunc(value);
+  if (typeof value === "string") {
+    const digits = /^\s*([+-]?\d+(?:_\d+)*)/.exec(value)?.[1];
+    if (digits !== undefined) id = Number(digits.replaceAll("_", ""));
   }
-  throw invalidParam("cursor");
+  if (id === null) return null;
+  // Beyond `bigint`, Rails raises `ActiveModel::RangeError` and GitLab answers 500.
+  if (id >= 2 ** 63 || id < -(2 ** 63)) throw internalServerError();
+  // No job id comes near the limits of a safe integer: comparing with them selects the same jobs.
+  return Math.min(Math.max(id, Number.MIN_SAFE_INTEGER), Number.MAX_SAFE_INTEGER);
+}
+
+/** Where a keyset page starts, as GitLab's `Gitlab::Pagination::Keyset::Paginator` reads its cursor. */
+export interface KeysetCursor {
+  /**
+   * The cursor's `_kd`: `n` pages forward (older jobs), `p` backward (newer ones, from the last page when
+   * the cursor names no job); anything else reads forward and never has a next page.
+   */
+  direction: unknown;
+  /** The job the page continues from (`id` of the cursor), "none" when it names none, null when nothing matches. */
+  from: number | "none" | null;
+}
+
+/**
+ * GitLab's reading of `cursor`: blank is the first page; otherwise base64url JSON of an object whose keys,
+ * `_kd` aside, are exactly `id` (`Base64CursorConverter.parse`, `Order#verify_incoming_values!`). GitLab
+ * fails on anything else (an `ArgumentError`, a `JSON::ParserError`, a `NoMethodError` or "Incorrect cursor
+ * values were given"): 500.
+ */
+export function decodeCursor(cursor: string | undefined): KeysetCursor {
+  if (cursor === undefined || cursor.trim() === "") return { direction: "n", from: "none" };
+  const bytes = urlsafeDecode64(cursor);
+  let value: unknown;
+  try {
+    value = bytes === null ? undefined : JSON.parse(bytes.toString("utf8"));
+  } catch {
+    // Not JSON: `JSON::ParserError`, answered below.
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) throw internalServerError();
+  const { _kd: direction, ...attributes } = value as Record<string, unknown>;
+  const keys = Object.keys(attributes);
+  if (keys.length === 0) return { direction: isBlank(direction) ? "n" : direction, from: "none" };
+  if (keys.length !== 1 || keys[0] !== "id") throw internalServerError();
+  return { direction, from: cursorIdOf(attributes.id) };
+}
+
+/** ActiveSupport's `blank?` for what JSON holds. */
+const isBlank = (value: unknown): boolean =>
+  value === undefined ||
+  value === null ||
+  value === false ||
+  (typeof value === "string" && value.trim() === "") ||
+  (Array.isArray(value) && value.length === 0) ||
+  (typeof value === "object" && value !== null && Object.keys(value).length === 0);
+
+/** GitLab's next-page cursor: `Base64.urlsafe_encode64` (padded) of `{"id":"<last id>","_kd":"n"}`. */
+function encodeCursor(id: number): string {
+  return Buffer.from(JSON.stringify({ id: String(id), _kd: "n" }))
+    .toString("base64")
+    .replaceAll("+", "-")
+    .replaceAll("/", "_");
 }
 
 /** Keyset pagination sends only `Link: <…cursor=…>; rel="next"`, and only when there is a next page. */

@@ -103,9 +103,16 @@ export interface NewProject {
   /** Defaults to `https://example.com/<full path>`, the host of GitLab's documentation examples. */
   webUrl?: string;
   archived?: boolean;
+  /** GitLab's "Public pipelines" (`public_builds`): Guests and, where the project is visible, anyone read its jobs. Default true. */
+  publicBuilds?: boolean;
+  /** GitLab feature flags enabled for the project (`Feature.enable(flag, project)`). */
+  featureFlags?: readonly ProjectFeatureFlag[];
   groupId?: number;
   createdAt?: Date;
 }
+
+/** The GitLab feature flags a project of the double can have enabled. */
+export type ProjectFeatureFlag = "enforce_ci_builds_pagination_limit";
 
 export function createProject(db: Queryable, p: NewProject): Promise<number> {
   const segments = p.fullPath.split("/");
@@ -121,6 +128,8 @@ export function createProject(db: Queryable, p: NewProject): Promise<number> {
     visibility: p.visibility ?? "private",
     web_url: p.webUrl ?? `https://example.com/${p.fullPath}`,
     archived: p.archived,
+    public_builds: p.publicBuilds,
+    enforce_ci_builds_pagination_limit: p.featureFlags?.includes("enforce_ci_builds_pagination_limit"),
     group_id: p.groupId,
     created_at: p.createdAt,
   });

@@ -49,6 +49,10 @@ export interface ProjectRow {
   visibility: Visibility;
   web_url: string;
   archived: boolean;
+  /** GitLab's "Public pipelines" setting: anyone who can see the project reads its jobs. */
+  public_builds: boolean;
+  /** GitLab's ops flag `enforce_ci_builds_pagination_limit`, enabled for this project. */
+  enforce_ci_builds_pagination_limit: boolean;
   group_id: number | null;
   created_at: Timestamp;
 }

@@ -22,13 +22,11 @@ interface LockedJob {
   status: JobStatus;
   when: string;
   retried: boolean;
-  archived: boolean;
 }
 
 async function lockJob(tx: Queryable, jobId: number): Promise<LockedJob> {
   const [row] = await tx.query<LockedJob>(
-    `SELECT j.id, j.status, j."when", j.retried, p.archived FROM jobs j JOIN projects p ON p.id = j.project_id
-     WHERE j.id = $1 FOR UPDATE OF j`,
+    `SELECT id, status, "when", retried FROM jobs WHERE id = $1 FOR UPDATE`,
     [jobId],
   );
   // Jobs are never deleted while the server runs; the caller found this one just before.
@@ -36,9 +34,10 @@ async function lockJob(tx: Queryable, jobId: number): Promise<LockedJob> {
   return row;
 }
 
-// `Ci::Processable#retryable?`: completed or canceling (a canceling job may be retried at once).
-const isRetryable = (job: LockedJob) =>
-  RETRYABLE_STATUSES.includes(job.status) && !job.retried && !job.archived;
+// `Ci::Processable#retryable?`: completed or canceling (a canceling job may be retried at once). Its
+// `archived?` is the build's age against the instance's `archive_builds_in_seconds`, unset by default: the
+// double archives no build. An archived project refuses the action before this (jobs.ts).
+const isRetryable = (job: LockedJob) => RETRYABLE_STATUSES.includes(job.status) && !job.retried;
 
 async function setVariables(tx: Queryable, jobId: number, variables: readonly JobVariableAttributes[]) {
   // Later duplicates win, as a hash built from the list would in GitLab.
@@ -159,7 +158,7 @@ export function playJob(
   return db.transaction(async (tx) => {
     const job = await lockJob(tx, jobId);
     const action = job.when === "manual" || job.when === "delayed";
-    if (!action || job.archived) return { refused: "unplayable" };
+    if (!action) return { refused: "unplayable" };
     // `Ci::Build#playable?`: a blocked job is played; a finished one is retried instead.
     if (BLOCKED_STATUS.includes(job.status)) {
       await tx.query(
@@ -181,7 +180,7 @@ export function eraseJob(db: Database, jobId: number, userId: number): Promise<E
   return db.transaction(async (tx) => {
     const job = await lockJob(tx, jobId);
     // `Ci::Build#erasable?`: a completed job with artifacts or a log left.
-    if (!COMPLETED_STATUSES.includes(job.status) || job.archived) return { refused: "not_erasable" };
+    if (!COMPLETED_STATUSES.includes(job.status)) return { refused: "not_erasable" };
     const [leftovers] = await tx.query<{ any: boolean }>(
       `SELECT EXISTS (SELECT 1 FROM job_artifacts WHERE job_id = $1)
            OR EXISTS (SELECT 1 FROM job_traces WHERE job_id = $1) AS any`,

@@ -20,11 +20,12 @@ export interface World {
 /** A project of its own for one test: users of every role with tokens, one pipeline, a job in every status. */
 export async function createWorld(
   db: Database,
-  options: { visibility?: store.Visibility } = {},
+  options: Pick<store.NewProject, "visibility" | "archived" | "publicBuilds" | "featureFlags"> = {},
 ): Promise<World> {
   const tag = randomUUID().slice(0, 8);
   const path = `team-${tag}/app`;
   const projectId = await store.createProject(db, {
+    ...options,
     fullPath: path,
     visibility: options.visibility ?? "private",
   });

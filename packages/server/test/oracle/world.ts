@@ -45,7 +45,12 @@ export async function oracleProject(
 ): Promise<OracleProject> {
   const tag = randomUUID().slice(0, 8);
   const path = `oracle-${tag}/project`;
-  const id = await store.createProject(db, { fullPath: path, visibility: options.visibility ?? "private" });
+  // jobs_spec.rb creates its project with `public_builds: false`: its guest contexts expect 403.
+  const id = await store.createProject(db, {
+    fullPath: path,
+    visibility: options.visibility ?? "private",
+    publicBuilds: false,
+  });
   const user = await person(db, "user");
   const reporter = await person(db, "reporter");
   const guest = await person(db, "guest");

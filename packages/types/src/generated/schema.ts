@@ -14,17 +14,20 @@ export interface paths {
         /**
          * List project jobs
          * @description Jobs of a project, newest first (by descending ID), including retried ones. Needs at least the Reporter
-         *     role, or a public project with public pipelines.
+         *     role, or a project with "Public pipelines" (`public_builds`, on by default) that the caller can see:
+         *     then Guests and, in a public or internal project, anyone read its jobs.
          *
          *     **Offset pagination** (default): `page` and `per_page`. This list is paginated *without counts*:
          *     GitLab sends `X-Page`, `X-Per-Page`, `X-Next-Page`, `X-Prev-Page` and a `Link` header without
          *     `rel="last"`, but never `X-Total` or `X-Total-Pages`.
          *
-         *     Offset pagination stops at 50,000 jobs (`page` × `per_page`, GitLab's default plan limit): deeper pages
-         *     answer 405 and point at keyset pagination.
+         *     Where GitLab's ops feature flag `enforce_ci_builds_pagination_limit` is on for the project (gitlab.com),
+         *     offset pagination stops at 50,000 jobs (`page` × `per_page`, the plan limit `offset_pagination_limit`):
+         *     deeper pages answer 405 and point at keyset pagination. The flag is off by default (GitLab 16.6 and
+         *     later), and such pages are then served. GitLab before 16.6 always enforced the limit.
          *
          *     **Keyset pagination**: `pagination=keyset` (ordered by `id`, descending). Only `Link` is sent; follow
-         *     its `rel="next"` URL until there is none. Any other ordering (`order_by` other than `id`, `sort` other
+         *     its `rel="next"` URL until there is none. `per_page` is taken as sent, without the cap of 100. Any other ordering (`order_by` other than `id`, `sort` other
          *     than `desc`) answers 405, as on GitLab.
          *
          *     Takes CI job tokens (GitLab 16.x and later), for their own job's project.
@@ -50,8 +53,10 @@ export interface paths {
          * @description Jobs of a pipeline (any pipeline, child pipelines included), newest first. Trigger jobs are not
          *     included: list them with `listPipelineBridges`. Jobs that were retried are hidden unless
          *     `include_retried=true`, so by default each job name appears once, with its latest attempt.
-         *     Needs at least the Reporter role, or a public project with public pipelines, which answers without
-         *     a token too (GitLab's pipeline routes authenticate only their non-GET requests). Takes CI job tokens
+         *     Needs GitLab's `read_pipeline`: the Reporter role, a public project (which answers without a token
+         *     too: GitLab's pipeline routes authenticate only their non-GET requests), an internal one when signed in,
+         *     or a Guest where the project has "Public pipelines" (`public_builds`, on by default). A caller who may
+         *     read the pipeline but not its jobs (`public_builds` off, not Reporter) gets an empty list. Takes CI job tokens
          *     (GitLab 16.x and later).
          *
          *     Paginated with counts: `X-Total` and `X-Total-Pages` and `rel="last"` are sent while the list has at
@@ -76,8 +81,9 @@ export interface paths {
         /**
          * List pipeline bridges
          * @description Trigger jobs (bridges) of a pipeline, newest first, each with the `downstream_pipeline` it started
-         *     (`null` until that pipeline exists). Needs at least the Reporter role, or a public project with public pipelines, which answers without
-         *     a token too (GitLab's pipeline routes authenticate only their non-GET requests). Takes CI job tokens
+         *     (`null` until that pipeline exists). Needs at least the Reporter role, or a project with "Public pipelines"
+         *     (`public_builds`, on by default) that the caller can see (Guests included); a public project answers
+         *     without a token too (GitLab's pipeline routes authenticate only their non-GET requests). Takes CI job tokens
          *     (bridges: GitLab 19.2 and later; earlier ones ignore a job token here).
          *
          *     Paginated with counts: `X-Total` and `X-Total-Pages` and `rel="last"` are sent while the list has at
@@ -150,7 +156,8 @@ export interface paths {
         };
         /**
          * Get a job
-         * @description One job of a project. Needs at least the Reporter role, or a public project with public pipelines.
+         * @description One job of a project. Needs at least the Reporter role, or a project with "Public pipelines"
+         *     (`public_builds`, on by default) that the caller can see (Guests included).
          *     A trigger job's ID answers 404: bridges are only listed, by `listPipelineBridges`.
          */
         get: operations["getJob"];
@@ -173,7 +180,8 @@ export interface paths {
          * Get a job's log
          * @description The log (trace) of a job as plain text, as far as it has been written: call it again while the job
          *     runs to follow it. The body is empty when the job has no log (not started yet, or erased).
-         *     Needs at least the Reporter role, or a public project with public pipelines.
+         *     Needs at least the Reporter role, or a project with "Public pipelines" (`public_builds`, on by
+         *     default) that the caller can see (Guests included).
          */
         get: operations["getJobTrace"];
         put?: never;
@@ -223,7 +231,8 @@ export interface paths {
          * @description Runs a finished or canceling job (`success`, `failed`, `canceled` or `canceling`; a trigger job too) again. GitLab creates a **new job** (new ID,
          *     same name, stage and pipeline, status `pending`, started by the caller) and answers with it; the old
          *     job is marked as retried and disappears from `listPipelineJobs` unless `include_retried=true`.
-         *     A job can be retried once: retry the new one to run it again. Needs the Developer role.
+         *     A job can be retried once: retry the new one to run it again. Needs the Developer role, in a project
+         *     that is not archived (an archived project answers `403 Forbidden`).
          *
          *     The answer has the attributes of `getJob`, except that `pipeline`, `tag_list` and
          *     `artifacts_expire_at` are optional: GitLab's documented answer omits them.
@@ -249,7 +258,8 @@ export interface paths {
          * @description Removes a finished job's artifacts and log, and records when and by whom (`erased_at`). The job
          *     itself stays. Allowed when the job is finished (`success`, `failed`, `canceled` or `skipped`) and still
          *     has artifacts or a log. Needs the Maintainer role, or Developer for one's own jobs.
-         *     Jobs of archived projects cannot be erased.
+         *     In an archived project erasing is refused with `403 Forbidden`, whatever the job's state: GitLab's
+         *     archived project takes away the rights to change builds.
          *
          *     The answer has the attributes of `getJob`, except that `pipeline`, `tag_list` and
          *     `artifacts_expire_at` are optional: GitLab's documented answer omits them.
@@ -275,7 +285,8 @@ export interface paths {
          * @description Starts a manual job: a `manual` (or `scheduled`) job becomes `pending`, started by the caller, with
          *     the variables given in `job_variables_attributes`. Playing a finished manual job retries it. Any other
          *     job answers `400 Bad request - Unplayable Job`. Needs the Developer role, and the right to deploy to
-         *     the job's environment if it has a protected one.
+         *     the job's environment if it has a protected one; in an archived project playing is refused with
+         *     `403 Forbidden` before the job's state is looked at.
          *
          *     Answers 200 (not 201) with the job, or with a bridge when the manual job is a trigger job.
          *     `pipeline`, `tag_list` and `artifacts_expire_at` are optional: GitLab's documented answer omits them.
@@ -1257,6 +1268,20 @@ export interface components {
             };
         };
         /**
+         * @description GitLab failed on the request (`handle_api_exception`, `rescue_from :all` in `lib/api/api.rb`). Listed
+         *     where a request GitLab accepts makes its code fail, so that no client expects a refusal GitLab does not
+         *     have: on the project jobs list with keyset pagination, a negative `per_page`, or a `cursor` GitLab cannot
+         *     read. The double answers 500 there too.
+         */
+        InternalServerError: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorMessage"];
+            };
+        };
+        /**
          * @description The server cannot reach its database (refused, restarting, too many connections, no answer in time, or
          *     the connection lost before the answer); try again after `Retry-After` seconds. Nothing was changed, or a
          *     change whose connection broke during its commit was not acknowledged. The body is GitLab's
@@ -1326,7 +1351,8 @@ export interface components {
         /**
          * @description Items per page; 20 by default. As on GitLab (Kaminari's `max_per_page`), a value above 100 is served as
          *     100 (`X-Per-Page: 100`) and a negative value as the default; only `0` is refused, with 400
-         *     `per_page has a value not allowed`.
+         *     `per_page has a value not allowed`. With keyset pagination (`pagination=keyset`) GitLab takes the value as
+         *     sent: there is no cap (`per_page=500` gets up to 500 jobs), and a negative value makes GitLab fail (500).
          */
         PerPage: number;
         /**
@@ -1347,7 +1373,9 @@ export interface components {
         Sort: string;
         /**
          * @description Opaque position for keyset pagination. Never build it: take the whole `rel="next"` URL from the `Link` header.
-         *     An unreadable cursor answers 400 `cursor does not have a valid value`.
+         *     GitLab reads it only with `pagination=keyset` (elsewhere it is ignored, like any parameter a route does not
+         *     declare), as its keyset paginator writes it: base64url JSON of the last job's id and a direction. A blank
+         *     cursor is the first page; a cursor GitLab cannot read makes it fail (500), there is no 400 for it.
          */
         Cursor: string;
         /**
@@ -1522,6 +1550,7 @@ export type ResponseUnauthorized = components['responses']['Unauthorized'];
 export type ResponseForbidden = components['responses']['Forbidden'];
 export type ResponseNotFound = components['responses']['NotFound'];
 export type ResponseTooManyRequests = components['responses']['TooManyRequests'];
+export type ResponseInternalServerError = components['responses']['InternalServerError'];
 export type ResponseServiceUnavailable = components['responses']['ServiceUnavailable'];
 export type ResponseUnsupportedMediaType = components['responses']['UnsupportedMediaType'];
 export type ResponsePayloadTooLarge = components['responses']['PayloadTooLarge'];
@@ -1573,7 +1602,8 @@ export interface operations {
                 /**
                  * @description Items per page; 20 by default. As on GitLab (Kaminari's `max_per_page`), a value above 100 is served as
                  *     100 (`X-Per-Page: 100`) and a negative value as the default; only `0` is refused, with 400
-                 *     `per_page has a value not allowed`.
+                 *     `per_page has a value not allowed`. With keyset pagination (`pagination=keyset`) GitLab takes the value as
+                 *     sent: there is no cap (`per_page=500` gets up to 500 jobs), and a negative value makes GitLab fail (500).
                  */
                 per_page?: components["parameters"]["PerPage"];
                 /**
@@ -1594,7 +1624,9 @@ export interface operations {
                 sort?: components["parameters"]["Sort"];
                 /**
                  * @description Opaque position for keyset pagination. Never build it: take the whole `rel="next"` URL from the `Link` header.
-                 *     An unreadable cursor answers 400 `cursor does not have a valid value`.
+                 *     GitLab reads it only with `pagination=keyset` (elsewhere it is ignored, like any parameter a route does not
+                 *     declare), as its keyset paginator writes it: base64url JSON of the last job's id and a direction. A blank
+                 *     cursor is the first page; a cursor GitLab cannot read makes it fail (500), there is no 400 for it.
                  */
                 cursor?: components["parameters"]["Cursor"];
             };
@@ -1631,7 +1663,8 @@ export interface operations {
             404: components["responses"]["NotFound"];
             /**
              * @description Keyset pagination was asked for in an ordering it does not support (anything but `order_by=id`,
-             *     `sort=desc`), or an offset page lies beyond 50,000 jobs.
+             *     `sort=desc`), or an offset page lies beyond 50,000 jobs where the limit is enforced (GitLab's
+             *     `enforce_ci_builds_pagination_limit` flag, on at gitlab.com, off by default).
              */
             405: {
                 headers: {
@@ -1642,6 +1675,7 @@ export interface operations {
                 };
             };
             429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -1669,7 +1703,8 @@ export interface operations {
                 /**
                  * @description Items per page; 20 by default. As on GitLab (Kaminari's `max_per_page`), a value above 100 is served as
                  *     100 (`X-Per-Page: 100`) and a negative value as the default; only `0` is refused, with 400
-                 *     `per_page has a value not allowed`.
+                 *     `per_page has a value not allowed`. With keyset pagination (`pagination=keyset`) GitLab takes the value as
+                 *     sent: there is no cap (`per_page=500` gets up to 500 jobs), and a negative value makes GitLab fail (500).
                  */
                 per_page?: components["parameters"]["PerPage"];
             };
@@ -1733,7 +1768,8 @@ export interface operations {
                 /**
                  * @description Items per page; 20 by default. As on GitLab (Kaminari's `max_per_page`), a value above 100 is served as
                  *     100 (`X-Per-Page: 100`) and a negative value as the default; only `0` is refused, with 400
-                 *     `per_page has a value not allowed`.
+                 *     `per_page has a value not allowed`. With keyset pagination (`pagination=keyset`) GitLab takes the value as
+                 *     sent: there is no cap (`per_page=500` gets up to 500 jobs), and a negative value makes GitLab fail (500).
                  */
                 per_page?: components["parameters"]["PerPage"];
             };
@@ -2012,7 +2048,10 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
-            /** @description The caller may not retry jobs here, or the job is not retryable (not finished, or already retried). */
+            /**
+             * @description The caller may not retry jobs here (`403 Forbidden`, also in an archived project), or the job is not
+             *     retryable (not finished, or already retried).
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2060,7 +2099,10 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
-            /** @description The caller may not erase this job, or it is not erasable (running, or nothing left to erase). */
+            /**
+             * @description The caller may not erase this job (`403 Forbidden`, also in an archived project), or it is not
+             *     erasable (running, or nothing left to erase).
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
