@@ -93,6 +93,21 @@ describe.each(backends)("actions on $name", ({ open, skip }) => {
         expect(maintainer.status).toBe(201);
         expect(maintainer.body).toMatchObject({ status: "canceled" });
       });
+
+      // lib/api/ci/jobs.rb:136-141 calls `force_cancel` instead of `cancel`, and its only transition is
+      // `canceling → canceled` (CommitStatus `event :force_cancel`): from any other state the event does nothing.
+      it("with force leaves a job that is not canceling unchanged (jobs.rb:136-141)", async () => {
+        const w = await createWorld(db);
+        for (const status of ["pending", "running", "manual", "success"] as const) {
+          const r = await call(
+            `${server.api}/projects/${w.projectId}/jobs/${w.jobs[status]}/cancel?force=true`,
+            { method: "POST", token: w.tokens.maintainer },
+          );
+          expect(r.status).toBe(201);
+          expect(r.body).toMatchObject({ id: w.jobs[status], status });
+          expect((await get(w, w.jobs[status])).status).toBe(status);
+        }
+      });
     });
 
     describe("retryJob", () => {

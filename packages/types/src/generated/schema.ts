@@ -198,6 +198,7 @@ export interface paths {
          * @description Cancels a job that has not finished (`created`, `waiting_for_resource`, `preparing`, `pending`,
          *     `running`, `scheduled` or `manual`): it becomes `canceled` and `finished_at` is set. A job that cannot
          *     be canceled is not an error: it is answered unchanged, with 201 all the same. Needs the Developer role.
+         *     With `force` (Maintainer role) only a `canceling` job changes; any other job is answered unchanged.
          *
          *     The answer has the attributes of `getJob`, except that `pipeline`, `tag_list` and
          *     `artifacts_expire_at` are optional: GitLab's documented answer omits them.
@@ -1348,7 +1349,8 @@ export interface components {
         JobId: number;
         /**
          * @description Cancel a job stuck in `canceling` right away instead of waiting for its runner. Maintainers only. GitLab 17.x
-         *     and later. A Grape `Boolean`, written as for `include_retried`; it may also come in the request body.
+         *     and later. `force` replaces the ordinary cancel rather than adding to it: a job in any other state, even an
+         *     unfinished one, is answered unchanged (201), as GitLab's `force_cancel` only leaves `canceling`. A Grape `Boolean`, written as for `include_retried`; it may also come in the request body.
          */
         Force: components["schemas"]["GrapeBoolean"];
         /**
@@ -1895,7 +1897,8 @@ export interface operations {
             query?: {
                 /**
                  * @description Cancel a job stuck in `canceling` right away instead of waiting for its runner. Maintainers only. GitLab 17.x
-                 *     and later. A Grape `Boolean`, written as for `include_retried`; it may also come in the request body.
+                 *     and later. `force` replaces the ordinary cancel rather than adding to it: a job in any other state, even an
+                 *     unfinished one, is answered unchanged (201), as GitLab's `force_cancel` only leaves `canceling`. A Grape `Boolean`, written as for `include_retried`; it may also come in the request body.
                  */
                 force?: components["parameters"]["Force"];
             };
