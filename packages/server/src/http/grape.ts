@@ -229,15 +229,20 @@ const INVALID_JSON =
 /**
  * Grape's formatter, for every request with a body: an empty body is no body whatever its Content-Type;
  * JSON (also when no Content-Type is given: the API's default format) and form bodies become parameters;
- * multipart bodies are left to the validator's multer; any other media type is refused with 415. Runs
+ * multipart bodies were read before (`readMultipart`); any other media type is refused with 415. Runs
  * after the raw body was read (`express.raw`), so that its text is known.
+ *
+ * The formatter reads bodies of POST, PUT, PATCH and DELETE only (`read_body_input?`): a GET's body is
+ * neither refused (415) nor read as JSON by default. Only the parsers in front of Grape read it: Rack's for
+ * forms, and Rails' JSON parser, whose error `Gitlab::Middleware::HandleMalformedStrings` answers with 400.
  */
 export const readBody: RequestHandler = (req, _res, next) => {
   const raw: unknown = req.body;
   const text = Buffer.isBuffer(raw) ? raw.toString("utf8") : "";
   if (isMultipart(req)) return next();
   const type = mediaType(req.get("content-type"));
-  if (text.length === 0) {
+  const parsedBeforeGrape = type !== undefined && (JSON_TYPE.test(type) || FORM_TYPE.test(type));
+  if (text.length === 0 || (req.method === "GET" && !parsedBeforeGrape)) {
     // Nothing to read: the validator must not judge the media type of a body that is not there.
     delete req.headers["content-type"];
     req.body = undefined;
