@@ -100,6 +100,8 @@ function operationTable(bundleJson, target) {
                 type: parameterType(spec, p.schema),
                 required: p.required === true,
                 ...(p.schema?.default === undefined ? {} : { default: p.schema.default }),
+                // An empty value (`page=`, or the key alone) that Grape reads as no value at all.
+                ...(p.allowEmptyValue === true ? { allowEmptyValue: true } : {}),
                 // How Grape's `coerce_with` reads an array sent as a hash: its values, or not at all.
                 ...(parameterType(spec, p.schema) === "array"
                   ? { hash: p["x-grape-hash"] === "values" ? "values" : "invalid" }

@@ -7,17 +7,11 @@ import { createHandlers } from "./handlers/jobs.js";
 import { type AdminOptions, adminRoutes } from "./http/admin.js";
 import { API_BASE } from "./http/base.js";
 import { corsLikeRack } from "./http/cors.js";
-import {
-  arraysFromHashes,
-  headAsGet,
-  isMultipart,
-  parseRackQuery,
-  readBody,
-  readMultipart,
-} from "./http/grape.js";
+import { headAsGet, isMultipart, paramsLikeGrape, readBody, readMultipart } from "./http/grape.js";
 import { apiSecurityHeaders, exactContentTypes } from "./http/headers.js";
 import { healthRoutes } from "./http/health.js";
 import { requestLogger } from "./http/logging.js";
+import { parseRackQuery } from "./http/rack.js";
 import {
   limitRate,
   type RateLimitOptions,
@@ -66,7 +60,8 @@ export function createApp(options: AppOptions): Express {
   // As on GitLab, `/API/V4/…` is not `/api/v4/…`. Case-insensitive routing would also let such a
   // request past the validator, which only looks at paths under the exact base.
   app.enable("case sensitive routing");
-  // Rack's query syntax: brackets build arrays and hashes, a repeated plain key keeps its last value.
+  // Rack's query syntax: brackets build arrays and hashes, a repeated plain key keeps its last value, a key
+  // without `=` is null.
   app.set("query parser", parseRackQuery);
 
   app.use(requestLogger(logger));
@@ -96,7 +91,7 @@ export function createApp(options: AppOptions): Express {
       readMultipart(bodyLimit),
       express.raw({ type: (req) => !isMultipart(req), limit: bodyLimit }),
       readBody,
-      arraysFromHashes,
+      paramsLikeGrape,
     ),
   );
   app.use(series(...specValidator(app, options.validateResponses !== false)));

@@ -93,6 +93,46 @@ describe.each(backends)("actions on $name", ({ open, skip }) => {
         expect(maintainer.status).toBe(201);
         expect(maintainer.body).toMatchObject({ status: "canceled" });
       });
+
+      // Grape's PrimitiveCoercer reads '' (and a key alone, nil in Rack) as nil for a Boolean: not forced, so a
+      // developer may send it (jobs.rb:136).
+      it.each([
+        ["?force=", undefined, undefined],
+        ["?force", undefined, undefined],
+        ["", "application/json", '{"force":""}'],
+        ["", "application/json", '{"force":null}'],
+        ["", "application/x-www-form-urlencoded", "force="],
+      ])(
+        "reads an empty force%s %s as absent: a developer cancels (Grape treat_as_nil?)",
+        async (query, type, body) => {
+          const w = await createWorld(db);
+          const r = await call(
+            `${server.api}/projects/${w.projectId}/jobs/${w.jobs.running}/cancel${query}`,
+            {
+              method: "POST",
+              token: w.tokens.developer,
+              ...(type === undefined ? {} : { headers: { "Content-Type": type }, body }),
+            },
+          );
+          expect(r.status, r.text).toBe(201);
+          expect(r.body).toMatchObject({ id: w.jobs.running, status: "canceled" });
+        },
+      );
+
+      // lib/api/ci/jobs.rb:136-141 calls `force_cancel` instead of `cancel`, and its only transition is
+      // `canceling → canceled` (CommitStatus `event :force_cancel`): from any other state the event does nothing.
+      it("with force leaves a job that is not canceling unchanged (jobs.rb:136-141)", async () => {
+        const w = await createWorld(db);
+        for (const status of ["pending", "running", "manual", "success"] as const) {
+          const r = await call(
+            `${server.api}/projects/${w.projectId}/jobs/${w.jobs[status]}/cancel?force=true`,
+            { method: "POST", token: w.tokens.maintainer },
+          );
+          expect(r.status).toBe(201);
+          expect(r.body).toMatchObject({ id: w.jobs[status], status });
+          expect((await get(w, w.jobs[status])).status).toBe(status);
+        }
+      });
     });
 
     describe("retryJob", () => {
@@ -185,7 +225,7 @@ describe.each(backends)("actions on $name", ({ open, skip }) => {
         [
           "a form",
           "application/x-www-form-urlencoded",
-          "job_variables_attributes[0][key]=K&job_variables_attributes[0][value]=V",
+          "job_variables_attributes[][key]=K&job_variables_attributes[][value]=V",
         ],
         ["JSON without Content-Type (Grape's default format)", undefined, '{"job_variables_attributes":[]}'],
       ])(
@@ -204,22 +244,67 @@ describe.each(backends)("actions on $name", ({ open, skip }) => {
         },
       );
 
-      it("plays with a multipart form", async () => {
+      // Rack (query_parser.rb `normalize_params`) starts a new hash in `a[][key]` when `key` repeats, and reads
+      // `a[0][key]` as a hash, which Grape refuses for jobs.rb's `type: Array` (`job_variables_attributes is invalid`).
+      it("reads form variables as Rack does: `[]` lists them, an index is a hash Grape refuses", async () => {
         const w = await createWorld(db);
-        const form = new FormData();
-        form.set("job_variables_attributes[0][key]", "TARGET");
-        form.set("job_variables_attributes[0][value]", "staging");
-        const r = await call(`${server.api}/projects/${w.projectId}/jobs/${w.manualJob}/play`, {
-          method: "POST",
-          token: w.tokens.developer,
-          body: form,
-        });
-        expect(r.status, r.text).toBe(200);
-        const [variable] = await db.query<{ key: string; value: string }>(
-          "SELECT key, value FROM job_variables WHERE job_id = $1",
+        const play = (body: string) =>
+          call(`${server.api}/projects/${w.projectId}/jobs/${w.manualJob}/play`, {
+            method: "POST",
+            token: w.tokens.developer,
+            headers: { "Content-Type": "application/x-www-form-urlencoded" },
+            body,
+          });
+        const indexed = await play("job_variables_attributes[0][key]=A&job_variables_attributes[0][value]=1");
+        expect(indexed.status).toBe(400);
+        expect(indexed.body).toEqual({ error: "job_variables_attributes is invalid" });
+        const listed = await play(
+          "job_variables_attributes[][key]=A&job_variables_attributes[][value]=1&job_variables_attributes[][key]=B&job_variables_attributes[][value]=2",
+        );
+        expect(listed.status, listed.text).toBe(200);
+        const stored = await db.query<{ key: string; value: string }>(
+          "SELECT key, value FROM job_variables WHERE job_id = $1 ORDER BY key",
           [w.manualJob],
         );
-        expect(variable).toEqual({ key: "TARGET", value: "staging" });
+        expect(stored).toEqual([
+          { key: "A", value: "1" },
+          { key: "B", value: "2" },
+        ]);
+      });
+
+      // Rack's multipart parser names fields with the same `normalize_params` as forms.
+      it("plays with a multipart form, its field names read as Rack reads them", async () => {
+        const w = await createWorld(db);
+        const play = (fields: [string, string][]) => {
+          const form = new FormData();
+          for (const [name, value] of fields) form.append(name, value);
+          return call(`${server.api}/projects/${w.projectId}/jobs/${w.manualJob}/play`, {
+            method: "POST",
+            token: w.tokens.developer,
+            body: form,
+          });
+        };
+        const indexed = await play([
+          ["job_variables_attributes[0][key]", "TARGET"],
+          ["job_variables_attributes[0][value]", "staging"],
+        ]);
+        expect(indexed.status).toBe(400);
+        expect(indexed.body).toEqual({ error: "job_variables_attributes is invalid" });
+        const r = await play([
+          ["job_variables_attributes[][key]", "TARGET"],
+          ["job_variables_attributes[][value]", "staging"],
+          ["job_variables_attributes[][key]", "DRY_RUN"],
+          ["job_variables_attributes[][value]", "false"],
+        ]);
+        expect(r.status, r.text).toBe(200);
+        const stored = await db.query<{ key: string; value: string }>(
+          "SELECT key, value FROM job_variables WHERE job_id = $1 ORDER BY key",
+          [w.manualJob],
+        );
+        expect(stored).toEqual([
+          { key: "DRY_RUN", value: "false" },
+          { key: "TARGET", value: "staging" },
+        ]);
       });
 
       it("answers 415 for a body of another media type (Grape's formatter)", async () => {

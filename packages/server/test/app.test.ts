@@ -3,6 +3,7 @@ import { docsPath } from "@jobs-api/types/files";
 import { describe, expect, it } from "vitest";
 import { HttpError } from "../src/errors.js";
 import { type Database, DEMO_TOKENS, type DemoServer, startDemoServer } from "../src/index.js";
+import { keepAliveAgent, sendRaw } from "./helpers/http.js";
 import { call, serveForFile } from "./helpers/server.js";
 
 let db: Database;
@@ -105,6 +106,38 @@ describe("routing errors are GitLab's JSON", () => {
     const get = await call(`${server.api}/projects/1/jobs/8/cancel`, { token: T });
     expect(get.status).toBe(405);
     expect(get.headers.get("allow")).toBe("POST");
+  });
+
+  // Grape's formatter reads bodies of POST, PUT, PATCH and DELETE only (middleware/formatter.rb
+  // `read_body_input?`): a GET's body of any other type is no reason for 415, nor read as JSON by default.
+  it("reads no body of a GET: no 415, no default JSON (Grape formatter read_body_input?)", async () => {
+    const agent = keepAliveAgent();
+    const get = (headers: Record<string, string>, body: string) =>
+      sendRaw(
+        server.origin,
+        {
+          method: "GET",
+          target: "/api/v4/projects/1/jobs/8",
+          headers: { "PRIVATE-TOKEN": T, ...headers },
+          body,
+        },
+        agent,
+      );
+    try {
+      for (const [headers, body] of [
+        [{ "Content-Type": "text/plain" }, "force=true"],
+        [{ "Content-Type": "application/xml" }, "<a/>"],
+        [{}, "not json"],
+      ] as const) {
+        const r = await get(headers, body);
+        expect(r.status, JSON.stringify(headers)).toBe(200);
+        expect(JSON.parse(r.body)).toMatchObject({ id: 8 });
+      }
+      // Rails' JSON parameter parser still reads a JSON body, and HandleMalformedStrings refuses a broken one.
+      expect((await get({ "Content-Type": "application/json" }, "{bad")).status).toBe(400);
+    } finally {
+      agent.destroy();
+    }
   });
 
   it("HEAD answers as the GET it asks about, without the body (Grape routes HEAD to GET routes)", async () => {

@@ -371,6 +371,37 @@ describe("listProjectJobs", () => {
       new Set(["failed", "manual"]),
     );
     expect(statuses((await list("scope=failed&scope=manual")).body)).toEqual(new Set(["manual"]));
+    // Rack: a later plain key replaces an earlier list (query_parser.rb `normalize_params`).
+    expect(statuses((await list("scope[]=failed&scope=manual")).body)).toEqual(new Set(["manual"]));
+  });
+
+  // Grape's PrimitiveCoercer reads '' as nil for every type but String (`treat_as_nil?`) and the `default:`
+  // applies (pagination_params.rb); a key without `=` is nil in Rack, and api.rb's `coerce_nil_params_to_array!`
+  // makes `scope` [] (every job, jobs.rb `filter_builds`), while `scope=` is [''] and fails `values`.
+  it("reads an empty page, per_page or scope as GitLab does (Grape treat_as_nil?, coerce_nil_params_to_array!)", async () => {
+    const list = (query: string) =>
+      call(`${server.api}/projects/${w.projectId}/jobs?${query}`, { token: w.tokens.owner });
+    const plain = await list("");
+    for (const query of [
+      "page=",
+      "per_page=",
+      "page",
+      "per_page",
+      "page=&per_page=",
+      "scope",
+      "page=abc&page=1",
+    ]) {
+      const r = await list(query);
+      expect(r.status, query).toBe(200);
+      expect(ids(r.body), query).toEqual(ids(plain.body));
+      expect(r.headers.get("x-page"), query).toBe("1");
+      expect(r.headers.get("x-per-page"), query).toBe("20");
+    }
+    for (const query of ["scope=", "scope[]="]) {
+      const r = await list(query);
+      expect(r.status, query).toBe(400);
+      expect(r.body, query).toEqual({ error: "scope does not have a valid value" });
+    }
   });
 
   it.each([
@@ -481,6 +512,22 @@ describe("listPipelineJobs and listPipelineBridges", () => {
     expect(hidden).not.toContain(w.jobs.failed);
     const shown = ids((await call(`${base}&include_retried=true`, { token: w.tokens.reporter })).body);
     expect(shown).toContain(w.jobs.failed);
+  });
+
+  it("reads an empty include_retried as false, and refuses scope as a hash or empty (Grape, pipelines_helpers.rb)", async () => {
+    const base = `${server.api}/projects/${w.projectId}/pipelines/${w.pipelineId}/jobs?per_page=100`;
+    const plain = await call(base, { token: w.tokens.reporter });
+    for (const query of ["include_retried=", "include_retried"]) {
+      const r = await call(`${base}&${query}`, { token: w.tokens.reporter });
+      expect(r.status, query).toBe(200);
+      expect(ids(r.body), query).toEqual(ids(plain.body));
+    }
+    // Rack reads `scope[0]` as a hash, which the route's `coerce_with` makes ['unknown'].
+    for (const query of ["scope[0]=failed", "scope="]) {
+      const r = await call(`${base}&${query}`, { token: w.tokens.reporter });
+      expect(r.status, query).toBe(400);
+      expect(r.body, query).toEqual({ error: "scope does not have a valid value" });
+    }
   });
 
   it("sends counts and rel=last", async () => {

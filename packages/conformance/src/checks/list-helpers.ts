@@ -174,7 +174,15 @@ export function scopeSpellings(target: (ctx: CheckContext) => ListTarget): Check
  * only its last value (Rack's query parser), and a hash (`scope[0]=a&scope[1]=b`) becomes its values
  * (jobs.rb `optional_scope`: `coerce_with` maps a Hash to its values).
  */
-export function scopeRepeatedKey(target: (ctx: CheckContext) => ListTarget): CheckDefinition["run"] {
+/**
+ * A plain key repeated keeps its last value (Rack). A hash (`scope[0]=a&scope[1]=b`, a hash in Rack) is read by
+ * the route's `coerce_with`: jobs.rb takes its values (`"values"`), pipelines_helpers.rb makes it
+ * `['unknown']`, refused (`"refused"`; pipelines_spec "filter jobs with hash").
+ */
+export function scopeRepeatedKey(
+  target: (ctx: CheckContext) => ListTarget,
+  hash: "values" | "refused",
+): CheckDefinition["run"] {
   return async (ctx: CheckContext) => {
     const t = target(ctx);
     const { items } = await wholeList(ctx, t, 1);
@@ -188,13 +196,24 @@ export function scopeRepeatedKey(target: (ctx: CheckContext) => ListTarget): Che
       `what scope=${b} returns (Rack keeps the last value): [${ids(onlyB.items).join(", ")}]`,
       repeated.exchange,
     );
+    if (hash === "refused") {
+      const exchange = await ctx.call(t.op, {
+        params: t.params,
+        query: [
+          ["scope[0]", a],
+          ["scope[1]", b],
+        ],
+      });
+      ctx.expectError(exchange, 400, { error: "scope does not have a valid value" });
+      return;
+    }
     const both = await list(ctx, t, [["scope[]", a], ["scope[]", b], ...allPages]);
-    const hash = await list(ctx, t, [["scope[0]", a], ["scope[1]", b], ...allPages]);
+    const values = await list(ctx, t, [["scope[0]", a], ["scope[1]", b], ...allPages]);
     ctx.expect(
-      sameJson(ids(hash.items), ids(both.items)),
-      `scope[0]=${a}&scope[1]=${b} returned [${ids(hash.items).join(", ")}]`,
+      sameJson(ids(values.items), ids(both.items)),
+      `scope[0]=${a}&scope[1]=${b} returned [${ids(values.items).join(", ")}]`,
       `what scope[]=${a}&scope[]=${b} returns: [${ids(both.items).join(", ")}]`,
-      hash.exchange,
+      values.exchange,
     );
   };
 }
@@ -547,6 +566,9 @@ export const corsExposed = [
 
 export const scopeRepeatedKeyDescription =
   "scope=a&scope=b lists only b jobs (Rack keeps the last value); scope[0]=a&scope[1]=b what scope[]=a&scope[]=b does (jobs.rb optional_scope coerce_with)";
+
+export const scopeRepeatedKeyRefusedHashDescription =
+  'scope=a&scope=b lists only b jobs (Rack keeps the last value); scope[0]=a&scope[1]=b, a hash in Rack, answers 400 {"error":"scope does not have a valid value"} (pipelines_helpers.rb coerce_with; pipelines_spec "filter jobs with hash")';
 
 export const pageClampedDescription =
   "per_page above 100 is served as 100, a negative per_page as 20, page 0 or below as page 1, as X-Per-Page and X-Page say (Kaminari, kaminari_config.rb max_per_page)";

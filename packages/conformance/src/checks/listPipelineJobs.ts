@@ -28,7 +28,7 @@ import {
   scopeFilter,
   scopeInvalid,
   scopeRepeatedKey,
-  scopeRepeatedKeyDescription,
+  scopeRepeatedKeyRefusedHashDescription,
   scopeSpellings,
   unknownPipeline,
   walk,
@@ -69,8 +69,8 @@ export const listPipelineJobsChecks: CheckDefinition[] = [
   },
   {
     id: "listPipelineJobs.scopeRepeatedKey",
-    description: scopeRepeatedKeyDescription,
-    run: scopeRepeatedKey(busiestPipeline),
+    description: scopeRepeatedKeyRefusedHashDescription,
+    run: scopeRepeatedKey(busiestPipeline, "refused"),
   },
   {
     id: "listPipelineJobs.scopeInvalid",

@@ -71,7 +71,7 @@ export const listProjectJobsChecks: CheckDefinition[] = [
   {
     id: "listProjectJobs.scopeRepeatedKey",
     description: scopeRepeatedKeyDescription,
-    run: scopeRepeatedKey(projectJobs),
+    run: scopeRepeatedKey(projectJobs, "values"),
   },
   {
     id: "listProjectJobs.scopeInvalid",

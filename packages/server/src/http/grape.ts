@@ -1,23 +1,14 @@
 import { type OperationId, operationTable } from "@jobs-api/types";
+import busboy, { type Busboy } from "busboy";
 import type { Request, RequestHandler } from "express";
-import multer from "multer";
-import { parse as parseQueryString } from "qs";
 import { HttpError } from "../errors.js";
+import { addRackParam, parseRackQuery, type RackHash, type RackValue } from "./rack.js";
 
 /**
  * How GitLab reads a request: Rack parses the query string and form bodies, Grape's formatter reads the
  * other bodies and coerces the declared parameters. The validator and the handlers see requests as
  * GitLab's routes would.
  */
-
-/**
- * Rack's nested query syntax: `a[]=1&a[]=2` and `a[x]=1` build arrays and hashes, and a key repeated
- * without brackets keeps its last value (`scope=failed&scope=success` is `scope=success`).
- */
-export function parseRackQuery(text: string): Record<string, unknown> {
-  // Rack builds arrays of any length; qs turns arrays longer than `arrayLimit` into hashes.
-  return parseQueryString(text, { duplicates: "last", depth: 8, parameterLimit: 4096, arrayLimit: 4096 });
-}
 
 const TRUE_TEXTS: ReadonlySet<string> = new Set([
   "1",
@@ -87,31 +78,58 @@ const routeOf = (op: { method: string; path: string }) => ({
 const matches = (route: { method: string; pattern: RegExp }, req: Pick<Request, "method" | "path">) =>
   route.method === req.method && route.pattern.test(req.path);
 
-/** The route of each operation with array query parameters, and those. */
-const arrayParameters = Object.values(operationTable)
+/**
+ * The routes whose query parameters Grape reads in its own way, and those parameters: arrays sent as a hash
+ * (`coerce_with`), and the parameters for which the spec allows an empty value (`allowEmptyValue`).
+ */
+const grapeRoutes = Object.values(operationTable)
   .map((op) => ({
     ...routeOf(op),
     arrays: Object.entries(op.parameters).flatMap(([name, p]) =>
       p.in === "query" && "hash" in p ? [{ name, hash: p.hash }] : [],
     ),
+    emptyAsAbsent: Object.entries(op.parameters).flatMap(([name, p]) =>
+      p.in === "query" && "allowEmptyValue" in p ? [{ name, array: p.type === "array" }] : [],
+    ),
   }))
-  .filter((route) => route.arrays.length > 0);
+  .filter((route) => route.arrays.length > 0 || route.emptyAsAbsent.length > 0);
 
 const isHash = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value);
 
+/** A value Grape reads otherwise than the validator would: nil (a key without `=`), `''`, a hash. */
+const readByGrape = (value: unknown) => value === null || value === "" || isHash(value);
+
 /**
- * An array query parameter sent as a hash (`scope[a]=failed`) as the route's `coerce_with` reads it:
- * jobs.rb takes the hash's values; pipelines.rb turns anything but a string or an array into
- * `['unknown']`, which then fails the values check.
+ * The parameters as Grape hands them on, before the validator sees them:
+ * - an array sent as a hash (`scope[a]=failed`) as the route's `coerce_with` reads it: jobs.rb takes the
+ *   hash's values; pipelines.rb turns anything but a string or an array into `['unknown']`, which then fails
+ *   the values check;
+ * - an empty value where the spec allows one (`page=`, `include_retried=`, `force=`, or the key alone) is no
+ *   value: Grape's `PrimitiveCoercer` turns `''` into nil for every type but String (`treat_as_nil?`) and the
+ *   `default:` then applies; a key alone is nil in Rack, and GitLab's `coerce_nil_params_to_array!` makes an
+ *   Array parameter of it `[]` (every job). An empty text for an Array (`scope=`) stays `['']` and fails the
+ *   values check. Grape merges the body's parameters with the query's, so the body's are read alike.
  */
-export const arraysFromHashes: RequestHandler = (req, _res, next) => {
+export const paramsLikeGrape: RequestHandler = (req, _res, next) => {
   const query = req.query as Record<string, unknown>;
-  // The route is looked for only when some parameter is a hash: most requests have none.
-  const route = Object.values(query).some(isHash) ? arrayParameters.find((r) => matches(r, req)) : undefined;
+  const body: unknown = req.body;
+  const sources = isHash(body) ? [query, body] : [query];
+  // The route is looked for only when some value needs it: most requests have none.
+  const route = sources.some((params) => Object.values(params).some(readByGrape))
+    ? grapeRoutes.find((r) => matches(r, req))
+    : undefined;
   for (const { name, hash } of route?.arrays ?? []) {
     const value = query[name];
     if (isHash(value)) query[name] = hash === "values" ? Object.values(value) : ["unknown"];
+    // `coerce_with` makes a list of a text, an empty one too.
+    if (value === "") query[name] = [""];
+  }
+  for (const { name, array } of route?.emptyAsAbsent ?? []) {
+    for (const params of sources) {
+      const value = params[name];
+      if (value === null || (value === "" && !array)) delete params[name];
+    }
   }
   // Express 5's `req.query` is a getter that parses the URL again on each read: the object read once, coerced,
   // replaces it for the validator and the handlers.
@@ -144,18 +162,60 @@ export const isMultipart = (req: Pick<Request, "headers">): boolean =>
   MULTIPART_TYPE.test(mediaType(req.headers["content-type"]) ?? "");
 
 /**
- * Multipart bodies as Rack reads them: fields with nested names (`job_variables_attributes[0][key]`) become
- * parameters, file parts are kept in memory within the body limit. A body multer cannot read answers 400.
+ * Multipart bodies as Rack reads them: each field's name goes through Rack's nested syntax, in the order the
+ * fields come (`job_variables_attributes[][key]`; `[0]` makes a hash), and a file part becomes the hash Rack
+ * gives (its name, filename and type; the content, which no route reads, is dropped). A body busboy cannot
+ * read, or one beyond the limits, answers 400.
  */
 export function readMultipart(limit: number): RequestHandler {
-  const parse = multer({ limits: { fieldSize: limit, fileSize: limit, fields: 1000, files: 10 } }).any();
-  return (req, res, next) => {
+  return (req, _res, next) => {
     if (!isMultipart(req)) return next();
-    parse(req, res, (error: unknown) => {
-      if (error === undefined) return next();
-      const reason = error instanceof Error ? error.message : "unreadable";
+    const refuse = (reason: string) =>
       next(new HttpError(400, { error: `400 Bad Request - invalid multipart body: ${reason}` }));
+    let parser: Busboy;
+    try {
+      parser = busboy({
+        headers: req.headers,
+        limits: { fieldSize: limit, fileSize: limit, fields: 1000, files: 10 },
+      });
+    } catch (error) {
+      return refuse(error instanceof Error ? error.message : "unreadable");
+    }
+    const params: RackHash = Object.create(null);
+    let failed = false;
+    const fail = (reason: string) => {
+      if (failed) return;
+      failed = true;
+      req.unpipe(parser);
+      // The rest of the body is read and dropped, so that the client gets to read the answer.
+      req.resume();
+      refuse(reason);
+    };
+    const add = (name: string, value: RackValue) => {
+      try {
+        addRackParam(params, name, value);
+      } catch (error) {
+        fail(error instanceof Error ? error.message : "unreadable");
+      }
+    };
+    parser.on("field", (name, value, info) => {
+      if (info.nameTruncated || info.valueTruncated) return fail("field too large");
+      add(name, value);
     });
+    parser.on("file", (name, stream, info) => {
+      stream.on("limit", () => fail("file too large"));
+      stream.resume();
+      add(name, { filename: info.filename ?? null, type: info.mimeType, name });
+    });
+    parser.on("fieldsLimit", () => fail("too many fields"));
+    parser.on("filesLimit", () => fail("too many files"));
+    parser.on("error", (error: unknown) => fail(error instanceof Error ? error.message : "unreadable"));
+    parser.on("close", () => {
+      if (failed) return;
+      req.body = params;
+      next();
+    });
+    req.pipe(parser);
   };
 }
 
@@ -169,15 +229,20 @@ const INVALID_JSON =
 /**
  * Grape's formatter, for every request with a body: an empty body is no body whatever its Content-Type;
  * JSON (also when no Content-Type is given: the API's default format) and form bodies become parameters;
- * multipart bodies are left to the validator's multer; any other media type is refused with 415. Runs
+ * multipart bodies were read before (`readMultipart`); any other media type is refused with 415. Runs
  * after the raw body was read (`express.raw`), so that its text is known.
+ *
+ * The formatter reads bodies of POST, PUT, PATCH and DELETE only (`read_body_input?`): a GET's body is
+ * neither refused (415) nor read as JSON by default. Only the parsers in front of Grape read it: Rack's for
+ * forms, and Rails' JSON parser, whose error `Gitlab::Middleware::HandleMalformedStrings` answers with 400.
  */
 export const readBody: RequestHandler = (req, _res, next) => {
   const raw: unknown = req.body;
   const text = Buffer.isBuffer(raw) ? raw.toString("utf8") : "";
   if (isMultipart(req)) return next();
   const type = mediaType(req.get("content-type"));
-  if (text.length === 0) {
+  const parsedBeforeGrape = type !== undefined && (JSON_TYPE.test(type) || FORM_TYPE.test(type));
+  if (text.length === 0 || (req.method === "GET" && !parsedBeforeGrape)) {
     // Nothing to read: the validator must not judge the media type of a body that is not there.
     delete req.headers["content-type"];
     req.body = undefined;

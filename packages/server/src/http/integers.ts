@@ -35,7 +35,10 @@ function decoded(text: string): string {
   }
 }
 
-/** The texts a request gives for parameter `name`: its segment in the matched route, else its query values. */
+/**
+ * The text a request gives for parameter `name`: its segment in the matched route, else its query value as
+ * Rack keeps it (the last one). None for an empty value: Grape reads it as nil, no text to judge.
+ */
 function writtenValues(req: Request, name: string): string[] {
   const url = req.originalUrl;
   const query = url.indexOf("?");
@@ -43,7 +46,8 @@ function writtenValues(req: Request, name: string): string[] {
   const route = req.openapi?.expressRoute.split("/") ?? [];
   const at = route.indexOf(`:${name}`);
   if (at >= 0) return [decoded(path.split("/")[at] ?? "")];
-  return query < 0 ? [] : new URLSearchParams(url.slice(query + 1)).getAll(name);
+  const last = query < 0 ? undefined : new URLSearchParams(url.slice(query + 1)).getAll(name).at(-1);
+  return last === undefined || last === "" ? [] : [last];
 }
 
 /**

@@ -118,7 +118,8 @@ export type PlayOutcome = { job: JobRow } | { refused: "unplayable" };
 
 /**
  * Cancels the job if it has not finished; a finished job is left as it is. A job already `canceling`
- * (waiting for its runner to stop) is only canceled at once with `force`.
+ * (waiting for its runner to stop) is only canceled at once with `force`, which is GitLab's other event
+ * (`force_cancel`, `canceling → canceled` and nothing else): with it, a job in any other state is left as it is.
  */
 export function cancelJob(
   db: Database,
@@ -128,8 +129,9 @@ export function cancelJob(
   const viewerId = options.viewerId ?? null;
   return db.transaction(async (tx) => {
     const job = await lockJob(tx, jobId);
-    const forced = options.force === true && job.status === "canceling";
-    if (!CANCEL_EVENT_STATUSES.includes(job.status) && !forced) return resulting(tx, jobId, viewerId);
+    const transitions =
+      options.force === true ? job.status === "canceling" : CANCEL_EVENT_STATUSES.includes(job.status);
+    if (!transitions) return resulting(tx, jobId, viewerId);
     await tx.query("UPDATE jobs SET status = 'canceled', finished_at = now() WHERE id = $1", [jobId]);
     await updatePipeline(tx, jobId);
     return resulting(tx, jobId, viewerId);

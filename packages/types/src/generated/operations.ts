@@ -25,19 +25,22 @@ export const operationTable = {
         "in": "query",
         "type": "array",
         "required": false,
+        "allowEmptyValue": true,
         "hash": "values"
       },
       "page": {
         "in": "query",
         "type": "integer",
         "required": false,
-        "default": 1
+        "default": 1,
+        "allowEmptyValue": true
       },
       "per_page": {
         "in": "query",
         "type": "integer",
         "required": false,
-        "default": 20
+        "default": 20,
+        "allowEmptyValue": true
       },
       "pagination": {
         "in": "query",
@@ -99,19 +102,22 @@ export const operationTable = {
         "in": "query",
         "type": "boolean",
         "required": false,
-        "default": false
+        "default": false,
+        "allowEmptyValue": true
       },
       "page": {
         "in": "query",
         "type": "integer",
         "required": false,
-        "default": 1
+        "default": 1,
+        "allowEmptyValue": true
       },
       "per_page": {
         "in": "query",
         "type": "integer",
         "required": false,
-        "default": 20
+        "default": 20,
+        "allowEmptyValue": true
       }
     },
     "requestBody": [],
@@ -153,13 +159,15 @@ export const operationTable = {
         "in": "query",
         "type": "integer",
         "required": false,
-        "default": 1
+        "default": 1,
+        "allowEmptyValue": true
       },
       "per_page": {
         "in": "query",
         "type": "integer",
         "required": false,
-        "default": 20
+        "default": 20,
+        "allowEmptyValue": true
       }
     },
     "requestBody": [],
@@ -287,7 +295,8 @@ export const operationTable = {
         "in": "query",
         "type": "boolean",
         "required": false,
-        "default": false
+        "default": false,
+        "allowEmptyValue": true
       }
     },
     "requestBody": [

@@ -206,6 +206,7 @@ export interface paths {
          * @description Cancels a job that has not finished (`created`, `waiting_for_resource`, `preparing`, `pending`,
          *     `running`, `scheduled` or `manual`): it becomes `canceled` and `finished_at` is set. A job that cannot
          *     be canceled is not an error: it is answered unchanged, with 201 all the same. Needs the Developer role.
+         *     With `force` (Maintainer role) only a `canceling` job changes; any other job is answered unchanged.
          *
          *     The answer has the attributes of `getJob`, except that `pipeline`, `tag_list` and
          *     `artifacts_expire_at` are optional: GitLab's documented answer omits them.
@@ -865,7 +866,11 @@ export interface components {
         };
         /** @description Optional body of the cancel action. */
         CancelJobRequest: {
-            force?: components["schemas"]["GrapeBoolean"];
+            /**
+             * @description As the `force` query parameter. An empty text or `null` counts as absent, as on GitLab (Grape reads `''`
+             *     as nil for a Boolean).
+             */
+            force?: components["schemas"]["GrapeBoolean"] | "" | null;
         };
         /**
          * @description A job as the actions (cancel, retry, erase, play) answer with it. Same attributes as `Job`, but
@@ -881,7 +886,13 @@ export interface components {
         };
         /** @description Optional body of the play action. */
         PlayJobRequest: {
-            /** @description Variables for this run of the manual job. GitLab 14.8 and later. */
+            /**
+             * @description Variables for this run of the manual job. GitLab 14.8 and later. In a form, each variable is written
+             *     with empty brackets, as Rack reads them (a repeated `key` starts the next variable):
+             *     `job_variables_attributes[][key]=A&job_variables_attributes[][value]=1&job_variables_attributes[][key]=B&…`.
+             *     Indexed names (`job_variables_attributes[0][key]`) make a hash, not a list, and answer 400
+             *     `job_variables_attributes is invalid`, as does a JSON object in place of the list.
+             */
             job_variables_attributes?: components["schemas"]["JobVariableAttributes"][];
         };
         /**
@@ -1343,16 +1354,24 @@ export interface components {
          *     (`scope[]=failed&scope[]=success`) or as a hash, whose values are taken (`scope[0]=failed&scope[1]=success`,
          *     jobs.rb's `coerce_with`); a single `scope=failed` is one status. As on GitLab (Rack), a key repeated *without* brackets keeps its last
          *     value: `scope=failed&scope=success` lists `success` jobs only. Any value that is not a job status answers
-         *     400 `scope does not have a valid value`.
+         *     400 `scope does not have a valid value`, and so does an empty one (`scope=`, which Grape reads as `['']`).
+         *     The key alone (`?scope`) lists every job: Rack reads it as nil, which GitLab's `coerce_nil_params_to_array!`
+         *     turns into an empty list.
          */
         Scope: components["schemas"]["JobStatus"][];
-        /** @description Page number (offset pagination), 1 by default; any value below 1 is page 1, as on GitLab. */
+        /**
+         * @description Page number (offset pagination), 1 by default; any value below 1 is page 1, as on GitLab.
+         *     An empty value (`page=`, or `page` alone) counts as absent, as on GitLab (Grape reads `''` as nil for a
+         *     non-String parameter, then its default applies).
+         */
         Page: number;
         /**
          * @description Items per page; 20 by default. As on GitLab (Kaminari's `max_per_page`), a value above 100 is served as
          *     100 (`X-Per-Page: 100`) and a negative value as the default; only `0` is refused, with 400
          *     `per_page has a value not allowed`. With keyset pagination (`pagination=keyset`) GitLab takes the value as
          *     sent: there is no cap (`per_page=500` gets up to 500 jobs), and a negative value makes GitLab fail (500).
+         *     An empty value (`per_page=`, or `per_page` alone) counts as absent, as on GitLab (Grape reads `''` as nil for a
+         *     non-String parameter, then its default applies).
          */
         PerPage: number;
         /**
@@ -1398,6 +1417,8 @@ export interface components {
          *     GitLab 13.9 and later. A Grape `Boolean`: besides `true` and `false` it takes `1`, `t`, `y`, `yes`, `on`
          *     (and `0`, `f`, `n`, `no`, `off`) in lower, upper or capitalised case; anything else answers 400
          *     `include_retried is invalid`.
+         *     An empty value (`include_retried=`, or `include_retried` alone) counts as absent, as on GitLab (Grape reads `''` as nil for a
+         *     non-String parameter, then its default applies).
          */
         IncludeRetried: components["schemas"]["GrapeBoolean"];
         /**
@@ -1408,7 +1429,10 @@ export interface components {
         JobId: number;
         /**
          * @description Cancel a job stuck in `canceling` right away instead of waiting for its runner. Maintainers only. GitLab 17.x
-         *     and later. A Grape `Boolean`, written as for `include_retried`; it may also come in the request body.
+         *     and later. `force` replaces the ordinary cancel rather than adding to it: a job in any other state, even an
+         *     unfinished one, is answered unchanged (201), as GitLab's `force_cancel` only leaves `canceling`. A Grape
+         *     `Boolean`, written as for `include_retried`; it may also come in the request body. An empty value
+         *     (`force=`, or `force` alone) counts as absent, as on GitLab.
          */
         Force: components["schemas"]["GrapeBoolean"];
         /**
@@ -1594,16 +1618,24 @@ export interface operations {
                  *     (`scope[]=failed&scope[]=success`) or as a hash, whose values are taken (`scope[0]=failed&scope[1]=success`,
                  *     jobs.rb's `coerce_with`); a single `scope=failed` is one status. As on GitLab (Rack), a key repeated *without* brackets keeps its last
                  *     value: `scope=failed&scope=success` lists `success` jobs only. Any value that is not a job status answers
-                 *     400 `scope does not have a valid value`.
+                 *     400 `scope does not have a valid value`, and so does an empty one (`scope=`, which Grape reads as `['']`).
+                 *     The key alone (`?scope`) lists every job: Rack reads it as nil, which GitLab's `coerce_nil_params_to_array!`
+                 *     turns into an empty list.
                  */
                 scope?: components["parameters"]["Scope"];
-                /** @description Page number (offset pagination), 1 by default; any value below 1 is page 1, as on GitLab. */
+                /**
+                 * @description Page number (offset pagination), 1 by default; any value below 1 is page 1, as on GitLab.
+                 *     An empty value (`page=`, or `page` alone) counts as absent, as on GitLab (Grape reads `''` as nil for a
+                 *     non-String parameter, then its default applies).
+                 */
                 page?: components["parameters"]["Page"];
                 /**
                  * @description Items per page; 20 by default. As on GitLab (Kaminari's `max_per_page`), a value above 100 is served as
                  *     100 (`X-Per-Page: 100`) and a negative value as the default; only `0` is refused, with 400
                  *     `per_page has a value not allowed`. With keyset pagination (`pagination=keyset`) GitLab takes the value as
                  *     sent: there is no cap (`per_page=500` gets up to 500 jobs), and a negative value makes GitLab fail (500).
+                 *     An empty value (`per_page=`, or `per_page` alone) counts as absent, as on GitLab (Grape reads `''` as nil for a
+                 *     non-String parameter, then its default applies).
                  */
                 per_page?: components["parameters"]["PerPage"];
                 /**
@@ -1696,15 +1728,23 @@ export interface operations {
                  *     GitLab 13.9 and later. A Grape `Boolean`: besides `true` and `false` it takes `1`, `t`, `y`, `yes`, `on`
                  *     (and `0`, `f`, `n`, `no`, `off`) in lower, upper or capitalised case; anything else answers 400
                  *     `include_retried is invalid`.
+                 *     An empty value (`include_retried=`, or `include_retried` alone) counts as absent, as on GitLab (Grape reads `''` as nil for a
+                 *     non-String parameter, then its default applies).
                  */
                 include_retried?: components["parameters"]["IncludeRetried"];
-                /** @description Page number (offset pagination), 1 by default; any value below 1 is page 1, as on GitLab. */
+                /**
+                 * @description Page number (offset pagination), 1 by default; any value below 1 is page 1, as on GitLab.
+                 *     An empty value (`page=`, or `page` alone) counts as absent, as on GitLab (Grape reads `''` as nil for a
+                 *     non-String parameter, then its default applies).
+                 */
                 page?: components["parameters"]["Page"];
                 /**
                  * @description Items per page; 20 by default. As on GitLab (Kaminari's `max_per_page`), a value above 100 is served as
                  *     100 (`X-Per-Page: 100`) and a negative value as the default; only `0` is refused, with 400
                  *     `per_page has a value not allowed`. With keyset pagination (`pagination=keyset`) GitLab takes the value as
                  *     sent: there is no cap (`per_page=500` gets up to 500 jobs), and a negative value makes GitLab fail (500).
+                 *     An empty value (`per_page=`, or `per_page` alone) counts as absent, as on GitLab (Grape reads `''` as nil for a
+                 *     non-String parameter, then its default applies).
                  */
                 per_page?: components["parameters"]["PerPage"];
             };
@@ -1763,13 +1803,19 @@ export interface operations {
                  *     400 `scope does not have a valid value`.
                  */
                 scope?: components["parameters"]["PipelineScope"];
-                /** @description Page number (offset pagination), 1 by default; any value below 1 is page 1, as on GitLab. */
+                /**
+                 * @description Page number (offset pagination), 1 by default; any value below 1 is page 1, as on GitLab.
+                 *     An empty value (`page=`, or `page` alone) counts as absent, as on GitLab (Grape reads `''` as nil for a
+                 *     non-String parameter, then its default applies).
+                 */
                 page?: components["parameters"]["Page"];
                 /**
                  * @description Items per page; 20 by default. As on GitLab (Kaminari's `max_per_page`), a value above 100 is served as
                  *     100 (`X-Per-Page: 100`) and a negative value as the default; only `0` is refused, with 400
                  *     `per_page has a value not allowed`. With keyset pagination (`pagination=keyset`) GitLab takes the value as
                  *     sent: there is no cap (`per_page=500` gets up to 500 jobs), and a negative value makes GitLab fail (500).
+                 *     An empty value (`per_page=`, or `per_page` alone) counts as absent, as on GitLab (Grape reads `''` as nil for a
+                 *     non-String parameter, then its default applies).
                  */
                 per_page?: components["parameters"]["PerPage"];
             };
@@ -1964,7 +2010,10 @@ export interface operations {
             query?: {
                 /**
                  * @description Cancel a job stuck in `canceling` right away instead of waiting for its runner. Maintainers only. GitLab 17.x
-                 *     and later. A Grape `Boolean`, written as for `include_retried`; it may also come in the request body.
+                 *     and later. `force` replaces the ordinary cancel rather than adding to it: a job in any other state, even an
+                 *     unfinished one, is answered unchanged (201), as GitLab's `force_cancel` only leaves `canceling`. A Grape
+                 *     `Boolean`, written as for `include_retried`; it may also come in the request body. An empty value
+                 *     (`force=`, or `force` alone) counts as absent, as on GitLab.
                  */
                 force?: components["parameters"]["Force"];
             };
@@ -2138,7 +2187,7 @@ export interface operations {
             cookie?: never;
         };
         /**
-         * @description Optional, as JSON, a form (`job_variables_attributes[0][key]=…&job_variables_attributes[0][value]=…`)
+         * @description Optional, as JSON, a form (`job_variables_attributes[][key]=…&job_variables_attributes[][value]=…`)
          *     or multipart form; the query string may carry the same parameters. An empty body is fine whatever its
          *     `Content-Type`.
          */
