@@ -11,6 +11,7 @@ import { headAsGet, isMultipart, paramsLikeGrape, readBody, readMultipart } from
 import { apiSecurityHeaders, exactContentTypes } from "./http/headers.js";
 import { healthRoutes } from "./http/health.js";
 import { requestLogger } from "./http/logging.js";
+import { handleMalformedStrings } from "./http/malformed.js";
 import { parseRackQuery } from "./http/rack.js";
 import {
   limitRate,
@@ -65,35 +66,39 @@ export function createApp(options: AppOptions): Express {
   app.set("query parser", parseRackQuery);
 
   app.use(requestLogger(logger));
+  // From the first answer on: the body readers' refusals come before any other layer.
+  app.use(exactContentTypes);
   // Before the rate limit: a probe must not be refused for the clients' traffic.
   app.use(healthRoutes(db));
+
+  const bodyLimit = bytes.parse(options.bodyLimit ?? "1mb");
+  if (bodyLimit === null) throw new Error(`invalid body limit: ${options.bodyLimit}`);
+  // The API's bodies are read first: GitLab's Rails middleware reads them before anything else judges the
+  // request. Multipart bodies are parsed by busboy (nested field names as Rack reads them), every other
+  // body is read whole, and read as Grape would later (`readBody`).
+  app.use(
+    API_BASE,
+    series(
+      refuseLargeBodies(bodyLimit),
+      readMultipart(bodyLimit),
+      express.raw({ type: (req) => !isMultipart(req), limit: bodyLimit }),
+    ),
+  );
+  // `Gitlab::Middleware::HandleMalformedStrings`, on every path, in front of Rack::Attack, Rack::Cors and
+  // Grape (config/application.rb): a malformed request gets its 400 before any throttle, route or token.
+  app.use(handleMalformedStrings);
   // Rack::Attack's API throttles count requests under `/api` only.
   if (options.rateLimit) app.use("/api", limitRate(options.rateLimit));
   app.use(rejectAmbiguousTarget);
   // GitLab's `Rack::Cors` for `/api/*`: any origin, without credentials, any header and method.
   app.use("/api", corsLikeRack);
-  app.use(exactContentTypes);
   app.use(API_BASE, apiSecurityHeaders);
   app.use(serviceRoutes());
   if (options.admin) app.use(adminRoutes(options.admin));
 
-  const bodyLimit = bytes.parse(options.bodyLimit ?? "1mb");
-  if (bodyLimit === null) throw new Error(`invalid body limit: ${options.bodyLimit}`);
   // Each run of middleware that always runs together is one layer (`series`): fewer layers for Express to
   // walk on every request.
-  app.use(
-    API_BASE,
-    series(
-      headAsGet,
-      refuseLargeBodies(bodyLimit),
-      // Multipart bodies are parsed by multer (nested field names as Rack reads them), every other body is
-      // read whole, then as Grape would.
-      readMultipart(bodyLimit),
-      express.raw({ type: (req) => !isMultipart(req), limit: bodyLimit }),
-      readBody,
-      paramsLikeGrape,
-    ),
-  );
+  app.use(API_BASE, series(headAsGet, readBody, paramsLikeGrape));
   app.use(series(...specValidator(app, options.validateResponses !== false)));
   app.use(
     API_BASE,

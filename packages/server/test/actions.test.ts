@@ -349,10 +349,10 @@ describe.each(backends)("actions on $name", ({ open, skip }) => {
           headers: { "Content-Type": "application/json" },
           body: "{nope",
         });
+        // Rails' JSON parser refuses it in HandleMalformedStrings, before Grape (handle_malformed_strings.rb:19).
         expect(malformed.status).toBe(400);
-        expect((malformed.body as { error: string }).error).toContain(
-          "message body does not match declared format",
-        );
+        expect(malformed.headers.get("content-type")).toBe("text/plain");
+        expect(malformed.text).toBe("Bad Request");
       });
 
       it("plays a manual trigger job and answers a bridge", async () => {

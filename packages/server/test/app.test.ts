@@ -1,10 +1,12 @@
 import { existsSync } from "node:fs";
 import { docsPath } from "@jobs-api/types/files";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { HttpError } from "../src/errors.js";
+import { decode64 } from "../src/http/malformed.js";
 import { type Database, DEMO_TOKENS, type DemoServer, startDemoServer } from "../src/index.js";
 import { keepAliveAgent, sendRaw } from "./helpers/http.js";
 import { call, serveForFile } from "./helpers/server.js";
+import type { Exchange } from "./helpers/spec.js";
 
 let db: Database;
 let server: DemoServer;
@@ -166,12 +168,13 @@ describe("routing errors are GitLab's JSON", () => {
     expect(cancel.status).toBe(405);
   });
 
-  it("400 for malformed percent-encoding, never HTML", async () => {
+  // handle_malformed_strings.rb `malformed_path?`: `Rack::Utils.unescape` raises on a `%` without two hex digits.
+  it("400 for malformed percent-encoding in the path, as HandleMalformedStrings answers it", async () => {
     for (const path of ["/projects/foo%ZZbar/jobs", "/projects/%E0%A4%A/jobs/8"]) {
       const r = await call(`${server.api}${path}`, { token: T });
       expect(r.status).toBe(400);
-      expect(r.headers.get("content-type")).toMatch(/json/);
-      expect(r.body).toHaveProperty("error");
+      expect(r.headers.get("content-type")).toBe("text/plain");
+      expect(r.text).toBe("Bad Request");
     }
   });
 
@@ -183,6 +186,136 @@ describe("routing errors are GitLab's JSON", () => {
     });
     expect(r.status).toBe(413);
     expect(r.body).toEqual({ message: "413 Request Entity Too Large" });
+  });
+});
+
+/**
+ * `Gitlab::Middleware::HandleMalformedStrings` (lib/gitlab/middleware/handle_malformed_strings.rb, stored id
+ * 271406280; spec/lib/gitlab/middleware/handle_malformed_strings_spec.rb, stored id 127563067): a Rails
+ * middleware in front of Grape (config/application.rb), so its 400 comes before routing and authentication.
+ */
+describe("malformed requests (HandleMalformedStrings)", () => {
+  const agent = keepAliveAgent();
+  afterAll(() => agent.destroy());
+  const send = (
+    method: string,
+    target: string,
+    headers: Record<string, string> = {},
+    body?: string | Buffer,
+  ) => sendRaw(server.origin, { method, target, headers, ...(body === undefined ? {} : { body }) }, agent);
+  /** handle_malformed_strings.rb:19, `[400, { 'Content-Type' => 'text/plain' }, ['Bad Request']]`. */
+  const expectRefused = (ex: Exchange, what: string) => {
+    expect(ex.status, what).toBe(400);
+    expect(ex.headers["content-type"], what).toBe("text/plain");
+    expect(ex.body, what).toBe("Bad Request");
+    // Grape's headers: the request never got that far.
+    expect(ex.headers["x-frame-options"], what).toBeUndefined();
+  };
+  const token = { "PRIVATE-TOKEN": T };
+
+  it("refuses a NUL or bytes that are not UTF-8 in the path, on any route, with or without a token", async () => {
+    for (const target of [
+      "/api/v4/projects/foo%00bar/jobs",
+      "/api/v4/projects/1/jobs/8%C0",
+      "/api/v4/nowhere/%00",
+      "/api/v4/projects/%ZZ/jobs",
+    ]) {
+      expectRefused(await send("GET", target, token), target);
+      expectRefused(await send("GET", target), `${target} without a token`);
+    }
+  });
+
+  it("refuses a NUL in a query value nested in at most two hashes or arrays (param_has_null_byte?)", async () => {
+    for (const query of ["scope=%00", "scope[]=a%00", "a[b][c]=%00", "a[][b]=%00", "x=%C0", "x=%FF%FE"]) {
+      expectRefused(await send("GET", `/api/v4/projects/1/jobs?${query}`, token), query);
+    }
+    // Deeper than `depth > 2` is not looked at (spec: "gives up and does not reject too deeply nested params").
+    expect((await send("GET", "/api/v4/projects/1/jobs?a[b][c][d]=%00", token)).status).toBe(200);
+  });
+
+  it("refuses a query or form Rack cannot read (ActionController::BadRequest)", async () => {
+    for (const query of [
+      "a=x&a[]=y",
+      "a[]=x&a[b]=y",
+      "a=%",
+      "a=%zz",
+      `${"a".repeat(1)}${"[a]".repeat(100)}=1`,
+    ]) {
+      expectRefused(await send("GET", `/api/v4/projects/1/jobs?${query}`), query);
+    }
+    const form = { "Content-Type": "application/x-www-form-urlencoded" };
+    expectRefused(await send("POST", "/api/v4/projects/1/jobs/8/cancel", form, "force=a&force[]=b"), "form");
+    expectRefused(await send("POST", "/api/v4/projects/1/jobs/8/cancel", form, "force=%00"), "form NUL");
+    // Rack reads a POST's body without a media type as a form (`form_data?`).
+    expectRefused(await send("POST", "/api/v4/projects/1/jobs/8/cancel", {}, "force=%00"), "POST untyped");
+  });
+
+  it("refuses a JSON body that does not parse, of any method, before authentication (ParseError)", async () => {
+    const json = { "Content-Type": "application/json" };
+    for (const method of ["GET", "POST", "PUT", "DELETE"]) {
+      expectRefused(await send(method, "/api/v4/projects/1/jobs/8/retry", json, "{ bad json }"), method);
+    }
+    expectRefused(await send("POST", "/api/v4/projects/1/jobs/8/retry", { ...token, ...json }, "{"), "token");
+    // GitLab registers application/vnd.git-lfs+json as JSON too (config/initializers/mime_types.rb).
+    const lfs = { "Content-Type": "application/vnd.git-lfs+json" };
+    expectRefused(await send("POST", "/api/v4/projects/1/jobs/8/retry", lfs, "{"), "git-lfs+json");
+    // Not UTF-8.
+    expectRefused(await send("POST", "/api/v4/jobs/request", json, Buffer.from([0x7b, 0xff, 0x7d])), "bytes");
+  });
+
+  it("refuses a NUL in a JSON value, a value that is no object counting as `_json`", async () => {
+    const json = { "Content-Type": "application/json" };
+    for (const body of ['{"force":"\\u0000"}', '["\\u0000"]', '"\\u0000"', '{"a":{"b":["\\u0000"]}}']) {
+      expectRefused(
+        await send("POST", "/api/v4/projects/1/jobs/8/cancel", { ...token, ...json }, body),
+        body,
+      );
+    }
+    // A query parameter hides the body's of the same name (`request_parameters.merge(query_parameters)`).
+    const hidden = await send(
+      "POST",
+      "/api/v4/projects/1/jobs/999999/cancel?force=",
+      { ...token, ...json },
+      '{"force":"\\u0000"}',
+    );
+    // The middleware lets it pass; what Grape then makes of the body's value is its own (JSON) answer.
+    expect(hidden.headers["content-type"]).toBe("application/json");
+  });
+
+  it("refuses a NUL or bytes that are not UTF-8 in the credentials (credentials_malformed?)", async () => {
+    const basic = (credentials: Buffer) => ({ Authorization: `Basic ${credentials.toString("base64")}` });
+    for (const headers of [
+      basic(Buffer.from("user:pass\0word")),
+      basic(Buffer.from([0x75, 0x3a, 0xc3])),
+      basic(Buffer.from("mal\xC0formed", "latin1")),
+      { Authorization: "GL-Geo hello\u00ffworld" },
+      { Authorization: "Bearer \u00c3" },
+    ]) {
+      expectRefused(await send("GET", "/api/v4/projects/1/jobs/8", headers), JSON.stringify(headers));
+    }
+    // Well-formed credentials go on to GitLab's own answer (here: no token it takes, 401).
+    for (const headers of [
+      basic(Buffer.from("RçKszEwéC5kFnû∆f243fycGu§Gh9ftDj!U")),
+      { Authorization: "Basic" },
+    ]) {
+      expect((await send("GET", "/api/v4/projects/1/jobs/8", headers)).status).toBe(401);
+    }
+  });
+
+  it("decodes Basic credentials as Ruby's Base64.decode64: skips what is no Base64, stops at a late =", () => {
+    expect(decode64("Zm9vOmJhcg==").toString()).toBe("foo:bar");
+    expect(decode64("Zm9v-YmFy").toString()).toBe("foobar");
+    expect(decode64("Zm9").toString()).toBe("fo");
+    expect(decode64("Zg").toString()).toBe("f");
+    expect(decode64("Zm=9v").toString()).toBe("f");
+    expect(decode64("=Zm9v").toString()).toBe("foo");
+    expect(decode64("Z").toString()).toBe("");
+  });
+
+  it("leaves a PUT's body without a media type to Grape, which reads it as JSON", async () => {
+    const put = await send("PUT", "/api/v4/jobs/1", {}, "token=%00");
+    expect(put.status).toBe(400);
+    expect(JSON.parse(put.body)).toHaveProperty("error");
   });
 });
 
@@ -287,6 +420,11 @@ describe("robustness", () => {
       expect(anonymous.status).not.toBe(429);
       // Only the API is throttled.
       expect((await call(`${s.origin}/docs`)).status).toBe(200);
+      // HandleMalformedStrings comes before Rack::Attack (config/application.rb): a malformed request is
+      // refused as such, even from a throttled client.
+      const malformed = await call(`${s.api}/projects/1/jobs/8?x=%00`, { token: T });
+      expect(malformed.status).toBe(400);
+      expect(malformed.text).toBe("Bad Request");
     } finally {
       await s.close();
     }

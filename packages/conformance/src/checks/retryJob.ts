@@ -133,7 +133,7 @@ export const retryJobChecks: CheckDefinition[] = [
   {
     id: "retryJob.malformedJson",
     description:
-      'retry with a JSON body that does not parse answers 400 with an {"error": "..."} body and retries nothing (Grape Parser::Json, api.rb rescue_from Grape::Exceptions::Base)',
+      'retry with a JSON body that does not parse answers 400 and retries nothing: text/plain "Bad Request" (Rails\' JSON parser in Gitlab::Middleware::HandleMalformedStrings, before Grape) or, on GitLab versions whose middleware did not parse JSON bodies, Grape\'s {"error": "..."}',
     destructive: true,
     async run(ctx: CheckContext) {
       const job = claimRetryable(ctx);
@@ -141,11 +141,15 @@ export const retryJobChecks: CheckDefinition[] = [
         params: { job_id: job.id },
         extra: { rawBody: { contentType: "application/json", text: '{"force": tru' } },
       });
+      // Current GitLab refuses the body in HandleMalformedStrings (it rescues Rails' `ParseError`), older
+      // ones let it reach Grape's JSON parser (`InvalidMessageBody`, `{"error": …}`): both are GitLab's.
       const body = exchange.json as { error?: unknown } | undefined;
       ctx.expect(
-        exchange.status === 400 && typeof body?.error === "string",
+        exchange.status === 400 &&
+          ((exchange.mediaType === "text/plain" && exchange.text === "Bad Request") ||
+            typeof body?.error === "string"),
         `status ${exchange.status}`,
-        'status 400 with {"error": "<Grape\'s message>"}',
+        'status 400 with text/plain "Bad Request" or {"error": "<Grape\'s message>"}',
         exchange,
       );
       await expectNotRetried(ctx, job);

@@ -153,7 +153,7 @@ const FORM_TYPE = /^application\/x-www-form-urlencoded$/i;
 const MULTIPART_TYPE = /^multipart\/form-data$/i;
 
 /** The media type of a Content-Type header, without parameters, lower-cased. */
-function mediaType(header: string | undefined): string | undefined {
+export function mediaType(header: string | undefined): string | undefined {
   const type = header?.split(";", 1)[0]?.trim().toLowerCase();
   return type === "" ? undefined : type;
 }
@@ -233,8 +233,10 @@ const INVALID_JSON =
  * after the raw body was read (`express.raw`), so that its text is known.
  *
  * The formatter reads bodies of POST, PUT, PATCH and DELETE only (`read_body_input?`): a GET's body is
- * neither refused (415) nor read as JSON by default. Only the parsers in front of Grape read it: Rack's for
- * forms, and Rails' JSON parser, whose error `Gitlab::Middleware::HandleMalformedStrings` answers with 400.
+ * neither refused (415) nor read as JSON by default. Only the parsers in front of Grape read it (Rack's for
+ * forms, Rails' for JSON), and `handleMalformedStrings` (http/malformed.ts) refused any they could not read:
+ * Grape's own JSON error is left for a body without a media type, which Grape reads as JSON and Rails does
+ * not (or, for a POST, reads as a form).
  */
 export const readBody: RequestHandler = (req, _res, next) => {
   const raw: unknown = req.body;

@@ -736,6 +736,24 @@ export interface components {
             error: string;
         };
         /**
+         * @description The plain-text 400 (`Content-Type: text/plain`, exactly) that GitLab's Rails middleware answers before
+         *     Grape, so before authentication, routing and every parameter check, on any path:
+         *
+         *     - `Bad Request`, from `Gitlab::Middleware::HandleMalformedStrings`: a NUL byte (raw or `%00`) or bytes
+         *       that are not UTF-8 in the path, in a value of the query, of a form or of a JSON body (nested in at most
+         *       two hashes or arrays), or in the `Authorization` header (a `Basic` one once decoded); a query or form
+         *       that Rack cannot read (a `%` without two hex digits, conflicting shapes such as `a=x&a[]=y`); a JSON
+         *       body (`application/json`, of any method) that does not parse. GitLab versions whose middleware does
+         *       not rescue Rails' JSON `ParseError`, or that checked only NUL bytes (`HandleNullBytes`), answer a broken
+         *       JSON body otherwise.
+         *     - `Potential path traversal attempt detected.`, from `Gitlab::Middleware::PathTraversalCheck`, for a
+         *       `../` in the decoded path or query, where the instance turned on its feature flags
+         *       (`check_path_traversal_middleware`, `check_path_traversal_middleware_reject_requests`). The reference
+         *       server does not send it.
+         * @enum {string}
+         */
+        PlainTextBadRequest: "Bad Request" | "Potential path traversal attempt detected.";
+        /**
          * @description GitLab's error body for authentication, permission, lookup and state errors, e.g. `401 Unauthorized`,
          *     `403 Forbidden - Job is not retryable`, `404 Project Not Found`, `404 Not found`.
          */
@@ -1184,13 +1202,18 @@ export interface components {
         };
     };
     responses: {
-        /** @description A parameter is missing, malformed or out of range. */
+        /**
+         * @description A parameter is missing, malformed or out of range (Grape's JSON `{"error"}`), or the request is
+         *     malformed in a way GitLab's Rails middleware refuses before Grape sees it (plain text, see
+         *     `PlainTextBadRequest`).
+         */
         BadRequest: {
             headers: {
                 [name: string]: unknown;
             };
             content: {
                 "application/json": components["schemas"]["ErrorValidation"];
+                "text/plain": components["schemas"]["PlainTextBadRequest"];
             };
         };
         /**
@@ -1543,6 +1566,7 @@ export type RunnerManager = components['schemas']['RunnerManager'];
 export type BuildAttributes = components['schemas']['BuildAttributes'];
 export type Job = components['schemas']['Job'];
 export type ErrorValidation = components['schemas']['ErrorValidation'];
+export type PlainTextBadRequest = components['schemas']['PlainTextBadRequest'];
 export type ErrorMessage = components['schemas']['ErrorMessage'];
 export type ErrorInvalidToken = components['schemas']['ErrorInvalidToken'];
 export type GrapeBoolean = components['schemas']['GrapeBoolean'];
@@ -1880,6 +1904,7 @@ export interface operations {
                     "application/json": components["schemas"]["JobTokenJob"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             /** @description The token is valid but is not a job token. */
             404: {
@@ -1912,6 +1937,7 @@ export interface operations {
                     "application/json": components["schemas"]["AllowedAgents"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             /** @description The token is valid but is not a job token. */
             404: {
@@ -2208,13 +2234,17 @@ export interface operations {
                     "application/json": components["schemas"]["JobActionResult"] | components["schemas"]["Bridge"];
                 };
             };
-            /** @description The job cannot be played, or the body is invalid. */
+            /**
+             * @description The job cannot be played, or the body is invalid; or a malformed request (plain text,
+             *     `PlainTextBadRequest`).
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorMessage"] | components["schemas"]["ErrorValidation"];
+                    "text/plain": components["schemas"]["PlainTextBadRequest"];
                 };
             };
             401: components["responses"]["Unauthorized"];
@@ -2257,13 +2287,14 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description No `token`, or a parameter of the wrong type. */
+            /** @description No `token`, or a parameter of the wrong type; or a malformed request (plain text, `PlainTextBadRequest`). */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorValidation"];
+                    "text/plain": components["schemas"]["PlainTextBadRequest"];
                 };
             };
             /** @description Not the token of any runner. */
@@ -2336,7 +2367,8 @@ export interface operations {
             };
             /**
              * @description No `token`, a parameter of the wrong type (Grape's `{"error"}`), or a `state` other than `running`,
-             *     `success` and `failed` (then the body is `"400"`, as for the other answers of the update).
+             *     `success` and `failed` (then the body is `"400"`, as for the other answers of the update); or a
+             *     malformed request (plain text, `PlainTextBadRequest`).
              */
             400: {
                 headers: {
@@ -2345,6 +2377,7 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorValidation"] | "400";
+                    "text/plain": components["schemas"]["PlainTextBadRequest"];
                 };
             };
             403: components["responses"]["RunnerForbidden"];
@@ -2393,13 +2426,17 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description No `Content-Range` header, or a job ID that is not an integer. */
+            /**
+             * @description No `Content-Range` header, or a job ID that is not an integer; or a malformed request (plain
+             *     text, `PlainTextBadRequest`).
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorValidation"];
+                    "text/plain": components["schemas"]["PlainTextBadRequest"];
                 };
             };
             403: components["responses"]["RunnerForbidden"];
@@ -2436,6 +2473,7 @@ export const runnerManagerJob_execution_statusValues: ReadonlyArray<FlattenedDee
 type WithRequired<T, K extends keyof T> = T & {
     [P in K]-?: T[P];
 };
+export const plainTextBadRequestValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["PlainTextBadRequest"]> = ["Bad Request", "Potential path traversal attempt detected."];
 export const grapeBooleanAnyOf1Values: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["GrapeBoolean"]> = ["1", "t", "T", "true", "True", "TRUE", "y", "Y", "yes", "Yes", "YES", "on", "On", "ON", "0", "f", "F", "false", "False", "FALSE", "n", "N", "no", "No", "NO", "off", "Off", "OFF"];
 export const allowedAgentsUserRoles_in_projectValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["AllowedAgents"]["user"]["roles_in_project"]> = ["guest", "planner", "reporter", "developer", "maintainer", "owner"];
 export const allowedAgentsEnvironmentTierValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["AllowedAgents"]["environment"]["tier"]> = ["production", "staging", "testing", "development", "other"];
