@@ -227,6 +227,13 @@ const INVALID_JSON =
   "\nProblem:\n  message body does not match declared format\nResolution:\n  when specifying application/json as content-type, you must pass valid application/json in the request's 'body' ";
 
 /**
+ * Bodies read as JSON only because they came without a Content-Type (the API's default format). Grape
+ * takes their parameters; Rails' `request.params`, where GitLab looks for tokens, reads such a POST body
+ * as a form instead (Rack's `form_data?`), so no token is taken from them.
+ */
+export const untypedJsonBodies = new WeakSet<object>();
+
+/**
  * Grape's formatter, for every request with a body: an empty body is no body whatever its Content-Type;
  * JSON (also when no Content-Type is given: the API's default format) and form bodies become parameters;
  * multipart bodies were read before (`readMultipart`); any other media type is refused with 415. Runs
@@ -258,6 +265,7 @@ export const readBody: RequestHandler = (req, _res, next) => {
       const value: unknown = JSON.parse(text);
       // Grape merges a JSON object into the parameters; other JSON values carry none.
       req.body = typeof value === "object" && value !== null && !Array.isArray(value) ? value : {};
+      if (type === undefined) untypedJsonBodies.add(req.body);
     } catch {
       throw new HttpError(400, { error: INVALID_JSON });
     }
