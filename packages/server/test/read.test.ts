@@ -750,6 +750,16 @@ describe("authentication and visibility", () => {
     expect(unknown.body).toEqual({ message: "404 Project Not Found" });
   });
 
+  it("answers 404 Project Not Found to an id or path of any length (helpers.rb find_project!: no length limit)", async () => {
+    for (const id of [`${"a".repeat(1500)}%2Fb`, "x".repeat(4000), "9".repeat(2000)]) {
+      for (const target of [`/projects/${id}/jobs`, `/projects/${id}/jobs/1`]) {
+        const r = await call(`${server.api}${target}`, { token: T });
+        expect(r.status, `${target.length} characters`).toBe(404);
+        expect(r.body).toEqual({ message: "404 Project Not Found" });
+      }
+    }
+  });
+
   describe('public_builds (GitLab\'s "Public pipelines", db/structure.sql DEFAULT true)', () => {
     const reads = (v: World) => [
       `${server.api}/projects/${v.projectId}/jobs`,

@@ -1345,7 +1345,9 @@ export interface components {
         /**
          * @description ID or [URL-encoded path](https://docs.gitlab.com/ee/api/rest/#namespaced-path-encoding) of the project,
          *     e.g. `1` or `foo%2Fbar` for `foo/bar`. An unencoded `/` does not match the route. A project the caller
-         *     cannot see answers 404, exactly as one that does not exist.
+         *     cannot see answers 404, exactly as one that does not exist. GitLab sets no length limit of its own: an ID
+         *     or path of any length that names no project answers 404 Project Not Found (only the HTTP servers in front
+         *     refuse very long request lines, Puma a path over 8 KB).
          */
         ProjectId: number | string;
         /**
@@ -1667,7 +1669,9 @@ export interface operations {
                 /**
                  * @description ID or [URL-encoded path](https://docs.gitlab.com/ee/api/rest/#namespaced-path-encoding) of the project,
                  *     e.g. `1` or `foo%2Fbar` for `foo/bar`. An unencoded `/` does not match the route. A project the caller
-                 *     cannot see answers 404, exactly as one that does not exist.
+                 *     cannot see answers 404, exactly as one that does not exist. GitLab sets no length limit of its own: an ID
+                 *     or path of any length that names no project answers 404 Project Not Found (only the HTTP servers in front
+                 *     refuse very long request lines, Puma a path over 8 KB).
                  */
                 id: components["parameters"]["ProjectId"];
             };
@@ -1753,7 +1757,9 @@ export interface operations {
                 /**
                  * @description ID or [URL-encoded path](https://docs.gitlab.com/ee/api/rest/#namespaced-path-encoding) of the project,
                  *     e.g. `1` or `foo%2Fbar` for `foo/bar`. An unencoded `/` does not match the route. A project the caller
-                 *     cannot see answers 404, exactly as one that does not exist.
+                 *     cannot see answers 404, exactly as one that does not exist. GitLab sets no length limit of its own: an ID
+                 *     or path of any length that names no project answers 404 Project Not Found (only the HTTP servers in front
+                 *     refuse very long request lines, Puma a path over 8 KB).
                  */
                 id: components["parameters"]["ProjectId"];
                 /**
@@ -1824,7 +1830,9 @@ export interface operations {
                 /**
                  * @description ID or [URL-encoded path](https://docs.gitlab.com/ee/api/rest/#namespaced-path-encoding) of the project,
                  *     e.g. `1` or `foo%2Fbar` for `foo/bar`. An unencoded `/` does not match the route. A project the caller
-                 *     cannot see answers 404, exactly as one that does not exist.
+                 *     cannot see answers 404, exactly as one that does not exist. GitLab sets no length limit of its own: an ID
+                 *     or path of any length that names no project answers 404 Project Not Found (only the HTTP servers in front
+                 *     refuse very long request lines, Puma a path over 8 KB).
                  */
                 id: components["parameters"]["ProjectId"];
                 /**
@@ -1934,7 +1942,9 @@ export interface operations {
                 /**
                  * @description ID or [URL-encoded path](https://docs.gitlab.com/ee/api/rest/#namespaced-path-encoding) of the project,
                  *     e.g. `1` or `foo%2Fbar` for `foo/bar`. An unencoded `/` does not match the route. A project the caller
-                 *     cannot see answers 404, exactly as one that does not exist.
+                 *     cannot see answers 404, exactly as one that does not exist. GitLab sets no length limit of its own: an ID
+                 *     or path of any length that names no project answers 404 Project Not Found (only the HTTP servers in front
+                 *     refuse very long request lines, Puma a path over 8 KB).
                  */
                 id: components["parameters"]["ProjectId"];
                 /**
@@ -1973,7 +1983,9 @@ export interface operations {
                 /**
                  * @description ID or [URL-encoded path](https://docs.gitlab.com/ee/api/rest/#namespaced-path-encoding) of the project,
                  *     e.g. `1` or `foo%2Fbar` for `foo/bar`. An unencoded `/` does not match the route. A project the caller
-                 *     cannot see answers 404, exactly as one that does not exist.
+                 *     cannot see answers 404, exactly as one that does not exist. GitLab sets no length limit of its own: an ID
+                 *     or path of any length that names no project answers 404 Project Not Found (only the HTTP servers in front
+                 *     refuse very long request lines, Puma a path over 8 KB).
                  */
                 id: components["parameters"]["ProjectId"];
                 /**
@@ -2022,7 +2034,9 @@ export interface operations {
                 /**
                  * @description ID or [URL-encoded path](https://docs.gitlab.com/ee/api/rest/#namespaced-path-encoding) of the project,
                  *     e.g. `1` or `foo%2Fbar` for `foo/bar`. An unencoded `/` does not match the route. A project the caller
-                 *     cannot see answers 404, exactly as one that does not exist.
+                 *     cannot see answers 404, exactly as one that does not exist. GitLab sets no length limit of its own: an ID
+                 *     or path of any length that names no project answers 404 Project Not Found (only the HTTP servers in front
+                 *     refuse very long request lines, Puma a path over 8 KB).
                  */
                 id: components["parameters"]["ProjectId"];
                 /**
@@ -2072,7 +2086,9 @@ export interface operations {
                 /**
                  * @description ID or [URL-encoded path](https://docs.gitlab.com/ee/api/rest/#namespaced-path-encoding) of the project,
                  *     e.g. `1` or `foo%2Fbar` for `foo/bar`. An unencoded `/` does not match the route. A project the caller
-                 *     cannot see answers 404, exactly as one that does not exist.
+                 *     cannot see answers 404, exactly as one that does not exist. GitLab sets no length limit of its own: an ID
+                 *     or path of any length that names no project answers 404 Project Not Found (only the HTTP servers in front
+                 *     refuse very long request lines, Puma a path over 8 KB).
                  */
                 id: components["parameters"]["ProjectId"];
                 /**
@@ -2123,7 +2139,9 @@ export interface operations {
                 /**
                  * @description ID or [URL-encoded path](https://docs.gitlab.com/ee/api/rest/#namespaced-path-encoding) of the project,
                  *     e.g. `1` or `foo%2Fbar` for `foo/bar`. An unencoded `/` does not match the route. A project the caller
-                 *     cannot see answers 404, exactly as one that does not exist.
+                 *     cannot see answers 404, exactly as one that does not exist. GitLab sets no length limit of its own: an ID
+                 *     or path of any length that names no project answers 404 Project Not Found (only the HTTP servers in front
+                 *     refuse very long request lines, Puma a path over 8 KB).
                  */
                 id: components["parameters"]["ProjectId"];
                 /**
@@ -2174,7 +2192,9 @@ export interface operations {
                 /**
                  * @description ID or [URL-encoded path](https://docs.gitlab.com/ee/api/rest/#namespaced-path-encoding) of the project,
                  *     e.g. `1` or `foo%2Fbar` for `foo/bar`. An unencoded `/` does not match the route. A project the caller
-                 *     cannot see answers 404, exactly as one that does not exist.
+                 *     cannot see answers 404, exactly as one that does not exist. GitLab sets no length limit of its own: an ID
+                 *     or path of any length that names no project answers 404 Project Not Found (only the HTTP servers in front
+                 *     refuse very long request lines, Puma a path over 8 KB).
                  */
                 id: components["parameters"]["ProjectId"];
                 /**
