@@ -1365,6 +1365,7 @@ export interface components {
          * @description Page number (offset pagination), 1 by default; any value below 1 is page 1, as on GitLab.
          *     An empty value (`page=`, or `page` alone) counts as absent, as on GitLab (Grape reads `''` as nil for a
          *     non-String parameter, then its default applies).
+         *     The number is read as Ruby's `Integer(text, 10)` reads it (`1_0` and `0d10` are 10).
          */
         Page: number;
         /**
@@ -1374,6 +1375,7 @@ export interface components {
          *     sent: there is no cap (`per_page=500` gets up to 500 jobs), and a negative value makes GitLab fail (500).
          *     An empty value (`per_page=`, or `per_page` alone) counts as absent, as on GitLab (Grape reads `''` as nil for a
          *     non-String parameter, then its default applies).
+         *     The number is read as Ruby's `Integer(text, 10)` reads it (`1_0` and `0d10` are 10).
          */
         PerPage: number;
         /**
@@ -1402,6 +1404,8 @@ export interface components {
         /**
          * @description ID of a pipeline. In CI jobs it is the predefined variable `CI_PIPELINE_ID`. Any integer is looked up:
          *     `0`, negative and unknown IDs answer `404 Not found`.
+         *     Read as Ruby's `Integer(text, 10)` reads it (Grape's `type: Integer`): blanks around it, a sign, a `0d`
+         *     prefix and single `_` between digits are accepted (`1_0` and `0d10` are 10).
          * @example 6
          */
         PipelineId: number;
@@ -1426,6 +1430,8 @@ export interface components {
         /**
          * @description ID of a job. Any integer is looked up, as on GitLab: `0`, negative and unknown IDs answer 404; text that
          *     is not an integer answers 400 `job_id is invalid`.
+         *     Read as Ruby's `Integer(text, 10)` reads it (Grape's `type: Integer`): blanks around it, a sign, a `0d`
+         *     prefix and single `_` between digits are accepted (`1_0` and `0d10` are 10).
          * @example 8
          */
         JobId: number;
@@ -1629,6 +1635,7 @@ export interface operations {
                  * @description Page number (offset pagination), 1 by default; any value below 1 is page 1, as on GitLab.
                  *     An empty value (`page=`, or `page` alone) counts as absent, as on GitLab (Grape reads `''` as nil for a
                  *     non-String parameter, then its default applies).
+                 *     The number is read as Ruby's `Integer(text, 10)` reads it (`1_0` and `0d10` are 10).
                  */
                 page?: components["parameters"]["Page"];
                 /**
@@ -1638,6 +1645,7 @@ export interface operations {
                  *     sent: there is no cap (`per_page=500` gets up to 500 jobs), and a negative value makes GitLab fail (500).
                  *     An empty value (`per_page=`, or `per_page` alone) counts as absent, as on GitLab (Grape reads `''` as nil for a
                  *     non-String parameter, then its default applies).
+                 *     The number is read as Ruby's `Integer(text, 10)` reads it (`1_0` and `0d10` are 10).
                  */
                 per_page?: components["parameters"]["PerPage"];
                 /**
@@ -1740,6 +1748,7 @@ export interface operations {
                  * @description Page number (offset pagination), 1 by default; any value below 1 is page 1, as on GitLab.
                  *     An empty value (`page=`, or `page` alone) counts as absent, as on GitLab (Grape reads `''` as nil for a
                  *     non-String parameter, then its default applies).
+                 *     The number is read as Ruby's `Integer(text, 10)` reads it (`1_0` and `0d10` are 10).
                  */
                 page?: components["parameters"]["Page"];
                 /**
@@ -1749,6 +1758,7 @@ export interface operations {
                  *     sent: there is no cap (`per_page=500` gets up to 500 jobs), and a negative value makes GitLab fail (500).
                  *     An empty value (`per_page=`, or `per_page` alone) counts as absent, as on GitLab (Grape reads `''` as nil for a
                  *     non-String parameter, then its default applies).
+                 *     The number is read as Ruby's `Integer(text, 10)` reads it (`1_0` and `0d10` are 10).
                  */
                 per_page?: components["parameters"]["PerPage"];
             };
@@ -1765,6 +1775,8 @@ export interface operations {
                 /**
                  * @description ID of a pipeline. In CI jobs it is the predefined variable `CI_PIPELINE_ID`. Any integer is looked up:
                  *     `0`, negative and unknown IDs answer `404 Not found`.
+                 *     Read as Ruby's `Integer(text, 10)` reads it (Grape's `type: Integer`): blanks around it, a sign, a `0d`
+                 *     prefix and single `_` between digits are accepted (`1_0` and `0d10` are 10).
                  * @example 6
                  */
                 pipeline_id: components["parameters"]["PipelineId"];
@@ -1813,6 +1825,7 @@ export interface operations {
                  * @description Page number (offset pagination), 1 by default; any value below 1 is page 1, as on GitLab.
                  *     An empty value (`page=`, or `page` alone) counts as absent, as on GitLab (Grape reads `''` as nil for a
                  *     non-String parameter, then its default applies).
+                 *     The number is read as Ruby's `Integer(text, 10)` reads it (`1_0` and `0d10` are 10).
                  */
                 page?: components["parameters"]["Page"];
                 /**
@@ -1822,6 +1835,7 @@ export interface operations {
                  *     sent: there is no cap (`per_page=500` gets up to 500 jobs), and a negative value makes GitLab fail (500).
                  *     An empty value (`per_page=`, or `per_page` alone) counts as absent, as on GitLab (Grape reads `''` as nil for a
                  *     non-String parameter, then its default applies).
+                 *     The number is read as Ruby's `Integer(text, 10)` reads it (`1_0` and `0d10` are 10).
                  */
                 per_page?: components["parameters"]["PerPage"];
             };
@@ -1838,6 +1852,8 @@ export interface operations {
                 /**
                  * @description ID of a pipeline. In CI jobs it is the predefined variable `CI_PIPELINE_ID`. Any integer is looked up:
                  *     `0`, negative and unknown IDs answer `404 Not found`.
+                 *     Read as Ruby's `Integer(text, 10)` reads it (Grape's `type: Integer`): blanks around it, a sign, a `0d`
+                 *     prefix and single `_` between digits are accepted (`1_0` and `0d10` are 10).
                  * @example 6
                  */
                 pipeline_id: components["parameters"]["PipelineId"];
@@ -1950,6 +1966,8 @@ export interface operations {
                 /**
                  * @description ID of a job. Any integer is looked up, as on GitLab: `0`, negative and unknown IDs answer 404; text that
                  *     is not an integer answers 400 `job_id is invalid`.
+                 *     Read as Ruby's `Integer(text, 10)` reads it (Grape's `type: Integer`): blanks around it, a sign, a `0d`
+                 *     prefix and single `_` between digits are accepted (`1_0` and `0d10` are 10).
                  * @example 8
                  */
                 job_id: components["parameters"]["JobId"];
@@ -1991,6 +2009,8 @@ export interface operations {
                 /**
                  * @description ID of a job. Any integer is looked up, as on GitLab: `0`, negative and unknown IDs answer 404; text that
                  *     is not an integer answers 400 `job_id is invalid`.
+                 *     Read as Ruby's `Integer(text, 10)` reads it (Grape's `type: Integer`): blanks around it, a sign, a `0d`
+                 *     prefix and single `_` between digits are accepted (`1_0` and `0d10` are 10).
                  * @example 8
                  */
                 job_id: components["parameters"]["JobId"];
@@ -2042,6 +2062,8 @@ export interface operations {
                 /**
                  * @description ID of a job. Any integer is looked up, as on GitLab: `0`, negative and unknown IDs answer 404; text that
                  *     is not an integer answers 400 `job_id is invalid`.
+                 *     Read as Ruby's `Integer(text, 10)` reads it (Grape's `type: Integer`): blanks around it, a sign, a `0d`
+                 *     prefix and single `_` between digits are accepted (`1_0` and `0d10` are 10).
                  * @example 8
                  */
                 job_id: components["parameters"]["JobId"];
@@ -2094,6 +2116,8 @@ export interface operations {
                 /**
                  * @description ID of a job. Any integer is looked up, as on GitLab: `0`, negative and unknown IDs answer 404; text that
                  *     is not an integer answers 400 `job_id is invalid`.
+                 *     Read as Ruby's `Integer(text, 10)` reads it (Grape's `type: Integer`): blanks around it, a sign, a `0d`
+                 *     prefix and single `_` between digits are accepted (`1_0` and `0d10` are 10).
                  * @example 8
                  */
                 job_id: components["parameters"]["JobId"];
@@ -2147,6 +2171,8 @@ export interface operations {
                 /**
                  * @description ID of a job. Any integer is looked up, as on GitLab: `0`, negative and unknown IDs answer 404; text that
                  *     is not an integer answers 400 `job_id is invalid`.
+                 *     Read as Ruby's `Integer(text, 10)` reads it (Grape's `type: Integer`): blanks around it, a sign, a `0d`
+                 *     prefix and single `_` between digits are accepted (`1_0` and `0d10` are 10).
                  * @example 8
                  */
                 job_id: components["parameters"]["JobId"];
@@ -2200,6 +2226,8 @@ export interface operations {
                 /**
                  * @description ID of a job. Any integer is looked up, as on GitLab: `0`, negative and unknown IDs answer 404; text that
                  *     is not an integer answers 400 `job_id is invalid`.
+                 *     Read as Ruby's `Integer(text, 10)` reads it (Grape's `type: Integer`): blanks around it, a sign, a `0d`
+                 *     prefix and single `_` between digits are accepted (`1_0` and `0d10` are 10).
                  * @example 8
                  */
                 job_id: components["parameters"]["JobId"];
