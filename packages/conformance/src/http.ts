@@ -9,7 +9,14 @@ import { type Answer, answerOf } from "@jobs-api/types/validate";
 export type Auth =
   | { kind: "none" }
   | {
-      kind: "privateTokenHeader" | "privateTokenQuery" | "bearer" | "jobTokenHeader" | "jobTokenQuery";
+      kind:
+        | "privateTokenHeader"
+        | "privateTokenQuery"
+        | "bearer"
+        | "accessTokenQuery"
+        | "bearerTokenQuery"
+        | "jobTokenHeader"
+        | "jobTokenQuery";
       token: string;
     };
 
@@ -41,7 +48,7 @@ export class NetworkError extends Error {
   override name = "NetworkError";
 }
 
-const tokenQueryNames = ["private_token", "access_token", "job_token"];
+const tokenQueryNames = ["private_token", "access_token", "bearer_token", "job_token"];
 
 /** A token and the environment variable a person would hold it in, which printed commands name instead. */
 export interface Secret {
@@ -142,13 +149,16 @@ export class Http {
   }
 }
 
+/** The query parameter each query spelling of a token goes in (Doorkeeper reads `bearer_token` too). */
+const QUERY_AUTH: Partial<Record<Auth["kind"], string>> = {
+  privateTokenQuery: "private_token",
+  accessTokenQuery: "access_token",
+  bearerTokenQuery: "bearer_token",
+  jobTokenQuery: "job_token",
+};
+
 function withQueryAuth(url: string, auth: Auth): string {
-  const name =
-    auth.kind === "privateTokenQuery"
-      ? "private_token"
-      : auth.kind === "jobTokenQuery"
-        ? "job_token"
-        : undefined;
+  const name = QUERY_AUTH[auth.kind];
   if (!name || auth.kind === "none") return url;
   return `${url}${url.includes("?") ? "&" : "?"}${name}=${encodeURIComponent(auth.token)}`;
 }

@@ -153,8 +153,11 @@ const JOB_TOKEN_ROUTES = new Set([
 ]);
 /** pipelines.rb: `before { authenticate_non_get! }`, so its GETs answer anonymous callers. */
 const ANONYMOUS_ROUTES = new Set(["listPipelineJobs", "listPipelineBridges"]);
-/** Malformed credentials that present no token at all (an Authorization header that is no Bearer token). */
-const NO_TOKEN_MALFORMED = new Set(["malformed 3", "malformed 4", "malformed 5"]);
+/**
+ * Malformed credentials that present no token at all (an Authorization header that is no Bearer token).
+ * `Bearer a b` presents the token `a b`: Doorkeeper takes the text after `Bearer ` as it is.
+ */
+const NO_TOKEN_MALFORMED = new Set(["malformed 3", "malformed 4"]);
 
 /** What the route reads of the caller's credentials: job tokens only where the route takes them. */
 function presented(kind: Kind, operationId: string): "valid" | "invalid" | "none" {
@@ -359,6 +362,136 @@ describe("job tokens as the token parameter (AuthFinders: job_token, then token,
   });
 });
 
+describe("which token counts when a request carries several (auth_finders.rb, doorkeeper.rb access_token_methods)", () => {
+  const own = () => m.projects.own.id;
+  const list = (query: string, headers: Record<string, string> = {}) =>
+    fetch(`${server.api}/projects/${own()}/jobs${query}`, { headers }).then((r) => r.status);
+  const bogus = () => `glpat-${randomUUID()}`;
+
+  it("takes bearer_token (Doorkeeper's from_bearer_param) as access_token: OAuth, personal and job tokens", async () => {
+    expect(await list(`?bearer_token=${m.tokens.oauth}`)).toBe(200);
+    expect(await list(`?bearer_token=${m.tokens.personal}`)).toBe(200);
+    expect(await list(`?bearer_token=${bogus()}`)).toBe(401);
+    // find_user_from_job_bearer_token reads Doorkeeper's token, whatever its spelling.
+    for (const param of ["access_token", "bearer_token"]) {
+      const job = await fetch(`${server.api}/job?${param}=${m.tokens.job}`);
+      expect(job.status, param).toBe(200);
+    }
+  });
+
+  it("reads Doorkeeper's spellings in its order: access_token, then Authorization: Bearer, then bearer_token", async () => {
+    const bearer = (t: string) => ({ Authorization: `Bearer ${t}` });
+    expect(await list(`?access_token=${bogus()}`, bearer(m.tokens.oauth))).toBe(401);
+    expect(await list(`?access_token=${m.tokens.oauth}`, bearer(bogus()))).toBe(200);
+    expect(await list(`?bearer_token=${bogus()}`, bearer(m.tokens.oauth))).toBe(200);
+    expect(await list(`?bearer_token=${m.tokens.oauth}`, bearer(bogus()))).toBe(401);
+  });
+
+  it("looks an OAuth token up first, then private_token, then PRIVATE-TOKEN, then the Bearer text as a PAT", async () => {
+    // access_token: find_oauth_access_token (UnauthorizedError rescued) || find_personal_access_token.
+    expect(await list("", { "PRIVATE-TOKEN": bogus(), Authorization: `Bearer ${m.tokens.oauth}` })).toBe(200);
+    expect(await list("", { "PRIVATE-TOKEN": m.tokens.personal, Authorization: `Bearer ${bogus()}` })).toBe(
+      200,
+    );
+    expect(await list("", { "PRIVATE-TOKEN": bogus(), Authorization: `Bearer ${m.tokens.personal}` })).toBe(
+      401,
+    );
+    // extract_personal_access_token: the private_token parameter before the PRIVATE-TOKEN header.
+    expect(await list(`?private_token=${bogus()}`, { "PRIVATE-TOKEN": m.tokens.personal })).toBe(401);
+    expect(await list(`?private_token=${m.tokens.personal}`, { "PRIVATE-TOKEN": bogus() })).toBe(200);
+    // An expired token decides too: it is not passed over for a valid one.
+    const expired = await fetch(`${server.api}/projects/${own()}/jobs?private_token=${m.tokens.expired}`, {
+      headers: { "PRIVATE-TOKEN": m.tokens.personal },
+    });
+    expect(expired.status).toBe(401);
+    expect(await expired.json()).toMatchObject({ error: "invalid_token" });
+  });
+
+  it("skips a job token given as an access token (find_personal_access_token, TOKEN_PREFIX) and reads the job token", async () => {
+    const jobHeader = { "JOB-TOKEN": m.tokens.job };
+    expect(await list("", { "PRIVATE-TOKEN": `glcbt-${randomUUID()}`, ...jobHeader })).toBe(200);
+    expect(await list("", { "PRIVATE-TOKEN": bogus(), ...jobHeader })).toBe(401);
+    // Skipped everywhere, a token is no token: the pipeline lists answer as to anonymous callers.
+    const publicJobs = await fetch(
+      `${server.api}/projects/${m.projects.public.id}/pipelines/${m.projects.public.pipelineId}/jobs`,
+      { headers: { Authorization: `Bearer glcbt-${randomUUID()}` } },
+    );
+    expect(publicJobs.status).toBe(200);
+  });
+
+  it("reads token parameters from the body as Rails' params do, the query's value winning", async () => {
+    const cancel = async (query: string, init: { body?: string; type?: string }) => {
+      const jobId = await jobFor("cancelJob", "own");
+      const headers: Record<string, string> = init.type ? { "Content-Type": init.type } : {};
+      const r = await fetch(`${server.api}/projects/${own()}/jobs/${jobId}/cancel${query}`, {
+        method: "POST",
+        headers,
+        body: init.body,
+      });
+      return r.status;
+    };
+    const json = (token: string) => ({
+      body: JSON.stringify({ private_token: token }),
+      type: "application/json",
+    });
+    expect(await cancel("", json(m.tokens.personal))).toBe(201);
+    expect(
+      await cancel("", {
+        body: `private_token=${m.tokens.personal}`,
+        type: "application/x-www-form-urlencoded",
+      }),
+    ).toBe(201);
+    expect(
+      await cancel("", {
+        body: `access_token=${m.tokens.oauth}&force=false`,
+        type: "application/x-www-form-urlencoded",
+      }),
+    ).toBe(201);
+    const form = new FormData();
+    form.set("private_token", m.tokens.personal);
+    const multipart = await fetch(
+      `${server.api}/projects/${own()}/jobs/${await jobFor("cancelJob", "own")}/cancel`,
+      {
+        method: "POST",
+        body: form,
+      },
+    );
+    expect(multipart.status).toBe(201);
+    expect(await cancel(`?private_token=${bogus()}`, json(m.tokens.personal))).toBe(401);
+    expect(await cancel(`?private_token=${m.tokens.personal}`, json(bogus()))).toBe(201);
+    // Without a Content-Type, Grape reads JSON but Rails reads a form: the token is not seen. (fetch would
+    // add `text/plain` to a text body.)
+    const agent = keepAliveAgent();
+    const untyped = await sendRaw(
+      server.origin,
+      {
+        method: "POST",
+        target: `/api/v4/projects/${own()}/jobs/${await jobFor("cancelJob", "own")}/cancel`,
+        body: JSON.stringify({ private_token: m.tokens.personal }),
+      },
+      agent,
+    );
+    expect(untyped.status).toBe(401);
+    // Rails parses a GET's JSON body too (Grape does not read it, AuthFinders do).
+    const raw = await sendRaw(
+      server.origin,
+      {
+        method: "GET",
+        target: "/api/v4/job",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ job_token: m.tokens.job }),
+      },
+      agent,
+    ).finally(() => agent.destroy());
+    expect(raw.status).toBe(200);
+  });
+
+  it("refuses a token given as a list or hash (private_token[]=…): it matches no token", async () => {
+    expect(await list(`?private_token[]=${m.tokens.personal}`)).toBe(401);
+    expect(await list(`?job_token[a]=${m.tokens.job}`)).toBe(401);
+  });
+});
+
 describe("tokens at rest and in logs", () => {
   const everyToken = () => [...Object.values(DEMO_TOKENS), ...Object.values(m.tokens)];
 
@@ -402,6 +535,7 @@ describe("tokens at rest and in logs", () => {
         { query: "", headers: { "JOB-TOKEN": t } },
         { query: `private_token=${t}`, headers: {} },
         { query: `access_token=${t}`, headers: {} },
+        { query: `bearer_token=${t}`, headers: {} },
         { query: `job_token=${t}`, headers: {} },
         { query: `token=${t}`, headers: {} },
         { query: `private%5Ftoken=${t}`, headers: {} },

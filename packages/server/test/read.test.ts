@@ -613,6 +613,33 @@ describe("getJob and getJobTrace", () => {
     }
   });
 
+  it("reads job_id, pipeline_id, page and per_page as Ruby's Integer(text, 10) does: 1_0, 0d10 (dry-types Params::Integer)", async () => {
+    const id = String(w.jobs.success);
+    const spelled = [id.split("").join("_"), `0d${id}`, `+0_${id}`, `%20${id.split("").join("_")}%20`];
+    for (const text of spelled) {
+      const r = await call(`${server.api}/projects/${w.projectId}/jobs/${text}`, {
+        token: w.tokens.reporter,
+      });
+      expect(r.status, text).toBe(200);
+      expect((r.body as JobJson).id).toBe(w.jobs.success);
+    }
+    for (const text of [`${id}_`, `_${id}`, `1__0`, `0d_${id}`, `0x1A`]) {
+      const r = await call(`${server.api}/projects/${w.projectId}/jobs/${text}`, {
+        token: w.tokens.reporter,
+      });
+      expect(r.status, text).toBe(400);
+      expect(r.body).toEqual({ error: "job_id is invalid" });
+    }
+    const pipeline = String(w.pipelineId).split("").join("_");
+    const list = await call(
+      `${server.api}/projects/${w.projectId}/pipelines/${pipeline}/jobs?per_page=0_1&page=0d2`,
+      { token: w.tokens.reporter },
+    );
+    expect(list.status).toBe(200);
+    expect(list.headers.get("x-per-page")).toBe("1");
+    expect(list.headers.get("x-page")).toBe("2");
+  });
+
   it("answers 400 for ids that are not integers, 404 for integers no job has (Grape Integer, find_build!)", async () => {
     for (const id of ["abc", "1.5", "1e3"]) {
       const r = await call(`${server.api}/projects/${w.projectId}/jobs/${id}`, { token: w.tokens.reporter });
@@ -748,6 +775,16 @@ describe("authentication and visibility", () => {
     }
     const unknown = await call(`${server.api}/projects/no%2Fsuch/jobs`, { token: T });
     expect(unknown.body).toEqual({ message: "404 Project Not Found" });
+  });
+
+  it("answers 404 Project Not Found to an id or path of any length (helpers.rb find_project!: no length limit)", async () => {
+    for (const id of [`${"a".repeat(1500)}%2Fb`, "x".repeat(4000), "9".repeat(2000)]) {
+      for (const target of [`/projects/${id}/jobs`, `/projects/${id}/jobs/1`]) {
+        const r = await call(`${server.api}${target}`, { token: T });
+        expect(r.status, `${target.length} characters`).toBe(404);
+        expect(r.body).toEqual({ message: "404 Project Not Found" });
+      }
+    }
   });
 
   describe('public_builds (GitLab\'s "Public pipelines", db/structure.sql DEFAULT true)', () => {

@@ -341,10 +341,11 @@ export const listProjectJobsChecks: CheckDefinition[] = [
   },
   {
     id: "listProjectJobs.tokenSpellings",
-    description: "the token works as PRIVATE-TOKEN, as private_token and as Authorization: Bearer",
+    description:
+      "the token works as PRIVATE-TOKEN, as private_token, as Authorization: Bearer and as access_token and bearer_token (Doorkeeper's access_token_methods)",
     async run(ctx: CheckContext) {
       const reference = await list(ctx, projectJobs(), allPages);
-      for (const kind of ["privateTokenQuery", "bearer"] as const) {
+      for (const kind of ["privateTokenQuery", "bearer", "accessTokenQuery", "bearerTokenQuery"] as const) {
         const exchange = await ctx.call("listProjectJobs", {
           auth: { kind, token: ctx.tokens.token },
           query: allPages,

@@ -12,19 +12,19 @@ import {
 } from "../store/auth.js";
 import { findProject } from "../store/projects.js";
 import type { ProjectRow, Role } from "../store/rows.js";
-
-/** A single string value of a header or query parameter; repeated or odd values count as absent. */
-function single(value: unknown): string | undefined {
-  return typeof value === "string" && value.length > 0 ? value : undefined;
-}
+import { untypedJsonBodies } from "./grape.js";
 
 /** The parts of a request authentication reads, whatever the route's parameter types. */
-export type CallerRequest = Pick<Request, "get"> & { query: object };
+export type CallerRequest = Pick<Request, "get"> & { query: object; body?: unknown };
 
-/** The query parameters a token may come in: authentication reads them, request logs redact them. */
+/**
+ * The parameters a token may come in: authentication reads them (from the query string and the body alike),
+ * request logs redact them.
+ */
 export const TOKEN_QUERY_PARAMS = {
   privateTokenQuery: "private_token",
   accessTokenQuery: "access_token",
+  bearerTokenQuery: "bearer_token",
   jobTokenQuery: "job_token",
   // The `token` parameter: a runner's token on the runner routes, a job token there and on the routes that
   // take job tokens.
@@ -34,38 +34,81 @@ export const TOKEN_QUERY_PARAMS = {
 
 const ACCESS_KINDS = ["oauth", "personal"] as const;
 
+/** `Ci::Build::TOKEN_PREFIX`: AuthFinders' `find_personal_access_token` skips such a token on API routes. */
+const JOB_TOKEN_PREFIX = "glcbt-";
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
+
 /**
- * The token a request presents, read only from the places the operation's security schemes name (a job
- * token elsewhere authenticates nobody, as on GitLab's routes without `job_token_allowed`), as the
- * interpretations to try in turn; empty when it presents none. As in GitLab the first kind present decides,
- * and an invalid one is not rescued by another: access tokens (`PRIVATE-TOKEN`, then `Authorization:
- * Bearer`), then job tokens. On routes that take job tokens, a Bearer token is tried as one first.
+ * Parameter `name` as Rails' `request.params` has it, which AuthFinders and Doorkeeper read:
+ * `request_parameters.merge(query_parameters)`, so the query string's key wins over the body's, even
+ * with an empty value. A body read as JSON only for want of a Content-Type carries none: Rails (Rack's
+ * `form_data?`) reads such a body as a form, where a JSON text names no token parameter.
  */
-function presented(req: CallerRequest, security: readonly SecuritySchemeName[]): Credential[] {
-  const accepts = (scheme: SecuritySchemeName) => security.includes(scheme);
+function railsParam(req: CallerRequest, name: string): unknown {
   const query = req.query as Record<string, unknown>;
-  const privateToken =
-    (accepts("privateTokenHeader") ? single(req.get("private-token")) : undefined) ??
-    (accepts("privateTokenQuery") ? single(query[TOKEN_QUERY_PARAMS.privateTokenQuery]) : undefined);
-  if (privateToken) return [{ token: privateToken, kinds: ["personal"] }];
-  const jobTokens = accepts("jobTokenHeader") || accepts("jobTokenQuery");
-  const bearer = accepts("bearerToken")
-    ? req.get("authorization")?.match(/^Bearer\s+(\S+)\s*$/i)?.[1]
-    : undefined;
-  if (bearer) {
-    const access: Credential = { token: bearer, kinds: ACCESS_KINDS };
-    return jobTokens ? [{ token: bearer, kinds: "job" }, access] : [access];
+  if (Object.hasOwn(query, name)) return query[name];
+  const { body } = req;
+  return isRecord(body) && !untypedJsonBodies.has(body) ? body[name] : undefined;
+}
+
+/**
+ * Ruby's `presence` on a header or parameter: a text with something besides blanks, else absent. A list or
+ * hash (`private_token[]=…`) is present too, and matches no token: GitLab looks up its `to_s` (401) or calls
+ * a String method on it (500); both are a refusal.
+ */
+function given(value: unknown): string | undefined {
+  if (typeof value === "string") return /^\s*$/.test(value) ? undefined : value;
+  if (value === null || value === undefined || value === "") return undefined;
+  if (Array.isArray(value) ? value.length === 0 : isRecord(value) && Object.keys(value).length === 0) {
+    return undefined;
   }
-  const accessToken = accepts("accessTokenQuery")
-    ? single(query[TOKEN_QUERY_PARAMS.accessTokenQuery])
+  throw unauthorized();
+}
+
+/**
+ * The tokens a request presents, as GitLab tries them (`API::APIGuard#find_user_from_sources`): `tries`
+ * in turn, one not found passed over; then `decisive`, which must be found (401). Both empty: the request
+ * presents no token. Only the places the operation's security schemes name are read (a job token elsewhere
+ * authenticates nobody, as on GitLab's routes without `job_token_allowed`). The order:
+ * 1. Doorkeeper's token (`access_token_methods :from_access_token_param, :from_bearer_authorization,
+ *    :from_bearer_param`: the first present of `access_token`, `Authorization: Bearer`, `bearer_token`),
+ *    on the routes that take job tokens as a running job's token (`find_user_from_job_bearer_token`);
+ * 2. that token as an OAuth token (`find_oauth_access_token`; not found is rescued);
+ * 3. `private_token`, else `PRIVATE-TOKEN`, else that token, as an access token
+ *    (`extract_personal_access_token`); a job token there is skipped, anything else decides;
+ * 4. on the routes that take job tokens, `job_token`, else `token`, else `JOB-TOKEN`, which decides
+ *    (`find_user_from_job_token_query_params_or_header`).
+ */
+function presented(
+  req: CallerRequest,
+  security: readonly SecuritySchemeName[],
+): { tries: Credential[]; decisive: Credential | null } {
+  const accepts = (scheme: SecuritySchemeName) => security.includes(scheme);
+  const param = (scheme: keyof typeof TOKEN_QUERY_PARAMS) =>
+    accepts(scheme) ? given(railsParam(req, TOKEN_QUERY_PARAMS[scheme])) : undefined;
+  const header = (scheme: SecuritySchemeName, name: string) =>
+    accepts(scheme) ? given(req.get(name)) : undefined;
+  // Doorkeeper's `from_bearer_authorization`: the text after `Bearer ` as it is (`gsub(/^Bearer /i, '')`).
+  const authorization = accepts("bearerToken") ? req.get("authorization") : undefined;
+  const bearer = authorization?.match(/^Bearer /i) ? given(authorization.slice(7)) : undefined;
+  const oauth = param("accessTokenQuery") ?? bearer ?? param("bearerTokenQuery");
+  const jobTokens = accepts("jobTokenHeader") || accepts("jobTokenQuery") || accepts("jobTokenParam");
+  const tries: Credential[] = [];
+  if (oauth !== undefined && jobTokens) tries.push({ token: oauth, kinds: "job" });
+  const access = param("privateTokenQuery") ?? header("privateTokenHeader", "private-token") ?? oauth;
+  if (access !== undefined && !access.startsWith(JOB_TOKEN_PREFIX)) {
+    // The same text as OAuth then personal token: one lookup of both kinds.
+    if (access === oauth) return { tries, decisive: { token: access, kinds: ACCESS_KINDS } };
+    if (oauth !== undefined) tries.push({ token: oauth, kinds: ["oauth"] });
+    return { tries, decisive: { token: access, kinds: ["personal"] } };
+  }
+  if (oauth !== undefined) tries.push({ token: oauth, kinds: ["oauth"] });
+  const jobToken = jobTokens
+    ? (param("jobTokenQuery") ?? param("jobTokenParam") ?? header("jobTokenHeader", "job-token"))
     : undefined;
-  if (accessToken) return [{ token: accessToken, kinds: ACCESS_KINDS }];
-  // AuthFinders' order: the `job_token` parameter, the `token` parameter, then the `JOB-TOKEN` header.
-  const jobToken =
-    (accepts("jobTokenQuery") ? single(query[TOKEN_QUERY_PARAMS.jobTokenQuery]) : undefined) ??
-    (accepts("jobTokenParam") ? single(query[TOKEN_QUERY_PARAMS.jobTokenParam]) : undefined) ??
-    (accepts("jobTokenHeader") ? single(req.get("job-token")) : undefined);
-  return jobToken ? [{ token: jobToken, kinds: "job" }] : [];
+  return { tries, decisive: jobToken === undefined ? null : { token: jobToken, kinds: "job" } };
 }
 
 /** APIGuard's answers to a token that exists but may no longer be used (`ExpiredError`, `RevokedError`). */
@@ -75,6 +118,23 @@ const refusal = ({ refused }: TokenRefusal) =>
       ? "Token is expired. You can either do re-authorization or token refresh."
       : "Token was revoked. You have to re-authorize from the user.",
   );
+
+/**
+ * The first of the presented tokens `lookUp` finds, in GitLab's order; an expired or revoked one is
+ * refused there (401), as is a decisive one not found. Null: the request presents no usable token.
+ */
+async function firstFound<T extends object>(
+  { tries, decisive }: ReturnType<typeof presented>,
+  lookUp: (credential: Credential) => Promise<T | TokenRefusal | null>,
+): Promise<T | null> {
+  for (const credential of decisive ? [...tries, decisive] : tries) {
+    const found = await lookUp(credential);
+    if (found && "refused" in found) throw refusal(found);
+    if (found) return found;
+  }
+  if (decisive) throw unauthorized();
+  return null;
+}
 
 /** A request to a project endpoint: `:id` is the project's id or full path. */
 type ProjectCallerRequest = CallerRequest & { params: { id: number | string } };
@@ -98,20 +158,15 @@ export async function authenticateProjectCaller(
 ): Promise<ProjectCaller> {
   const { security, anonymous } = operationTable[operationId];
   const ref = String(req.params.id);
-  const credentials = presented(req, security);
-  if (credentials.length === 0) {
-    if (!anonymous) throw unauthorized();
-    return { principal: null, project: await findProject(db, ref), role: null };
+  const caller = await firstFound(presented(req, security), (credential) =>
+    authenticateForProject(db, credential, ref),
+  );
+  if (caller) {
+    const { target, ...principal } = caller;
+    return { principal, project: target.project, role: target.role };
   }
-  for (const credential of credentials) {
-    const caller = await authenticateForProject(db, credential, ref);
-    if (caller && "refused" in caller) throw refusal(caller);
-    if (caller) {
-      const { target, ...principal } = caller;
-      return { principal, project: target.project, role: target.role };
-    }
-  }
-  throw unauthorized();
+  if (!anonymous) throw unauthorized();
+  return { principal: null, project: await findProject(db, ref), role: null };
 }
 
 /**
@@ -123,16 +178,14 @@ export async function authenticateJobCaller(
   req: CallerRequest,
   operationId: OperationId,
 ): Promise<Principal & { jobId: number }> {
-  for (const credential of presented(req, operationTable[operationId].security)) {
-    const principal =
-      credential.kinds === "job"
-        ? await authenticateJobToken(db, credential.token)
-        : await authenticateAccessToken(db, credential.token, credential.kinds);
-    if (principal && "refused" in principal) throw refusal(principal);
-    if (principal?.jobId != null) return { ...principal, jobId: principal.jobId };
-    if (principal) throw notFound("Job");
-  }
-  throw unauthorized();
+  const principal = await firstFound(presented(req, operationTable[operationId].security), (credential) =>
+    credential.kinds === "job"
+      ? authenticateJobToken(db, credential.token)
+      : authenticateAccessToken(db, credential.token, credential.kinds),
+  );
+  if (!principal) throw unauthorized();
+  if (principal.jobId === null) throw notFound("Job");
+  return { ...principal, jobId: principal.jobId };
 }
 
 const RANK: Record<Role, number> = { guest: 10, reporter: 20, developer: 30, maintainer: 40, owner: 50 };

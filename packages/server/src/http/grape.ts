@@ -2,6 +2,7 @@ import { type OperationId, operationTable } from "@jobs-api/types";
 import busboy, { type Busboy } from "busboy";
 import type { Request, RequestHandler } from "express";
 import { HttpError } from "../errors.js";
+import { NEEDS_RUBY_READING, rubyInteger } from "./integers.js";
 import { addRackParam, parseRackQuery, type RackHash, type RackValue } from "./rack.js";
 
 /**
@@ -91,8 +92,20 @@ const grapeRoutes = Object.values(operationTable)
     emptyAsAbsent: Object.entries(op.parameters).flatMap(([name, p]) =>
       p.in === "query" && "allowEmptyValue" in p ? [{ name, array: p.type === "array" }] : [],
     ),
+    integers: Object.entries(op.parameters).flatMap(([name, p]) =>
+      p.type === "integer" ? [{ name, segment: op.path.split("/").indexOf(`{${name}}`) }] : [],
+    ),
   }))
-  .filter((route) => route.arrays.length > 0 || route.emptyAsAbsent.length > 0);
+  .filter((route) => route.arrays.length > 0 || route.emptyAsAbsent.length > 0 || route.integers.length > 0);
+
+/** A path segment as the router reads it; one that is not valid percent-encoding is left to the validator. */
+function decodeSegment(segment: string | undefined): string | undefined {
+  try {
+    return segment === undefined ? undefined : decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
+}
 
 const isHash = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value);
@@ -116,14 +129,31 @@ export const paramsLikeGrape: RequestHandler = (req, _res, next) => {
   const body: unknown = req.body;
   const sources = isHash(body) ? [query, body] : [query];
   // The route is looked for only when some value needs it: most requests have none.
-  const route = sources.some((params) => Object.values(params).some(readByGrape))
-    ? grapeRoutes.find((r) => matches(r, req))
-    : undefined;
+  const route =
+    sources.some((params) => Object.values(params).some(readByGrape)) || NEEDS_RUBY_READING.test(req.url)
+      ? grapeRoutes.find((r) => matches(r, req))
+      : undefined;
   for (const { name, hash } of route?.arrays ?? []) {
     const value = query[name];
     if (isHash(value)) query[name] = hash === "values" ? Object.values(value) : ["unknown"];
     // `coerce_with` makes a list of a text, an empty one too.
     if (value === "") query[name] = [""];
+  }
+  // An integer as Ruby's `Integer(text, 10)` reads it (`1_0`, `0d10`: Grape's Integer coercion) is shown
+  // to the validator and the routes as the plain decimal text JavaScript reads alike. The path is rewritten
+  // (the validator reads `req.url`); the original URL keeps what was sent.
+  const segments = req.path.split("/");
+  for (const { name, segment } of route?.integers ?? []) {
+    const written = segment >= 0 ? decodeSegment(segments[segment]) : query[name];
+    if (typeof written !== "string" || !NEEDS_RUBY_READING.test(written)) continue;
+    const value = rubyInteger(written);
+    if (value === null) continue;
+    if (segment < 0) query[name] = value;
+    else {
+      segments[segment] = value;
+      const search = req.url.indexOf("?");
+      req.url = segments.join("/") + (search < 0 ? "" : req.url.slice(search));
+    }
   }
   for (const { name, array } of route?.emptyAsAbsent ?? []) {
     for (const params of sources) {
@@ -227,6 +257,13 @@ const INVALID_JSON =
   "\nProblem:\n  message body does not match declared format\nResolution:\n  when specifying application/json as content-type, you must pass valid application/json in the request's 'body' ";
 
 /**
+ * Bodies read as JSON only because they came without a Content-Type (the API's default format). Grape
+ * takes their parameters; Rails' `request.params`, where GitLab looks for tokens, reads such a POST body
+ * as a form instead (Rack's `form_data?`), so no token is taken from them.
+ */
+export const untypedJsonBodies = new WeakSet<object>();
+
+/**
  * Grape's formatter, for every request with a body: an empty body is no body whatever its Content-Type;
  * JSON (also when no Content-Type is given: the API's default format) and form bodies become parameters;
  * multipart bodies were read before (`readMultipart`); any other media type is refused with 415. Runs
@@ -260,6 +297,7 @@ export const readBody: RequestHandler = (req, _res, next) => {
       const value: unknown = JSON.parse(text);
       // Grape merges a JSON object into the parameters; other JSON values carry none.
       req.body = typeof value === "object" && value !== null && !Array.isArray(value) ? value : {};
+      if (type === undefined) untypedJsonBodies.add(req.body);
     } catch {
       throw new HttpError(400, { error: INVALID_JSON });
     }

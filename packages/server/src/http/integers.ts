@@ -22,10 +22,20 @@ export function integerParametersOf(req: Pick<Request, "openapi">): ReadonlySet<
 }
 
 /**
- * What Ruby's `Integer(text, 10)` accepts, less its `_` digit separators (which Ajv would not read as a
- * number at all): ASCII blanks around an optional sign and digits.
+ * What Ruby's `Integer(text, 10)` accepts (dry-types' `Params::Integer`, Grape's `type: Integer`): ASCII
+ * blanks around an optional sign, the base's optional `0d` prefix, and digits with single `_` between them
+ * (`1_000`; bignum.c `rb_cstr_to_inum`). The groups are the sign and the digits.
  */
-const INTEGER_TEXT = /^[ \t\n\v\f\r]*[+-]?\d+[ \t\n\v\f\r]*$/;
+const RUBY_INTEGER = /^[ \t\n\v\f\r]*([+-]?)(?:0[dD])?(\d+(?:_\d+)*)[ \t\n\v\f\r]*$/;
+
+/** The integer Ruby reads in `text`, as plain decimal text (`-12`), or null where `Integer()` raises. */
+export function rubyInteger(text: string): string | null {
+  const match = RUBY_INTEGER.exec(text);
+  return match ? `${match[1]}${(match[2] ?? "").replaceAll("_", "")}` : null;
+}
+
+/** Texts JavaScript would not read as the number Ruby reads: `_` separators, the `0d` prefix. */
+export const NEEDS_RUBY_READING = /\d_\d|0[dD]\d/;
 
 function decoded(text: string): string {
   try {
@@ -53,13 +63,14 @@ function writtenValues(req: Request, name: string): string[] {
 /**
  * What is wrong with integer parameter `name` as the request writes it, in Grape's words, or null. Ajv's
  * type coercion reads any JavaScript number literal (`1e3`, `0x10`, `8.0`) as a number, where GitLab
- * refuses anything but digits as `is invalid`; and digits too many for a double become `Infinity`, on
+ * refuses anything `Integer(text, 10)` does not read as `is invalid`; and digits too many for a double become `Infinity`, on
  * which Ajv skips `minimum`/`maximum`, while they are as out of range as any id above the maximum.
  */
 export function integerTextProblem(req: Request, name: string): string | null {
   for (const raw of writtenValues(req, name)) {
-    if (!INTEGER_TEXT.test(raw)) return "is invalid";
-    if (!Number.isFinite(Number(raw))) return "does not have a valid value";
+    const value = rubyInteger(raw);
+    if (value === null) return "is invalid";
+    if (!Number.isFinite(Number(value))) return "does not have a valid value";
   }
   return null;
 }

@@ -98,6 +98,8 @@ function createValidator(validateResponses: boolean): RequestHandler[] {
     // answer in all (measured pinned to one core), the same over the first calls of several operations.
     $refParser: { mode: "dereference" },
     validateRequests: { allowUnknownQueryParameters: true, coerceTypes: true },
+    // Path parameters from `req.url`, where `paramsLikeGrape` wrote integers as Grape reads them (`1_0`).
+    useRequestUrl: true,
     validateResponses: validateResponses ? { allErrors: true } : false,
     validateSecurity: false,
     // Multipart bodies were read before (`readMultipart`), with GitLab's answers to malformed ones.

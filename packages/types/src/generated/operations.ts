@@ -5,7 +5,7 @@
 
 
 /** The spec's security schemes: where a token may come from. */
-export type SecuritySchemeName = "privateTokenHeader" | "privateTokenQuery" | "bearerToken" | "accessTokenQuery" | "jobTokenHeader" | "jobTokenQuery" | "runnerToken" | "jobTokenParam";
+export type SecuritySchemeName = "privateTokenHeader" | "privateTokenQuery" | "bearerToken" | "accessTokenQuery" | "bearerTokenQuery" | "jobTokenHeader" | "jobTokenQuery" | "runnerToken" | "jobTokenParam";
 
 /** Each operation as the spec declares it: method, path, parameters, request body media types, accepted tokens. */
 export const operationTable = {
@@ -69,6 +69,7 @@ export const operationTable = {
       "privateTokenQuery",
       "bearerToken",
       "accessTokenQuery",
+      "bearerTokenQuery",
       "jobTokenHeader",
       "jobTokenQuery",
       "jobTokenParam"
@@ -126,6 +127,7 @@ export const operationTable = {
       "privateTokenQuery",
       "bearerToken",
       "accessTokenQuery",
+      "bearerTokenQuery",
       "jobTokenHeader",
       "jobTokenQuery",
       "jobTokenParam"
@@ -176,6 +178,7 @@ export const operationTable = {
       "privateTokenQuery",
       "bearerToken",
       "accessTokenQuery",
+      "bearerTokenQuery",
       "jobTokenHeader",
       "jobTokenQuery",
       "jobTokenParam"
@@ -195,6 +198,7 @@ export const operationTable = {
       "privateTokenQuery",
       "bearerToken",
       "accessTokenQuery",
+      "bearerTokenQuery",
       "jobTokenHeader",
       "jobTokenQuery",
       "jobTokenParam"
@@ -214,6 +218,7 @@ export const operationTable = {
       "privateTokenQuery",
       "bearerToken",
       "accessTokenQuery",
+      "bearerTokenQuery",
       "jobTokenHeader",
       "jobTokenQuery",
       "jobTokenParam"
@@ -243,7 +248,8 @@ export const operationTable = {
       "privateTokenHeader",
       "privateTokenQuery",
       "bearerToken",
-      "accessTokenQuery"
+      "accessTokenQuery",
+      "bearerTokenQuery"
     ],
     "anonymous": false
   },
@@ -270,7 +276,8 @@ export const operationTable = {
       "privateTokenHeader",
       "privateTokenQuery",
       "bearerToken",
-      "accessTokenQuery"
+      "accessTokenQuery",
+      "bearerTokenQuery"
     ],
     "anonymous": false
   },
@@ -308,7 +315,8 @@ export const operationTable = {
       "privateTokenHeader",
       "privateTokenQuery",
       "bearerToken",
-      "accessTokenQuery"
+      "accessTokenQuery",
+      "bearerTokenQuery"
     ],
     "anonymous": false
   },
@@ -335,7 +343,8 @@ export const operationTable = {
       "privateTokenHeader",
       "privateTokenQuery",
       "bearerToken",
-      "accessTokenQuery"
+      "accessTokenQuery",
+      "bearerTokenQuery"
     ],
     "anonymous": false
   },
@@ -362,7 +371,8 @@ export const operationTable = {
       "privateTokenHeader",
       "privateTokenQuery",
       "bearerToken",
-      "accessTokenQuery"
+      "accessTokenQuery",
+      "bearerTokenQuery"
     ],
     "anonymous": false
   },
@@ -393,7 +403,8 @@ export const operationTable = {
       "privateTokenHeader",
       "privateTokenQuery",
       "bearerToken",
-      "accessTokenQuery"
+      "accessTokenQuery",
+      "bearerTokenQuery"
     ],
     "anonymous": false
   },

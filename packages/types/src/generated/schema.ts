@@ -1368,7 +1368,9 @@ export interface components {
         /**
          * @description ID or [URL-encoded path](https://docs.gitlab.com/ee/api/rest/#namespaced-path-encoding) of the project,
          *     e.g. `1` or `foo%2Fbar` for `foo/bar`. An unencoded `/` does not match the route. A project the caller
-         *     cannot see answers 404, exactly as one that does not exist.
+         *     cannot see answers 404, exactly as one that does not exist. GitLab sets no length limit of its own: an ID
+         *     or path of any length that names no project answers 404 Project Not Found (only the HTTP servers in front
+         *     refuse very long request lines, Puma a path over 8 KB).
          */
         ProjectId: number | string;
         /**
@@ -1386,6 +1388,7 @@ export interface components {
          * @description Page number (offset pagination), 1 by default; any value below 1 is page 1, as on GitLab.
          *     An empty value (`page=`, or `page` alone) counts as absent, as on GitLab (Grape reads `''` as nil for a
          *     non-String parameter, then its default applies).
+         *     The number is read as Ruby's `Integer(text, 10)` reads it (`1_0` and `0d10` are 10).
          */
         Page: number;
         /**
@@ -1395,6 +1398,7 @@ export interface components {
          *     sent: there is no cap (`per_page=500` gets up to 500 jobs), and a negative value makes GitLab fail (500).
          *     An empty value (`per_page=`, or `per_page` alone) counts as absent, as on GitLab (Grape reads `''` as nil for a
          *     non-String parameter, then its default applies).
+         *     The number is read as Ruby's `Integer(text, 10)` reads it (`1_0` and `0d10` are 10).
          */
         PerPage: number;
         /**
@@ -1423,6 +1427,8 @@ export interface components {
         /**
          * @description ID of a pipeline. In CI jobs it is the predefined variable `CI_PIPELINE_ID`. Any integer is looked up:
          *     `0`, negative and unknown IDs answer `404 Not found`.
+         *     Read as Ruby's `Integer(text, 10)` reads it (Grape's `type: Integer`): blanks around it, a sign, a `0d`
+         *     prefix and single `_` between digits are accepted (`1_0` and `0d10` are 10).
          * @example 6
          */
         PipelineId: number;
@@ -1447,6 +1453,8 @@ export interface components {
         /**
          * @description ID of a job. Any integer is looked up, as on GitLab: `0`, negative and unknown IDs answer 404; text that
          *     is not an integer answers 400 `job_id is invalid`.
+         *     Read as Ruby's `Integer(text, 10)` reads it (Grape's `type: Integer`): blanks around it, a sign, a `0d`
+         *     prefix and single `_` between digits are accepted (`1_0` and `0d10` are 10).
          * @example 8
          */
         JobId: number;
@@ -1651,6 +1659,7 @@ export interface operations {
                  * @description Page number (offset pagination), 1 by default; any value below 1 is page 1, as on GitLab.
                  *     An empty value (`page=`, or `page` alone) counts as absent, as on GitLab (Grape reads `''` as nil for a
                  *     non-String parameter, then its default applies).
+                 *     The number is read as Ruby's `Integer(text, 10)` reads it (`1_0` and `0d10` are 10).
                  */
                 page?: components["parameters"]["Page"];
                 /**
@@ -1660,6 +1669,7 @@ export interface operations {
                  *     sent: there is no cap (`per_page=500` gets up to 500 jobs), and a negative value makes GitLab fail (500).
                  *     An empty value (`per_page=`, or `per_page` alone) counts as absent, as on GitLab (Grape reads `''` as nil for a
                  *     non-String parameter, then its default applies).
+                 *     The number is read as Ruby's `Integer(text, 10)` reads it (`1_0` and `0d10` are 10).
                  */
                 per_page?: components["parameters"]["PerPage"];
                 /**
@@ -1691,7 +1701,9 @@ export interface operations {
                 /**
                  * @description ID or [URL-encoded path](https://docs.gitlab.com/ee/api/rest/#namespaced-path-encoding) of the project,
                  *     e.g. `1` or `foo%2Fbar` for `foo/bar`. An unencoded `/` does not match the route. A project the caller
-                 *     cannot see answers 404, exactly as one that does not exist.
+                 *     cannot see answers 404, exactly as one that does not exist. GitLab sets no length limit of its own: an ID
+                 *     or path of any length that names no project answers 404 Project Not Found (only the HTTP servers in front
+                 *     refuse very long request lines, Puma a path over 8 KB).
                  */
                 id: components["parameters"]["ProjectId"];
             };
@@ -1760,6 +1772,7 @@ export interface operations {
                  * @description Page number (offset pagination), 1 by default; any value below 1 is page 1, as on GitLab.
                  *     An empty value (`page=`, or `page` alone) counts as absent, as on GitLab (Grape reads `''` as nil for a
                  *     non-String parameter, then its default applies).
+                 *     The number is read as Ruby's `Integer(text, 10)` reads it (`1_0` and `0d10` are 10).
                  */
                 page?: components["parameters"]["Page"];
                 /**
@@ -1769,6 +1782,7 @@ export interface operations {
                  *     sent: there is no cap (`per_page=500` gets up to 500 jobs), and a negative value makes GitLab fail (500).
                  *     An empty value (`per_page=`, or `per_page` alone) counts as absent, as on GitLab (Grape reads `''` as nil for a
                  *     non-String parameter, then its default applies).
+                 *     The number is read as Ruby's `Integer(text, 10)` reads it (`1_0` and `0d10` are 10).
                  */
                 per_page?: components["parameters"]["PerPage"];
             };
@@ -1777,12 +1791,16 @@ export interface operations {
                 /**
                  * @description ID or [URL-encoded path](https://docs.gitlab.com/ee/api/rest/#namespaced-path-encoding) of the project,
                  *     e.g. `1` or `foo%2Fbar` for `foo/bar`. An unencoded `/` does not match the route. A project the caller
-                 *     cannot see answers 404, exactly as one that does not exist.
+                 *     cannot see answers 404, exactly as one that does not exist. GitLab sets no length limit of its own: an ID
+                 *     or path of any length that names no project answers 404 Project Not Found (only the HTTP servers in front
+                 *     refuse very long request lines, Puma a path over 8 KB).
                  */
                 id: components["parameters"]["ProjectId"];
                 /**
                  * @description ID of a pipeline. In CI jobs it is the predefined variable `CI_PIPELINE_ID`. Any integer is looked up:
                  *     `0`, negative and unknown IDs answer `404 Not found`.
+                 *     Read as Ruby's `Integer(text, 10)` reads it (Grape's `type: Integer`): blanks around it, a sign, a `0d`
+                 *     prefix and single `_` between digits are accepted (`1_0` and `0d10` are 10).
                  * @example 6
                  */
                 pipeline_id: components["parameters"]["PipelineId"];
@@ -1831,6 +1849,7 @@ export interface operations {
                  * @description Page number (offset pagination), 1 by default; any value below 1 is page 1, as on GitLab.
                  *     An empty value (`page=`, or `page` alone) counts as absent, as on GitLab (Grape reads `''` as nil for a
                  *     non-String parameter, then its default applies).
+                 *     The number is read as Ruby's `Integer(text, 10)` reads it (`1_0` and `0d10` are 10).
                  */
                 page?: components["parameters"]["Page"];
                 /**
@@ -1840,6 +1859,7 @@ export interface operations {
                  *     sent: there is no cap (`per_page=500` gets up to 500 jobs), and a negative value makes GitLab fail (500).
                  *     An empty value (`per_page=`, or `per_page` alone) counts as absent, as on GitLab (Grape reads `''` as nil for a
                  *     non-String parameter, then its default applies).
+                 *     The number is read as Ruby's `Integer(text, 10)` reads it (`1_0` and `0d10` are 10).
                  */
                 per_page?: components["parameters"]["PerPage"];
             };
@@ -1848,12 +1868,16 @@ export interface operations {
                 /**
                  * @description ID or [URL-encoded path](https://docs.gitlab.com/ee/api/rest/#namespaced-path-encoding) of the project,
                  *     e.g. `1` or `foo%2Fbar` for `foo/bar`. An unencoded `/` does not match the route. A project the caller
-                 *     cannot see answers 404, exactly as one that does not exist.
+                 *     cannot see answers 404, exactly as one that does not exist. GitLab sets no length limit of its own: an ID
+                 *     or path of any length that names no project answers 404 Project Not Found (only the HTTP servers in front
+                 *     refuse very long request lines, Puma a path over 8 KB).
                  */
                 id: components["parameters"]["ProjectId"];
                 /**
                  * @description ID of a pipeline. In CI jobs it is the predefined variable `CI_PIPELINE_ID`. Any integer is looked up:
                  *     `0`, negative and unknown IDs answer `404 Not found`.
+                 *     Read as Ruby's `Integer(text, 10)` reads it (Grape's `type: Integer`): blanks around it, a sign, a `0d`
+                 *     prefix and single `_` between digits are accepted (`1_0` and `0d10` are 10).
                  * @example 6
                  */
                 pipeline_id: components["parameters"]["PipelineId"];
@@ -1960,12 +1984,16 @@ export interface operations {
                 /**
                  * @description ID or [URL-encoded path](https://docs.gitlab.com/ee/api/rest/#namespaced-path-encoding) of the project,
                  *     e.g. `1` or `foo%2Fbar` for `foo/bar`. An unencoded `/` does not match the route. A project the caller
-                 *     cannot see answers 404, exactly as one that does not exist.
+                 *     cannot see answers 404, exactly as one that does not exist. GitLab sets no length limit of its own: an ID
+                 *     or path of any length that names no project answers 404 Project Not Found (only the HTTP servers in front
+                 *     refuse very long request lines, Puma a path over 8 KB).
                  */
                 id: components["parameters"]["ProjectId"];
                 /**
                  * @description ID of a job. Any integer is looked up, as on GitLab: `0`, negative and unknown IDs answer 404; text that
                  *     is not an integer answers 400 `job_id is invalid`.
+                 *     Read as Ruby's `Integer(text, 10)` reads it (Grape's `type: Integer`): blanks around it, a sign, a `0d`
+                 *     prefix and single `_` between digits are accepted (`1_0` and `0d10` are 10).
                  * @example 8
                  */
                 job_id: components["parameters"]["JobId"];
@@ -1999,12 +2027,16 @@ export interface operations {
                 /**
                  * @description ID or [URL-encoded path](https://docs.gitlab.com/ee/api/rest/#namespaced-path-encoding) of the project,
                  *     e.g. `1` or `foo%2Fbar` for `foo/bar`. An unencoded `/` does not match the route. A project the caller
-                 *     cannot see answers 404, exactly as one that does not exist.
+                 *     cannot see answers 404, exactly as one that does not exist. GitLab sets no length limit of its own: an ID
+                 *     or path of any length that names no project answers 404 Project Not Found (only the HTTP servers in front
+                 *     refuse very long request lines, Puma a path over 8 KB).
                  */
                 id: components["parameters"]["ProjectId"];
                 /**
                  * @description ID of a job. Any integer is looked up, as on GitLab: `0`, negative and unknown IDs answer 404; text that
                  *     is not an integer answers 400 `job_id is invalid`.
+                 *     Read as Ruby's `Integer(text, 10)` reads it (Grape's `type: Integer`): blanks around it, a sign, a `0d`
+                 *     prefix and single `_` between digits are accepted (`1_0` and `0d10` are 10).
                  * @example 8
                  */
                 job_id: components["parameters"]["JobId"];
@@ -2048,12 +2080,16 @@ export interface operations {
                 /**
                  * @description ID or [URL-encoded path](https://docs.gitlab.com/ee/api/rest/#namespaced-path-encoding) of the project,
                  *     e.g. `1` or `foo%2Fbar` for `foo/bar`. An unencoded `/` does not match the route. A project the caller
-                 *     cannot see answers 404, exactly as one that does not exist.
+                 *     cannot see answers 404, exactly as one that does not exist. GitLab sets no length limit of its own: an ID
+                 *     or path of any length that names no project answers 404 Project Not Found (only the HTTP servers in front
+                 *     refuse very long request lines, Puma a path over 8 KB).
                  */
                 id: components["parameters"]["ProjectId"];
                 /**
                  * @description ID of a job. Any integer is looked up, as on GitLab: `0`, negative and unknown IDs answer 404; text that
                  *     is not an integer answers 400 `job_id is invalid`.
+                 *     Read as Ruby's `Integer(text, 10)` reads it (Grape's `type: Integer`): blanks around it, a sign, a `0d`
+                 *     prefix and single `_` between digits are accepted (`1_0` and `0d10` are 10).
                  * @example 8
                  */
                 job_id: components["parameters"]["JobId"];
@@ -2098,12 +2134,16 @@ export interface operations {
                 /**
                  * @description ID or [URL-encoded path](https://docs.gitlab.com/ee/api/rest/#namespaced-path-encoding) of the project,
                  *     e.g. `1` or `foo%2Fbar` for `foo/bar`. An unencoded `/` does not match the route. A project the caller
-                 *     cannot see answers 404, exactly as one that does not exist.
+                 *     cannot see answers 404, exactly as one that does not exist. GitLab sets no length limit of its own: an ID
+                 *     or path of any length that names no project answers 404 Project Not Found (only the HTTP servers in front
+                 *     refuse very long request lines, Puma a path over 8 KB).
                  */
                 id: components["parameters"]["ProjectId"];
                 /**
                  * @description ID of a job. Any integer is looked up, as on GitLab: `0`, negative and unknown IDs answer 404; text that
                  *     is not an integer answers 400 `job_id is invalid`.
+                 *     Read as Ruby's `Integer(text, 10)` reads it (Grape's `type: Integer`): blanks around it, a sign, a `0d`
+                 *     prefix and single `_` between digits are accepted (`1_0` and `0d10` are 10).
                  * @example 8
                  */
                 job_id: components["parameters"]["JobId"];
@@ -2149,12 +2189,16 @@ export interface operations {
                 /**
                  * @description ID or [URL-encoded path](https://docs.gitlab.com/ee/api/rest/#namespaced-path-encoding) of the project,
                  *     e.g. `1` or `foo%2Fbar` for `foo/bar`. An unencoded `/` does not match the route. A project the caller
-                 *     cannot see answers 404, exactly as one that does not exist.
+                 *     cannot see answers 404, exactly as one that does not exist. GitLab sets no length limit of its own: an ID
+                 *     or path of any length that names no project answers 404 Project Not Found (only the HTTP servers in front
+                 *     refuse very long request lines, Puma a path over 8 KB).
                  */
                 id: components["parameters"]["ProjectId"];
                 /**
                  * @description ID of a job. Any integer is looked up, as on GitLab: `0`, negative and unknown IDs answer 404; text that
                  *     is not an integer answers 400 `job_id is invalid`.
+                 *     Read as Ruby's `Integer(text, 10)` reads it (Grape's `type: Integer`): blanks around it, a sign, a `0d`
+                 *     prefix and single `_` between digits are accepted (`1_0` and `0d10` are 10).
                  * @example 8
                  */
                 job_id: components["parameters"]["JobId"];
@@ -2200,12 +2244,16 @@ export interface operations {
                 /**
                  * @description ID or [URL-encoded path](https://docs.gitlab.com/ee/api/rest/#namespaced-path-encoding) of the project,
                  *     e.g. `1` or `foo%2Fbar` for `foo/bar`. An unencoded `/` does not match the route. A project the caller
-                 *     cannot see answers 404, exactly as one that does not exist.
+                 *     cannot see answers 404, exactly as one that does not exist. GitLab sets no length limit of its own: an ID
+                 *     or path of any length that names no project answers 404 Project Not Found (only the HTTP servers in front
+                 *     refuse very long request lines, Puma a path over 8 KB).
                  */
                 id: components["parameters"]["ProjectId"];
                 /**
                  * @description ID of a job. Any integer is looked up, as on GitLab: `0`, negative and unknown IDs answer 404; text that
                  *     is not an integer answers 400 `job_id is invalid`.
+                 *     Read as Ruby's `Integer(text, 10)` reads it (Grape's `type: Integer`): blanks around it, a sign, a `0d`
+                 *     prefix and single `_` between digits are accepted (`1_0` and `0d10` are 10).
                  * @example 8
                  */
                 job_id: components["parameters"]["JobId"];
