@@ -142,17 +142,20 @@ export const paramsLikeGrape: RequestHandler = (req, _res, next) => {
   // An integer as Ruby's `Integer(text, 10)` reads it (`1_0`, `0d10`: Grape's Integer coercion) is shown
   // to the validator and the routes as the plain decimal text JavaScript reads alike. The path is rewritten
   // (the validator reads `req.url`); the original URL keeps what was sent.
-  const segments = req.path.split("/");
+  // The path's segments, split only for a route with an integer in its path.
+  let segments: string[] | undefined;
   for (const { name, segment } of route?.integers ?? []) {
-    const written = segment >= 0 ? decodeSegment(segments[segment]) : query[name];
+    if (segment >= 0) segments ??= req.path.split("/");
+    const path = segment >= 0 ? segments : undefined;
+    const written = path ? decodeSegment(path[segment]) : query[name];
     if (typeof written !== "string" || !NEEDS_RUBY_READING.test(written)) continue;
     const value = rubyInteger(written);
     if (value === null) continue;
-    if (segment < 0) query[name] = value;
+    if (!path) query[name] = value;
     else {
-      segments[segment] = value;
+      path[segment] = value;
       const search = req.url.indexOf("?");
-      req.url = segments.join("/") + (search < 0 ? "" : req.url.slice(search));
+      req.url = path.join("/") + (search < 0 ? "" : req.url.slice(search));
     }
   }
   for (const { name, array } of route?.emptyAsAbsent ?? []) {
