@@ -482,6 +482,82 @@ describe.each(backends)("actions on $name", ({ open, skip }) => {
         expect(r.body).toMatchObject({ id: w.jobs.running, status: "canceled" });
       });
 
+      describe("an archived job (created before the instance's archive_builds_in_seconds)", () => {
+        const DAY = 86_400;
+        afterAll(async () => {
+          await store.setApplicationSettings(db, { archiveBuildsInSeconds: null });
+        });
+
+        /** Jobs of `w`'s pipeline created two days ago, with the instance archiving jobs after one day. */
+        async function oldJobs(w: World) {
+          await store.setApplicationSettings(db, { archiveBuildsInSeconds: DAY });
+          const twoDaysAgo = new Date(Date.now() - 2 * DAY * 1000);
+          const make = (status: "failed" | "manual" | "success" | "running") =>
+            store.createJob(db, {
+              pipelineId: w.pipelineId,
+              name: `old-${status}`,
+              status,
+              userId: w.users.developer,
+              createdAt: twoDaysAgo,
+              ...(status === "manual" ? { when: "manual" as const } : {}),
+              ...(status === "running" ? {} : { startedAt: twoDaysAgo }),
+              ...(status === "failed" || status === "success" ? { finishedAt: twoDaysAgo } : {}),
+            });
+          const jobs = {
+            failed: await make("failed"),
+            manual: await make("manual"),
+            success: await make("success"),
+            running: await make("running"),
+          };
+          await store.setTrace(db, jobs.success, "old log\n");
+          return jobs;
+        }
+
+        it("answers archived: true, and false for a job of an archived project the setting does not reach (lib/api/entities/ci/job.rb `expose :archived?`; ci/build.rb `archived?`: created_at < archive_builds_older_than)", async () => {
+          const w = await createWorld(db);
+          const jobs = await oldJobs(w);
+          expect((await get(w, jobs.failed)) as unknown).toMatchObject({ archived: true });
+          expect((await get(w, w.jobs.failed)) as unknown).toMatchObject({ archived: false });
+          const archivedProject = await createWorld(db, { archived: true });
+          expect((await get(archivedProject, archivedProject.jobs.failed)) as unknown).toMatchObject({
+            archived: false,
+          });
+          await store.setApplicationSettings(db, { archiveBuildsInSeconds: null });
+          expect((await get(w, jobs.failed)) as unknown).toMatchObject({ archived: false });
+        });
+
+        it.each([
+          ["retry", "failed"],
+          ["play", "manual"],
+        ] as const)(
+          "%s answers 403 403 Forbidden (ci/processable_policy.rb `rule { archived }` prevents play_job and retry_job; jobs.rb authorize! comes before retryable?/playable?)",
+          async (action, status) => {
+            const w = await createWorld(db);
+            const jobs = await oldJobs(w);
+            const r = await post(w, jobs[status], action, w.tokens.maintainer);
+            expect(r.status).toBe(403);
+            expect(r.body).toEqual({ message: "403 Forbidden" });
+            expect((await get(w, jobs[status])).status).toBe(status);
+          },
+        );
+
+        it("may still be canceled, erased and read with its log (cancel_build, erase_build and read_build_trace are not among the abilities ci/processable_policy.rb prevents)", async () => {
+          const w = await createWorld(db);
+          const jobs = await oldJobs(w);
+          const trace = await call(`${server.api}/projects/${w.projectId}/jobs/${jobs.success}/trace`, {
+            token: w.tokens.developer,
+          });
+          expect(trace.status).toBe(200);
+          expect(trace.text).toBe("old log\n");
+          const canceled = await post(w, jobs.running, "cancel", w.tokens.developer);
+          expect(canceled.status).toBe(201);
+          expect(canceled.body).toMatchObject({ status: "canceled", archived: true });
+          const erased = await post(w, jobs.success, "erase", w.tokens.maintainer);
+          expect(erased.status).toBe(201);
+          expect((erased.body as JobJson).erased_at).not.toBeNull();
+        });
+      });
+
       it("reporters of a public project may read but not act", async () => {
         const w = await createWorld(db, { visibility: "public" });
         expect(

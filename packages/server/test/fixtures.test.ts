@@ -579,6 +579,53 @@ describe("a project with GitLab's enforce_ci_builds_pagination_limit flag", () =
   });
 });
 
+describe("an instance that archives jobs after a day (settings.archiveBuildsInSeconds)", () => {
+  // application_setting.rb `archive_builds_older_than` (`archive_builds_in_seconds.seconds.ago`, at least a
+  // day); ci/build.rb `archived?`: created before it. Reset loads the setting again with the rest.
+  let double: Double;
+  beforeAll(async () => {
+    double = await startDouble({
+      fixtures: {
+        settings: { archiveBuildsInSeconds: 86_400 },
+        users: [{ username: "u", tokens: [{ token: "t" }] }],
+        projects: [
+          {
+            path: "u/app",
+            members: [{ user: "u", role: "owner" }],
+            pipelines: [
+              {
+                jobs: [
+                  { id: 1, name: "old", status: "failed", createdAt: "-2d" },
+                  { id: 2, name: "new", status: "failed", createdAt: "-23h" },
+                ],
+              },
+            ],
+          },
+        ],
+      },
+    });
+  });
+  afterAll(() => double?.close());
+
+  it("answers archived: true for the job older than the setting only, before and after reset()", async () => {
+    const archived = async (id: number) =>
+      (
+        (await (
+          await fetch(`${double.baseUrl}/projects/u%2Fapp/jobs/${id}`, { headers: { "PRIVATE-TOKEN": "t" } })
+        ).json()) as Job
+      ).archived;
+    expect([await archived(1), await archived(2)]).toEqual([true, false]);
+    await double.reset();
+    expect([await archived(1), await archived(2)]).toEqual([true, false]);
+  });
+
+  it("refuses a setting under a day, as GitLab's validation does", () => {
+    expect(() => checkFixtures({ settings: { archiveBuildsInSeconds: 3600 } })).toThrow(
+      /archiveBuildsInSeconds/,
+    );
+  });
+});
+
 describe("the demo file", () => {
   let double: Double;
   beforeAll(async () => {

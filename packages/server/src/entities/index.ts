@@ -245,6 +245,16 @@ function jobBasic(row: JobRow, viewerId: number | null, now: Date): JobBasic & {
   return basic;
 }
 
+/**
+ * GitLab's job-level `archived?` (ci/build.rb, ci/processable.rb): created before the instance's
+ * `archive_builds_older_than` (`archive_builds_in_seconds.seconds.ago`, application_setting.rb), unset by
+ * default. Not the project's archived flag, which takes away the rights to change builds instead.
+ * GitLab's other cause, a degenerated job (its pipeline archived, its definition dropped), is not modelled.
+ */
+export const jobArchived = (row: JobRow, now = new Date()): boolean =>
+  row.archive_builds_in_seconds !== null &&
+  instant(row.created_at).getTime() < now.getTime() - row.archive_builds_in_seconds * 1000;
+
 export function job(row: JobRow, viewerId: number | null, now = new Date()): Job {
   const archive = row.artifacts.find((a) => a.file_type === "archive");
   const built: Job = Object.assign(jobBasic(row, viewerId, now), {
@@ -253,7 +263,7 @@ export function job(row: JobRow, viewerId: number | null, now = new Date()): Job
     runner: row.runner ? runner(row.runner) : null,
     // GitLab's `job.tags.map(&:name).sort`: byte order, which JavaScript's default sort gives for tag names.
     tag_list: [...row.tag_list].sort(),
-    archived: row.project_archived,
+    archived: jobArchived(row, now),
   });
   // Exposed `if: job.is_a?(Ci::Build)`: a trigger job answered with this entity (retry's answer) has no key.
   if (row.type !== "bridge") {

@@ -350,6 +350,9 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
     async retryJob(req, res) {
       // Retry takes builds and trigger jobs (`find_job!`).
       const { job, principal } = await changeableJob(db, req, "retryJob", ["build", "bridge"]);
+      // An archived job (its age, not its project's flag) loses `retry_job` (ci/processable_policy.rb
+      // `rule { archived }` prevents the user-facing update abilities): `authorize!` answers 403 Forbidden.
+      if (entities.jobArchived(job)) throw forbidden();
       const outcome = await retryJob(db, job.id, principal.userId);
       if ("refused" in outcome) throw forbidden("Job is not retryable");
       res.status(201).json(entities.job(outcome.job, principal.userId));
@@ -373,7 +376,8 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
         "build",
         "bridge",
       ]);
-      if (!canChange(project, role)) throw forbidden();
+      // An archived job loses `play_job` as it loses `retry_job` (ci/processable_policy.rb).
+      if (!canChange(project, role) || entities.jobArchived(job)) throw forbidden();
       // The spec's pattern has already refused values with NUL, which PostgreSQL text cannot hold.
       const outcome = await playJob(db, job.id, principal.userId, req.body?.job_variables_attributes);
       if ("refused" in outcome) throw badRequest("Unplayable Job");

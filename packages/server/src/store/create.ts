@@ -429,6 +429,24 @@ export async function createAgent(
   return id;
 }
 
+/** GitLab's instance settings the double models (`application_settings`). */
+export interface ApplicationSettings {
+  /**
+   * Admin > Settings > CI/CD "Archive jobs": a job created longer ago than this many seconds is archived
+   * (`Ci::Build#archived?`). Null (GitLab's default) archives no job; GitLab requires at least one day.
+   */
+  archiveBuildsInSeconds: number | null;
+}
+
+/** Sets the instance settings (one row: `application_settings` holds at most one). */
+export async function setApplicationSettings(db: Queryable, settings: ApplicationSettings): Promise<void> {
+  await db.query(
+    `INSERT INTO application_settings (id, archive_builds_in_seconds) VALUES (1, $1)
+     ON CONFLICT (id) DO UPDATE SET archive_builds_in_seconds = EXCLUDED.archive_builds_in_seconds`,
+    [settings.archiveBuildsInSeconds],
+  );
+}
+
 /** After inserting rows with explicit ids, move the identity sequences past them. */
 export async function resetSequences(db: Queryable): Promise<void> {
   for (const table of [

@@ -146,7 +146,8 @@ export interface JobRow {
   artifacts_expire_at: string | null;
   erased_at: string | null;
   project_web_url: string;
-  project_archived: boolean;
+  /** The instance's `archive_builds_in_seconds` (null: jobs are never archived), read with the job. */
+  archive_builds_in_seconds: number | null;
   ci_job_token_scope_enabled: boolean;
   user: JobUserRow | null;
   pipeline: PipelineRow;

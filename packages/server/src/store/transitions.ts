@@ -35,8 +35,8 @@ async function lockJob(tx: Queryable, jobId: number): Promise<LockedJob> {
 }
 
 // `Ci::Processable#retryable?`: completed or canceling (a canceling job may be retried at once). Its
-// `archived?` is the build's age against the instance's `archive_builds_in_seconds`, unset by default: the
-// double archives no build. An archived project refuses the action before this (jobs.ts).
+// `archived?` (the job's age against the instance's `archive_builds_in_seconds`) and an archived project
+// both refuse the action before this, in `authorize!` (jobs.ts).
 const isRetryable = (job: LockedJob) => RETRYABLE_STATUSES.includes(job.status) && !job.retried;
 
 async function setVariables(tx: Queryable, jobId: number, variables: readonly JobVariableAttributes[]) {

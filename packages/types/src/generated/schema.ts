@@ -233,7 +233,8 @@ export interface paths {
          *     same name, stage and pipeline, status `pending`, started by the caller) and answers with it; the old
          *     job is marked as retried and disappears from `listPipelineJobs` unless `include_retried=true`.
          *     A job can be retried once: retry the new one to run it again. Needs the Developer role, in a project
-         *     that is not archived (an archived project answers `403 Forbidden`).
+         *     that is not archived (an archived project answers `403 Forbidden`), on a job that is not archived (the
+         *     job's `archived`: older than the instance's "Archive jobs" setting; also `403 Forbidden`).
          *
          *     The answer has the attributes of `getJob`, except that `pipeline`, `tag_list` and
          *     `artifacts_expire_at` are optional: GitLab's documented answer omits them.
@@ -286,8 +287,9 @@ export interface paths {
          * @description Starts a manual job: a `manual` (or `scheduled`) job becomes `pending`, started by the caller, with
          *     the variables given in `job_variables_attributes`. Playing a finished manual job retries it. Any other
          *     job answers `400 Bad request - Unplayable Job`. Needs the Developer role, and the right to deploy to
-         *     the job's environment if it has a protected one; in an archived project playing is refused with
-         *     `403 Forbidden` before the job's state is looked at.
+         *     the job's environment if it has a protected one; in an archived project, and for an archived job (its
+         *     `archived`: older than the instance's "Archive jobs" setting), playing is refused with `403 Forbidden`
+         *     before the job's state is looked at.
          *
          *     Answers 200 (not 201) with the job, or with a bridge when the manual job is a trigger job.
          *     `pipeline`, `tag_list` and `artifacts_expire_at` are optional: GitLab's documented answer omits them.
@@ -717,7 +719,12 @@ export interface components {
             runner_manager?: components["schemas"]["RunnerManager"] | null;
             /** @description Runner tags the job asked for. */
             tag_list?: string[];
-            /** @description Whether the job's project is archived. GitLab 16.x and later. */
+            /**
+             * @description Whether the job is archived: created longer ago than the instance's "Archive jobs" setting
+             *     (Admin > Settings > CI/CD, `archive_builds_in_seconds`; unset by default, so `false`). An archived job
+             *     can no longer be retried or played (`403 Forbidden`); it can still be read, with its log. This is not
+             *     the project's archived flag. GitLab 16.x and later.
+             */
             archived?: boolean;
             /**
              * Format: uri
@@ -2164,8 +2171,8 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             /**
-             * @description The caller may not retry jobs here (`403 Forbidden`, also in an archived project), or the job is not
-             *     retryable (not finished, or already retried).
+             * @description The caller may not retry jobs here (`403 Forbidden`, also in an archived project or on an archived
+             *     job), or the job is not retryable (not finished, or already retried).
              */
             403: {
                 headers: {
