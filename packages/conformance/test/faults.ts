@@ -1107,4 +1107,67 @@ export const toleratedCases: ToleratedCase[] = [
       "getJobTokenJob.withJobToken",
     ],
   },
+  {
+    name: "public pipelines off",
+    what: "a pipeline's jobs answer an anonymous caller 200 [] (the project public, its public_builds off: JobsFinder answers none without read_build)",
+    destructive: false,
+    make: () => ({
+      response(response, request) {
+        // The reference's project is private (anonymous: 404): this makes it public, without public builds.
+        if (operation(request) !== "listPipelineJobs" || ![200, 404].includes(response.status)) return;
+        const tokens = ["private-token", "authorization", "job-token"].filter((h) => request.headers.has(h));
+        const queryTokens = ["private_token", "access_token", "bearer_token", "job_token"].filter((q) =>
+          request.url.searchParams.has(q),
+        );
+        if (tokens.length > 0 || queryTokens.length > 0) return;
+        setJson(response, 200, []);
+        response.headers.set("x-next-page", "");
+        if (response.headers.has("x-total")) response.headers.set("x-total", "0");
+        if (response.headers.has("x-total-pages")) response.headers.set("x-total-pages", "1");
+      },
+    }),
+    exercises: ["listPipelineJobs.anonymous"],
+  },
+  {
+    name: "runners at work",
+    what: "a runner takes played and retried jobs before the next read (running), and cancel of a job a runner has taken answers canceling, as a runner that cancels gracefully has it",
+    destructive: true,
+    make: () => {
+      const taken = new Set<number>();
+      const canceling = new Set<number>();
+      return {
+        response(response, request) {
+          const op = operation(request);
+          if (op === "playJob" && response.status === 200) taken.add(jobIdOf(request));
+          if (op === "retryJob" && response.status === 201) {
+            eachJob(response, (job) => {
+              if (typeof job.id === "number") taken.add(job.id);
+            });
+          }
+          if (op === "cancelJob" && response.status === 201) {
+            eachJob(response, (job) => {
+              if (job.status !== "canceled") return;
+              canceling.add(jobIdOf(request));
+              job.status = "canceling";
+              job.finished_at = null;
+              job.duration = null;
+            });
+          }
+          if (op !== "getJob" || response.status !== 200) return;
+          const id = jobIdOf(request);
+          eachJob(response, (job) => {
+            if (canceling.has(id)) {
+              job.status = "canceling";
+              job.finished_at = null;
+              job.duration = null;
+            } else if (taken.has(id)) {
+              job.status = "running";
+              job.started_at ??= new Date().toISOString();
+            }
+          });
+        },
+      };
+    },
+    exercises: ["cancelJob.cancelsActive", "playJob.manualToPending", "retryJob.newJobPending"],
+  },
 ];

@@ -37,6 +37,19 @@ export const retryable = claimable(RETRYABLE_STATUSES);
 /** Jobs that are neither manual nor finished: no action can play or retry them. */
 export const inProgress = claimable(ALIVE_STATUSES);
 
+/**
+ * Where GitLab's `enqueue` event takes a job (a play, or the processing after a retry): `pending`, or
+ * `waiting_for_resource` for a job with a `resource_group` (processable.rb `event :enqueue`), or `preparing`
+ * for one with unmet prerequisites (build.rb `event :enqueue`, `any_unmet_prerequisites?`).
+ */
+export const enqueued: readonly JobStatus[] = ["pending", "waiting_for_resource", "preparing"];
+
+/**
+ * What an enqueued job may have become by the next read on a real GitLab: its runner may pick it up at
+ * once (Workhorse's long polling wakes the runner when the queue changes) and run it to its end.
+ */
+export const enqueuedOrLater: readonly JobStatus[] = [...enqueued, "running", "success", "failed"];
+
 /** The job as the server has it now, with the answer to show if a later assertion fails. */
 export async function current(ctx: CheckContext, id: number): Promise<[Job, OpExchange<"getJob">]> {
   const exchange = await ctx.call("getJob", { params: { job_id: id } });
@@ -47,14 +60,15 @@ export async function current(ctx: CheckContext, id: number): Promise<[Job, OpEx
 export async function expectStoredStatus(
   ctx: CheckContext,
   id: number,
-  status: string,
+  status: JobStatus | readonly JobStatus[],
   note = "",
 ): Promise<void> {
   const [after, exchange] = await current(ctx, id);
+  const allowed: readonly JobStatus[] = typeof status === "string" ? [status] : status;
   ctx.expect(
-    after.status === status,
+    allowed.includes(after.status),
     `GET answers status ${after.status}`,
-    `status ${status}${note}`,
+    `status ${allowed.join(" or ")}${note}`,
     exchange,
   );
 }

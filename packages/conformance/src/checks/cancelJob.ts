@@ -6,19 +6,25 @@ import { type CheckDefinition, ids, unknownId, unknownJobCheck } from "./helpers
 export const cancelJobChecks: CheckDefinition[] = [
   {
     id: "cancelJob.cancelsActive",
-    description: "cancel answers 201 with the job canceled and finished_at set",
+    description:
+      "cancel answers 201 with the job canceled and finished_at set, or, for a running job whose runner cancels gracefully, canceling",
     destructive: true,
     async run(ctx: CheckContext) {
       const job = ctx.claim(cancelable);
       const exchange = await ctx.call("cancelJob", { params: { job_id: job.id } });
       const canceled = ctx.ok(exchange, 201);
+      // commit_status.rb `event :cancel`: `transition running: :canceling, if: :supports_canceling?` (build.rb:
+      // the runner manager supports after_script on cancel, GitLab Runner 16.10 and later); the runner then
+      // reports back and the job becomes canceled. A pending job may have started since it was listed.
+      const graceful = canceled.status === "canceling" && canceled.finished_at === null;
       ctx.expect(
-        canceled.id === job.id && canceled.status === "canceled" && canceled.finished_at !== null,
+        canceled.id === job.id &&
+          ((canceled.status === "canceled" && canceled.finished_at !== null) || graceful),
         `job ${canceled.id}, status ${canceled.status}, finished_at ${canceled.finished_at}`,
-        `job ${job.id} (was ${job.status}), status canceled, finished_at set`,
+        `job ${job.id} (was ${job.status}), status canceled and finished_at set (or canceling, not finished, for a running job)`,
         exchange,
       );
-      await expectStoredStatus(ctx, job.id, "canceled");
+      await expectStoredStatus(ctx, job.id, graceful ? ["canceling", "canceled"] : "canceled");
     },
   },
   {

@@ -1,8 +1,11 @@
 /** Checks of retryJob: a finished job is run again as a new job. Destructive. */
+import type { JobStatus } from "@jobs-api/types";
 import type { CheckContext, OpExchange } from "../context.js";
 import {
   claimRetryable,
   current,
+  enqueued,
+  enqueuedOrLater,
   expectNotRetried,
   inProgress,
   jobTokenRefused,
@@ -13,26 +16,34 @@ import { allPages, type CheckDefinition, ids, unknownJobCheck, wasRetried } from
 export const retryJobChecks: CheckDefinition[] = [
   {
     id: "retryJob.newJobPending",
-    description: "retry answers 201 with a new pending job of the same name, stage and pipeline",
+    description:
+      "retry answers 201 with a new job of the same name, stage and pipeline, pending (or created while earlier stages run, waiting_for_resource, preparing)",
     destructive: true,
     async run(ctx: CheckContext) {
       const job = claimRetryable(ctx);
       const exchange = await ctx.call("retryJob", { params: { job_id: job.id } });
       const retry = ctx.ok(exchange, 201);
+      // retry_job_service.rb: the clone is saved `created`, then StartPipelineService runs
+      // Ci::ProcessPipelineService, which enqueues it (pending, or waiting_for_resource / preparing) unless
+      // jobs it waits for (an earlier stage, its needs) are unfinished: then it stays created.
+      const waiting: readonly JobStatus[] = ["created", ...enqueued];
       ctx.expect(
         retry.id !== job.id &&
-          retry.status === "pending" &&
+          waiting.includes(retry.status) &&
           retry.name === job.name &&
           retry.stage === job.stage,
         `job ${retry.id} "${retry.name}" (${retry.stage}), status ${retry.status}`,
-        `a new job (not ${job.id}) "${job.name}" (${job.stage}), status pending`,
+        `a new job (not ${job.id}) "${job.name}" (${job.stage}), status ${waiting.join(" or ")}`,
         exchange,
       );
+      // A runner may take the new job between the retry and the GET (and even finish it).
+      const stored: readonly JobStatus[] =
+        retry.status === "created" ? ["created", ...enqueuedOrLater] : enqueuedOrLater;
       const [fetched, fetchedExchange] = await current(ctx, retry.id);
       ctx.expect(
-        fetched.pipeline.id === job.pipeline.id && fetched.status === "pending",
+        fetched.pipeline.id === job.pipeline.id && stored.includes(fetched.status),
         `GET answers pipeline ${fetched.pipeline.id}, status ${fetched.status}`,
-        `pipeline ${job.pipeline.id}, status pending`,
+        `pipeline ${job.pipeline.id}, status ${stored.join(" or ")}`,
         fetchedExchange,
       );
     },
