@@ -27,6 +27,13 @@ import { buildServer, cliPath, startCli } from "./helpers/process.js";
 
 const scenarioFile = fileURLToPath(new URL("data/scenario.yaml", import.meta.url));
 
+/** Fixtures of one user `u` (token `t`) owning project `g/p`, with `project`'s pipelines. */
+const ownedProject = (project: Omit<FixtureProject, "path" | "members">): Fixtures => ({
+  users: [{ username: "u", tokens: [{ token: "t" }] }],
+  groups: [{ path: "g" }],
+  projects: [{ path: "g/p", members: [{ user: "u", role: "owner" }], ...project }],
+});
+
 /** The problems a fixture value is refused with, or [] when it is valid. */
 function problemsOf(value: unknown): readonly string[] {
   try {
@@ -386,17 +393,9 @@ describe("a SHA-256 repository", () => {
   const parent = "cd".repeat(32);
   let double: Double;
   beforeAll(async () => {
-    const fixtures: Fixtures = {
-      users: [{ username: "u", tokens: [{ token: "t" }] }],
-      groups: [{ path: "g" }],
-      projects: [
-        {
-          path: "g/p",
-          members: [{ user: "u", role: "owner" }],
-          pipelines: [{ sha, commit: { parentIds: [parent] }, jobs: [{ name: "build", status: "success" }] }],
-        },
-      ],
-    };
+    const fixtures = ownedProject({
+      pipelines: [{ sha, commit: { parentIds: [parent] }, jobs: [{ name: "build", status: "success" }] }],
+    });
     double = await startDouble({ fixtures });
   });
   afterAll(() => double?.close());
@@ -417,20 +416,12 @@ describe("a commit no longer in the repository", () => {
   let double: Double;
   beforeAll(async () => {
     double = await startDouble({
-      fixtures: {
-        users: [{ username: "u", tokens: [{ token: "t" }] }],
-        groups: [{ path: "g" }],
-        projects: [
-          {
-            path: "g/p",
-            members: [{ user: "u", role: "owner" }],
-            pipelines: [
-              { commit: { inRepository: false }, jobs: [{ name: "gone", status: "success" }] },
-              { sha: "d".repeat(40), jobs: [{ name: "kept", status: "success" }] },
-            ],
-          },
+      fixtures: ownedProject({
+        pipelines: [
+          { commit: { inRepository: false }, jobs: [{ name: "gone", status: "success" }] },
+          { sha: "d".repeat(40), jobs: [{ name: "kept", status: "success" }] },
         ],
-      },
+      }),
     });
   });
   afterAll(() => double?.close());
@@ -466,46 +457,38 @@ describe("rows only old or imported GitLab data has", () => {
   };
   beforeAll(async () => {
     double = await startDouble({
-      fixtures: {
-        users: [{ username: "u", tokens: [{ token: "t" }] }],
-        groups: [{ path: "g" }],
-        projects: [
+      fixtures: ownedProject({
+        pipelines: [
           {
-            path: "g/p",
-            members: [{ user: "u", role: "owner" }],
-            pipelines: [
+            jobs: [
               {
-                jobs: [
-                  {
-                    name: "legacy-artifacts",
-                    status: "success",
-                    artifacts: [
-                      { file_type: "archive", file_format: "zip", filename: "artifacts.zip", size: 1024 },
-                      { file_type: "metadata", file_format: "gzip", filename: "metadata.gz", size: null },
-                    ],
-                  },
-                  {
-                    name: "kept-for-ages",
-                    status: "success",
-                    artifactsExpireAt: "+3652500d",
-                    artifacts: [{ file_type: "archive", file_format: "zip", filename: "a.zip", size: 1 }],
-                  },
+                name: "legacy-artifacts",
+                status: "success",
+                artifacts: [
+                  { file_type: "archive", file_format: "zip", filename: "artifacts.zip", size: 1024 },
+                  { file_type: "metadata", file_format: "gzip", filename: "metadata.gz", size: null },
                 ],
               },
               {
-                id: 70,
-                iid: null,
-                key: "imported",
-                jobs: [{ name: "imported-job", status: "success" }],
-              },
-              {
-                id: 71,
-                jobs: [{ name: "trigger", type: "bridge", status: "success", downstream: "imported" }],
+                name: "kept-for-ages",
+                status: "success",
+                artifactsExpireAt: "+3652500d",
+                artifacts: [{ file_type: "archive", file_format: "zip", filename: "a.zip", size: 1 }],
               },
             ],
           },
+          {
+            id: 70,
+            iid: null,
+            key: "imported",
+            jobs: [{ name: "imported-job", status: "success" }],
+          },
+          {
+            id: 71,
+            jobs: [{ name: "trigger", type: "bridge", status: "success", downstream: "imported" }],
+          },
         ],
-      },
+      }),
     });
   });
   afterAll(() => double?.close());
