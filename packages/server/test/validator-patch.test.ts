@@ -166,8 +166,9 @@ describe("express-openapi-validator's evaluated-property tracking", () => {
     };
   }
 
-  /** `/things` answering `body`, validated with compiled code kept in `dir`; its status and the kept code. */
-  async function answer(closed: boolean, body: unknown, dir: string) {
+  /** `/things` answering `body`, validated with compiled code kept in a new directory; its status and that code. */
+  async function answer(closed: boolean, body: unknown) {
+    const dir = await mkdtemp(join(tmpdir(), "eov-unevaluated-"));
     const app = express();
     app.use(
       OpenApiValidator.middleware({
@@ -192,27 +193,22 @@ describe("express-openapi-validator's evaluated-property tracking", () => {
       return { status, code: code.join("\n") };
     } finally {
       await server.close();
+      await rm(dir, { recursive: true, force: true });
     }
   }
 
-  let dir: string;
-  beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), "eov-unevaluated-"));
-  });
-  afterEach(() => rm(dir, { recursive: true, force: true }));
-
   it("keeps tracking for a spec with unevaluatedProperties: a property no part evaluated is refused", async () => {
-    const closed = await answer(true, { a: 1, b: 2 }, dir);
+    const closed = await answer(true, { a: 1, b: 2 });
     expect(closed.status).toBe(500);
     expect(closed.code).toContain("props");
-    expect((await answer(true, { a: 1 }, dir)).status).toBe(200);
+    expect((await answer(true, { a: 1 })).status).toBe(200);
   });
 
   it("compiles without tracking for a spec without them, accepting what it accepted", async () => {
-    const open = await answer(false, { a: 1, b: 2 }, dir);
+    const open = await answer(false, { a: 1, b: 2 });
     expect(open.status).toBe(200);
     expect(open.code).not.toContain("props");
     // A part's own rules still hold.
-    expect((await answer(false, { a: "one" }, dir)).status).toBe(500);
+    expect((await answer(false, { a: "one" })).status).toBe(500);
   });
 });
