@@ -609,6 +609,61 @@ describe("an instance that archives jobs after a day (settings.archiveBuildsInSe
   });
 });
 
+describe("a pipeline of a protected ref (pipelines[].protected)", () => {
+  // ci_access/filter_service.rb:53-70: a `protected_branches_only` authorization applies only to the jobs of a
+  // pipeline whose `protected_ref?` is true.
+  let double: Double;
+  beforeAll(async () => {
+    const deploy = (key: string) => ({ key, name: "deploy", status: "running" as const, user: "u" });
+    double = await startDouble({
+      fixtures: {
+        users: [
+          {
+            username: "u",
+            tokens: [
+              { token: "on-protected", kind: "job" as const, job: "protected" },
+              { token: "on-other", kind: "job" as const, job: "other" },
+            ],
+          },
+        ],
+        projects: [
+          {
+            path: "u/tools",
+            agents: [
+              {
+                id: 7,
+                name: "k",
+                sharedWith: [{ project: "u/app", config: { protected_branches_only: true } }],
+              },
+            ],
+          },
+          {
+            path: "u/app",
+            members: [{ user: "u", role: "developer" }],
+            pipelines: [
+              { protected: true, user: "u", jobs: [deploy("protected")] },
+              { user: "u", jobs: [deploy("other")] },
+            ],
+          },
+        ],
+      },
+    });
+  });
+  afterAll(() => double?.close());
+
+  it("lists the protected_branches_only agent to the job of the protected pipeline only", async () => {
+    const agents = async (token: string) =>
+      (
+        (await (
+          await fetch(`${double.baseUrl}/job/allowed_agents`, { headers: { "JOB-TOKEN": token } })
+        ).json()) as {
+          allowed_agents: { id: number }[];
+        }
+      ).allowed_agents.map((a) => a.id);
+    expect([await agents("on-protected"), await agents("on-other")]).toEqual([[7], []]);
+  });
+});
+
 describe("the demo file", () => {
   let double: Double;
   beforeAll(async () => {

@@ -875,11 +875,12 @@ describe("getJobTokenJob and getJobTokenAllowedAgents", () => {
     const r = await call(`${server.api}/job/allowed_agents`, { headers: { "JOB-TOKEN": DEMO_TOKENS.job } });
     expect(r.status).toBe(200);
     const body = r.body as { allowed_agents: { config_project: { id: number } }[] };
-    expect(body.allowed_agents.map((a) => a.config_project.id)).toEqual([1, 2]);
+    // ci_access/finder.rb:14-15: the authorizations shared with the project, then the project's own agents.
+    expect(body.allowed_agents.map((a) => a.config_project.id)).toEqual([2, 1]);
     expect({ ...body, allowed_agents: body.allowed_agents.map(({ config_project: _, ...a }) => a) }).toEqual({
       allowed_agents: [
-        { id: 1, configuration: {} },
         { id: 2, configuration: { access_as: { ci_job: {} } } },
+        { id: 1, configuration: {} },
       ],
       job: { id: DEMO_IDS.runningJob },
       pipeline: { id: DEMO_IDS.pipeline },
@@ -926,6 +927,77 @@ describe("getJobTokenAllowedAgents beyond the demo data", () => {
         roles_in_project: ["guest", "planner", "reporter"],
       },
     });
+  });
+});
+
+describe("getJobTokenAllowedAgents filters as GitLab's CiAccess::FilterService", () => {
+  /** A job of a new project with a deployment to `environment` (if any), on a protected ref or not. */
+  async function agentsOf(
+    configs: Record<string, unknown>[],
+    job: { environment?: string; protectedRef?: boolean },
+  ): Promise<number[]> {
+    const n = `${Date.now()}-${Math.random().toString(36).slice(2)}`;
+    const projectId = await store.createProject(db, { fullPath: `filter/app-${n}` });
+    const toolsId = await store.createProject(db, { fullPath: `filter/tools-${n}` });
+    const agentIds: number[] = [];
+    for (const [i, config] of configs.entries())
+      agentIds.push(
+        await store.createAgent(db, {
+          projectId: toolsId,
+          name: `a${i}`,
+          sharedWith: [{ projectId, config }],
+        }),
+      );
+    const environmentId =
+      job.environment === undefined
+        ? undefined
+        : await store.createEnvironment(db, { projectId, name: job.environment, slug: `env-${n}` });
+    const pipelineId = await store.createPipeline(db, { projectId, protected: job.protectedRef });
+    const userId = await store.createUser(db, { username: `filter-${n}` });
+    const jobId = await store.createJob(db, {
+      pipelineId,
+      name: "deploy",
+      status: "running",
+      userId,
+      environmentId,
+    });
+    const token = `glcbt-filter-${n}`;
+    await store.createJobToken(db, jobId, token);
+    const r = await call(`${server.api}/job/allowed_agents`, { headers: { "JOB-TOKEN": token } });
+    expect(r.status).toBe(200);
+    return (r.body as { allowed_agents: { id: number }[] }).allowed_agents.map((a) => agentIds.indexOf(a.id));
+  }
+
+  it("keeps an authorization listing environments only when one matches the job's (filter_service.rb:26-50)", async () => {
+    const configs = [
+      {},
+      { environments: [] },
+      { environments: ["production"] },
+      { environments: ["review/*"] },
+      { environments: ["staging", "*view*"] },
+    ];
+    expect(await agentsOf(configs, { environment: "review/main" })).toEqual([0, 1, 3, 4]);
+    expect(await agentsOf(configs, { environment: "production" })).toEqual([0, 1, 2]);
+    // environment_matcher.rb:26-28: the pattern is an unanchored regular expression.
+    expect(await agentsOf(configs, { environment: "old-review/x" })).toEqual([0, 1, 3, 4]);
+    // No persisted environment: `environment: nil` matches no pattern.
+    expect(await agentsOf(configs, {})).toEqual([0, 1]);
+  });
+
+  it("keeps protected_branches_only authorizations only for a protected ref (filter_service.rb:53-70)", async () => {
+    const configs = [{ protected_branches_only: false }, { protected_branches_only: true }, {}];
+    expect(await agentsOf(configs, {})).toEqual([0, 2]);
+    expect(await agentsOf(configs, { protectedRef: true })).toEqual([0, 1, 2]);
+  });
+
+  it("drops authorizations whose access_as GitLab Premium does not offer (ci_access/config_scopes.rb)", async () => {
+    const configs = [
+      { access_as: {} },
+      { access_as: { agent: {} } },
+      { access_as: { ci_user: {} } },
+      { access_as: { something_else: {} } },
+    ];
+    expect(await agentsOf(configs, {})).toEqual([0, 1, 2]);
   });
 });
 

@@ -309,7 +309,7 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
       const [job, context, agents] = await Promise.all([
         getJobById(reads, jobId, userId),
         agentContext(reads, jobProjectId, userId),
-        listAllowedAgents(reads, jobProjectId),
+        listAllowedAgents(reads, jobId),
       ]);
       if (!job || !context) throw notFound("Job");
       res.json(entities.allowedAgents(job, context, agents));

@@ -171,6 +171,8 @@ export interface NewPipeline {
   status?: string;
   source?: string;
   userId?: number;
+  /** Whether the pipeline's ref is protected (`Ci::Pipeline#protected_ref?`); false by default. */
+  protected?: boolean;
   createdAt?: Date;
   updatedAt?: Date;
 }
@@ -216,6 +218,7 @@ export async function createPipeline(db: Queryable, p: NewPipeline): Promise<num
     status: p.status ?? "pending",
     source: p.source,
     user_id: p.userId,
+    protected: p.protected,
     created_at: p.createdAt,
     updated_at: p.updatedAt ?? p.createdAt,
   });

@@ -41,19 +41,70 @@ export interface AgentRow {
 }
 
 /**
- * Agents a project's jobs may use: those configured in the project (GitLab's `ImplicitAuthorization`, whose
- * `config` is always `{}`) and those shared with it (with the configuration of that authorization).
+ * Agents a job may use, in GitLab's order (app/finders/clusters/agents/authorizations/ci_access/finder.rb):
+ * first those shared with the job's project (`ProjectAuthorization`, with the `ci_access` configuration of that
+ * authorization), then those configured in the project (`ImplicitAuthorization`, whose `config` is always `{}`).
+ * Only the authorizations whose `access_as` GitLab Premium accepts (`with_available_ci_access_fields`: none, `{}`,
+ * or one of `agent`, `ci_job`, `ci_user`, `impersonate`), then filtered as `FilterService` does
+ * (`ciAccessFilter`) by the job's environment and whether its pipeline's ref is protected.
  */
-export function allowedAgents(db: Queryable, projectId: number): Promise<AgentRow[]> {
-  return db.query<AgentRow>(
-    `SELECT a.id, to_json(p) AS config_project,
-       CASE WHEN a.project_id = $1 THEN '{}'::json ELSE z.config END AS config
-     FROM agents a JOIN projects p ON p.id = a.project_id
-     LEFT JOIN agent_authorizations z ON z.agent_id = a.id AND z.project_id = $1
-     WHERE a.project_id = $1 OR z.agent_id IS NOT NULL
-     ORDER BY a.id`,
-    [projectId],
+export async function allowedAgents(db: Queryable, jobId: number): Promise<AgentRow[]> {
+  const rows = await db.query<AgentRow & { environment: string | null; protected_ref: boolean }>(
+    `SELECT a.id, to_json(p) AS config_project, z.config, e.name AS environment, pl.protected AS protected_ref
+     FROM jobs j JOIN pipelines pl ON pl.id = j.pipeline_id
+     LEFT JOIN environments e ON e.id = j.environment_id
+     CROSS JOIN LATERAL (
+       SELECT z.agent_id, z.config, 0 AS kind FROM agent_authorizations z
+       WHERE z.project_id = j.project_id AND (z.config->'access_as' IS NULL OR z.config::jsonb->'access_as' = '{}'
+         OR z.config::jsonb->'access_as' ?| array['agent', 'ci_job', 'ci_user', 'impersonate'])
+       UNION ALL
+       SELECT own.id, '{}'::json, 1 FROM agents own WHERE own.project_id = j.project_id
+     ) z
+     JOIN agents a ON a.id = z.agent_id JOIN projects p ON p.id = a.project_id
+     WHERE j.id = $1
+     ORDER BY z.kind, a.id`,
+    [jobId],
   );
+  const [first] = rows;
+  if (!first) return [];
+  return ciAccessFilter(rows, { environment: first.environment, protectedRef: first.protected_ref });
+}
+
+/**
+ * GitLab's `Clusters::Agents::Authorizations::CiAccess::FilterService` as `/job/allowed_agents` calls it (always
+ * with both filters): an authorization listing `environments` stays only when one of them matches the job's
+ * environment (none matches a job without one); one with `protected_branches_only` stays only for a protected ref.
+ */
+export function ciAccessFilter(
+  agents: readonly AgentRow[],
+  job: { environment: string | null; protectedRef: boolean },
+): AgentRow[] {
+  return agents.filter((a) => {
+    const patterns = a.config.environments;
+    if (Array.isArray(patterns) && patterns.length > 0) {
+      const { environment } = job;
+      if (environment === null) return false;
+      if (!patterns.some((p) => typeof p === "string" && environmentMatches(p, environment))) return false;
+    }
+    return job.protectedRef || !a.config.protected_branches_only;
+  });
+}
+
+/**
+ * `Gitlab::Ci::EnvironmentMatcher#match?` (lib/gitlab/ci/environment_matcher.rb): the name itself, or, for a
+ * pattern with `*`, the pattern as an unanchored regular expression with each `*` made `.*` (its other
+ * characters keep their regular-expression meaning, as in GitLab, so `review/*` also matches `old-review/x`).
+ */
+function environmentMatches(pattern: string, environment: string): boolean {
+  if (pattern === "") return false;
+  if (pattern === environment) return true;
+  if (!pattern.includes("*")) return false;
+  try {
+    return new RegExp(pattern.replaceAll("*", ".*")).test(environment);
+  } catch {
+    // No regular expression: GitLab's request fails (RegexpError); the double drops the authorization instead.
+    return false;
+  }
 }
 
 /** What the allowed-agents answer tells of a job's project and user. */

@@ -851,7 +851,14 @@ export interface components {
          *     GitLab no longer sends it.
          */
         AllowedAgents: {
-            /** @description The agent authorizations of the job's project, filtered by environment and protected ref. */
+            /**
+             * @description The CI access authorizations of the job's project (`Clusters::Agents::Authorizations::CiAccess::Finder`), one
+             *     per agent, the closest first: those of the project itself, then the agents configured in the project, then
+             *     those of its groups. `CiAccess::FilterService` then drops an authorization whose `environments` has no
+             *     pattern matching the job's environment (the name itself, or a pattern with `*` matching it; none matches a
+             *     job without an environment) and, unless the job's pipeline runs for a protected ref, one that sets
+             *     `protected_branches_only`.
+             */
             allowed_agents: components["schemas"]["Agent"][];
             job: {
                 /** @description The job of the token. */
@@ -1535,6 +1542,15 @@ export interface components {
          */
         XTotalPages: number;
         /**
+         * @description The GitLab agent server's (KAS) feature flags as they apply to the job's user, project and group
+         *     (`API::Helpers::KasHelpers#set_feature_flag_header`, `Feature::Kas.server_feature_flags_for_http_response`):
+         *     one `name=true` or `name=false` per feature flag of the instance whose name starts with `kas_` and that has been
+         *     set (persisted) at least once, the prefix removed, joined by `, `. Empty when the instance has none, as by
+         *     default; older GitLab versions do not send the header, and a GitLab double with no such flags sends none.
+         * @example agent_ci_access_new_behaviour=true, another_flag=false
+         */
+        GitlabFeatureFlag: string;
+        /**
          * @description Names the log file after the job, `infile; filename="<job_id>.log"`.
          * @example infile; filename="8.log"
          */
@@ -1641,6 +1657,7 @@ export type HeaderLink = components['headers']['Link'];
 export type HeaderRetryAfter = components['headers']['RetryAfter'];
 export type HeaderXTotal = components['headers']['XTotal'];
 export type HeaderXTotalPages = components['headers']['XTotalPages'];
+export type HeaderGitlabFeatureFlag = components['headers']['GitlabFeatureFlag'];
 export type HeaderContentDisposition = components['headers']['ContentDisposition'];
 export type HeaderXGitLabLastUpdate = components['headers']['XGitLabLastUpdate'];
 export type HeaderJobStatus = components['headers']['JobStatus'];
@@ -1962,6 +1979,7 @@ export interface operations {
             /** @description The job and its allowed agents. */
             200: {
                 headers: {
+                    "Gitlab-Feature-Flag": components["headers"]["GitlabFeatureFlag"];
                     [name: string]: unknown;
                 };
                 content: {
