@@ -32,6 +32,8 @@ export interface Material {
   jobTokenJob: JobTokenJob | undefined;
   /** Jobs a destructive check has taken, so that no two checks change the same job. */
   claimed: Set<number>;
+  /** The token's access level in the project, when `--destructive`'s preflight read it (GitLab's permissions). */
+  accessLevel: number | undefined;
 }
 
 export interface Tokens {
@@ -289,6 +291,26 @@ export function withoutClock(value: unknown): unknown {
         : withoutClock(v),
     ]),
   );
+}
+
+/**
+ * A later read of a job, as it must still agree with an earlier one while the job's pipeline goes on without
+ * it: `withoutClock`, and without what changes meanwhile by itself. Its pipeline's `status` and `updated_at`
+ * follow the pipeline's other jobs (Ci::ProcessPipelineService, pipeline.rb `update_legacy_status`); a finished
+ * job gains its log as a `trace` artifact minutes after it finished (app/workers/ci/build_finished_worker.rb
+ * `Ci::ArchiveTraceWorker.perform_in(ARCHIVE_TRACES_IN, build.id)`), so a trace artifact the earlier read did
+ * not list is left out of the later one.
+ */
+function settled(later: Job, earlier: Job): unknown {
+  const { status: _status, updated_at: _updatedAt, ...pipeline } = later.pipeline;
+  const hadTrace = (earlier.artifacts ?? []).some((a) => a.file_type === "trace");
+  const artifacts = hadTrace ? later.artifacts : later.artifacts?.filter((a) => a.file_type !== "trace");
+  return { ...later, pipeline, artifacts };
+}
+
+/** The fields where a later read of a job differs from an earlier one, beyond what `settled` leaves out. */
+export function jobChanges(later: Job, earlier: Job): string[] {
+  return differences(withoutClock(settled(later, earlier)), withoutClock(settled(earlier, earlier)));
 }
 
 /** Two reads of the same job (or list) agree, except where GitLab's clock makes them differ. */

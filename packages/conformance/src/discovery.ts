@@ -105,5 +105,5 @@ export async function discover(
     }
   }
 
-  return { project: ref, jobs, bridgePipeline, jobTokenJob, claimed: new Set() };
+  return { project: ref, jobs, bridgePipeline, jobTokenJob, claimed: new Set(), accessLevel: undefined };
 }

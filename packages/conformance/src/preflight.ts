@@ -108,7 +108,7 @@ export async function preflight(http: Http, tokens: Tokens, project: string | un
   return { project: given, jobTokenJob };
 }
 
-function roleName(level: number): string {
+export function roleName(level: number): string {
   return roles.find(([l]) => level >= l)?.[1] ?? "no role";
 }
 
@@ -116,8 +116,13 @@ function roleName(level: number): string {
  * `--destructive` needs the Developer role. GitLab's `GET /projects/:id` tells it in `permissions`; a server
  * without that route (or a token whose role comes from elsewhere, e.g. an administrator's) is asked with the
  * one action that changes nothing: cancel of a finished job, 201 unchanged for a Developer, 403 below.
+ * Answers the access level when `permissions` told it (the erase checks need to know a Maintainer's).
  */
-export async function preflightDestructive(http: Http, tokens: Tokens, material: Material): Promise<void> {
+export async function preflightDestructive(
+  http: Http,
+  tokens: Tokens,
+  material: Material,
+): Promise<number | undefined> {
   const auth = { kind: "privateTokenHeader", token: tokens.token } as const;
   const project = encodeURIComponent(material.project.id ?? material.project.given);
   const shown = material.project.given;
@@ -125,19 +130,20 @@ export async function preflightDestructive(http: Http, tokens: Tokens, material:
   const permissions = answer.status === 200 ? permissionLevels(answer.json) : [];
   if (permissions.length > 0) {
     const level = Math.max(...permissions);
-    if (level >= developer) return;
+    if (level >= developer) return level;
     throw new SetupError(
       `--destructive needs the Developer role in project ${shown}; the token has ${roleName(level)} (access level ${level}, GET /projects/${project} permissions)`,
     );
   }
   const job = material.jobs.find((j) => finished.includes(j.status) && j.id !== material.jobTokenJob?.id);
-  if (!job) return;
+  if (!job) return undefined;
   const cancel = await http.send("POST", http.url(`/projects/${project}/jobs/${job.id}/cancel`), auth);
   if (cancel.status === 403) {
     throw new SetupError(
       `--destructive needs the Developer role in project ${shown}: canceling finished job ${job.id} (which changes nothing) was forbidden: ${describe(cancel)}`,
     );
   }
+  return undefined;
 }
 
 /** The access levels GitLab's project answer grants the caller, directly and through the group. */

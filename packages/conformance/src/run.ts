@@ -97,7 +97,8 @@ export async function runConformance(options: ConformanceOptions): Promise<Repor
     options.project === undefined ? undefined : String(options.project),
   );
   const material = await discover(http, tokens, ready.project, ready.jobTokenJob);
-  if (destructive && selected.some((c) => c.destructive)) await preflightDestructive(http, tokens, material);
+  if (destructive && selected.some((c) => c.destructive))
+    material.accessLevel = await preflightDestructive(http, tokens, material);
   const ctx = new CheckContext(http, spec, material, tokens, destructive);
   const results: CheckResult[] = [];
   const used: UsedJob[] = [];

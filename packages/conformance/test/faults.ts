@@ -816,6 +816,39 @@ export const faultCases: FaultCase[] = [
     }),
     caughtBy: ["listProjectJobs.unknownProject"],
   },
+  {
+    name: "running job erased",
+    what: "erase of a running job answers 201 with the job erased, but the job runs on, unerased",
+    destructive: true,
+    make: () => ({
+      async response(response, request, upstream) {
+        if (operation(request) !== "eraseJob" || response.status !== 403) return;
+        const job = await upstream("GET", request.url.pathname.replace(/\/erase$/, ""), request.headers);
+        const body = JSON.parse(job.body) as JsonRecord;
+        setJson(response, 201, { ...body, erased_at: new Date().toISOString(), artifacts: [] });
+      },
+    }),
+    caughtBy: ["eraseJob.runningRefused"],
+  },
+  {
+    name: "erase forbidden to a Maintainer",
+    what: 'erase answers 403 {"message":"403 Forbidden"} to a token whose project permissions say Maintainer',
+    destructive: true,
+    make: () => ({
+      response(response, request) {
+        // The reference has no GET /projects/:id: this one tells the preflight the token's role.
+        if (request.method === "GET" && /\/projects\/[^/]+$/.test(request.url.pathname)) {
+          setJson(response, 200, {
+            id: Number(projectSegment(request)) || 1,
+            permissions: { project_access: { access_level: 40 }, group_access: null },
+          });
+        }
+        if (operation(request) === "eraseJob" && [201, 403].includes(response.status))
+          setJson(response, 403, { message: "403 Forbidden" });
+      },
+    }),
+    caughtBy: ["eraseJob.removesTraceAndArtifacts", "eraseJob.runningRefused"],
+  },
 ];
 
 /** Operations jobs.rb gives no `job_token_allowed`: a job token there must authenticate nobody. */
@@ -970,6 +1003,9 @@ export function knownFault(name: string): Fault {
   if (!found) throw new Error(`no fault named ${name}`);
   return found.make("");
 }
+
+/** Statuses of a job no runner has started yet, which a runner may start at any time. */
+const notStarted: readonly unknown[] = ["created", "pending", "waiting_for_resource", "preparing"];
 
 export const toleratedCases: ToleratedCase[] = [
   {
@@ -1130,14 +1166,37 @@ export const toleratedCases: ToleratedCase[] = [
   },
   {
     name: "runners at work",
-    what: "a runner takes played and retried jobs before the next read (running), and cancel of a job a runner has taken answers canceling, as a runner that cancels gracefully has it",
+    what: "a runner takes played and retried jobs before the next read (running), and a job not yet started when listed or read is running at the next read and finished at the one after; cancel of a job a runner has taken answers canceling, as a runner that cancels gracefully has it; a running job finishes before its erase, which then erases it",
     destructive: true,
     make: () => {
       const taken = new Set<number>();
       const canceling = new Set<number>();
+      /** Jobs listed or read before their runner started them: the next read finds them running, then finished. */
+      const waiting = new Set<number>();
+      const startedAt = new Map<number, string>();
+      /** Running jobs whose runner finished them just before an erase, which erased them. */
+      const finished = new Map<number, string>();
+      const finish = (job: JsonRecord, at: string) => {
+        job.status = "success";
+        job.finished_at = at;
+        job.erased_at = at;
+        job.duration = typeof job.duration === "number" ? job.duration : 1;
+        job.artifacts = [];
+        delete job.artifacts_file;
+        job.artifacts_expire_at = null;
+      };
       return {
-        response(response, request) {
+        async response(response, request, upstream) {
           const op = operation(request);
+          if (op === "eraseJob" && response.status === 403 && response.body.includes("not erasable")) {
+            const at = new Date().toISOString();
+            finished.set(jobIdOf(request), at);
+            const job = await upstream("GET", request.url.pathname.replace(/\/erase$/, ""), request.headers);
+            const erased = JSON.parse(job.body) as JsonRecord;
+            finish(erased, at);
+            setJson(response, 201, erased);
+            return;
+          }
           if (op === "playJob" && response.status === 200) taken.add(jobIdOf(request));
           if (op === "retryJob" && response.status === 201) {
             eachJob(response, (job) => {
@@ -1153,9 +1212,28 @@ export const toleratedCases: ToleratedCase[] = [
               job.duration = null;
             });
           }
+          if (isList(request) && response.status === 200) {
+            eachJob(response, (job) => {
+              if (typeof job.id === "number" && notStarted.includes(job.status)) waiting.add(job.id);
+            });
+            return;
+          }
           if (op !== "getJob" || response.status !== 200) return;
           const id = jobIdOf(request);
           eachJob(response, (job) => {
+            const erasedAt = finished.get(id);
+            if (erasedAt !== undefined) finish(job, erasedAt);
+            else if (typeof job.status === "string" && notStarted.includes(job.status)) {
+              if (waiting.has(id)) {
+                // The first read finds it running, any later one finished (at once: duration 0).
+                const at = startedAt.get(id) ?? new Date().toISOString();
+                job.status = startedAt.has(id) ? "success" : "running";
+                job.started_at = at;
+                job.duration = 0;
+                if (startedAt.has(id)) job.finished_at = at;
+                startedAt.set(id, at);
+              } else waiting.add(id);
+            }
             if (canceling.has(id)) {
               job.status = "canceling";
               job.finished_at = null;
@@ -1168,6 +1246,54 @@ export const toleratedCases: ToleratedCase[] = [
         },
       };
     },
-    exercises: ["cancelJob.cancelsActive", "playJob.manualToPending", "retryJob.newJobPending"],
+    exercises: [
+      "cancelJob.cancelsActive",
+      "cancelJob.jobTokenRefused",
+      "cancelJob.unsupportedMediaType",
+      "playJob.manualToPending",
+      "playJob.nonManualRefused",
+      "retryJob.newJobPending",
+      "eraseJob.runningRefused",
+    ],
+  },
+  {
+    name: "pipelines move on",
+    what: "by the time a job is read on its own, its pipeline has another status and updated_at (its other jobs ran), and a finished job's log has been archived as a trace artifact",
+    destructive: false,
+    make: () => {
+      const later = "2099-01-01T00:00:00.000Z";
+      return {
+        response(response, request) {
+          if (operation(request) !== "getJob" || response.status !== 200) return;
+          eachJob(response, (job) => {
+            if (typeof job.pipeline === "object" && job.pipeline !== null) {
+              const pipeline = job.pipeline as JsonRecord;
+              pipeline.status = pipeline.status === "success" ? "failed" : "success";
+              pipeline.updated_at = later;
+            }
+            const artifacts = Array.isArray(job.artifacts) ? (job.artifacts as JsonRecord[]) : [];
+            if (job.finished_at !== null && !artifacts.some((a) => a.file_type === "trace")) {
+              job.artifacts = [
+                ...artifacts,
+                { file_type: "trace", size: 42, filename: "job.log", file_format: null },
+              ];
+            }
+          });
+        },
+      };
+    },
+    exercises: ["getJob.matchesList", "getJob.pathIdSameAnswer"],
+  },
+  {
+    name: "a Developer's token",
+    what: 'erase answers 403 {"message":"403 Forbidden"}: the token\'s user is a Developer, and the jobs are other users\' (build_policy.rb erase_build)',
+    destructive: true,
+    make: () => ({
+      response(response, request) {
+        if (operation(request) === "eraseJob" && [201, 403].includes(response.status))
+          setJson(response, 403, { message: "403 Forbidden" });
+      },
+    }),
+    exercises: ["eraseJob.jobTokenRefused"],
   },
 ];

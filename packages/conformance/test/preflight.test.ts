@@ -301,6 +301,7 @@ describe("preflight and options against the reference server", () => {
       bridgePipeline: undefined,
       jobTokenJob: undefined,
       claimed: new Set<number>(),
+      accessLevel: undefined,
     };
     const reasons: string[] = [];
     for (const destructive of [false, true]) {

@@ -1,8 +1,10 @@
 /** Checks of playJob: a manual job starts, any other is refused. Destructive. */
 import type { CheckContext, OpExchange } from "../context.js";
 import {
+  current,
   enqueued,
   enqueuedOrLater,
+  expectLeftAlone,
   expectStoredStatus,
   inProgress,
   jobTokenRefused,
@@ -46,13 +48,13 @@ export const playJobChecks: CheckDefinition[] = [
   {
     id: "playJob.nonManualRefused",
     description:
-      'play of a job that is not manual answers 400 {"message":"400 Bad request - Unplayable Job"}',
+      'play of a job that is not manual answers 400 {"message":"400 Bad request - Unplayable Job"} and leaves it alone (a runner may move it on meanwhile)',
     destructive: true,
     async run(ctx: CheckContext) {
-      const job = ctx.claim(inProgress);
-      const exchange = await ctx.call("playJob", { params: { job_id: job.id } });
+      const [before] = await current(ctx, ctx.claim(inProgress).id);
+      const exchange = await ctx.call("playJob", { params: { job_id: before.id } });
       ctx.expectError(exchange, 400, { message: "400 Bad request - Unplayable Job" });
-      await expectStoredStatus(ctx, job.id, job.status, ", unchanged");
+      await expectLeftAlone(ctx, before, "play");
     },
   },
   jobTokenRefused("playJob", ["manual"], "play"),
