@@ -567,6 +567,26 @@ describe("listPipelineJobs and listPipelineBridges", () => {
     expect(r.headers.get("x-total")).toBe("1");
   });
 
+  // A key alone is nil in Rack; api.rb's `before { coerce_nil_params_to_array! }` (common_helpers.rb:17-23)
+  // makes it `[]`, which pipelines_helpers.rb's `coerce_with` keeps; jobs_finder.rb:62 `filter_by_scope` then
+  // calls `filter_by_statuses!` for any Array, and `with_statuses([])` (state_machines-activerecord ~> 0.8.0,
+  // Gemfile; empty lists are ignored only since 0.31.0) is `status IN (NULL)`: no job, where the project
+  // list's `filter_builds` lists them all.
+  it("lists no job for the key alone, ?scope (coerce_nil_params_to_array!, jobs_finder.rb filter_by_statuses!)", async () => {
+    for (const op of ["jobs", "bridges"]) {
+      const base = `${server.api}/projects/${w.projectId}/pipelines/${w.pipelineId}/${op}`;
+      const all = await call(base, { token: w.tokens.owner });
+      expect(ids(all.body).length, op).toBeGreaterThan(0);
+      const r = await call(`${base}?scope`, { token: w.tokens.owner });
+      expect(r.status, op).toBe(200);
+      expect(r.body, op).toEqual([]);
+      expect(r.headers.get("x-total"), op).toBe("0");
+      const empty = await call(`${base}?scope=`, { token: w.tokens.owner });
+      expect(empty.status, op).toBe(400);
+      expect(empty.body, op).toEqual({ error: "scope does not have a valid value" });
+    }
+  });
+
   it("answers 404 Not found for another project's pipeline and bad ids", async () => {
     for (const op of ["jobs", "bridges"]) {
       const r = await call(`${server.api}/projects/${w.projectId}/pipelines/${DEMO_IDS.pipeline}/${op}`, {

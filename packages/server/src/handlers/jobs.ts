@@ -62,6 +62,7 @@ type JobRequest = CallerRequest & { params: Path<"getJob"> };
 /** Whether a row can have `id` (bigint, positive): any other integer is looked up by GitLab and not found. */
 const isRowId = (id: number) => Number.isSafeInteger(id) && id > 0;
 
+/** The project jobs list's scope: jobs.rb's `filter_builds` ignores an empty list (`?scope` alone). */
 const scopeOf = (scope: readonly JobStatus[] | undefined) => (scope && scope.length > 0 ? scope : undefined);
 
 interface HandlerOptions {
@@ -174,8 +175,10 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
       pipelineId,
       type,
       // A caller who may read the pipeline but not its jobs gets an empty list: JobsFinder's
-      // `pipeline_jobs` raises AccessDeniedError without `read_build` and answers `none`.
-      scope: canRead ? scopeOf(query.scope) : [],
+      // `pipeline_jobs` raises AccessDeniedError without `read_build` and answers `none`. An empty list
+      // (the key alone, `?scope`) is a filter too: JobsFinder's `filter_by_statuses!` calls
+      // `with_statuses([])`, `status IN (NULL)` with state_machines-activerecord 0.8 (GitLab's Gemfile).
+      scope: canRead ? query.scope : [],
       // GitLab's JobsFinder hides retried jobs unless asked; the bridges route has no such parameter.
       includeRetried: type === "build" && grapeBoolean(query.include_retried),
       viewerId,

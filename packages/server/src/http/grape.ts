@@ -121,7 +121,7 @@ const readByGrape = (value: unknown) => value === null || value === "" || isHash
  * - an empty value where the spec allows one (`page=`, `include_retried=`, `force=`, or the key alone) is no
  *   value: Grape's `PrimitiveCoercer` turns `''` into nil for every type but String (`treat_as_nil?`) and the
  *   `default:` then applies; a key alone is nil in Rack, and GitLab's `coerce_nil_params_to_array!` makes an
- *   Array parameter of it `[]` (every job). An empty text for an Array (`scope=`) stays `['']` and fails the
+ *   Array parameter of it `[]`. An empty text for an Array (`scope=`) stays `['']` and fails the
  *   values check. Grape merges the body's parameters with the query's, so the body's are read alike.
  */
 export const paramsLikeGrape: RequestHandler = (req, _res, next) => {
@@ -161,7 +161,10 @@ export const paramsLikeGrape: RequestHandler = (req, _res, next) => {
   for (const { name, array } of route?.emptyAsAbsent ?? []) {
     for (const params of sources) {
       const value = params[name];
-      if (value === null || (value === "" && !array)) delete params[name];
+      // api.rb's `coerce_nil_params_to_array!`: a key alone is `[]` for an Array parameter; each route then
+      // reads that list its own way (every job on the project list, none on a pipeline's).
+      if (value === null && array) params[name] = [];
+      else if (value === null || (value === "" && !array)) delete params[name];
     }
   }
   // Express 5's `req.query` is a getter that parses the URL again on each read: the object read once, coerced,

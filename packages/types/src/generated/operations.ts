@@ -97,6 +97,7 @@ export const operationTable = {
         "in": "query",
         "type": "array",
         "required": false,
+        "allowEmptyValue": true,
         "hash": "invalid"
       },
       "include_retried": {
@@ -155,6 +156,7 @@ export const operationTable = {
         "in": "query",
         "type": "array",
         "required": false,
+        "allowEmptyValue": true,
         "hash": "invalid"
       },
       "page": {

@@ -1452,7 +1452,11 @@ export interface components {
          *     (`scope[]=failed&scope[]=success`); a single `scope=failed` is one status. Unlike the project jobs list, a
          *     hash (`scope[a]=failed`) is refused like an unknown status (pipelines.rb's `coerce_with`). As on GitLab (Rack), a key repeated *without* brackets keeps its last
          *     value: `scope=failed&scope=success` lists `success` jobs only. Any value that is not a job status answers
-         *     400 `scope does not have a valid value`.
+         *     400 `scope does not have a valid value`, and so does an empty one (`scope=`, which Grape reads as `['']`).
+         *     The key alone (`?scope`) lists *no* job: Rack reads it as nil, GitLab's `coerce_nil_params_to_array!`
+         *     turns it into an empty list, and `Ci::JobsFinder` filters by that list (`with_statuses([])`, which
+         *     state_machines-activerecord 0.8 writes as `status IN (NULL)`), unlike the project jobs list, which
+         *     ignores an empty list.
          */
         PipelineScope: components["schemas"]["JobStatus"][];
         /**
@@ -1780,7 +1784,11 @@ export interface operations {
                  *     (`scope[]=failed&scope[]=success`); a single `scope=failed` is one status. Unlike the project jobs list, a
                  *     hash (`scope[a]=failed`) is refused like an unknown status (pipelines.rb's `coerce_with`). As on GitLab (Rack), a key repeated *without* brackets keeps its last
                  *     value: `scope=failed&scope=success` lists `success` jobs only. Any value that is not a job status answers
-                 *     400 `scope does not have a valid value`.
+                 *     400 `scope does not have a valid value`, and so does an empty one (`scope=`, which Grape reads as `['']`).
+                 *     The key alone (`?scope`) lists *no* job: Rack reads it as nil, GitLab's `coerce_nil_params_to_array!`
+                 *     turns it into an empty list, and `Ci::JobsFinder` filters by that list (`with_statuses([])`, which
+                 *     state_machines-activerecord 0.8 writes as `status IN (NULL)`), unlike the project jobs list, which
+                 *     ignores an empty list.
                  */
                 scope?: components["parameters"]["PipelineScope"];
                 /**
@@ -1866,7 +1874,11 @@ export interface operations {
                  *     (`scope[]=failed&scope[]=success`); a single `scope=failed` is one status. Unlike the project jobs list, a
                  *     hash (`scope[a]=failed`) is refused like an unknown status (pipelines.rb's `coerce_with`). As on GitLab (Rack), a key repeated *without* brackets keeps its last
                  *     value: `scope=failed&scope=success` lists `success` jobs only. Any value that is not a job status answers
-                 *     400 `scope does not have a valid value`.
+                 *     400 `scope does not have a valid value`, and so does an empty one (`scope=`, which Grape reads as `['']`).
+                 *     The key alone (`?scope`) lists *no* job: Rack reads it as nil, GitLab's `coerce_nil_params_to_array!`
+                 *     turns it into an empty list, and `Ci::JobsFinder` filters by that list (`with_statuses([])`, which
+                 *     state_machines-activerecord 0.8 writes as `status IN (NULL)`), unlike the project jobs list, which
+                 *     ignores an empty list.
                  */
                 scope?: components["parameters"]["PipelineScope"];
                 /**
