@@ -88,7 +88,7 @@ export function createApp(options: AppOptions): Express {
   // Grape (config/application.rb): a malformed request gets its 400 before any throttle, route or token.
   app.use(handleMalformedStrings);
   // Rack::Attack's API throttles count requests under `/api` only.
-  if (options.rateLimit) app.use("/api", limitRate(options.rateLimit));
+  if (options.rateLimit) app.use("/api", limitRate(db, options.rateLimit));
   app.use(rejectAmbiguousTarget);
   // GitLab's `Rack::Cors` for `/api/*`: any origin, without credentials, any header and method.
   app.use("/api", corsLikeRack);

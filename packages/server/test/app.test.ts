@@ -415,7 +415,7 @@ describe("robustness", () => {
       expect(throttled?.headers.get("ratelimit-remaining")).toBe("0");
       const reset = Number(throttled?.headers.get("ratelimit-reset"));
       expect(new Date(throttled?.headers.get("ratelimit-resettime") ?? "").getTime()).toBe(reset * 1000);
-      // Counted per credentials: anonymous requests have their own window (per client address).
+      // Counted per user: anonymous requests have their own window (per client address).
       const anonymous = await call(`${s.api}/projects/1/jobs/8`);
       expect(anonymous.status).not.toBe(429);
       // Only the API is throttled.
@@ -425,6 +425,50 @@ describe("robustness", () => {
       const malformed = await call(`${s.api}/projects/1/jobs/8?x=%00`, { token: T });
       expect(malformed.status).toBe(400);
       expect(malformed.text).toBe("Bad Request");
+    } finally {
+      await s.close();
+    }
+  });
+
+  // lib/gitlab/rack_attack/request.rb: `throttled_identifer` is `user:<id>` of
+  // `RequestAuthenticator#find_authenticated_requester([:api])`, which reads every token place on API paths
+  // (request_authenticator.rb `find_user_from_any_authentication_method`, `job_token_allowed: api_request?`;
+  // auth_finders.rb reads Rails' params, query and body); an authentication error leaves the request
+  // `unauthenticated?`, counted per address; a runner's `token` makes it neither (`authenticated_runner_id`).
+  it("throttles per user whatever token place, per address without a user, never a runner (rack_attack/request.rb)", async () => {
+    const s = await startDemoServer({ db: db, rateLimit: { limit: 4, windowMs: 60_000 } });
+    const job8 = `${s.api}/projects/1/jobs/8`;
+    try {
+      // Five requests of `root`, each with another of its tokens or places: one window.
+      const root = [
+        await call(job8, { token: T }),
+        await call(`${job8}?private_token=${T}`),
+        await call(job8, { headers: { Authorization: `Bearer ${DEMO_TOKENS.oauth}` } }),
+        await call(`${s.api}/projects/1/jobs`, {
+          method: "POST",
+          headers: { "Content-Type": "application/x-www-form-urlencoded" },
+          body: `private_token=${T}`,
+        }),
+        await call(job8, { headers: { "JOB-TOKEN": DEMO_TOKENS.job } }),
+      ];
+      expect(root.map((r) => r.status)).toEqual([200, 200, 200, 405, 429]);
+      expect(root[4]?.headers.get("ratelimit-name")).toBe("throttle_authenticated_api");
+      // Another user has a window of its own.
+      expect((await call(job8, { token: DEMO_TOKENS.developer })).status).toBe(200);
+      // A token not found, expired or revoked authenticates no one: the address's window.
+      const anonymous = [
+        await call(job8),
+        await call(`${job8}?private_token=glpat-unknown`),
+        await call(job8, { token: DEMO_TOKENS.expired }),
+        await call(job8, { token: DEMO_TOKENS.revoked }),
+        await call(job8),
+      ];
+      expect(anonymous.map((r) => r.status)).toEqual([401, 401, 401, 401, 429]);
+      expect(anonymous[4]?.headers.get("ratelimit-name")).toBe("throttle_unauthenticated_api");
+      // A runner's token: counted by no API throttle, even from a throttled address.
+      for (let i = 0; i < 5; i++) {
+        expect((await call(`${job8}?token=${DEMO_TOKENS.runner}`)).status).not.toBe(429);
+      }
     } finally {
       await s.close();
     }

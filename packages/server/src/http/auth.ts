@@ -1,7 +1,7 @@
 import { type OperationId, operationTable, type SecuritySchemeName } from "@jobs-api/types";
 import type { Request } from "express";
 import type { Queryable } from "../db/database.js";
-import { invalidToken, notFound, unauthorized } from "../errors.js";
+import { HttpError, invalidToken, notFound, unauthorized } from "../errors.js";
 import {
   authenticateAccessToken,
   authenticateForProject,
@@ -12,6 +12,7 @@ import {
 } from "../store/auth.js";
 import { findProject } from "../store/projects.js";
 import type { ProjectRow, Role } from "../store/rows.js";
+import { authenticateRunner } from "../store/runner.js";
 import { untypedJsonBodies } from "./grape.js";
 
 /** The parts of a request authentication reads, whatever the route's parameter types. */
@@ -80,10 +81,12 @@ function given(value: unknown): string | undefined {
  *    (`extract_personal_access_token`); a job token there is skipped, anything else decides;
  * 4. on the routes that take job tokens, `job_token`, else `token`, else `JOB-TOKEN`, which decides
  *    (`find_user_from_job_token_query_params_or_header`).
+ * Without `jobBearer`, step 1 is left out (Rack::Attack's `RequestAuthenticator`, which does not call it).
  */
 function presented(
   req: CallerRequest,
   security: readonly SecuritySchemeName[],
+  jobBearer = true,
 ): { tries: Credential[]; decisive: Credential | null } {
   const accepts = (scheme: SecuritySchemeName) => security.includes(scheme);
   const param = (scheme: keyof typeof TOKEN_QUERY_PARAMS) =>
@@ -96,7 +99,7 @@ function presented(
   const oauth = param("accessTokenQuery") ?? bearer ?? param("bearerTokenQuery");
   const jobTokens = accepts("jobTokenHeader") || accepts("jobTokenQuery") || accepts("jobTokenParam");
   const tries: Credential[] = [];
-  if (oauth !== undefined && jobTokens) tries.push({ token: oauth, kinds: "job" });
+  if (oauth !== undefined && jobTokens && jobBearer) tries.push({ token: oauth, kinds: "job" });
   const access = param("privateTokenQuery") ?? header("privateTokenHeader", "private-token") ?? oauth;
   if (access !== undefined && !access.startsWith(JOB_TOKEN_PREFIX)) {
     // The same text as OAuth then personal token: one lookup of both kinds.
@@ -134,6 +137,48 @@ async function firstFound<T extends object>(
   }
   if (decisive) throw unauthorized();
   return null;
+}
+
+/** Every place a token may come in: Rack::Attack reads them all on any API path. */
+const EVERY_SCHEME: readonly SecuritySchemeName[] = [
+  "privateTokenHeader",
+  "privateTokenQuery",
+  "bearerToken",
+  "accessTokenQuery",
+  "bearerTokenQuery",
+  "jobTokenHeader",
+  "jobTokenQuery",
+  "runnerToken",
+  "jobTokenParam",
+];
+
+/**
+ * Who Rack::Attack's API throttles count a request against (lib/gitlab/rack_attack/request.rb): `user:<id>`
+ * for a user found by `Gitlab::Auth::RequestAuthenticator#find_authenticated_requester([:api])`, `runner`
+ * for a request that names no user but a runner's token in `token` (`authenticated_runner_id`: neither
+ * `unauthenticated?` nor `throttled_identifer`, so no API throttle counts it), null for an unauthenticated
+ * one (counted per address). The authenticator reads the tokens as APIGuard does, on every API path
+ * (`job_token_allowed: api_request?`), without the job token as a Bearer token
+ * (`find_user_from_any_authentication_method`); any authentication error (a token not found, expired,
+ * revoked) makes the request unauthenticated, never a refusal (`find_sessionless_user` rescues it).
+ */
+export async function throttledIdentifier(db: Queryable, req: CallerRequest): Promise<string | null> {
+  try {
+    const principal = await firstFound(presented(req, EVERY_SCHEME, false), (credential) =>
+      credential.kinds === "job"
+        ? authenticateJobToken(db, credential.token)
+        : authenticateAccessToken(db, credential.token, credential.kinds),
+    );
+    if (principal) return `user:${principal.userId}`;
+  } catch (error) {
+    if (!(error instanceof HttpError)) throw error;
+  }
+  const runnerToken = railsParam(req, TOKEN_QUERY_PARAMS.runnerToken);
+  return typeof runnerToken === "string" &&
+    given(runnerToken) !== undefined &&
+    (await authenticateRunner(db, runnerToken))
+    ? "runner"
+    : null;
 }
 
 /** A request to a project endpoint: `:id` is the project's id or full path. */

@@ -1,17 +1,48 @@
 import type { Request, RequestHandler } from "express";
 import { ipKeyGenerator, rateLimit } from "express-rate-limit";
+import type { Queryable } from "../db/database.js";
 import { HttpError, invalidParam, tooLarge } from "../errors.js";
+import { type CallerRequest, throttledIdentifier } from "./auth.js";
+import { isMultipart, mediaType } from "./grape.js";
 import { integerParametersOf, integerTextProblem } from "./integers.js";
+import { parseRackQuery } from "./rack.js";
 
 export interface RateLimitOptions {
-  /** Requests allowed per client address and window. */
+  /** Requests allowed per user (or, without one, per client address) and window. */
   limit: number;
   windowMs: number;
 }
 
-/** The credentials a request presents, in GitLab's headers; none for an anonymous request. */
-function credentials(req: Request): string | undefined {
-  return req.get("private-token") ?? req.get("job-token") ?? req.get("authorization") ?? undefined;
+/**
+ * The body's parameters as Rails reads them when Rack::Attack's authenticator asks (`ActionDispatch::Request
+ * #params`), while the body is still raw here: a form (also a POST without a Content-Type, Rack's
+ * `form_data?`), a JSON object, or the multipart fields already read. Anything unreadable carries none.
+ */
+function bodyParams(req: Request): unknown {
+  const raw: unknown = req.body;
+  if (!Buffer.isBuffer(raw)) return isMultipart(req) ? raw : undefined;
+  const type = mediaType(req.get("content-type"));
+  try {
+    if (type === "application/x-www-form-urlencoded" || (type === undefined && req.method === "POST")) {
+      return parseRackQuery(raw.toString("utf8"));
+    }
+    return type === "application/json" ? JSON.parse(raw.toString("utf8")) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Each request's identifier, looked up once for the key, the refusal's name and headers. */
+const identifiers = new WeakMap<Request, Promise<string | null>>();
+
+function identifierOf(db: Queryable, req: Request): Promise<string | null> {
+  let found = identifiers.get(req);
+  if (!found) {
+    const caller: CallerRequest = { get: req.get.bind(req), query: req.query, body: bodyParams(req) };
+    found = throttledIdentifier(db, caller);
+    identifiers.set(req, found);
+  }
+  return found;
 }
 
 /** `Tue, 05 Jan 2021 11:00:00 GMT`, Ruby's `Time#httpdate`. */
@@ -19,27 +50,27 @@ const httpDate = (date: Date) => date.toUTCString();
 
 /**
  * GitLab's instance-wide API throttles (Rack::Attack `throttle_authenticated_api` and
- * `throttle_unauthenticated_api`): beyond `limit` requests a window, per credentials or, without any, per
- * client address, the answer is Rack::Attack's: 429 `text/plain` `Retry later`, with `Retry-After` and the
- * `RateLimit-*` headers of `Gitlab::RackAttack.throttled_response_headers` (the limit scaled to a minute).
+ * `throttle_unauthenticated_api`): beyond `limit` requests a window, per user (whichever of the user's tokens
+ * the request presents, in any place GitLab reads one: `throttledIdentifier`) or, for a request that
+ * authenticates no user, per client address, the answer is Rack::Attack's: 429 `text/plain` `Retry later`,
+ * with `Retry-After` and the `RateLimit-*` headers of `Gitlab::RackAttack.throttled_response_headers` (the
+ * limit scaled to a minute). A runner's requests (its token in `token`) are counted by neither.
  */
-export function limitRate(options: RateLimitOptions): RequestHandler {
+export function limitRate(db: Queryable, options: RateLimitOptions): RequestHandler {
   return rateLimit({
     windowMs: options.windowMs,
     limit: options.limit,
     standardHeaders: false,
     legacyHeaders: false,
-    keyGenerator: (req) => {
-      const presented = credentials(req);
-      return presented === undefined ? `ip:${ipKeyGenerator(req.ip ?? "")}` : `credentials:${presented}`;
-    },
-    handler: (req, res) => {
+    skip: async (req) => (await identifierOf(db, req)) === "runner",
+    keyGenerator: async (req) => (await identifierOf(db, req)) ?? `ip:${ipKeyGenerator(req.ip ?? "")}`,
+    handler: async (req, res) => {
+      const authenticated = (await identifierOf(db, req)) !== null;
       const used = req.rateLimit?.used ?? options.limit + 1;
       const reset = req.rateLimit?.resetTime ?? new Date(Date.now() + options.windowMs);
       const retryAfter = Math.max(1, Math.ceil((reset.getTime() - Date.now()) / 1000));
       res.status(429).set({
-        "RateLimit-Name":
-          credentials(req) === undefined ? "throttle_unauthenticated_api" : "throttle_authenticated_api",
+        "RateLimit-Name": authenticated ? "throttle_authenticated_api" : "throttle_unauthenticated_api",
         "RateLimit-Limit": String(Math.ceil((options.limit * 60_000) / options.windowMs)),
         "RateLimit-Observed": String(used),
         "RateLimit-Remaining": String(Math.max(0, options.limit - used)),
