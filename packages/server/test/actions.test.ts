@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type Database, type DemoServer, startDemoServer, store } from "../src/index.js";
 import { backends } from "./helpers/db.js";
 import { createWorld, type World } from "./helpers/fixtures.js";
@@ -102,6 +102,9 @@ describe.each(backends)("actions on $name", ({ open, skip }) => {
         ["", "application/json", '{"force":""}'],
         ["", "application/json", '{"force":null}'],
         ["", "application/x-www-form-urlencoded", "force="],
+        // Grape merges the body over the query (Rack's `GET.merge(POST)`): the body's empty value wins.
+        ["?force=true", "application/x-www-form-urlencoded", "force="],
+        ["?force=true", "application/json", '{"force":null}'],
       ])(
         "reads an empty force%s %s as absent: a developer cancels (Grape treat_as_nil?)",
         async (query, type, body) => {
@@ -462,7 +465,7 @@ describe.each(backends)("actions on $name", ({ open, skip }) => {
         ["retry", "failed"],
         ["play", "manual"],
       ] as const)(
-        "%s in an archived project answers 403 403 Forbidden, not the job's own refusal (project_policy.rb `rule { archived }` prevents update_build and admin_build; jobs.rb authorize! comes first)",
+        "%s in an archived project answers 403 (403 Forbidden), not the job's own refusal (project_policy.rb `rule { archived }` prevents update_build and admin_build; jobs.rb authorize! comes first)",
         async (action, status) => {
           const w = await createWorld(db, { archived: true });
           const r = await post(w, w.jobs[status], action, w.tokens.maintainer);
@@ -484,7 +487,8 @@ describe.each(backends)("actions on $name", ({ open, skip }) => {
 
       describe("an archived job (created before the instance's archive_builds_in_seconds)", () => {
         const DAY = 86_400;
-        afterAll(async () => {
+        // Each test sets the instance's setting for itself; the others in this file run without it.
+        afterEach(async () => {
           await store.setApplicationSettings(db, { archiveBuildsInSeconds: null });
         });
 
@@ -530,7 +534,7 @@ describe.each(backends)("actions on $name", ({ open, skip }) => {
           ["retry", "failed"],
           ["play", "manual"],
         ] as const)(
-          "%s answers 403 403 Forbidden (ci/processable_policy.rb `rule { archived }` prevents play_job and retry_job; jobs.rb authorize! comes before retryable?/playable?)",
+          "%s answers 403 (403 Forbidden) (ci/processable_policy.rb `rule { archived }` prevents play_job and retry_job; jobs.rb authorize! comes before retryable?/playable?)",
           async (action, status) => {
             const w = await createWorld(db);
             const jobs = await oldJobs(w);

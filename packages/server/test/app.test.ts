@@ -246,6 +246,19 @@ describe("malformed requests (HandleMalformedStrings)", () => {
     const form = { "Content-Type": "application/x-www-form-urlencoded" };
     expectRefused(await send("POST", "/api/v4/projects/1/jobs/8/cancel", form, "force=a&force[]=b"), "form");
     expectRefused(await send("POST", "/api/v4/projects/1/jobs/8/cancel", form, "force=%00"), "form NUL");
+    // A multipart body whose field names Rack refuses: Rails' `request.params` raises there too.
+    const boundary = "x-boundary";
+    const part = (name: string, value: string) =>
+      `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`;
+    expectRefused(
+      await send(
+        "POST",
+        "/api/v4/projects/1/jobs/8/cancel",
+        { "Content-Type": `multipart/form-data; boundary=${boundary}` },
+        `${part("force", "a")}${part("force[]", "b")}--${boundary}--\r\n`,
+      ),
+      "multipart",
+    );
     // Rack reads a POST's body without a media type as a form (`form_data?`).
     expectRefused(await send("POST", "/api/v4/projects/1/jobs/8/cancel", {}, "force=%00"), "POST untyped");
   });
@@ -278,8 +291,9 @@ describe("malformed requests (HandleMalformedStrings)", () => {
       { ...token, ...json },
       '{"force":"\\u0000"}',
     );
-    // The middleware lets it pass; what Grape then makes of the body's value is its own (JSON) answer.
+    // The middleware lets it pass; Grape then merges the body over the query, and its "\0" is no Boolean.
     expect(hidden.headers["content-type"]).toBe("application/json");
+    expect([hidden.status, JSON.parse(hidden.body)]).toEqual([400, { error: "force is invalid" }]);
   });
 
   it("refuses a NUL or bytes that are not UTF-8 in the credentials (credentials_malformed?)", async () => {

@@ -170,11 +170,6 @@ export function scopeSpellings(target: (ctx: CheckContext) => ListTarget): Check
 }
 
 /**
- * The two spellings of several values GitLab reads besides `scope[]`: a key repeated without brackets keeps
- * only its last value (Rack's query parser), and a hash (`scope[0]=a&scope[1]=b`) becomes its values
- * (jobs.rb `optional_scope`: `coerce_with` maps a Hash to its values).
- */
-/**
  * A plain key repeated keeps its last value (Rack). A hash (`scope[0]=a&scope[1]=b`, a hash in Rack) is read by
  * the route's `coerce_with`: jobs.rb takes its values (`"values"`), pipelines_helpers.rb makes it
  * `['unknown']`, refused (`"refused"`; pipelines_spec "filter jobs with hash").

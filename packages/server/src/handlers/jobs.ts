@@ -271,7 +271,10 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
       // GitLab's offset limit, from the parameters as sent: enforced for `Ci::Build` only where the ops flag
       // `enforce_ci_builds_pagination_limit` is on for the project (cursor_based_keyset.rb
       // `enforced_for_type?`); off by default, so a default GitLab serves deeper pages.
-      if (project.enforce_ci_builds_pagination_limit && (q.page ?? 1) * (q.per_page ?? 20) > OFFSET_LIMIT) {
+      if (
+        project.enforce_ci_builds_pagination_limit &&
+        (q.page ?? 1) * (q.per_page ?? DEFAULT_PER_PAGE) > OFFSET_LIMIT
+      ) {
         throw new HttpError(405, {
           error: `Offset pagination has a maximum allowed offset of ${OFFSET_LIMIT} for requests that return objects of type Ci::Build. Remaining records can be retrieved using keyset pagination.`,
         });
@@ -381,7 +384,7 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
       ]);
       // An archived job loses `play_job` as it loses `retry_job` (ci/processable_policy.rb).
       if (!canChange(project, role) || entities.jobArchived(job)) throw forbidden();
-      // The spec's pattern has already refused values with NUL, which PostgreSQL text cannot hold.
+      // Values with NUL, which PostgreSQL text cannot hold, were refused before (`handleMalformedStrings`).
       const outcome = await playJob(db, job.id, principal.userId, req.body?.job_variables_attributes);
       if ("refused" in outcome) throw badRequest("Unplayable Job");
       res.status(200).json(entities.anyJob(outcome.job, principal.userId));

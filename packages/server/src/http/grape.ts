@@ -3,7 +3,7 @@ import busboy, { type Busboy } from "busboy";
 import type { Request, RequestHandler } from "express";
 import { HttpError } from "../errors.js";
 import { NEEDS_RUBY_READING, rubyInteger } from "./integers.js";
-import { addRackParam, parseRackQuery, type RackHash, type RackValue } from "./rack.js";
+import { addRackParam, parseRackQuery, type RackHash, RackParameterError, type RackValue } from "./rack.js";
 
 /**
  * How GitLab reads a request: Rack parses the query string and form bodies, Grape's formatter reads the
@@ -159,6 +159,10 @@ export const paramsLikeGrape: RequestHandler = (req, _res, next) => {
     }
   }
   for (const { name, array } of route?.emptyAsAbsent ?? []) {
+    // Grape merges the body over the query (Rack's `GET.merge(POST)`): a body's empty value, absent once
+    // read, still hides the query's (`force=` in the body and `?force=true` is no force).
+    const inBody = isHash(body) ? body[name] : undefined;
+    if (!array && (inBody === null || inBody === "")) delete query[name];
     for (const params of sources) {
       const value = params[name];
       // api.rb's `coerce_nil_params_to_array!`: a key alone is `[]` for an Array parameter; each route then
@@ -198,6 +202,12 @@ export const isMultipart = (req: Pick<Request, "headers">): boolean =>
   MULTIPART_TYPE.test(mediaType(req.headers["content-type"]) ?? "");
 
 /**
+ * Multipart requests whose field names Rack refuses (`a` then `a[]`): Rails' `request.params` raises for
+ * them, and `handleMalformedStrings` answers its plain-text 400, as GitLab's middleware does.
+ */
+export const unreadableMultipart: WeakSet<object> = new WeakSet();
+
+/**
  * Multipart bodies as Rack reads them: each field's name goes through Rack's nested syntax, in the order the
  * fields come (`job_variables_attributes[][key]`; `[0]` makes a hash), and a file part becomes the hash Rack
  * gives (its name, filename and type; the content, which no route reads, is dropped). A body busboy cannot
@@ -231,7 +241,8 @@ export function readMultipart(limit: number): RequestHandler {
       try {
         addRackParam(params, name, value);
       } catch (error) {
-        fail(error instanceof Error ? error.message : "unreadable");
+        if (error instanceof RackParameterError) unreadableMultipart.add(req);
+        else fail(error instanceof Error ? error.message : "unreadable");
       }
     };
     parser.on("field", (name, value, info) => {

@@ -1,6 +1,6 @@
 import { isUtf8 } from "node:buffer";
 import type { Request, RequestHandler, Response } from "express";
-import { isMultipart, mediaType } from "./grape.js";
+import { isMultipart, mediaType, unreadableMultipart } from "./grape.js";
 import { parseRackQuery, type RackHash, RackParameterError } from "./rack.js";
 
 /**
@@ -148,7 +148,10 @@ const JSON_TYPES: ReadonlySet<string> = new Set(["application/json", "applicatio
  */
 function bodyParams(req: Request): Record<string, unknown> | null {
   const body: unknown = req.body;
-  if (isMultipart(req)) return typeof body === "object" && body !== null ? (body as RackHash) : {};
+  if (isMultipart(req)) {
+    if (unreadableMultipart.has(req)) return null;
+    return typeof body === "object" && body !== null ? (body as RackHash) : {};
+  }
   if (!Buffer.isBuffer(body) || body.length === 0) return {};
   const type = mediaType(req.headers["content-type"]);
   if (type !== undefined && JSON_TYPES.has(type)) {
