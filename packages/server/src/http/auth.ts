@@ -139,17 +139,9 @@ async function firstFound<T extends object>(
   return null;
 }
 
-/** Every place a token may come in: Rack::Attack reads them all on any API path. */
+/** Every place a token may come in, as the spec's operations name them: Rack::Attack reads them all on any API path. */
 const EVERY_SCHEME: readonly SecuritySchemeName[] = [
-  "privateTokenHeader",
-  "privateTokenQuery",
-  "bearerToken",
-  "accessTokenQuery",
-  "bearerTokenQuery",
-  "jobTokenHeader",
-  "jobTokenQuery",
-  "runnerToken",
-  "jobTokenParam",
+  ...new Set(Object.values(operationTable).flatMap((op): readonly SecuritySchemeName[] => op.security)),
 ];
 
 /**
