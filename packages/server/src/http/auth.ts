@@ -14,6 +14,7 @@ import { findProject } from "../store/projects.js";
 import type { ProjectRow, Role } from "../store/rows.js";
 import { authenticateRunner } from "../store/runner.js";
 import { untypedJsonBodies } from "./grape.js";
+import { isHash } from "./rack.js";
 
 /** The parts of a request authentication reads, whatever the route's parameter types. */
 export type CallerRequest = Pick<Request, "get"> & { query: object; body?: unknown };
@@ -38,9 +39,6 @@ const ACCESS_KINDS = ["oauth", "personal"] as const;
 /** `Ci::Build::TOKEN_PREFIX`: AuthFinders' `find_personal_access_token` skips such a token on API routes. */
 const JOB_TOKEN_PREFIX = "glcbt-";
 
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === "object" && value !== null && !Array.isArray(value);
-
 /**
  * Parameter `name` as Rails' `request.params` has it, which AuthFinders and Doorkeeper read:
  * `request_parameters.merge(query_parameters)`, so the query string's key wins over the body's, even
@@ -51,7 +49,7 @@ function railsParam(req: CallerRequest, name: string): unknown {
   const query = req.query as Record<string, unknown>;
   if (Object.hasOwn(query, name)) return query[name];
   const { body } = req;
-  return isRecord(body) && !untypedJsonBodies.has(body) ? body[name] : undefined;
+  return isHash(body) && !untypedJsonBodies.has(body) ? body[name] : undefined;
 }
 
 /**
@@ -62,7 +60,7 @@ function railsParam(req: CallerRequest, name: string): unknown {
 function given(value: unknown): string | undefined {
   if (typeof value === "string") return /^\s*$/.test(value) ? undefined : value;
   if (value === null || value === undefined || value === "") return undefined;
-  if (Array.isArray(value) ? value.length === 0 : isRecord(value) && Object.keys(value).length === 0) {
+  if (Array.isArray(value) ? value.length === 0 : isHash(value) && Object.keys(value).length === 0) {
     return undefined;
   }
   throw unauthorized();

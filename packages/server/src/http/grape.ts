@@ -2,8 +2,15 @@ import { type OperationId, operationTable } from "@jobs-api/types";
 import busboy, { type Busboy } from "busboy";
 import type { Request, RequestHandler } from "express";
 import { HttpError } from "../errors.js";
-import { NEEDS_RUBY_READING, rubyInteger } from "./integers.js";
-import { addRackParam, parseRackQuery, type RackHash, RackParameterError, type RackValue } from "./rack.js";
+import { decoded, NEEDS_RUBY_READING, rubyInteger } from "./integers.js";
+import {
+  addRackParam,
+  isHash,
+  parseRackQuery,
+  type RackHash,
+  RackParameterError,
+  type RackValue,
+} from "./rack.js";
 
 /**
  * How GitLab reads a request: Rack parses the query string and form bodies, Grape's formatter reads the
@@ -98,18 +105,6 @@ const grapeRoutes = Object.values(operationTable)
   }))
   .filter((route) => route.arrays.length > 0 || route.emptyAsAbsent.length > 0 || route.integers.length > 0);
 
-/** A path segment as the router reads it; one that is not valid percent-encoding is left to the validator. */
-function decodeSegment(segment: string | undefined): string | undefined {
-  try {
-    return segment === undefined ? undefined : decodeURIComponent(segment);
-  } catch {
-    return undefined;
-  }
-}
-
-const isHash = (value: unknown): value is Record<string, unknown> =>
-  typeof value === "object" && value !== null && !Array.isArray(value);
-
 /** A value Grape reads otherwise than the validator would: nil (a key without `=`), `''`, a hash. */
 const readByGrape = (value: unknown) => value === null || value === "" || isHash(value);
 
@@ -147,7 +142,7 @@ export const paramsLikeGrape: RequestHandler = (req, _res, next) => {
   for (const { name, segment } of route?.integers ?? []) {
     if (segment >= 0) segments ??= req.path.split("/");
     const path = segment >= 0 ? segments : undefined;
-    const written = path ? decodeSegment(path[segment]) : query[name];
+    const written = path ? decoded(path[segment] ?? "") : query[name];
     if (typeof written !== "string" || !NEEDS_RUBY_READING.test(written)) continue;
     const value = rubyInteger(written);
     if (value === null) continue;
@@ -294,6 +289,12 @@ export const untypedJsonBodies = new WeakSet<object>();
  */
 export const readBody: RequestHandler = (req, _res, next) => {
   const raw: unknown = req.body;
+  // No body at all (most GETs): nothing to read and no media type to look at. A multipart body was read
+  // before (`readMultipart`), into a hash.
+  if (raw === undefined) {
+    delete req.headers["content-type"];
+    return next();
+  }
   const text = Buffer.isBuffer(raw) ? raw.toString("utf8") : "";
   if (isMultipart(req)) return next();
   const type = mediaType(req.get("content-type"));

@@ -37,7 +37,8 @@ export function rubyInteger(text: string): string | null {
 /** Texts JavaScript would not read as the number Ruby reads: `_` separators, the `0d` prefix. */
 export const NEEDS_RUBY_READING = /\d_\d|0[dD]\d/;
 
-function decoded(text: string): string {
+/** A path segment or value percent-decoded as the router reads it; text that does not decode, as it came. */
+export function decoded(text: string): string {
   try {
     return decodeURIComponent(text);
   } catch {

@@ -25,7 +25,8 @@ export class RackParameterError extends HttpError {
   }
 }
 
-const isHash = (value: RackValue | undefined): value is RackHash =>
+/** A hash (a JSON object, a Rack hash): an object that is not an array. */
+export const isHash = (value: unknown): value is RackHash =>
   typeof value === "object" && value !== null && !Array.isArray(value);
 
 /** A hash without a prototype: a `__proto__` or `constructor` key is a key like any other, as in Ruby. */
