@@ -7,6 +7,13 @@ import { call } from "./helpers/server.js";
 let db: Database;
 let server: DemoServer;
 
+/** The variables stored for job `jobId`, by key. */
+const variablesOf = (jobId: number) =>
+  db.query<{ key: string; value: string }>(
+    "SELECT key, value FROM job_variables WHERE job_id = $1 ORDER BY key",
+    [jobId],
+  );
+
 type JobJson = {
   id: number;
   name: string;
@@ -187,11 +194,7 @@ describe.each(backends)("actions on $name", ({ open, skip }) => {
         });
         expect(r.status).toBe(200);
         expect(r.body).toMatchObject({ id: w.manualJob, status: "pending", user: { id: w.users.developer } });
-        const rows = await db.query<{ key: string; value: string }>(
-          "SELECT key, value FROM job_variables WHERE job_id = $1",
-          [w.manualJob],
-        );
-        expect(rows).toEqual([{ key: "DEPLOY_TARGET", value: "staging" }]);
+        expect(await variablesOf(w.manualJob)).toEqual([{ key: "DEPLOY_TARGET", value: "staging" }]);
       });
 
       it("plays without a body and plays scheduled jobs", async () => {
@@ -265,11 +268,7 @@ describe.each(backends)("actions on $name", ({ open, skip }) => {
           "job_variables_attributes[][key]=A&job_variables_attributes[][value]=1&job_variables_attributes[][key]=B&job_variables_attributes[][value]=2",
         );
         expect(listed.status, listed.text).toBe(200);
-        const stored = await db.query<{ key: string; value: string }>(
-          "SELECT key, value FROM job_variables WHERE job_id = $1 ORDER BY key",
-          [w.manualJob],
-        );
-        expect(stored).toEqual([
+        expect(await variablesOf(w.manualJob)).toEqual([
           { key: "A", value: "1" },
           { key: "B", value: "2" },
         ]);
@@ -300,11 +299,7 @@ describe.each(backends)("actions on $name", ({ open, skip }) => {
           ["job_variables_attributes[][value]", "false"],
         ]);
         expect(r.status, r.text).toBe(200);
-        const stored = await db.query<{ key: string; value: string }>(
-          "SELECT key, value FROM job_variables WHERE job_id = $1 ORDER BY key",
-          [w.manualJob],
-        );
-        expect(stored).toEqual([
+        expect(await variablesOf(w.manualJob)).toEqual([
           { key: "DRY_RUN", value: "false" },
           { key: "TARGET", value: "staging" },
         ]);
