@@ -122,6 +122,8 @@ describe.each(backends)("store on $name", ({ open, skip }) => {
       for (const { t } of rows) expect(iso(t), t).toBe(new Date(t).toISOString());
       expect(iso("2016-01-11T10:13:33.5+00:00")).toBe("2016-01-11T10:13:33.500Z");
       expect(iso("2016-01-11T10:13:33+00:00")).toBe("2016-01-11T10:13:33.000Z");
+      expect(iso("2016-01-11T10:13:33.506+00:00")).toBe("2016-01-11T10:13:33.506Z");
+      expect(iso("12026-01-11T10:13:33.5061+00:00")).toBe("12026-01-11T10:13:33.506Z");
     },
   );
 
