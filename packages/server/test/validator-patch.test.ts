@@ -212,3 +212,116 @@ describe("express-openapi-validator's evaluated-property tracking", () => {
     expect((await answer(false, { a: "one" })).status).toBe(500);
   });
 });
+
+/**
+ * The patch has `pattern`s and the formats ajv-formats checks with a regular expression flatten each string
+ * before testing it (V8's `RegExp#test` is slower on a string made by concatenation). Verdicts must not
+ * change, compiled or loaded from kept code.
+ */
+describe("express-openapi-validator's regular expressions", () => {
+  const spec = {
+    openapi: "3.1.0",
+    info: { title: "strings", version: "1" },
+    paths: {
+      "/strings": {
+        get: {
+          responses: {
+            "200": {
+              description: "strings",
+              content: {
+                "application/json": {
+                  schema: {
+                    type: "object",
+                    properties: {
+                      sha: { type: "string", pattern: "^[0-9a-f]{40}$" },
+                      at: { type: "string", format: "date-time" },
+                      web: { type: "string", format: "uri" },
+                    },
+                  },
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+  };
+
+  /** An app answering each request with `bodies`' next, validated with code kept in `dir` (or none). */
+  async function serveStrings(dir: string | undefined, bodies: Record<string, string>[]) {
+    const app = express();
+    app.use(
+      OpenApiValidator.middleware({
+        apiSpec: spec as unknown as ValidatorOptions["apiSpec"],
+        validateApiSpec: false,
+        validateRequests: true,
+        // As the server has it: a refused response is validated again for every error.
+        validateResponses: { allErrors: true },
+        // As the server has it: eov's default serializers are keywords Ajv cannot write as code.
+        serDes: [{ format: "date-time" }, { format: "date" }],
+        ...(dir ? { compiledCache: dir } : {}),
+      }),
+    );
+    let next = 0;
+    app.get("/strings", (_req, res) => {
+      res.json(bodies[next++]);
+    });
+    const refusal: ErrorRequestHandler = (error: Refusal, _req, res, _next) => {
+      res.status(error.status ?? 500).json({ paths: (error.errors ?? []).map((e) => e.path) });
+    };
+    app.use(refusal);
+    return listen(app, { port: 0 });
+  }
+
+  /** Strings made by concatenation at run time (cons strings), as a server makes its URLs and times. */
+  const joined = (...parts: string[]) => parts.reduce((text, part) => text + part, "");
+  const bodies = (): Record<string, string>[] => [
+    {
+      sha: joined("a".repeat(20), "b".repeat(20)),
+      at: joined("2016-01-11T10:13:33.506", "Z"),
+      web: joined("https://gitlab.example.com", "/-/jobs/8"),
+    },
+    { sha: "a".repeat(40), at: "2016-01-11T10:13:33.506Z", web: "https://gitlab.example.com/-/jobs/8" },
+    { sha: joined("a".repeat(20), "B".repeat(20)) },
+    { at: joined("2016-01-11 10:13:33", "Z") },
+    { web: joined("gitlab.example.com", "/-/jobs/8") },
+    { sha: joined("a".repeat(20), "b".repeat(21)), at: joined("2016-01-11T10:13:33.506", "Q") },
+  ];
+
+  async function verdicts(dir: string | undefined) {
+    const server = await serveStrings(dir, bodies());
+    try {
+      const answers = [];
+      for (const _ of bodies()) answers.push(await get(server, "/strings"));
+      return answers;
+    } finally {
+      await server.close();
+    }
+  }
+
+  const expected = [
+    { status: 200 },
+    { status: 200 },
+    { status: 500, body: { paths: ["/response/sha"] } },
+    { status: 500, body: { paths: ["/response/at"] } },
+    { status: 500, body: { paths: ["/response/web"] } },
+    { status: 500, body: { paths: ["/response/sha", "/response/at"] } },
+  ];
+
+  it("accepts and refuses strings made by concatenation as any other, compiled or kept", async () => {
+    const match = (answers: Awaited<ReturnType<typeof verdicts>>) =>
+      answers.map(({ status, body }) => (status === 200 ? { status } : { status, body }));
+    expect(match(await verdicts(undefined))).toEqual(expected);
+    const dir = await mkdtemp(join(tmpdir(), "eov-regexp-"));
+    try {
+      expect(match(await verdicts(dir))).toEqual(expected);
+      const code = await Promise.all((await readdir(dir)).map((name) => readFile(join(dir, name), "utf8")));
+      // The `pattern` is made by the patch's maker, required from the process that loads the code.
+      expect(code.join("\n")).toContain('require("express-openapi-validator:regexp")');
+      // Loaded from the kept code by a new validator: the same verdicts.
+      expect(match(await verdicts(dir))).toEqual(expected);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
