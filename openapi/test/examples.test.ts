@@ -87,7 +87,7 @@ describe("the JSON examples of GitLab's Jobs API page", () => {
 
     it("validates against the operation's response schema (or lacks exactly what current GitLab added)", () => {
       const valid = validate(example.value);
-      if (!outdated) {
+      if (!outdated?.missing.length) {
         expect(valid, JSON.stringify(validate.errors, null, 2)).toBe(true);
         return;
       }
@@ -110,7 +110,9 @@ describe("the JSON examples of GitLab's Jobs API page", () => {
         string,
         unknown
       >;
-      const optional = Object.keys(item).filter((field) => validate(without(example.value, field)));
+      const optional = Object.keys(item)
+        .filter((field) => !outdated?.undeclared.includes(`/${field}`))
+        .filter((field) => validate(without(example.value, field)));
       expect(optional).toEqual(optionalOnPurpose[operationOf(example)]);
     });
   });
@@ -118,8 +120,8 @@ describe("the JSON examples of GitLab's Jobs API page", () => {
 
 /**
  * The fields of each documented answer that the spec keeps optional: they are absent from other answers
- * of the same kind (`failure_reason` only on failed jobs, `artifacts_file` only with an archive,
- * `download_url` only on erase). Anything else an example shows is required.
+ * of the same kind (`failure_reason` only on failed jobs, `artifacts_file` only with an archive).
+ * Anything else an example shows is required.
  */
 const optionalOnPurpose: Record<string, string[]> = {
   listProjectJobs: ["artifacts_file", "failure_reason"],
@@ -130,7 +132,7 @@ const optionalOnPurpose: Record<string, string[]> = {
   getJob: [],
   cancelJob: [],
   retryJob: [],
-  eraseJob: ["download_url"],
+  eraseJob: [],
   playJob: [],
 };
 
@@ -142,6 +144,9 @@ const optionalOnPurpose: Record<string, string[]> = {
  * groups, the user's roles, each agent's configuration.
  */
 const outdatedOnPurpose: Record<string, { missing: string[]; undeclared: string[] }> = {
+  // No entity exposes `download_url` (`lib/api/entities/ci/job.rb`, `job_basic.rb`): the page's erase
+  // example shows it, `null`, and GitLab sends no such key.
+  eraseJob: { missing: [], undeclared: ["/download_url"] },
   getJobTokenAllowedAgents: {
     missing: ["/allowed_agents/0/configuration", "/project/groups", "/user/roles_in_project"],
     undeclared: [

@@ -726,11 +726,6 @@ export interface components {
              *     the project's archived flag. GitLab 16.x and later.
              */
             archived?: boolean;
-            /**
-             * Format: uri
-             * @description Download URL of the artifacts archive; sent by the erase action, always `null` there.
-             */
-            download_url?: string | null;
         };
         /** @description A CI job (a build) as the lists and `GET /projects/{id}/jobs/{job_id}` return it. */
         Job: WithRequired<components["schemas"]["JobBasic"], "pipeline"> & WithRequired<components["schemas"]["BuildAttributes"], "tag_list" | "artifacts_expire_at">;
