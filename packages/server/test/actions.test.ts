@@ -424,6 +424,50 @@ describe.each(backends)("actions on $name", ({ open, skip }) => {
         expect(r.status).toBe(200);
         expect(r.body).toMatchObject({ id: bridge, status: "pending", downstream_pipeline: null });
       });
+
+      // `Ci::Bridge#play` takes the variables only to match `Ci::Build#play` and hands PlayBridgeService none
+      // (bridge.rb:186-193 at 017a6c12; play_bridge_service.rb:5): the API answers 200 and stores nothing.
+      it("plays a manual trigger job without the variables given (bridge.rb:186-193)", async () => {
+        const w = await createWorld(db);
+        const { store } = await import("../src/index.js");
+        const bridge = await store.createJob(db, {
+          pipelineId: w.pipelineId,
+          type: "bridge",
+          name: "trigger:manual",
+          status: "manual",
+          when: "manual",
+        });
+        const r = await post(w, bridge, "play", w.tokens.developer, {
+          job_variables_attributes: [{ key: "DEPLOY_TARGET", value: "staging" }],
+        });
+        expect(r.status).toBe(200);
+        expect(r.body).toMatchObject({ id: bridge, status: "pending" });
+        expect(await variablesOf(bridge)).toEqual([]);
+      });
+
+      // bridge.rb:174-176: `playable?` is `action? && !archived? && manual?`, no retry of a finished one and no
+      // scheduled trigger job (bridge.rb:170-172 `schedulable?` false).
+      it.each([
+        ["success", "manual"],
+        ["canceled", "manual"],
+        ["scheduled", "delayed"],
+      ] as const)(
+        "answers 400 Unplayable Job to a %s trigger job (bridge.rb:174-176 playable?)",
+        async (status, when) => {
+          const w = await createWorld(db);
+          const { store } = await import("../src/index.js");
+          const bridge = await store.createJob(db, {
+            pipelineId: w.pipelineId,
+            type: "bridge",
+            name: "trigger:done",
+            status,
+            when,
+          });
+          const r = await post(w, bridge, "play", w.tokens.developer);
+          expect(r.status).toBe(400);
+          expect(r.body).toEqual({ message: "400 Bad request - Unplayable Job" });
+        },
+      );
     });
 
     describe("retryJob of a trigger job", () => {
