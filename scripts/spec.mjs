@@ -73,10 +73,20 @@ function parameterType(spec, schema) {
   return "string";
 }
 
+/** The property names of a request body's object schemas, whatever its media type. */
+function bodyParameters(spec, requestBody) {
+  if (!requestBody) return [];
+  const names = Object.values(deref(spec, requestBody).content).flatMap((media) =>
+    Object.keys(deref(spec, media.schema)?.properties ?? {}),
+  );
+  return [...new Set(names)];
+}
+
 /**
  * The operation table: for each operationId its method, path, tags, parameters (where they come from and how
- * their text is read), request body media types, and the security schemes it accepts (anonymous when the
- * spec lists an empty requirement). Everything that routes or authenticates a request reads it from here.
+ * their text is read), request body media types and named body parameters, and the security schemes it
+ * accepts (anonymous when the spec lists an empty requirement). Everything that routes or authenticates a
+ * request reads it from here.
  */
 function operationTable(bundleJson, target) {
   const spec = JSON.parse(readFileSync(bundleJson, "utf8"));
@@ -110,6 +120,8 @@ function operationTable(bundleJson, target) {
             ]),
         ),
         requestBody: op.requestBody ? Object.keys(deref(spec, op.requestBody).content) : [],
+        // The body's named parameters, which Grape also takes from the query string (`GET.merge(POST)`).
+        bodyParameters: bodyParameters(spec, op.requestBody),
         security: security.flatMap((requirement) => Object.keys(requirement)),
         anonymous: security.some((requirement) => Object.keys(requirement).length === 0),
       };
@@ -120,7 +132,7 @@ function operationTable(bundleJson, target) {
 /** The spec's security schemes: where a token may come from. */
 export type SecuritySchemeName = ${schemes.map((n) => JSON.stringify(n)).join(" | ")};
 
-/** Each operation as the spec declares it: method, path, parameters, request body media types, accepted tokens. */
+/** Each operation as the spec declares it: method, path, parameters, request body media types and parameters, accepted tokens. */
 export const operationTable = ${JSON.stringify(table, null, 2)} as const;
 `;
   mkdirSync(dirname(target), { recursive: true });

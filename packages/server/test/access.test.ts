@@ -482,8 +482,28 @@ describe("which token counts when a request carries several (auth_finders.rb, do
         body: JSON.stringify({ job_token: m.tokens.job }),
       },
       agent,
-    ).finally(() => agent.destroy());
+    );
     expect(raw.status).toBe(200);
+    // And Rack a GET's form body (request.rb:323-327 `form_data?` whatever the method), the query still
+    // winning in Rails' `request_parameters.merge(query_parameters)`.
+    const getWithForm = (query: string, token: string) =>
+      sendRaw(
+        server.origin,
+        {
+          method: "GET",
+          target: `/api/v4/projects/${own()}/jobs${query}`,
+          headers: { "Content-Type": "application/x-www-form-urlencoded" },
+          body: `private_token=${token}`,
+        },
+        agent,
+      );
+    try {
+      expect((await getWithForm("", m.tokens.personal)).status).toBe(200);
+      expect((await getWithForm(`?private_token=${bogus()}`, m.tokens.personal)).status).toBe(401);
+      expect((await getWithForm(`?private_token=${m.tokens.personal}`, bogus())).status).toBe(200);
+    } finally {
+      agent.destroy();
+    }
   });
 
   it("refuses a token given as a list or hash (private_token[]=…): it matches no token", async () => {

@@ -353,6 +353,63 @@ describe.each(backends)("actions on $name", ({ open, skip }) => {
         expect(malformed.text).toBe("Bad Request");
       });
 
+      // Grape's params are Rack's `GET.merge(POST)` (rack request.rb:378-382; grape request.rb:9,
+      // hash_with_indifferent_access.rb:15-19), which jobs.rb:225 reads for `job_variables_attributes`.
+      it("plays with job_variables_attributes in the query string alone, checked as in a body (Rack GET.merge(POST))", async () => {
+        const w = await createWorld(db);
+        const variables =
+          "job_variables_attributes[][key]=A&job_variables_attributes[][value]=1&job_variables_attributes[][key]=B&job_variables_attributes[][value]=2";
+        const r = await post(w, w.manualJob, `play?${variables}`, w.tokens.developer);
+        expect(r.status, r.text).toBe(200);
+        expect(await variablesOf(w.manualJob)).toEqual([
+          { key: "A", value: "1" },
+          { key: "B", value: "2" },
+        ]);
+        // A body without the parameter leaves the query's (an empty JSON object, a form of other fields).
+        for (const [type, body] of [
+          ["application/json", "{}"],
+          ["application/x-www-form-urlencoded", "force=1"],
+        ] as const) {
+          const again = await createWorld(db);
+          const played = await call(
+            `${server.api}/projects/${again.projectId}/jobs/${again.manualJob}/play?job_variables_attributes[][key]=Q&job_variables_attributes[][value]=q`,
+            { method: "POST", token: again.tokens.developer, headers: { "Content-Type": type }, body },
+          );
+          expect(played.status, played.text).toBe(200);
+          expect(await variablesOf(again.manualJob)).toEqual([{ key: "Q", value: "q" }]);
+        }
+        // The query's variables meet jobs.rb:209-213's `requires :key` as a body's would.
+        const keyless = await createWorld(db);
+        const missing = await post(
+          keyless,
+          keyless.manualJob,
+          "play?job_variables_attributes[][value]=1",
+          keyless.tokens.developer,
+        );
+        expect(missing.status).toBe(400);
+        expect(missing.body).toEqual({ error: "job_variables_attributes[0][key] is missing" });
+        expect((await get(keyless, keyless.manualJob)).status).toBe("manual");
+      });
+
+      // rack request.rb:379 `GET.merge(POST)`: the body's value of a name replaces the query's, whole.
+      it("takes the body's job_variables_attributes over the query string's, whole (Rack GET.merge(POST))", async () => {
+        for (const [type, body] of [
+          ["application/json", '{"job_variables_attributes":[{"key":"BODY","value":"b"}]}'],
+          [
+            "application/x-www-form-urlencoded",
+            "job_variables_attributes[][key]=BODY&job_variables_attributes[][value]=b",
+          ],
+        ] as const) {
+          const w = await createWorld(db);
+          const r = await call(
+            `${server.api}/projects/${w.projectId}/jobs/${w.manualJob}/play?job_variables_attributes[][key]=QUERY&job_variables_attributes[][value]=q`,
+            { method: "POST", token: w.tokens.developer, headers: { "Content-Type": type }, body },
+          );
+          expect(r.status, r.text).toBe(200);
+          expect(await variablesOf(w.manualJob), type).toEqual([{ key: "BODY", value: "b" }]);
+        }
+      });
+
       it("plays a manual trigger job and answers a bridge", async () => {
         const w = await createWorld(db);
         const { store } = await import("../src/index.js");
@@ -367,6 +424,50 @@ describe.each(backends)("actions on $name", ({ open, skip }) => {
         expect(r.status).toBe(200);
         expect(r.body).toMatchObject({ id: bridge, status: "pending", downstream_pipeline: null });
       });
+
+      // `Ci::Bridge#play` takes the variables only to match `Ci::Build#play` and hands PlayBridgeService none
+      // (bridge.rb:186-193 at 017a6c12; play_bridge_service.rb:5): the API answers 200 and stores nothing.
+      it("plays a manual trigger job without the variables given (bridge.rb:186-193)", async () => {
+        const w = await createWorld(db);
+        const { store } = await import("../src/index.js");
+        const bridge = await store.createJob(db, {
+          pipelineId: w.pipelineId,
+          type: "bridge",
+          name: "trigger:manual",
+          status: "manual",
+          when: "manual",
+        });
+        const r = await post(w, bridge, "play", w.tokens.developer, {
+          job_variables_attributes: [{ key: "DEPLOY_TARGET", value: "staging" }],
+        });
+        expect(r.status).toBe(200);
+        expect(r.body).toMatchObject({ id: bridge, status: "pending" });
+        expect(await variablesOf(bridge)).toEqual([]);
+      });
+
+      // bridge.rb:174-176: `playable?` is `action? && !archived? && manual?`, no retry of a finished one and no
+      // scheduled trigger job (bridge.rb:170-172 `schedulable?` false).
+      it.each([
+        ["success", "manual"],
+        ["canceled", "manual"],
+        ["scheduled", "delayed"],
+      ] as const)(
+        "answers 400 Unplayable Job to a %s trigger job (bridge.rb:174-176 playable?)",
+        async (status, when) => {
+          const w = await createWorld(db);
+          const { store } = await import("../src/index.js");
+          const bridge = await store.createJob(db, {
+            pipelineId: w.pipelineId,
+            type: "bridge",
+            name: "trigger:done",
+            status,
+            when,
+          });
+          const r = await post(w, bridge, "play", w.tokens.developer);
+          expect(r.status).toBe(400);
+          expect(r.body).toEqual({ message: "400 Bad request - Unplayable Job" });
+        },
+      );
     });
 
     describe("retryJob of a trigger job", () => {

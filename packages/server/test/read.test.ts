@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { type Database, DEMO_IDS, DEMO_TOKENS, type DemoServer, store } from "../src/index.js";
 import { createWorld, type World } from "./helpers/fixtures.js";
+import { keepAliveAgent, sendRaw } from "./helpers/http.js";
 import { call, serveForFile } from "./helpers/server.js";
 
 let db: Database;
@@ -373,6 +374,52 @@ describe("listProjectJobs", () => {
     expect(statuses((await list("scope=failed&scope=manual")).body)).toEqual(new Set(["manual"]));
     // Rack: a later plain key replaces an earlier list (query_parser.rb `normalize_params`).
     expect(statuses((await list("scope[]=failed&scope=manual")).body)).toEqual(new Set(["manual"]));
+  });
+
+  // Rack reads a form or multipart body whatever the method (request.rb:323-327 `form_data?`, :350-373 `POST`)
+  // and Grape's params are `GET.merge(POST)` (:378-382; grape request.rb:9): a GET's form body gives the
+  // route's parameters, over the query's. Grape's formatter reads no GET's body (formatter.rb:120-125), so a
+  // JSON body gives none (Rack's `POST` is `{}` for it).
+  it("reads a GET's form or multipart body as parameters, over the query's, and not a JSON one (Rack GET.merge(POST))", async () => {
+    const agent = keepAliveAgent();
+    const list = (query: string, type: string, body: string) =>
+      sendRaw(
+        server.origin,
+        {
+          method: "GET",
+          target: `/api/v4/projects/${w.projectId}/jobs?per_page=100${query}`,
+          headers: { "PRIVATE-TOKEN": w.tokens.owner, "Content-Type": type },
+          body,
+        },
+        agent,
+      );
+    const statuses = (body: string) => new Set((JSON.parse(body) as JobJson[]).map((job) => job.status));
+    const form = "application/x-www-form-urlencoded";
+    try {
+      expect(statuses((await list("", form, "scope=failed")).body)).toEqual(new Set(["failed"]));
+      expect(statuses((await list("&scope=success", form, "scope[]=failed&scope[]=manual")).body)).toEqual(
+        new Set(["failed", "manual"]),
+      );
+      // Read as Grape reads the query's: a hash by its values, the values checked, integers as Ruby's.
+      expect(statuses((await list("", form, "scope[a]=manual")).body)).toEqual(new Set(["manual"]));
+      const bogus = await list("&scope=failed", form, "scope=bogus");
+      expect(bogus.status).toBe(400);
+      expect(JSON.parse(bogus.body)).toEqual({ error: "scope does not have a valid value" });
+      const paged = await list("", form, "per_page=1_0");
+      expect(paged.headers["x-per-page"]).toBe("10");
+      const boundary = "jobs-api-boundary";
+      const multipart = await list(
+        "&scope=success",
+        `multipart/form-data; boundary=${boundary}`,
+        `--${boundary}\r\nContent-Disposition: form-data; name="scope"\r\n\r\nfailed\r\n--${boundary}--\r\n`,
+      );
+      expect(statuses(multipart.body)).toEqual(new Set(["failed"]));
+      expect(statuses((await list("&scope=success", "application/json", '{"scope":"failed"}')).body)).toEqual(
+        new Set(["success"]),
+      );
+    } finally {
+      agent.destroy();
+    }
   });
 
   // Grape's PrimitiveCoercer reads '' as nil for every type but String (`treat_as_nil?`) and the `default:`

@@ -86,13 +86,32 @@ const routeOf = (op: { method: string; path: string }) => ({
 const matches = (route: { method: string; pattern: RegExp }, req: Pick<Request, "method" | "path">) =>
   route.method === req.method && route.pattern.test(req.path);
 
+const JSON_TYPE = /^application\/json$/i;
+const FORM_TYPE = /^application\/x-www-form-urlencoded$/i;
+const MULTIPART_TYPE = /^multipart\/form-data$/i;
+
+/** The media type of a Content-Type header, without parameters, lower-cased. */
+export function mediaType(header: string | undefined): string | undefined {
+  const type = header?.split(";", 1)[0]?.trim().toLowerCase();
+  return type === "" ? undefined : type;
+}
+
+export const isMultipart = (req: Pick<Request, "headers">): boolean =>
+  MULTIPART_TYPE.test(mediaType(req.headers["content-type"]) ?? "");
+
 /**
- * The routes whose query parameters Grape reads in its own way, and those parameters: arrays sent as a hash
- * (`coerce_with`), and the parameters for which the spec allows an empty value (`allowEmptyValue`).
+ * The routes whose parameters Grape reads in its own way, and those parameters: arrays sent as a hash
+ * (`coerce_with`), the parameters for which the spec allows an empty value (`allowEmptyValue`), integers,
+ * and the parameters that may come from the other place than the spec's (`GET.merge(POST)`): a query
+ * parameter from a form body, a body's parameter from the query string.
  */
 const grapeRoutes = Object.values(operationTable)
   .map((op) => ({
     ...routeOf(op),
+    queryParameters: Object.entries(op.parameters).flatMap(([name, p]) => (p.in === "query" ? [name] : [])),
+    bodyParameters: op.bodyParameters.filter((name) => !Object.hasOwn(op.parameters, name)),
+    // The media type a body made of query parameters is shown to the validator as: Rack's text values, a form's.
+    queryBodyType: (op.requestBody as readonly string[]).find((type) => FORM_TYPE.test(type)),
     arrays: Object.entries(op.parameters).flatMap(([name, p]) =>
       p.in === "query" && "hash" in p ? [{ name, hash: p.hash }] : [],
     ),
@@ -103,13 +122,62 @@ const grapeRoutes = Object.values(operationTable)
       p.type === "integer" ? [{ name, segment: op.path.split("/").indexOf(`{${name}}`) }] : [],
     ),
   }))
-  .filter((route) => route.arrays.length > 0 || route.emptyAsAbsent.length > 0 || route.integers.length > 0);
+  .filter(
+    (route) =>
+      route.arrays.length > 0 ||
+      route.emptyAsAbsent.length > 0 ||
+      route.integers.length > 0 ||
+      route.queryParameters.length > 0 ||
+      route.bodyParameters.length > 0,
+  );
+
+type GrapeRoute = (typeof grapeRoutes)[number];
+
+/**
+ * Whether Rack's `POST` reads the body (request.rb `form_data?`: a form or multipart media type, whatever
+ * the method). A GET's other bodies give Grape no parameters: Grape's formatter reads no GET's body
+ * (`read_body_input?`), and Rails' JSON parser, which reads one, is not what Grape asks.
+ */
+const rackReadsBody = (req: Request): boolean =>
+  isMultipart(req) || FORM_TYPE.test(mediaType(req.headers["content-type"]) ?? "");
+
+/**
+ * Grape's `params` are Rack's `params` (`GET.merge(POST)`, rack request.rb) with the route's path
+ * parameters over them: one set, in which the body's value of a name wins, whole, over the query's. The
+ * validator and the handlers read the spec's places, so each value is put where the spec declares it:
+ * - on a GET, a form or multipart body's value of a declared query parameter replaces the query's. Only
+ *   declared ones: the routes read no other, and the token parameters stay where Rails' `request.params`
+ *   reads them, the query's winning (http/auth.ts);
+ * - elsewhere, a body's parameter the body does not give is taken from the query string (play's
+ *   `job_variables_attributes[][key]=…` in the URL), into a body made for it if there was none.
+ */
+function mergeLikeRack(req: Request, route: GrapeRoute, query: Record<string, unknown>): void {
+  const body: unknown = req.body;
+  if (req.method === "GET") {
+    if (!isHash(body) || !rackReadsBody(req)) return;
+    for (const name of route.queryParameters) {
+      if (Object.hasOwn(body, name)) query[name] = body[name];
+    }
+    return;
+  }
+  const target: Record<string, unknown> = isHash(body) ? body : {};
+  const taken = route.bodyParameters.filter(
+    (name) => Object.hasOwn(query, name) && !Object.hasOwn(target, name),
+  );
+  if (taken.length === 0) return;
+  for (const name of taken) target[name] = query[name];
+  if (!isHash(body)) {
+    req.body = target;
+    if (route.queryBodyType) req.headers["content-type"] = route.queryBodyType;
+  }
+}
 
 /** A value Grape reads otherwise than the validator would: nil (a key without `=`), `''`, a hash. */
 const readByGrape = (value: unknown) => value === null || value === "" || isHash(value);
 
 /**
  * The parameters as Grape hands them on, before the validator sees them:
+ * - the query's and the body's as Rack merges them (`mergeLikeRack`);
  * - an array sent as a hash (`scope[a]=failed`) as the route's `coerce_with` reads it: jobs.rb takes the
  *   hash's values; pipelines.rb turns anything but a string or an array into `['unknown']`, which then fails
  *   the values check;
@@ -121,13 +189,18 @@ const readByGrape = (value: unknown) => value === null || value === "" || isHash
  */
 export const paramsLikeGrape: RequestHandler = (req, _res, next) => {
   const query = req.query as Record<string, unknown>;
-  const body: unknown = req.body;
-  const sources = isHash(body) ? [query, body] : [query];
+  const read: unknown = req.body;
   // The route is looked for only when some value needs it: most requests have none.
+  const mayMerge = req.method === "GET" ? isHash(read) && rackReadsBody(req) : Object.keys(query).length > 0;
   const route =
-    sources.some((params) => Object.values(params).some(readByGrape)) || NEEDS_RUBY_READING.test(req.url)
+    mayMerge ||
+    [query, read].some((params) => isHash(params) && Object.values(params).some(readByGrape)) ||
+    NEEDS_RUBY_READING.test(req.url)
       ? grapeRoutes.find((r) => matches(r, req))
       : undefined;
+  if (route) mergeLikeRack(req, route, query);
+  const body: unknown = req.body;
+  const sources = isHash(body) ? [query, body] : [query];
   for (const { name, hash } of route?.arrays ?? []) {
     const value = query[name];
     if (isHash(value)) query[name] = hash === "values" ? Object.values(value) : ["unknown"];
@@ -182,19 +255,6 @@ const rawBodyRoutes = Object.values(operationTable)
 
 const takesRawBody = (req: Pick<Request, "method" | "path">): boolean =>
   rawBodyRoutes.some((r) => matches(r, req));
-
-const JSON_TYPE = /^application\/json$/i;
-const FORM_TYPE = /^application\/x-www-form-urlencoded$/i;
-const MULTIPART_TYPE = /^multipart\/form-data$/i;
-
-/** The media type of a Content-Type header, without parameters, lower-cased. */
-export function mediaType(header: string | undefined): string | undefined {
-  const type = header?.split(";", 1)[0]?.trim().toLowerCase();
-  return type === "" ? undefined : type;
-}
-
-export const isMultipart = (req: Pick<Request, "headers">): boolean =>
-  MULTIPART_TYPE.test(mediaType(req.headers["content-type"]) ?? "");
 
 /**
  * Multipart requests whose field names Rack refuses (`a` then `a[]`): Rails' `request.params` raises for
@@ -283,7 +343,8 @@ export const untypedJsonBodies = new WeakSet<object>();
  *
  * The formatter reads bodies of POST, PUT, PATCH and DELETE only (`read_body_input?`): a GET's body is
  * neither refused (415) nor read as JSON by default. Only the parsers in front of Grape read it (Rack's for
- * forms, Rails' for JSON), and `handleMalformedStrings` (http/malformed.ts) refused any they could not read:
+ * forms, whose parameters Grape then takes: `mergeLikeRack`; Rails' for JSON, which only the token lookup
+ * reads), and `handleMalformedStrings` (http/malformed.ts) refused any they could not read:
  * Grape's own JSON error is left for a body without a media type, which Grape reads as JSON and Rails does
  * not (or, for a POST, reads as a form).
  */

@@ -9,7 +9,7 @@ import {
 import type { Database, Queryable } from "../db/database.js";
 import { compositeStatus, type JobState } from "../status/pipeline-status.js";
 import { getJobById } from "./jobs.js";
-import type { JobRow } from "./rows.js";
+import type { JobRow, JobType } from "./rows.js";
 
 /**
  * GitLab's state machine for the four actions. Each runs in one transaction holding the job's row lock
@@ -19,6 +19,7 @@ import type { JobRow } from "./rows.js";
 
 interface LockedJob {
   id: number;
+  type: JobType;
   status: JobStatus;
   when: string;
   retried: boolean;
@@ -26,7 +27,7 @@ interface LockedJob {
 
 async function lockJob(tx: Queryable, jobId: number): Promise<LockedJob> {
   const [row] = await tx.query<LockedJob>(
-    `SELECT id, status, "when", retried FROM jobs WHERE id = $1 FOR UPDATE`,
+    `SELECT id, type, status, "when", retried FROM jobs WHERE id = $1 FOR UPDATE`,
     [jobId],
   );
   // Jobs are never deleted while the server runs; the caller found this one just before.
@@ -150,6 +151,10 @@ export function retryJob(db: Database, jobId: number, userId: number): Promise<R
  * A manual or scheduled job becomes pending for the caller with the given variables; a finished manual
  * job is retried with them instead. Answers the job that was played, as GitLab's route presents the job it
  * was asked to play (not the new attempt a retry creates).
+ *
+ * A trigger job is played only while it waits as a manual job (`Ci::Bridge#playable?`: `manual?`, never
+ * scheduled or retried), and without the variables: `Ci::Bridge#play` takes them only to match
+ * `Ci::Build#play` and hands `PlayBridgeService` none (bridge.rb).
  */
 export function playJob(
   db: Database,
@@ -159,19 +164,20 @@ export function playJob(
 ): Promise<PlayOutcome> {
   return db.transaction(async (tx) => {
     const job = await lockJob(tx, jobId);
-    const action = job.when === "manual" || job.when === "delayed";
+    const bridge = job.type === "bridge";
+    const action = job.when === "manual" || (!bridge && job.when === "delayed");
     if (!action) return { refused: "unplayable" };
     // `Ci::Build#playable?`: a blocked job is played; a finished one is retried instead.
-    if (BLOCKED_STATUS.includes(job.status)) {
+    if (bridge ? job.status === "manual" : BLOCKED_STATUS.includes(job.status)) {
       await tx.query(
         "UPDATE jobs SET status = 'pending', user_id = $2, queued_at = now(), scheduled_at = NULL WHERE id = $1",
         [jobId, userId],
       );
-      if (variables) await setVariables(tx, jobId, variables);
+      if (variables && !bridge) await setVariables(tx, jobId, variables);
       await updatePipeline(tx, jobId);
       return resulting(tx, jobId, userId);
     }
-    if (!isRetryable(job)) return { refused: "unplayable" };
+    if (bridge || !isRetryable(job)) return { refused: "unplayable" };
     await retryLocked(tx, jobId, userId, variables);
     return resulting(tx, jobId, userId);
   });

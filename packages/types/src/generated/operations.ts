@@ -7,7 +7,7 @@
 /** The spec's security schemes: where a token may come from. */
 export type SecuritySchemeName = "privateTokenHeader" | "privateTokenQuery" | "bearerToken" | "accessTokenQuery" | "bearerTokenQuery" | "jobTokenHeader" | "jobTokenQuery" | "runnerToken" | "jobTokenParam";
 
-/** Each operation as the spec declares it: method, path, parameters, request body media types, accepted tokens. */
+/** Each operation as the spec declares it: method, path, parameters, request body media types and parameters, accepted tokens. */
 export const operationTable = {
   "listProjectJobs": {
     "method": "get",
@@ -64,6 +64,7 @@ export const operationTable = {
       }
     },
     "requestBody": [],
+    "bodyParameters": [],
     "security": [
       "privateTokenHeader",
       "privateTokenQuery",
@@ -123,6 +124,7 @@ export const operationTable = {
       }
     },
     "requestBody": [],
+    "bodyParameters": [],
     "security": [
       "privateTokenHeader",
       "privateTokenQuery",
@@ -175,6 +177,7 @@ export const operationTable = {
       }
     },
     "requestBody": [],
+    "bodyParameters": [],
     "security": [
       "privateTokenHeader",
       "privateTokenQuery",
@@ -195,6 +198,7 @@ export const operationTable = {
     ],
     "parameters": {},
     "requestBody": [],
+    "bodyParameters": [],
     "security": [
       "privateTokenHeader",
       "privateTokenQuery",
@@ -215,6 +219,7 @@ export const operationTable = {
     ],
     "parameters": {},
     "requestBody": [],
+    "bodyParameters": [],
     "security": [
       "privateTokenHeader",
       "privateTokenQuery",
@@ -246,6 +251,7 @@ export const operationTable = {
       }
     },
     "requestBody": [],
+    "bodyParameters": [],
     "security": [
       "privateTokenHeader",
       "privateTokenQuery",
@@ -274,6 +280,7 @@ export const operationTable = {
       }
     },
     "requestBody": [],
+    "bodyParameters": [],
     "security": [
       "privateTokenHeader",
       "privateTokenQuery",
@@ -313,6 +320,9 @@ export const operationTable = {
       "application/x-www-form-urlencoded",
       "multipart/form-data"
     ],
+    "bodyParameters": [
+      "force"
+    ],
     "security": [
       "privateTokenHeader",
       "privateTokenQuery",
@@ -341,6 +351,7 @@ export const operationTable = {
       }
     },
     "requestBody": [],
+    "bodyParameters": [],
     "security": [
       "privateTokenHeader",
       "privateTokenQuery",
@@ -369,6 +380,7 @@ export const operationTable = {
       }
     },
     "requestBody": [],
+    "bodyParameters": [],
     "security": [
       "privateTokenHeader",
       "privateTokenQuery",
@@ -401,6 +413,9 @@ export const operationTable = {
       "application/x-www-form-urlencoded",
       "multipart/form-data"
     ],
+    "bodyParameters": [
+      "job_variables_attributes"
+    ],
     "security": [
       "privateTokenHeader",
       "privateTokenQuery",
@@ -420,6 +435,14 @@ export const operationTable = {
     "requestBody": [
       "application/json",
       "application/x-www-form-urlencoded"
+    ],
+    "bodyParameters": [
+      "token",
+      "system_id",
+      "last_update",
+      "info",
+      "session",
+      "job_age"
     ],
     "security": [
       "runnerToken"
@@ -442,6 +465,14 @@ export const operationTable = {
     "requestBody": [
       "application/json",
       "application/x-www-form-urlencoded"
+    ],
+    "bodyParameters": [
+      "token",
+      "state",
+      "failure_reason",
+      "exit_code",
+      "checksum",
+      "output"
     ],
     "security": [
       "jobTokenParam"
@@ -469,6 +500,7 @@ export const operationTable = {
     "requestBody": [
       "text/plain"
     ],
+    "bodyParameters": [],
     "security": [
       "jobTokenHeader",
       "jobTokenParam"
