@@ -112,8 +112,11 @@ describe.each(backends)("actions on $name", ({ open, skip }) => {
         // Grape merges the body over the query (Rack's `GET.merge(POST)`): the body's empty value wins.
         ["?force=true", "application/x-www-form-urlencoded", "force="],
         ["?force=true", "application/json", '{"force":null}'],
+        // Nor is the query's value validated once the body's hides it.
+        ["?force=maybe", "application/json", '{"force":false}'],
+        ["?force=maybe", "application/x-www-form-urlencoded", "force=no"],
       ])(
-        "reads an empty force%s %s as absent: a developer cancels (Grape treat_as_nil?)",
+        "reads an empty or hidden force%s %s as absent: a developer cancels (Grape treat_as_nil?, GET.merge(POST))",
         async (query, type, body) => {
           const w = await createWorld(db);
           const r = await call(

@@ -124,8 +124,11 @@ export const paramsLikeGrape: RequestHandler = (req, _res, next) => {
   const body: unknown = req.body;
   const sources = isHash(body) ? [query, body] : [query];
   // The route is looked for only when some value needs it: most requests have none.
+  const shadowed = isHash(body) && Object.keys(query).some((name) => Object.hasOwn(body, name));
   const route =
-    sources.some((params) => Object.values(params).some(readByGrape)) || NEEDS_RUBY_READING.test(req.url)
+    shadowed ||
+    sources.some((params) => Object.values(params).some(readByGrape)) ||
+    NEEDS_RUBY_READING.test(req.url)
       ? grapeRoutes.find((r) => matches(r, req))
       : undefined;
   for (const { name, hash } of route?.arrays ?? []) {
@@ -154,10 +157,11 @@ export const paramsLikeGrape: RequestHandler = (req, _res, next) => {
     }
   }
   for (const { name, array } of route?.emptyAsAbsent ?? []) {
-    // Grape merges the body over the query (Rack's `GET.merge(POST)`): a body's empty value, absent once
-    // read, still hides the query's (`force=` in the body and `?force=true` is no force).
+    // Grape merges the body over the query (Rack's `GET.merge(POST)`): a body's value hides the query's, an
+    // empty one too, absent once read (`force=` in the body and `?force=true` is no force), and the query's is
+    // then never validated (`"force": false` in the body and `?force=maybe` is valid).
     const inBody = isHash(body) ? body[name] : undefined;
-    if (!array && (inBody === null || inBody === "")) delete query[name];
+    if (!array && inBody !== undefined) delete query[name];
     for (const params of sources) {
       const value = params[name];
       // api.rb's `coerce_nil_params_to_array!`: a key alone is `[]` for an Array parameter; each route then
