@@ -1,7 +1,8 @@
 import type { ErrorRequestHandler, Request, RequestHandler, Response } from "express";
 import type { Logger } from "pino";
 import { DatabaseUnavailableError } from "./db/unavailable.js";
-import { integerParametersOf, integerTextProblem } from "./http/integers.js";
+import { integerProblems } from "./http/integers.js";
+import { grapeValidationMessage, type ParamProblem } from "./http/invalid-params.js";
 
 /** A failure with the status and body GitLab answers for it. Handlers throw these; nothing else. */
 export class HttpError extends Error {
@@ -59,6 +60,10 @@ export const serviceUnavailable = () =>
 export const invalidParam = (name: string, problem = "does not have a valid value") =>
   new HttpError(400, { error: `${name} ${problem}` });
 
+/** Every invalid parameter of a request in one answer, as Grape reports them (`grapeValidationMessage`). */
+export const invalidParams = (req: Request, problems: readonly ParamProblem[]) =>
+  new HttpError(400, { error: grapeValidationMessage(req, problems) });
+
 interface ValidatorError {
   status: number;
   errors?: { path: string; message: string; errorCode?: string }[];
@@ -89,20 +94,38 @@ function paramName(path: string): string | null {
   return first + rest.map((part) => `[${part}]`).join("");
 }
 
-function validationMessage(error: ValidatorError, req: Request): string {
-  const [item] = error.errors ?? [];
-  const name = item ? paramName(item.path) : null;
-  // A path segment that is not valid percent-encoding cannot be pinned on one parameter.
-  if (!item || name === null) return "400 Bad Request - invalid URL encoding";
-  const code = item.errorCode ?? "";
-  if (code.startsWith("required")) return `${name} is missing`;
-  if (code.startsWith("type") || code.startsWith("anyOf")) return `${name} is invalid`;
+/** Grape's words for what the validator found wrong with parameter `name`. */
+function problemOf(code: string): string {
+  if (code.startsWith("required")) return "is missing";
+  if (code.startsWith("type") || code.startsWith("anyOf")) return "is invalid";
   // Grape's `except_values` (`per_page=0`), which the spec writes as `not: {const: 0}`.
-  if (code.startsWith("not")) return `${name} has a value not allowed`;
-  // Out of range as Ajv read it; Grape refuses a text that is no integer (`-1e3`) before any range check.
-  if (integerParametersOf(req).has(name) && integerTextProblem(req, name) === "is invalid")
-    return `${name} is invalid`;
-  return `${name} does not have a valid value`;
+  if (code.startsWith("not")) return "has a value not allowed";
+  return "does not have a valid value";
+}
+
+/**
+ * Every parameter problem the validator found (it collects them all: `allErrors`), and those of the integer
+ * texts it read as JavaScript does (`integerProblems`). An integer whose text Grape refuses is only `is
+ * invalid`: Grape's coercion fails, and its later checks see the text, never the number the validator
+ * judged (`per_page=0e0` is not `0` to `except_values`). Null when no error names a parameter (a path
+ * segment that is not valid percent-encoding).
+ */
+function validatorProblems(error: ValidatorError, req: Request): ParamProblem[] | null {
+  const items = error.errors ?? [];
+  // A failed `anyOf` (a Grape Boolean) comes with its branches' errors at the same place; Grape's coercion
+  // of the value fails once: `is invalid`.
+  const unions = items.filter((i) => (i.errorCode ?? "").startsWith("anyOf")).map((i) => i.path);
+  const inUnion = (path: string) => unions.some((u) => path === u || path.startsWith(`${u}/`));
+  const found = items.flatMap((item) => {
+    const code = item.errorCode ?? "";
+    const name = paramName(item.path);
+    if (name === null || (!code.startsWith("anyOf") && inUnion(item.path))) return [];
+    return [{ name, problem: problemOf(code) }];
+  });
+  if (found.length === 0) return null;
+  const integers = integerProblems(req);
+  const refused = new Set(integers.flatMap((p) => (p.problem === "is invalid" ? [p.name] : [])));
+  return [...found.filter((p) => !refused.has(p.name)), ...integers];
 }
 
 /** Maps whatever went wrong to GitLab's status and body. */
@@ -116,8 +139,12 @@ function toHttpError(error: unknown, req: Request): HttpError | null {
   }
   const validator = error as ValidatorError;
   switch (status) {
-    case 400:
-      return new HttpError(400, { error: validationMessage(validator, req) });
+    case 400: {
+      const problems = validatorProblems(validator, req);
+      return problems
+        ? invalidParams(req, problems)
+        : new HttpError(400, { error: "400 Bad Request - invalid URL encoding" });
+    }
     case 404:
       return routeNotFound();
     case 405:

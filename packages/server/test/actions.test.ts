@@ -112,8 +112,11 @@ describe.each(backends)("actions on $name", ({ open, skip }) => {
         // Grape merges the body over the query (Rack's `GET.merge(POST)`): the body's empty value wins.
         ["?force=true", "application/x-www-form-urlencoded", "force="],
         ["?force=true", "application/json", '{"force":null}'],
+        // Nor is the query's value validated once the body's hides it.
+        ["?force=maybe", "application/json", '{"force":false}'],
+        ["?force=maybe", "application/x-www-form-urlencoded", "force=no"],
       ])(
-        "reads an empty force%s %s as absent: a developer cancels (Grape treat_as_nil?)",
+        "reads an empty or hidden force%s %s as absent: a developer cancels (Grape treat_as_nil?, GET.merge(POST))",
         async (query, type, body) => {
           const w = await createWorld(db);
           const r = await call(
@@ -142,6 +145,28 @@ describe.each(backends)("actions on $name", ({ open, skip }) => {
           expect(r.body).toMatchObject({ id: w.jobs[status], status });
           expect((await get(w, w.jobs[status])).status).toBe(status);
         }
+      });
+
+      // Grape reports every invalid parameter (endpoint.rb `run_validators`, validation_errors.rb:10-13, 36-47),
+      // in jobs.rb's order: job_id, then force (jobs.rb:126-129, 017a6c12). force is one parameter, the body's
+      // merged over the query's, so it is named once.
+      it("reports a bad job_id and a bad force together, force once (jobs.rb:126-129)", async () => {
+        const w = await createWorld(db);
+        const cancel = (path: string, json?: unknown) =>
+          call(`${server.api}/projects/${w.projectId}/jobs/${path}`, {
+            method: "POST",
+            token: w.tokens.developer,
+            ...(json === undefined ? {} : { json }),
+          });
+        const both = await cancel("x1/cancel?force=maybe");
+        expect(both.status).toBe(400);
+        expect(both.body).toEqual({ error: "job_id is invalid, force is invalid" });
+        const twice = await cancel("x1/cancel?force=maybe", { force: "perhaps" });
+        expect(twice.status).toBe(400);
+        expect(twice.body).toEqual({ error: "job_id is invalid, force is invalid" });
+        const one = await cancel(`${w.jobs.running}/cancel?force=maybe`);
+        expect(one.status).toBe(400);
+        expect(one.body).toEqual({ error: "force is invalid" });
       });
     });
 
@@ -407,6 +432,46 @@ describe.each(backends)("actions on $name", ({ open, skip }) => {
           );
           expect(r.status, r.text).toBe(200);
           expect(await variablesOf(w.manualJob), type).toEqual([{ key: "BODY", value: "b" }]);
+        }
+      });
+
+      // jobs.rb:207-214 (017a6c12): job_id, then job_variables_attributes, whose nested `key` and `value` each
+      // have a presence check and a coercion. Each validator walks every variable before the next one runs
+      // (attributes_iterator.rb; validators/base.rb `validate!` collects one error per element), key's before
+      // value's, presence before coercion (params_scope.rb `validates`); Grape then groups the errors by name
+      // and joins them (validation_errors.rb:10-13, 36-47).
+      it("reports every invalid variable at once, in the order Grape's validators run", async () => {
+        const w = await createWorld(db);
+        const cases: [number | string, unknown, string][] = [
+          [
+            w.manualJob,
+            { job_variables_attributes: [{ key: "A" }, { value: "b" }] },
+            "job_variables_attributes[1][key] is missing, job_variables_attributes[0][value] is missing",
+          ],
+          [
+            w.manualJob,
+            { job_variables_attributes: [{ key: { a: 1 }, value: "x" }, { value: "y" }, { key: ["B"] }] },
+            "job_variables_attributes[1][key] is missing, job_variables_attributes[0][key] is invalid, job_variables_attributes[2][key] is invalid, job_variables_attributes[2][value] is missing",
+          ],
+          [
+            "x1",
+            { job_variables_attributes: [{ value: "b" }] },
+            "job_id is invalid, job_variables_attributes[0][key] is missing",
+          ],
+          [
+            "x1",
+            { job_variables_attributes: "nope" },
+            "job_id is invalid, job_variables_attributes is invalid",
+          ],
+        ];
+        for (const [job, json, error] of cases) {
+          const r = await call(`${server.api}/projects/${w.projectId}/jobs/${job}/play`, {
+            method: "POST",
+            token: w.tokens.developer,
+            json,
+          });
+          expect(r.status, JSON.stringify(json)).toBe(400);
+          expect(r.body, JSON.stringify(json)).toEqual({ error });
         }
       });
 

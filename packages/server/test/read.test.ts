@@ -299,6 +299,47 @@ describe("listProjectJobs", () => {
     expect(r.body).toEqual({ error });
   });
 
+  // Grape runs every validator of the route and raises their errors together (grape 2.0.0, GitLab's
+  // Gemfile.checksum 1935348f: endpoint.rb `run_validators`); ValidationErrors groups them by parameter,
+  // drops repeats and joins them with ", " (validation_errors.rb:10-13, 36-47), and api.rb's
+  // `rescue_from Grape::Exceptions::Base` answers that text as `{"error": …}`. The order is the route's
+  // declaration: `use :optional_scope`, then `use :pagination` (jobs.rb:49-52, 017a6c12), page before
+  // per_page (pagination_params.rb:20-22, 495a5c79).
+  it.each([
+    [
+      "scope[]=bogus&per_page=abc&page=x",
+      "scope does not have a valid value, page is invalid, per_page is invalid",
+    ],
+    ["per_page=abc&scope=nope", "scope does not have a valid value, per_page is invalid"],
+    // Both integers Ajv reads as numbers and Grape's Integer(text, 10) refuses.
+    ["per_page=2e3&page=1e3", "page is invalid, per_page is invalid"],
+    ["per_page=0&page=1e3", "page is invalid, per_page has a value not allowed"],
+    // A bad parameter beside good ones is reported alone.
+    ["page=x&scope[]=failed&per_page=5", "page is invalid"],
+    // `values` judges the whole list once (values_validator.rb `check_values`): scope is named once.
+    ["scope[]=bogus&scope[]=nope&page=x", "scope does not have a valid value, page is invalid"],
+  ])("reports every invalid parameter at once, in jobs.rb's order: %s", async (query, error) => {
+    const r = await call(`${server.api}/projects/${w.projectId}/jobs?${query}`, { token: w.tokens.owner });
+    expect(r.status).toBe(400);
+    expect(r.body).toEqual({ error });
+  });
+
+  // A failed coercion leaves the value as sent (coerce_validator.rb `validate_param!` raises before assigning
+  // it), and the validators after it still run on that value (params_scope.rb `validates`: presence, then
+  // coerce, then the rest). scope[a][b]=failed is {"a"=>{"b"=>"failed"}} in Rack; jobs.rb's coerce_with takes
+  // its values, [{"b"=>"failed"}], which is no Array[String] (`is invalid`), and `values` then refuses the
+  // hash as sent (`does not have a valid value`). per_page=0e0 fails only the coercion: except_values [0]
+  // sees the text "0e0", never 0.
+  it.each([
+    ["scope[a][b]=failed", "scope is invalid, scope does not have a valid value"],
+    ["per_page=0e0", "per_page is invalid"],
+    ["per_page=0e0&page=0", "per_page is invalid"],
+  ])("names each way one parameter fails, as Grape does: %s", async (query, error) => {
+    const r = await call(`${server.api}/projects/${w.projectId}/jobs?${query}`, { token: w.tokens.owner });
+    expect(r.status).toBe(400);
+    expect(r.body).toEqual({ error });
+  });
+
   describe("cursor, read as GitLab's keyset paginator reads it (keyset/paginator.rb Base64CursorConverter, decode_cursor_attributes)", () => {
     const jobs = (query: string) =>
       call(`${server.api}/projects/${w.projectId}/jobs?${query}`, { token: w.tokens.owner });
@@ -632,6 +673,35 @@ describe("listPipelineJobs and listPipelineBridges", () => {
       expect(empty.status, op).toBe(400);
       expect(empty.body, op).toEqual({ error: "scope does not have a valid value" });
     }
+  });
+
+  // pipelines.rb declares pipeline_id, include_retried, `use :optional_scope`, `use :pagination` for the
+  // jobs, and the same without include_retried for the bridges (pipelines.rb:121-126 and the bridges' params,
+  // a84766a2); Grape reports them all, in that order (validation_errors.rb:10-13, 36-47).
+  it("reports every invalid parameter at once, in pipelines.rb's order", async () => {
+    const query = "page=x&scope[]=bogus&include_retried=maybe&per_page=abc";
+    const jobs = await call(`${server.api}/projects/${w.projectId}/pipelines/x1/jobs?${query}`, {
+      token: w.tokens.owner,
+    });
+    expect(jobs.status).toBe(400);
+    expect(jobs.body).toEqual({
+      error:
+        "pipeline_id is invalid, include_retried is invalid, scope does not have a valid value, page is invalid, per_page is invalid",
+    });
+    const bridges = await call(`${server.api}/projects/${w.projectId}/pipelines/x1/bridges?${query}`, {
+      token: w.tokens.owner,
+    });
+    expect(bridges.status).toBe(400);
+    expect(bridges.body).toEqual({
+      error:
+        "pipeline_id is invalid, scope does not have a valid value, page is invalid, per_page is invalid",
+    });
+    const one = await call(
+      `${server.api}/projects/${w.projectId}/pipelines/${w.pipelineId}/jobs?include_retried=maybe&scope[]=failed`,
+      { token: w.tokens.owner },
+    );
+    expect(one.status).toBe(400);
+    expect(one.body).toEqual({ error: "include_retried is invalid" });
   });
 
   it("answers 404 Not found for another project's pipeline and bad ids", async () => {

@@ -227,10 +227,12 @@ export const paramsLikeGrape: RequestHandler = (req, _res, next) => {
     }
   }
   for (const { name, array } of route?.emptyAsAbsent ?? []) {
-    // Grape merges the body over the query (Rack's `GET.merge(POST)`): a body's empty value, absent once
-    // read, still hides the query's (`force=` in the body and `?force=true` is no force).
-    const inBody = isHash(body) ? body[name] : undefined;
-    if (!array && (inBody === null || inBody === "")) delete query[name];
+    // Grape merges the body over the query (Rack's `GET.merge(POST)`): a body's value hides the query's, an
+    // empty one too, absent once read (`force=` in the body and `?force=true` is no force), and the query's is
+    // then never validated (`"force": false` in the body and `?force=maybe` is valid). A GET's form values
+    // took the query's place already (`mergeLikeRack`).
+    const inBody = isHash(body) && req.method !== "GET" ? body[name] : undefined;
+    if (!array && inBody !== undefined) delete query[name];
     for (const params of sources) {
       const value = params[name];
       // api.rb's `coerce_nil_params_to_array!`: a key alone is `[]` for an Array parameter; each route then

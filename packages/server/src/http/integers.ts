@@ -1,5 +1,6 @@
 import { operationTable } from "@jobs-api/types";
 import type { Request } from "express";
+import type { ParamProblem } from "./invalid-params.js";
 
 /**
  * Each operation's parameters typed as plain integers (`job_id`, `pipeline_id`, `page`, `per_page`, the runner
@@ -74,4 +75,12 @@ export function integerTextProblem(req: Request, name: string): string | null {
     if (!Number.isFinite(Number(value))) return "does not have a valid value";
   }
   return null;
+}
+
+/** Each integer parameter of the matched operation whose text Grape refuses, with `integerTextProblem`'s words. */
+export function integerProblems(req: Request): ParamProblem[] {
+  return [...integerParametersOf(req)].flatMap((name) => {
+    const problem = integerTextProblem(req, name);
+    return problem ? [{ name, problem }] : [];
+  });
 }

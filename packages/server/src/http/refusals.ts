@@ -1,10 +1,11 @@
 import type { Request, RequestHandler } from "express";
 import { ipKeyGenerator, rateLimit } from "express-rate-limit";
 import type { Queryable } from "../db/database.js";
-import { HttpError, invalidParam, tooLarge } from "../errors.js";
+import { HttpError, invalidParams, tooLarge } from "../errors.js";
 import { type CallerRequest, throttledIdentifier } from "./auth.js";
 import { isMultipart, mediaType } from "./grape.js";
 import { integerParametersOf, integerTextProblem } from "./integers.js";
+import type { ParamProblem } from "./invalid-params.js";
 import { parseRackQuery } from "./rack.js";
 
 export interface RateLimitOptions {
@@ -119,20 +120,24 @@ export function refuseLargeBodies(limit: number): RequestHandler {
 }
 
 /**
- * Integer parameters the validator accepted must also be written as integers (`integerTextProblem`). Runs
- * after the validator: the values it turned into numbers are exactly the operation's own integer
- * parameters (a `per_page` sent to `/job`, which has none, stays a string and is ignored, as GitLab does).
+ * Integer parameters the validator accepted must also be written as integers (`integerTextProblem`), all
+ * of them reported at once, as Grape does. Runs after the validator: the values it turned into numbers are
+ * exactly the operation's own integer parameters (a `per_page` sent to `/job`, which has none, stays a
+ * string and is ignored, as GitLab does).
  */
 export const rejectNonIntegerText: RequestHandler = (req, _res, next) => {
   const pathParams: Record<string, unknown> | undefined = req.openapi?.pathParams;
   const query = req.query as Record<string, unknown>;
+  const problems: ParamProblem[] = [];
   for (const name of integerParametersOf(req)) {
     const value = pathParams?.[name] ?? query[name];
+    // Only the values the validator read as numbers: the text of an absent one is not read (per request).
     if (typeof value !== "number") continue;
-    const problem = integerTextProblem(req, name);
-    if (problem) throw invalidParam(name, problem);
     // Whatever the text, a value Ajv read as Infinity must not reach the database.
-    if (!Number.isFinite(value)) throw invalidParam(name);
+    const problem =
+      integerTextProblem(req, name) ?? (Number.isFinite(value) ? null : "does not have a valid value");
+    if (problem) problems.push({ name, problem });
   }
+  if (problems.length > 0) throw invalidParams(req, problems);
   next();
 };

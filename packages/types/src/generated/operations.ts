@@ -94,19 +94,19 @@ export const operationTable = {
         "type": "integer",
         "required": true
       },
-      "scope": {
-        "in": "query",
-        "type": "array",
-        "required": false,
-        "allowEmptyValue": true,
-        "hash": "invalid"
-      },
       "include_retried": {
         "in": "query",
         "type": "boolean",
         "required": false,
         "default": false,
         "allowEmptyValue": true
+      },
+      "scope": {
+        "in": "query",
+        "type": "array",
+        "required": false,
+        "allowEmptyValue": true,
+        "hash": "invalid"
       },
       "page": {
         "in": "query",

@@ -734,7 +734,12 @@ export interface components {
          *     body, and the errors a route raises with its own text (the 405s of keyset and deep offset pagination).
          */
         ErrorValidation: {
-            /** @description What was wrong, naming the parameter when it is about one. */
+            /**
+             * @description What was wrong, naming the parameter when it is about one. Several invalid parameters give one text,
+             *     their problems joined with `, ` (Grape's `ValidationErrors#message`), in the order the route declares
+             *     the parameters; a parameter that fails two ways names both (`scope is invalid, scope does not have a
+             *     valid value`), and a problem is never repeated.
+             */
             error: string;
         };
         /**
@@ -1442,6 +1447,15 @@ export interface components {
          */
         PipelineId: number;
         /**
+         * @description Also list jobs that were retried (replaced by a newer attempt). Retried jobs are hidden by default.
+         *     GitLab 13.9 and later. A Grape `Boolean`: besides `true` and `false` it takes `1`, `t`, `y`, `yes`, `on`
+         *     (and `0`, `f`, `n`, `no`, `off`) in lower, upper or capitalised case; anything else answers 400
+         *     `include_retried is invalid`.
+         *     An empty value (`include_retried=`, or `include_retried` alone) counts as absent, as on GitLab (Grape reads `''` as nil for a
+         *     non-String parameter, then its default applies).
+         */
+        IncludeRetried: components["schemas"]["GrapeBoolean"];
+        /**
          * @description Only jobs with these statuses; all jobs when absent: `scope[]=failed` lists the failed jobs,
          *     `scope[]=pending&scope[]=running` the pending and running ones. Several statuses are sent with brackets
          *     (`scope[]=failed&scope[]=success`); a single `scope=failed` is one status. Unlike the project jobs list, a
@@ -1454,15 +1468,6 @@ export interface components {
          *     ignores an empty list.
          */
         PipelineScope: components["schemas"]["JobStatus"][];
-        /**
-         * @description Also list jobs that were retried (replaced by a newer attempt). Retried jobs are hidden by default.
-         *     GitLab 13.9 and later. A Grape `Boolean`: besides `true` and `false` it takes `1`, `t`, `y`, `yes`, `on`
-         *     (and `0`, `f`, `n`, `no`, `off`) in lower, upper or capitalised case; anything else answers 400
-         *     `include_retried is invalid`.
-         *     An empty value (`include_retried=`, or `include_retried` alone) counts as absent, as on GitLab (Grape reads `''` as nil for a
-         *     non-String parameter, then its default applies).
-         */
-        IncludeRetried: components["schemas"]["GrapeBoolean"];
         /**
          * @description ID of a job. Any integer is looked up, as on GitLab: `0`, negative and unknown IDs answer 404; text that
          *     is not an integer answers 400 `job_id is invalid`.
@@ -1642,8 +1647,8 @@ export type ParameterOrderBy = components['parameters']['OrderBy'];
 export type ParameterSort = components['parameters']['Sort'];
 export type ParameterCursor = components['parameters']['Cursor'];
 export type ParameterPipelineId = components['parameters']['PipelineId'];
-export type ParameterPipelineScope = components['parameters']['PipelineScope'];
 export type ParameterIncludeRetried = components['parameters']['IncludeRetried'];
+export type ParameterPipelineScope = components['parameters']['PipelineScope'];
 export type ParameterJobId = components['parameters']['JobId'];
 export type ParameterForce = components['parameters']['Force'];
 export type ParameterRunnerJobId = components['parameters']['RunnerJobId'];
@@ -1774,6 +1779,15 @@ export interface operations {
         parameters: {
             query?: {
                 /**
+                 * @description Also list jobs that were retried (replaced by a newer attempt). Retried jobs are hidden by default.
+                 *     GitLab 13.9 and later. A Grape `Boolean`: besides `true` and `false` it takes `1`, `t`, `y`, `yes`, `on`
+                 *     (and `0`, `f`, `n`, `no`, `off`) in lower, upper or capitalised case; anything else answers 400
+                 *     `include_retried is invalid`.
+                 *     An empty value (`include_retried=`, or `include_retried` alone) counts as absent, as on GitLab (Grape reads `''` as nil for a
+                 *     non-String parameter, then its default applies).
+                 */
+                include_retried?: components["parameters"]["IncludeRetried"];
+                /**
                  * @description Only jobs with these statuses; all jobs when absent: `scope[]=failed` lists the failed jobs,
                  *     `scope[]=pending&scope[]=running` the pending and running ones. Several statuses are sent with brackets
                  *     (`scope[]=failed&scope[]=success`); a single `scope=failed` is one status. Unlike the project jobs list, a
@@ -1786,15 +1800,6 @@ export interface operations {
                  *     ignores an empty list.
                  */
                 scope?: components["parameters"]["PipelineScope"];
-                /**
-                 * @description Also list jobs that were retried (replaced by a newer attempt). Retried jobs are hidden by default.
-                 *     GitLab 13.9 and later. A Grape `Boolean`: besides `true` and `false` it takes `1`, `t`, `y`, `yes`, `on`
-                 *     (and `0`, `f`, `n`, `no`, `off`) in lower, upper or capitalised case; anything else answers 400
-                 *     `include_retried is invalid`.
-                 *     An empty value (`include_retried=`, or `include_retried` alone) counts as absent, as on GitLab (Grape reads `''` as nil for a
-                 *     non-String parameter, then its default applies).
-                 */
-                include_retried?: components["parameters"]["IncludeRetried"];
                 /**
                  * @description Page number (offset pagination), 1 by default; any value below 1 is page 1, as on GitLab.
                  *     An empty value (`page=`, or `page` alone) counts as absent, as on GitLab (Grape reads `''` as nil for a
