@@ -533,6 +533,107 @@ describe.each(backends)("actions on $name", ({ open, skip }) => {
           expect(r.body).toEqual({ message: "400 Bad request - Unplayable Job" });
         },
       );
+
+      // play_build_service.rb:28-34 (06e3d641) `check_access!`: `variables.present? && !Ability.allowed?(
+      // current_user, :set_pipeline_variables, project)` raises AccessDeniedError, 403 `{"message":"403
+      // Forbidden"}` (api.rb:100-102, 00459703). project_policy.rb enables `set_pipeline_variables` on
+      // project_ci_cd_setting.rb:70-80 `override_pipeline_variables_allowed?`: never for `no_one_allowed`,
+      // else the role's access level at least the minimum's (:89-95: Developer 30, Maintainer 40, Owner 50).
+      describe("the project's Minimum role to use pipeline variables", () => {
+        const variables = { job_variables_attributes: [{ key: "DEPLOY_TARGET", value: "staging" }] };
+        const ranks = ["guest", "reporter", "developer", "maintainer", "owner"] as const;
+        const settings = ["no_one_allowed", "developer", "maintainer", "owner"] as const;
+
+        it.each(settings)(
+          "with %s, plays with variables for the roles at least that (play_job needs Developer) and answers 403 to the others, the job left as it was (play_build_service.rb:28-34)",
+          async (setting) => {
+            const w = await createWorld(db, { pipelineVariablesMinimumOverrideRole: setting });
+            for (const role of ranks) {
+              const job = await store.createJob(db, {
+                pipelineId: w.pipelineId,
+                name: `deploy-${role}`,
+                status: "manual",
+                when: "manual",
+              });
+              const r = await post(w, job, "play", w.tokens[role], variables);
+              const allowed =
+                setting !== "no_one_allowed" &&
+                ranks.indexOf(role) >= Math.max(ranks.indexOf("developer"), ranks.indexOf(setting));
+              expect([role, r.status], r.text).toEqual([role, allowed ? 200 : 403]);
+              if (allowed) {
+                expect(await variablesOf(job)).toEqual([{ key: "DEPLOY_TARGET", value: "staging" }]);
+                continue;
+              }
+              expect(r.body).toEqual({ message: "403 Forbidden" });
+              expect(await get(w, job)).toMatchObject({ status: "manual", user: null });
+              expect(await variablesOf(job)).toEqual([]);
+            }
+          },
+        );
+
+        it("checks nothing without variables: no body, an empty list, an empty form (`variables.present?`)", async () => {
+          const w = await createWorld(db, { pipelineVariablesMinimumOverrideRole: "no_one_allowed" });
+          expect((await post(w, w.manualJob, "play", w.tokens.developer)).status).toBe(200);
+          expect(
+            (await post(w, w.jobs.manual, "play", w.tokens.developer, { job_variables_attributes: [] }))
+              .status,
+          ).toBe(200);
+          const form = await call(`${server.api}/projects/${w.projectId}/jobs/${w.jobs.scheduled}/play`, {
+            method: "POST",
+            token: w.tokens.developer,
+            headers: { "Content-Type": "application/x-www-form-urlencoded" },
+            body: "",
+          });
+          expect(form.status).toBe(200);
+        });
+
+        it("refuses the variables in the query string as in a body (Grape's params)", async () => {
+          const w = await createWorld(db, { pipelineVariablesMinimumOverrideRole: "maintainer" });
+          const query = "job_variables_attributes[][key]=Q&job_variables_attributes[][value]=q";
+          const r = await post(w, w.manualJob, `play?${query}`, w.tokens.developer);
+          expect(r.status).toBe(403);
+          expect(await variablesOf(w.manualJob)).toEqual([]);
+        });
+
+        // The check runs first in `execute` (play_build_service.rb:13), before the retry of a finished manual
+        // job (:16-17): no new attempt.
+        it("refuses the variables to the retry of a finished manual job as well, creating no attempt (play_build_service.rb:13-17)", async () => {
+          const w = await createWorld(db, { pipelineVariablesMinimumOverrideRole: "maintainer" });
+          await post(w, w.manualJob, "play", w.tokens.developer);
+          await post(w, w.manualJob, "cancel", w.tokens.developer);
+          const r = await post(w, w.manualJob, "play", w.tokens.developer, variables);
+          expect(r.status).toBe(403);
+          const list = await call(
+            `${server.api}/projects/${w.projectId}/pipelines/${w.pipelineId}/jobs?per_page=100&include_retried=true`,
+            { token: w.tokens.developer },
+          );
+          expect((list.body as JobJson[]).filter((job) => job.name === "deploy")).toHaveLength(1);
+          expect((await post(w, w.manualJob, "play", w.tokens.maintainer, variables)).status).toBe(200);
+        });
+
+        // jobs.rb play: `bad_request!("Unplayable Job") unless job.playable?` comes before `job.play`.
+        it("answers 400 Unplayable Job before looking at the variables (jobs.rb `playable?` first)", async () => {
+          const w = await createWorld(db, { pipelineVariablesMinimumOverrideRole: "no_one_allowed" });
+          const r = await post(w, w.jobs.running, "play", w.tokens.developer, variables);
+          expect(r.status).toBe(400);
+          expect(r.body).toEqual({ message: "400 Bad request - Unplayable Job" });
+        });
+
+        // bridge.rb:186-193: `Ci::Bridge#play` calls PlayBridgeService, which checks `play_job` only.
+        it("plays a manual trigger job given variables whatever the setting (play_bridge_service.rb:5-11)", async () => {
+          const w = await createWorld(db, { pipelineVariablesMinimumOverrideRole: "no_one_allowed" });
+          const bridge = await store.createJob(db, {
+            pipelineId: w.pipelineId,
+            type: "bridge",
+            name: "trigger:manual",
+            status: "manual",
+            when: "manual",
+          });
+          const r = await post(w, bridge, "play", w.tokens.developer, variables);
+          expect(r.status).toBe(200);
+          expect(await variablesOf(bridge)).toEqual([]);
+        });
+      });
     });
 
     describe("retryJob of a trigger job", () => {

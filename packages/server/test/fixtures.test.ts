@@ -562,6 +562,61 @@ describe("a project with GitLab's enforce_ci_builds_pagination_limit flag", () =
   });
 });
 
+describe("a project's Minimum role to use pipeline variables (pipelineVariablesMinimumOverrideRole)", () => {
+  // project_ci_cd_setting.rb:70-80 `override_pipeline_variables_allowed?` gives `set_pipeline_variables`,
+  // which play_build_service.rb:28-34 asks of a play with variables. Default `developer`: a default GitLab's
+  // existing projects (`restrict_user_defined_variables` false) and new ones (namespace default `developer`).
+  let double: Double;
+  beforeAll(async () => {
+    const project = (
+      path: string,
+      setting: Pick<FixtureProject, "pipelineVariablesMinimumOverrideRole">,
+    ): FixtureProject => ({
+      path,
+      ...setting,
+      members: [{ user: "u", role: "developer" }],
+      pipelines: [
+        {
+          jobs: [{ id: path.endsWith("default") ? 2 : 1, name: "deploy", status: "manual", when: "manual" }],
+        },
+      ],
+    });
+    double = await startDouble({
+      fixtures: {
+        users: [{ username: "u", tokens: [{ token: "t" }] }],
+        groups: [{ path: "g" }],
+        projects: [
+          project("g/restricted", { pipelineVariablesMinimumOverrideRole: "maintainer" }),
+          project("g/default", {}),
+        ],
+      },
+    });
+  });
+  afterAll(() => double?.close());
+
+  it("refuses a Developer's play with variables only in the project that asks for Maintainer", async () => {
+    const play = (path: string, id: number) =>
+      fetch(`${double.baseUrl}/projects/${path}/jobs/${id}/play`, {
+        method: "POST",
+        headers: { "PRIVATE-TOKEN": "t", "Content-Type": "application/json" },
+        body: JSON.stringify({ job_variables_attributes: [{ key: "K", value: "v" }] }),
+      });
+    const refused = await play("g%2Frestricted", 1);
+    expect(refused.status).toBe(403);
+    expect(await refused.json()).toEqual({ message: "403 Forbidden" });
+    expect((await play("g%2Fdefault", 2)).status).toBe(200);
+  });
+
+  it("takes GitLab's four values only", () => {
+    expect(problemsOf(ownedProject({ pipelineVariablesMinimumOverrideRole: "no_one_allowed" }))).toEqual([]);
+    expect(
+      problemsOf({ projects: [{ path: "u/p", pipelineVariablesMinimumOverrideRole: "guest" }] }),
+    ).toEqual([
+      "projects[0].pipelineVariablesMinimumOverrideRole: must be one of no_one_allowed, developer, maintainer, owner",
+    ]);
+  });
+});
+
 describe("an instance that archives jobs after a day (settings.archiveBuildsInSeconds)", () => {
   // application_setting.rb `archive_builds_older_than` (`archive_builds_in_seconds.seconds.ago`, at least a
   // day); ci/build.rb `archived?`: created before it. Reset loads the setting again with the rest.

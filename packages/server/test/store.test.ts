@@ -88,7 +88,7 @@ describe.each(backends)("store on $name", ({ open, skip }) => {
     const actions = (jobId: number) => [
       () => store.cancelJob(db, jobId),
       () => store.retryJob(db, jobId, w.users.developer),
-      () => store.playJob(db, jobId, w.users.developer, [{ key: "K", value: "v" }]),
+      () => store.playJob(db, jobId, w.users.developer, [{ key: "K", value: "v" }], true),
       () => store.eraseJob(db, jobId, w.users.maintainer),
     ];
     await Promise.all(

@@ -8,6 +8,7 @@ import {
   authenticateJobCaller,
   authenticateProjectCaller,
   type CallerRequest,
+  maySetPipelineVariables,
   projectAccess,
 } from "../http/auth.js";
 import { grapeBoolean, grapeParams } from "../http/grape.js";
@@ -385,8 +386,18 @@ export function createHandlers(db: Database, options: HandlerOptions = {}): Hand
       // An archived job loses `play_job` as it loses `retry_job` (ci/processable_policy.rb).
       if (!canChange(project, role) || entities.jobArchived(job)) throw forbidden();
       // Values with NUL, which PostgreSQL text cannot hold, were refused before (`handleMalformedStrings`).
-      const outcome = await playJob(db, job.id, principal.userId, req.body?.job_variables_attributes);
-      if ("refused" in outcome) throw badRequest("Unplayable Job");
+      const outcome = await playJob(
+        db,
+        job.id,
+        principal.userId,
+        req.body?.job_variables_attributes,
+        maySetPipelineVariables(project, role),
+      );
+      if ("refused" in outcome) {
+        // play_build_service.rb raises AccessDeniedError, which api.rb answers `403 Forbidden`.
+        if (outcome.refused === "variables_not_allowed") throw forbidden();
+        throw badRequest("Unplayable Job");
+      }
       res.status(200).json(entities.anyJob(outcome.job, principal.userId));
     },
   };

@@ -228,6 +228,16 @@ const RANK: Record<Role, number> = { guest: 10, reporter: 20, developer: 30, mai
 export const atLeast = (role: Role | null, minimum: Role): boolean =>
   role !== null && RANK[role] >= RANK[minimum];
 
+/**
+ * GitLab's `set_pipeline_variables` on the project: project_policy.rb enables it for
+ * `user_defined_variables_allowed`, i.e. project_ci_cd_setting.rb `override_pipeline_variables_allowed?`:
+ * nobody under `no_one_allowed`, else the caller's role at least the minimum (Developer 30 < Maintainer 40 <
+ * Owner 50, its `role_map_pipeline_variables_minimum_override_role`).
+ */
+export const maySetPipelineVariables = (project: ProjectRow, role: Role | null): boolean =>
+  project.pipeline_variables_minimum_override_role !== "no_one_allowed" &&
+  atLeast(role, project.pipeline_variables_minimum_override_role);
+
 interface ProjectAccess {
   project: ProjectRow;
   role: Role | null;

@@ -2,7 +2,7 @@ import type { Artifact, JobStatus, Runner } from "@jobs-api/types";
 import type { Queryable } from "../db/database.js";
 import { iso } from "../entities/timestamps.js";
 import { digestToken } from "./auth.js";
-import type { JobType, Role, Visibility } from "./rows.js";
+import type { JobType, PipelineVariablesMinimumOverrideRole, Role, Visibility } from "./rows.js";
 
 /** Inserts used by the demo seed and by tests to build their own data. Each returns the new id. */
 
@@ -107,6 +107,8 @@ export interface NewProject {
   publicBuilds?: boolean;
   /** GitLab feature flags enabled for the project (`Feature.enable(flag, project)`). */
   featureFlags?: readonly ProjectFeatureFlag[];
+  /** Who may give variables when playing a job. Default `developer`, as on a default GitLab. */
+  pipelineVariablesMinimumOverrideRole?: PipelineVariablesMinimumOverrideRole;
   groupId?: number;
   createdAt?: Date;
 }
@@ -130,6 +132,7 @@ export function createProject(db: Queryable, p: NewProject): Promise<number> {
     archived: p.archived,
     public_builds: p.publicBuilds,
     enforce_ci_builds_pagination_limit: p.featureFlags?.includes("enforce_ci_builds_pagination_limit"),
+    pipeline_variables_minimum_override_role: p.pipelineVariablesMinimumOverrideRole,
     group_id: p.groupId,
     created_at: p.createdAt,
   });

@@ -4,6 +4,9 @@ import type { Artifact, JobStatus, PipelineStatus, Runner, RunnerManager, User }
 export type Timestamp = Date | string;
 
 export type Role = "guest" | "reporter" | "developer" | "maintainer" | "owner";
+
+/** GitLab's `ci_pipeline_variables_minimum_override_role` values (project_ci_cd_setting.rb's enum). */
+export type PipelineVariablesMinimumOverrideRole = "no_one_allowed" | "developer" | "maintainer" | "owner";
 export type Visibility = "private" | "internal" | "public";
 export type JobType = "build" | "bridge";
 
@@ -53,6 +56,8 @@ export interface ProjectRow {
   public_builds: boolean;
   /** GitLab's ops flag `enforce_ci_builds_pagination_limit`, enabled for this project. */
   enforce_ci_builds_pagination_limit: boolean;
+  /** GitLab's "Minimum role to use pipeline variables": who may give variables when playing a job. */
+  pipeline_variables_minimum_override_role: PipelineVariablesMinimumOverrideRole;
   group_id: number | null;
   created_at: Timestamp;
 }

@@ -115,7 +115,7 @@ async function resulting(tx: Queryable, jobId: number, viewerId: number | null):
 
 export type RetryOutcome = { job: JobRow } | { refused: "not_retryable" };
 export type EraseOutcome = { job: JobRow } | { refused: "not_erasable" };
-export type PlayOutcome = { job: JobRow } | { refused: "unplayable" };
+export type PlayOutcome = { job: JobRow } | { refused: "unplayable" | "variables_not_allowed" };
 
 /**
  * Cancels the job if it has not finished; a finished job is left as it is. A job already `canceling`
@@ -155,12 +155,18 @@ export function retryJob(db: Database, jobId: number, userId: number): Promise<R
  * A trigger job is played only while it waits as a manual job (`Ci::Bridge#playable?`: `manual?`, never
  * scheduled or retried), and without the variables: `Ci::Bridge#play` takes them only to match
  * `Ci::Build#play` and hands `PlayBridgeService` none (bridge.rb).
+ *
+ * Variables on a build the caller may not set (`mayUseVariables` false) refuse the play once the job is known
+ * to be playable, before anything changes: jobs.rb answers 400 for an unplayable job first, then
+ * play_build_service.rb `check_access!` raises for `variables.present?` without `set_pipeline_variables`,
+ * ahead of both the play and the retry. An empty list is not `present?`; a trigger job never gets that far.
  */
 export function playJob(
   db: Database,
   jobId: number,
   userId: number,
   variables: readonly JobVariableAttributes[] | undefined,
+  mayUseVariables: boolean,
 ): Promise<PlayOutcome> {
   return db.transaction(async (tx) => {
     const job = await lockJob(tx, jobId);
@@ -168,7 +174,12 @@ export function playJob(
     const action = job.when === "manual" || (!bridge && job.when === "delayed");
     if (!action) return { refused: "unplayable" };
     // `Ci::Build#playable?`: a blocked job is played; a finished one is retried instead.
-    if (bridge ? job.status === "manual" : BLOCKED_STATUS.includes(job.status)) {
+    const blocked = bridge ? job.status === "manual" : BLOCKED_STATUS.includes(job.status);
+    if (!blocked && (bridge || !isRetryable(job))) return { refused: "unplayable" };
+    if (!bridge && variables !== undefined && variables.length > 0 && !mayUseVariables) {
+      return { refused: "variables_not_allowed" };
+    }
+    if (blocked) {
       await tx.query(
         "UPDATE jobs SET status = 'pending', user_id = $2, queued_at = now(), scheduled_at = NULL WHERE id = $1",
         [jobId, userId],
@@ -177,7 +188,6 @@ export function playJob(
       await updatePipeline(tx, jobId);
       return resulting(tx, jobId, userId);
     }
-    if (bridge || !isRetryable(job)) return { refused: "unplayable" };
     await retryLocked(tx, jobId, userId, variables);
     return resulting(tx, jobId, userId);
   });

@@ -20,7 +20,10 @@ export interface World {
 /** A project of its own for one test: users of every role with tokens, one pipeline, a job in every status. */
 export async function createWorld(
   db: Database,
-  options: Pick<store.NewProject, "visibility" | "archived" | "publicBuilds" | "featureFlags"> = {},
+  options: Pick<
+    store.NewProject,
+    "visibility" | "archived" | "publicBuilds" | "featureFlags" | "pipelineVariablesMinimumOverrideRole"
+  > = {},
 ): Promise<World> {
   const tag = randomUUID().slice(0, 8);
   const path = `team-${tag}/app`;

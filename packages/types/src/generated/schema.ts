@@ -291,6 +291,13 @@ export interface paths {
          *     `archived`: older than the instance's "Archive jobs" setting), playing is refused with `403 Forbidden`
          *     before the job's state is looked at.
          *
+         *     Variables need more: once the job is known to be playable, a non-empty `job_variables_attributes`
+         *     needs the right to set pipeline variables, which the project's "Minimum role to use pipeline
+         *     variables" (`ci_pipeline_variables_minimum_override_role`: `no_one_allowed`, `developer`,
+         *     `maintainer` or `owner`) gives; without it the answer is `403 Forbidden` and the job is left as it
+         *     was. An empty list is no variables. Trigger jobs take no variables, so the setting does not matter
+         *     for them.
+         *
          *     Answers 200 (not 201) with the job, or with a bridge when the manual job is a trigger job.
          *     `pipeline`, `tag_list` and `artifacts_expire_at` are optional: GitLab's documented answer omits them.
          */
@@ -2333,7 +2340,19 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
+            /**
+             * @description The caller may not play this job (a role below Developer, a protected environment, an archived
+             *     project or job), or gave variables where the project's "Minimum role to use pipeline variables"
+             *     is above its role (or `no_one_allowed`). The same body either way.
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
