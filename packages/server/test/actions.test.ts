@@ -37,6 +37,14 @@ const get = async (w: World, jobId: number) =>
   (await call(`${server.api}/projects/${w.projectId}/jobs/${jobId}`, { token: w.tokens.owner }))
     .body as JobJson;
 
+/** A trigger job (bridge) added to `w`'s pipeline, waiting as a manual one unless told otherwise. */
+const addBridge = (
+  w: World,
+  status: store.NewJob["status"] = "manual",
+  when: store.NewJob["when"] = "manual",
+) =>
+  store.createJob(db, { pipelineId: w.pipelineId, type: "bridge", name: `trigger:${status}`, status, when });
+
 // The transitions run on PGlite always, and on PostgreSQL too when a server is given, where row locks
 // and concurrent connections are real.
 describe.each(backends)("actions on $name", ({ open, skip }) => {
@@ -477,14 +485,7 @@ describe.each(backends)("actions on $name", ({ open, skip }) => {
 
       it("plays a manual trigger job and answers a bridge", async () => {
         const w = await createWorld(db);
-        const { store } = await import("../src/index.js");
-        const bridge = await store.createJob(db, {
-          pipelineId: w.pipelineId,
-          type: "bridge",
-          name: "trigger:manual",
-          status: "manual",
-          when: "manual",
-        });
+        const bridge = await addBridge(w);
         const r = await post(w, bridge, "play", w.tokens.developer);
         expect(r.status).toBe(200);
         expect(r.body).toMatchObject({ id: bridge, status: "pending", downstream_pipeline: null });
@@ -494,14 +495,7 @@ describe.each(backends)("actions on $name", ({ open, skip }) => {
       // (bridge.rb:186-193 at 017a6c12; play_bridge_service.rb:5): the API answers 200 and stores nothing.
       it("plays a manual trigger job without the variables given (bridge.rb:186-193)", async () => {
         const w = await createWorld(db);
-        const { store } = await import("../src/index.js");
-        const bridge = await store.createJob(db, {
-          pipelineId: w.pipelineId,
-          type: "bridge",
-          name: "trigger:manual",
-          status: "manual",
-          when: "manual",
-        });
+        const bridge = await addBridge(w);
         const r = await post(w, bridge, "play", w.tokens.developer, {
           job_variables_attributes: [{ key: "DEPLOY_TARGET", value: "staging" }],
         });
@@ -520,14 +514,7 @@ describe.each(backends)("actions on $name", ({ open, skip }) => {
         "answers 400 Unplayable Job to a %s trigger job (bridge.rb:174-176 playable?)",
         async (status, when) => {
           const w = await createWorld(db);
-          const { store } = await import("../src/index.js");
-          const bridge = await store.createJob(db, {
-            pipelineId: w.pipelineId,
-            type: "bridge",
-            name: "trigger:done",
-            status,
-            when,
-          });
+          const bridge = await addBridge(w, status, when);
           const r = await post(w, bridge, "play", w.tokens.developer);
           expect(r.status).toBe(400);
           expect(r.body).toEqual({ message: "400 Bad request - Unplayable Job" });
@@ -622,13 +609,7 @@ describe.each(backends)("actions on $name", ({ open, skip }) => {
         // bridge.rb:186-193: `Ci::Bridge#play` calls PlayBridgeService, which checks `play_job` only.
         it("plays a manual trigger job given variables whatever the setting (play_bridge_service.rb:5-11)", async () => {
           const w = await createWorld(db, { pipelineVariablesMinimumOverrideRole: "no_one_allowed" });
-          const bridge = await store.createJob(db, {
-            pipelineId: w.pipelineId,
-            type: "bridge",
-            name: "trigger:manual",
-            status: "manual",
-            when: "manual",
-          });
+          const bridge = await addBridge(w);
           const r = await post(w, bridge, "play", w.tokens.developer, variables);
           expect(r.status).toBe(200);
           expect(await variablesOf(bridge)).toEqual([]);
@@ -639,16 +620,10 @@ describe.each(backends)("actions on $name", ({ open, skip }) => {
     describe("retryJob of a trigger job", () => {
       it("answers the new bridge with the Job entity, without runner_manager (job.rb: if job.is_a?(Ci::Build))", async () => {
         const w = await createWorld(db);
-        const { store } = await import("../src/index.js");
-        const bridge = await store.createJob(db, {
-          pipelineId: w.pipelineId,
-          type: "bridge",
-          name: "trigger:done",
-          status: "success",
-        });
+        const bridge = await addBridge(w, "success");
         const r = await post(w, bridge, "retry", w.tokens.developer);
         expect(r.status).toBe(201);
-        expect(r.body).toMatchObject({ name: "trigger:done", runner: null, artifacts: [], tag_list: [] });
+        expect(r.body).toMatchObject({ name: "trigger:success", runner: null, artifacts: [], tag_list: [] });
         expect(r.body).not.toHaveProperty("runner_manager");
       });
     });
@@ -683,7 +658,6 @@ describe.each(backends)("actions on $name", ({ open, skip }) => {
         const w = await createWorld(db);
         // The world's jobs belong to its developer.
         expect((await post(w, w.jobs.failed, "erase", w.tokens.developer)).status).toBe(201);
-        const { store } = await import("../src/index.js");
         const others = await store.createJob(db, {
           pipelineId: w.pipelineId,
           name: "theirs",
