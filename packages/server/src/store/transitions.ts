@@ -7,6 +7,7 @@ import {
   RETRYABLE_STATUSES,
 } from "@jobs-api/types";
 import type { Database, Queryable } from "../db/database.js";
+import { internalServerError } from "../errors.js";
 import { compositeStatus, type JobState } from "../status/pipeline-status.js";
 import { getJobById } from "./jobs.js";
 import type { JobRow, JobType } from "./rows.js";
@@ -40,23 +41,28 @@ async function lockJob(tx: Queryable, jobId: number): Promise<LockedJob> {
 // both refuse the action before this, in `authorize!` (jobs.ts).
 const isRetryable = (job: LockedJob) => RETRYABLE_STATUSES.includes(job.status) && !job.retried;
 
+/**
+ * `Ci::HasVariable` (has_variable.rb): the key is stripped (Ruby's `strip`: ASCII whitespace; a NUL never gets
+ * this far, `handleMalformedStrings`), then must be 1 to 255 letters, digits or `_`.
+ */
+const VARIABLE_KEY = /^[a-zA-Z0-9_]{1,255}$/;
+const rubyStrip = (text: string) => text.replace(/^[\t\n\v\f\r ]+|[\t\n\v\f\r ]+$/g, "");
+
+/**
+ * Stores a played job's variables, or throws GitLab's 500 (rolling the play back) for two with one key: the
+ * model's uniqueness check reads only stored rows, so the second insert breaks `ci_job_variables`'s unique
+ * index (`ActiveRecord::RecordNotUnique`, which lib/api/api.rb leaves to `rescue_from :all`).
+ */
 async function setVariables(tx: Queryable, jobId: number, variables: readonly JobVariableAttributes[]) {
-  // Later duplicates win, as a hash built from the list would in GitLab.
-  const byKey = new Map(variables.map((v) => [v.key, v.value]));
-  await tx.query("DELETE FROM job_variables WHERE job_id = $1", [jobId]);
+  if (new Set(variables.map((v) => v.key)).size < variables.length) throw internalServerError();
   await tx.query(
     "INSERT INTO job_variables (job_id, key, value) SELECT $1, k, v FROM unnest($2::text[], $3::text[]) AS x(k, v)",
-    [jobId, [...byKey.keys()], [...byKey.values()]],
+    [jobId, variables.map((v) => v.key), variables.map((v) => v.value)],
   );
 }
 
 /** Creates the new attempt of a locked, retryable job and returns its id. */
-async function retryLocked(
-  tx: Queryable,
-  jobId: number,
-  userId: number,
-  variables: readonly JobVariableAttributes[] | undefined,
-): Promise<number> {
+async function retryLocked(tx: Queryable, jobId: number, userId: number): Promise<number> {
   const [created] = await tx.query<{ id: number }>(
     `INSERT INTO jobs (project_id, pipeline_id, type, name, stage, ref, tag, status, "when", allow_failure,
        user_id, tag_list, environment_id, created_at, queued_at, retry_of_id)
@@ -68,14 +74,11 @@ async function retryLocked(
   );
   if (!created) throw new Error(`job ${jobId} vanished`);
   await tx.query("UPDATE jobs SET retried = true WHERE id = $1", [jobId]);
-  if (variables) {
-    await setVariables(tx, created.id, variables);
-  } else {
-    await tx.query(
-      "INSERT INTO job_variables (job_id, key, value) SELECT $2, key, value FROM job_variables WHERE job_id = $1",
-      [jobId, created.id],
-    );
-  }
+  // `clone_accessors` carry `job_variables_attributes` over (build.rb, clone_job_service.rb:36-38).
+  await tx.query(
+    "INSERT INTO job_variables (job_id, key, value) SELECT $2, key, value FROM job_variables WHERE job_id = $1",
+    [jobId, created.id],
+  );
   await updatePipeline(tx, created.id);
   return created.id;
 }
@@ -143,13 +146,15 @@ export function retryJob(db: Database, jobId: number, userId: number): Promise<R
   return db.transaction(async (tx) => {
     const job = await lockJob(tx, jobId);
     if (!isRetryable(job)) return { refused: "not_retryable" };
-    return resulting(tx, await retryLocked(tx, jobId, userId, undefined), userId);
+    return resulting(tx, await retryLocked(tx, jobId, userId), userId);
   });
 }
 
 /**
  * A manual or scheduled job becomes pending for the caller with the given variables; a finished manual
- * job is retried with them instead. Answers the job that was played, as GitLab's route presents the job it
+ * job is retried instead, keeping its own variables: PlayBuildService's `retry_build` hands
+ * `RetryJobService#execute` none (play_build_service.rb:24-26), and the clone takes the given ones only when
+ * there are some (clone_job_service.rb:47-52). Answers the job that was played, as GitLab's route presents the job it
  * was asked to play (not the new attempt a retry creates).
  *
  * A trigger job is played only while it waits as a manual job (`Ci::Bridge#playable?`: `manual?`, never
@@ -180,15 +185,20 @@ export function playJob(
       return { refused: "variables_not_allowed" };
     }
     if (blocked) {
+      const stored = bridge ? undefined : variables?.map((v) => ({ key: rubyStrip(v.key), value: v.value }));
+      // An invalid key fails the save of `enqueue!`; PlayBuildService rescues the `InvalidTransition` by
+      // retrying the reloaded job, which a manual or scheduled job is not, and the route presents it: 200,
+      // the job as it was (play_build_service.rb, retry_job_service.rb, jobs.rb).
+      if (stored?.some((v) => !VARIABLE_KEY.test(v.key))) return resulting(tx, jobId, userId);
       await tx.query(
         "UPDATE jobs SET status = 'pending', user_id = $2, queued_at = now(), scheduled_at = NULL WHERE id = $1",
         [jobId, userId],
       );
-      if (variables && !bridge) await setVariables(tx, jobId, variables);
+      if (stored) await setVariables(tx, jobId, stored);
       await updatePipeline(tx, jobId);
       return resulting(tx, jobId, userId);
     }
-    await retryLocked(tx, jobId, userId, variables);
+    await retryLocked(tx, jobId, userId);
     return resulting(tx, jobId, userId);
   });
 }

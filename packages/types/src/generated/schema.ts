@@ -285,8 +285,13 @@ export interface paths {
         /**
          * Play a manual job
          * @description Starts a manual job: a `manual` (or `scheduled`) job becomes `pending`, started by the caller, with
-         *     the variables given in `job_variables_attributes`. Playing a finished manual job retries it. Any other
-         *     job answers `400 Bad request - Unplayable Job`. Needs the Developer role, and the right to deploy to
+         *     the variables given in `job_variables_attributes`. Playing a finished manual job retries it, and the
+         *     new job keeps the variables of the one retried: those given are ignored, as they are for a trigger job.
+         *     Any other job answers `400 Bad request - Unplayable Job`.
+         *
+         *     Variables are judged by GitLab's model, not its API (`JobVariableAttributes`): a key that is not 1–255
+         *     letters, digits or `_` once stripped leaves the job as it was and still answers 200; two variables with
+         *     one key answer 500. Needs the Developer role, and the right to deploy to
          *     the job's environment if it has a protected one; in an archived project, and for an archived job (its
          *     `archived`: older than the instance's "Archive jobs" setting), playing is refused with `403 Forbidden`
          *     before the job's state is looked at.
@@ -916,11 +921,22 @@ export interface components {
          *     `pipeline`, `tag_list` and `artifacts_expire_at` are optional: GitLab's documented answers of these actions omit them.
          */
         JobActionResult: components["schemas"]["JobBasic"] & components["schemas"]["BuildAttributes"];
-        /** @description A CI/CD variable given to a manual job when it is played. */
+        /**
+         * @description A CI/CD variable given to a manual job when it is played. GitLab's API checks only that `key` and `value`
+         *     are there and are strings (jobs.rb); the rest is `Ci::JobVariable`'s (has_variable.rb, job_variable.rb),
+         *     which judges the variables when the play saves the job:
+         *     - `key` is stripped of leading and trailing whitespace, then must be 1 to 255 letters, digits or `_`.
+         *       If any variable's key is not, the save fails, the play is dropped, and GitLab answers **200** with the
+         *       job as it was (still `manual` or `scheduled`, no variables stored): there is no 400 for it.
+         *     - Two variables with one key (after stripping) break the table's unique index: **500**
+         *       `{"message":"500 Internal Server Error"}`, the job unchanged.
+         *     - `value` has no length limit. A NUL character in a key or value is refused before the API
+         *       (`400 Bad Request`, plain text).
+         */
         JobVariableAttributes: {
-            /** @description Variable name; letters, digits and `_` only. */
+            /** @description Variable name; letters, digits and `_` only (checked as described above, not by the API). */
             key: string;
-            /** @description Variable value; any text without NUL characters. */
+            /** @description Variable value; any text. */
             value: string;
         };
         /** @description Optional body of the play action. */
@@ -1326,7 +1342,8 @@ export interface components {
          * @description GitLab failed on the request (`handle_api_exception`, `rescue_from :all` in `lib/api/api.rb`). Listed
          *     where a request GitLab accepts makes its code fail, so that no client expects a refusal GitLab does not
          *     have: on the project jobs list with keyset pagination, a negative `per_page`, or a `cursor` GitLab cannot
-         *     read. The double answers 500 there too.
+         *     read; on play, two variables with one key (the unique index of `ci_job_variables`). The double answers
+         *     500 there too.
          */
         InternalServerError: {
             headers: {
@@ -2317,7 +2334,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The played job. */
+            /** @description The played job; the job as it was when a variable's key is invalid (see `JobVariableAttributes`). */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -2357,6 +2374,7 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
