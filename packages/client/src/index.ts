@@ -4,7 +4,6 @@ export type {
   ErrorMessage,
   ErrorValidation,
   Job,
-  JobActionResult,
   JobStatus,
   JobTokenJob,
   JobVariableAttributes,

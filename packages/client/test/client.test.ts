@@ -1,12 +1,4 @@
-import type {
-  AllowedAgents,
-  Bridge,
-  Job,
-  JobActionResult,
-  JobTokenJob,
-  OperationId,
-  operations,
-} from "@jobs-api/types";
+import type { AllowedAgents, Bridge, Job, JobTokenJob, OperationId, operations } from "@jobs-api/types";
 import { describe, expect, expectTypeOf, it } from "vitest";
 import { createJobsClient, type JobsClient } from "../src/index.js";
 import { example, fakeFetch, json, specRoutes } from "./fake-fetch.js";
@@ -238,8 +230,8 @@ describe("types derived from the spec", () => {
     expectTypeOf(client.getJobTokenAllowedAgents).returns.resolves.toEqualTypeOf<AllowedAgents>();
     expectTypeOf(client.getJob).returns.resolves.toEqualTypeOf<Job>();
     expectTypeOf(client.getJobTrace).returns.resolves.toEqualTypeOf<string>();
-    expectTypeOf(client.retryJob).returns.resolves.toEqualTypeOf<JobActionResult>();
-    expectTypeOf(client.playJob).returns.resolves.toEqualTypeOf<JobActionResult | Bridge>();
+    expectTypeOf(client.retryJob).returns.resolves.toEqualTypeOf<Job>();
+    expectTypeOf(client.playJob).returns.resolves.toEqualTypeOf<Job | Bridge>();
     expectTypeOf(client.paginate<"listProjectJobs">).returns.toEqualTypeOf<
       AsyncGenerator<Job, void, undefined>
     >();

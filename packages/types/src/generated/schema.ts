@@ -917,11 +917,6 @@ export interface components {
             force?: components["schemas"]["GrapeBoolean"] | "" | null;
         };
         /**
-         * @description A job as the actions (cancel, retry, erase, play) answer with it. Same attributes as `Job`, but
-         *     `pipeline`, `tag_list` and `artifacts_expire_at` are optional: GitLab's documented answers of these actions omit them.
-         */
-        JobActionResult: components["schemas"]["JobBasic"] & components["schemas"]["BuildAttributes"];
-        /**
          * @description A CI/CD variable given to a manual job when it is played. GitLab's API checks only that `key` and `value`
          *     are there and are strings (jobs.rb); the rest is `Ci::JobVariable`'s (has_variable.rb, job_variable.rb),
          *     which judges the variables when the play saves the job:
@@ -1636,7 +1631,6 @@ export type ProjectIdentity = components['schemas']['ProjectIdentity'];
 export type Agent = components['schemas']['Agent'];
 export type AllowedAgents = components['schemas']['AllowedAgents'];
 export type CancelJobRequest = components['schemas']['CancelJobRequest'];
-export type JobActionResult = components['schemas']['JobActionResult'];
 export type JobVariableAttributes = components['schemas']['JobVariableAttributes'];
 export type PlayJobRequest = components['schemas']['PlayJobRequest'];
 export type RequestJobRequest = components['schemas']['RequestJobRequest'];
@@ -2175,7 +2169,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["JobActionResult"];
+                    "application/json": components["schemas"]["Job"];
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -2219,7 +2213,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["JobActionResult"];
+                    "application/json": components["schemas"]["Job"];
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -2274,7 +2268,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["JobActionResult"];
+                    "application/json": components["schemas"]["Job"];
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -2340,7 +2334,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["JobActionResult"] | components["schemas"]["Bridge"];
+                    "application/json": components["schemas"]["Job"] | components["schemas"]["Bridge"];
                 };
             };
             /**
