@@ -230,6 +230,25 @@ describe("the fixture format", () => {
       { groups: [{ path: "a/b" }], projects: [{ path: "x/y/z" }] },
       ['groups[0].path: no parent group "a" in groups', 'projects[0].path: no group "x/y" in groups'],
     ],
+    [
+      "an agent's share naming both a project and a group",
+      {
+        groups: [{ path: "g" }],
+        projects: [
+          { path: "g/p" },
+          { path: "g/more", agents: [{ name: "k", sharedWith: [{ project: "g/p", group: "g" }] }] },
+        ],
+      },
+      ["projects[1].agents[0].sharedWith[0]: names either a project or a group"],
+    ],
+    [
+      "an agent shared with a group the file lacks",
+      {
+        groups: [{ path: "g" }],
+        projects: [{ path: "g/tools", agents: [{ name: "k", sharedWith: [{ group: "nope" }] }] }],
+      },
+      ['projects[0].agents[0].sharedWith[0].group: no group "nope" in groups'],
+    ],
   ];
 
   it.each(invalid)("refuses %s", (_, value, expected) => {
@@ -716,6 +735,64 @@ describe("a pipeline of a protected ref (pipelines[].protected)", () => {
         }
       ).allowed_agents.map((a) => a.id);
     expect([await agents("on-protected"), await agents("on-other")]).toEqual([[7], []]);
+  });
+});
+
+describe("an agent shared with a group (agents[].sharedWith[].group)", () => {
+  // ci_access/finder.rb:41-70: a group's authorization reaches the projects of the group and of its subgroups,
+  // when the agent's project is under the same top-level group (finder.rb:60,73-75).
+  let double: Double;
+  beforeAll(async () => {
+    const running = (key: string) => ({
+      jobs: [{ key, name: "deploy", status: "running" as const, user: "u" }],
+    });
+    double = await startDouble({
+      fixtures: {
+        users: [
+          {
+            username: "u",
+            tokens: [
+              { token: "in-sub", kind: "job" as const, job: "sub" },
+              { token: "in-other", kind: "job" as const, job: "other" },
+            ],
+          },
+        ],
+        groups: [{ path: "acme" }, { path: "acme/sub" }, { path: "acme/other" }, { path: "elsewhere" }],
+        projects: [
+          {
+            path: "acme/tools",
+            agents: [
+              {
+                id: 7,
+                name: "k",
+                sharedWith: [{ group: "acme/sub", config: { access_as: { ci_job: {} } } }],
+              },
+              { id: 8, name: "all", sharedWith: [{ group: "acme" }] },
+            ],
+          },
+          { path: "elsewhere/tools", agents: [{ id: 9, name: "k", sharedWith: [{ group: "acme" }] }] },
+          { path: "acme/sub/app", pipelines: [running("sub")] },
+          { path: "acme/other/app", pipelines: [running("other")] },
+        ],
+      },
+    });
+  });
+  afterAll(() => double?.close());
+
+  it("lists the agent to the group's projects and its subgroups' only, with the group's configuration", async () => {
+    const agents = async (token: string) =>
+      (
+        (await (
+          await fetch(`${double.baseUrl}/job/allowed_agents`, { headers: { "JOB-TOKEN": token } })
+        ).json()) as { allowed_agents: { id: number; configuration: unknown }[] }
+      ).allowed_agents.map(({ id, configuration }) => ({ id, configuration }));
+    expect([await agents("in-sub"), await agents("in-other")]).toEqual([
+      [
+        { id: 7, configuration: { access_as: { ci_job: {} } } },
+        { id: 8, configuration: {} },
+      ],
+      [{ id: 8, configuration: {} }],
+    ]);
   });
 });
 

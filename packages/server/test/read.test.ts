@@ -1138,6 +1138,153 @@ describe("getJobTokenAllowedAgents filters as GitLab's CiAccess::FilterService",
   });
 });
 
+describe("getJobTokenAllowedAgents lists the agents shared with the project's groups (ci_access/finder.rb)", () => {
+  type Share = NonNullable<Parameters<typeof store.createAgent>[1]["sharedWith"]>[number];
+  type Listed = { id: number; configuration: unknown };
+
+  /**
+   * The job's project `top/sub/app`; beside it the groups `top/beside` and `top/sub/deeper`, another top-level
+   * group `elsewhere`; the agents' projects `top/tools`, `elsewhere/tools` and one in a personal namespace.
+   */
+  async function groupWorld() {
+    const n = `${Date.now()}-${Math.random().toString(36).slice(2)}`;
+    const top = await store.createGroup(db, { path: `top-${n}` });
+    const sub = await store.createGroup(db, { path: "sub", parentId: top });
+    const deeper = await store.createGroup(db, { path: "deeper", parentId: sub });
+    const beside = await store.createGroup(db, { path: "beside", parentId: top });
+    const elsewhere = await store.createGroup(db, { path: `elsewhere-${n}` });
+    const app = await store.createProject(db, { fullPath: `top-${n}/sub/app`, groupId: sub });
+    const tools = await store.createProject(db, { fullPath: `top-${n}/tools`, groupId: top });
+    const foreign = await store.createProject(db, { fullPath: `elsewhere-${n}/tools`, groupId: elsewhere });
+    const personal = await store.createProject(db, { fullPath: `someone-${n}/tools` });
+    const userId = await store.createUser(db, { username: `groups-${n}` });
+    const environments = new Map<string, number>();
+    let agents = 0;
+    let jobs = 0;
+    return {
+      top,
+      sub,
+      deeper,
+      beside,
+      app,
+      foreign,
+      personal,
+      /** A new agent of `projectId` (by default `top/tools`) shared as `sharedWith` says. */
+      agent: (sharedWith: Share[], projectId = tools) =>
+        store.createAgent(db, { projectId, name: `agent-${++agents}`, sharedWith }),
+      /** What the answer lists to a new running job of `top/sub/app`. */
+      async allowed(job: { environment?: string; protectedRef?: boolean } = {}): Promise<Listed[]> {
+        const name = job.environment;
+        let environmentId = name === undefined ? undefined : environments.get(name);
+        if (name !== undefined && environmentId === undefined) {
+          environmentId = await store.createEnvironment(db, {
+            projectId: app,
+            name,
+            slug: `env-${environments.size}`,
+          });
+          environments.set(name, environmentId);
+        }
+        const pipelineId = await store.createPipeline(db, { projectId: app, protected: job.protectedRef });
+        const jobId = await store.createJob(db, {
+          pipelineId,
+          name: "deploy",
+          status: "running",
+          userId,
+          environmentId,
+        });
+        const token = `glcbt-groups-${n}-${++jobs}`;
+        await store.createJobToken(db, jobId, token);
+        const r = await call(`${server.api}/job/allowed_agents`, { headers: { "JOB-TOKEN": token } });
+        expect(r.status).toBe(200);
+        return (r.body as { allowed_agents: (Listed & { config_project: unknown })[] }).allowed_agents.map(
+          ({ config_project: _, ...a }) => a,
+        );
+      },
+    };
+  }
+
+  it("lists those shared with the project's group or an ancestor, by agent id, not with any other group (finder.rb:41-70)", async () => {
+    const w = await groupWorld();
+    const parent = await w.agent([{ groupId: w.top, config: { access_as: { ci_job: {} } } }]);
+    const own = await w.agent([{ groupId: w.sub, config: {} }]);
+    await w.agent([{ groupId: w.beside, config: {} }]);
+    await w.agent([{ groupId: w.deeper, config: {} }]);
+    expect(await w.allowed()).toEqual([
+      { id: parent, configuration: { access_as: { ci_job: {} } } },
+      { id: own, configuration: {} },
+    ]);
+  });
+
+  it("lists no agent whose project is outside the job's top-level group (finder.rb:60,73-75)", async () => {
+    const w = await groupWorld();
+    const inside = await w.agent([{ groupId: w.top, config: {} }]);
+    await w.agent([{ groupId: w.top, config: {} }], w.foreign);
+    await w.agent([{ groupId: w.sub, config: {} }], w.personal);
+    expect(await w.allowed()).toEqual([{ id: inside, configuration: {} }]);
+  });
+
+  it("takes an agent shared with several ancestors once, with its closest group's configuration (finder.rb:46-49,61-67)", async () => {
+    const w = await groupWorld();
+    const closest = await w.agent([
+      { groupId: w.top, config: { environments: ["production"] } },
+      { groupId: w.sub, config: { access_as: { agent: {} } } },
+    ]);
+    // `with_available_ci_access_fields` (finder.rb:59) runs before DISTINCT ON: an authorization GitLab Premium
+    // does not offer leaves the next group's.
+    const next = await w.agent([
+      { groupId: w.sub, config: { access_as: { something_else: {} } } },
+      { groupId: w.top, config: { access_as: { ci_user: {} } } },
+    ]);
+    expect(await w.allowed()).toEqual([
+      { id: closest, configuration: { access_as: { agent: {} } } },
+      { id: next, configuration: { access_as: { ci_user: {} } } },
+    ]);
+  });
+
+  it("lists an agent authorized several ways once, the project's authorization first, then its own agents', then groups' (finder.rb:12-16)", async () => {
+    const w = await groupWorld();
+    const grouped = await w.agent([{ groupId: w.sub, config: { access_as: { ci_user: {} } } }]);
+    const shared = await w.agent([
+      { groupId: w.sub, config: { access_as: { ci_user: {} } } },
+      { projectId: w.app, config: { access_as: { ci_job: {} } } },
+    ]);
+    const implicit = await w.agent([{ groupId: w.top, config: { access_as: { ci_user: {} } } }], w.app);
+    expect(await w.allowed()).toEqual([
+      { id: shared, configuration: { access_as: { ci_job: {} } } },
+      { id: implicit, configuration: {} },
+      { id: grouped, configuration: { access_as: { ci_user: {} } } },
+    ]);
+  });
+
+  it("filters a group's authorization by environment and protected ref once chosen, the others not standing in (filter_service.rb:26-70)", async () => {
+    const w = await groupWorld();
+    const production = await w.agent([{ groupId: w.sub, config: { environments: ["production"] } }]);
+    const protectedOnly = await w.agent([{ groupId: w.top, config: { protected_branches_only: true } }]);
+    const projectFirst = await w.agent([
+      { groupId: w.sub, config: {} },
+      { projectId: w.app, config: { environments: ["production"] } },
+    ]);
+    const closestFirst = await w.agent([
+      { groupId: w.top, config: {} },
+      { groupId: w.sub, config: { environments: ["prod*"] } },
+    ]);
+    const ids = (listed: Listed[]) => listed.map((a) => a.id);
+    expect(ids(await w.allowed({ environment: "review/x" }))).toEqual([]);
+    expect(ids(await w.allowed())).toEqual([]);
+    expect(ids(await w.allowed({ environment: "production" }))).toEqual([
+      projectFirst,
+      production,
+      closestFirst,
+    ]);
+    expect(ids(await w.allowed({ environment: "production", protectedRef: true }))).toEqual([
+      projectFirst,
+      production,
+      protectedOnly,
+      closestFirst,
+    ]);
+  });
+});
+
 describe("times written by clocks that disagree", () => {
   // GitLab subtracts without a floor (app/models/concerns/ci/has_status.rb:125-129 at 4555e1b,
   // `calculate_duration`: `(end_time || Time.current) - start_time`): a job

@@ -416,7 +416,15 @@ export async function createAgent(
     id?: number;
     projectId: number;
     name: string;
-    sharedWith?: readonly (number | { projectId: number; config: Record<string, unknown> })[];
+    /**
+     * The projects (a bare id: with `{}`) and groups the agent's `ci_access` lists, each with the configuration
+     * of its entry; a group's reaches the projects of the group and of its subgroups.
+     */
+    sharedWith?: readonly (
+      | number
+      | { projectId: number; config: Record<string, unknown> }
+      | { groupId: number; config: Record<string, unknown> }
+    )[];
   },
 ): Promise<number> {
   const id = await insertOne(db, "agents", {
@@ -425,6 +433,13 @@ export async function createAgent(
     name: a.name,
   });
   for (const shared of a.sharedWith ?? []) {
+    if (typeof shared === "object" && "groupId" in shared) {
+      await db.query(
+        "INSERT INTO agent_group_authorizations (agent_id, group_id, config) VALUES ($1, $2, $3)",
+        [id, shared.groupId, JSON.stringify(shared.config)],
+      );
+      continue;
+    }
     const { projectId, config } = typeof shared === "number" ? { projectId: shared, config: {} } : shared;
     await db.query("INSERT INTO agent_authorizations (agent_id, project_id, config) VALUES ($1, $2, $3)", [
       id,

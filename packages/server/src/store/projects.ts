@@ -41,27 +41,60 @@ export interface AgentRow {
 }
 
 /**
- * Agents a job may use, in GitLab's order (app/finders/clusters/agents/authorizations/ci_access/finder.rb):
+ * `with_available_ci_access_fields` (ci_access/config_scopes.rb) of GitLab Premium for the authorizations `z`:
+ * no `access_as`, `{}`, or one naming `agent`, `ci_job`, `ci_user` or `impersonate`.
+ */
+const AVAILABLE_CI_ACCESS = `(z.config->'access_as' IS NULL OR z.config::jsonb->'access_as' = '{}'
+  OR z.config::jsonb->'access_as' ?| array['agent', 'ci_job', 'ci_user', 'impersonate'])`;
+
+/**
+ * Agents a job may use, in GitLab's order (app/finders/clusters/agents/authorizations/ci_access/finder.rb:12-16):
  * first those shared with the job's project (`ProjectAuthorization`, with the `ci_access` configuration of that
- * authorization), then those configured in the project (`ImplicitAuthorization`, whose `config` is always `{}`).
- * Only the authorizations whose `access_as` GitLab Premium accepts (`with_available_ci_access_fields`: none, `{}`,
- * or one of `agent`, `ci_job`, `ci_user`, `impersonate`), then filtered as `FilterService` does
- * (`ciAccessFilter`) by the job's environment and whether its pipeline's ref is protected.
+ * authorization), then those configured in the project (`ImplicitAuthorization`, whose `config` is always `{}`),
+ * then those shared with the project's group or one of its ancestors (`GroupAuthorization`, finder.rb:41-70),
+ * by agent id, each with the configuration of its closest group, and only for an agent whose project is under
+ * the same top-level group as the job's (`all_namespace_ids`, finder.rb:60,73-75). An agent authorized several
+ * ways is listed once, by the first of them (`uniq(&:agent_id)`). Only the authorizations whose `access_as`
+ * GitLab Premium accepts are taken (`with_available_ci_access_fields`, before that choice), and the ones kept are
+ * then filtered as `FilterService` does (`ciAccessFilter`) by the job's environment and whether its pipeline's
+ * ref is protected: an agent whose chosen authorization is filtered out is not listed, whatever its others say.
  */
 export async function allowedAgents(db: Queryable, jobId: number): Promise<AgentRow[]> {
   const rows = await db.query<AgentRow & { environment: string | null; protected_ref: boolean }>(
-    `SELECT a.id, to_json(p) AS config_project, z.config, e.name AS environment, pl.protected AS protected_ref
-     FROM jobs j JOIN pipelines pl ON pl.id = j.pipeline_id
-     LEFT JOIN environments e ON e.id = j.environment_id
-     CROSS JOIN LATERAL (
-       SELECT z.agent_id, z.config, 0 AS kind FROM agent_authorizations z
-       WHERE z.project_id = j.project_id AND (z.config->'access_as' IS NULL OR z.config::jsonb->'access_as' = '{}'
-         OR z.config::jsonb->'access_as' ?| array['agent', 'ci_job', 'ci_user', 'impersonate'])
+    `WITH RECURSIVE job AS (
+       SELECT j.project_id, p.group_id, e.name AS environment, pl.protected AS protected_ref
+       FROM jobs j JOIN pipelines pl ON pl.id = j.pipeline_id JOIN projects p ON p.id = j.project_id
+       LEFT JOIN environments e ON e.id = j.environment_id
+       WHERE j.id = $1
+     ),
+     -- The project's group (0), its parent (1), up to the top-level group.
+     ancestors (id, parent_id, depth) AS (
+       SELECT g.id, g.parent_id, 0 FROM groups g JOIN job ON g.id = job.group_id
        UNION ALL
-       SELECT own.id, '{}'::json, 1 FROM agents own WHERE own.project_id = j.project_id
-     ) z
-     JOIN agents a ON a.id = z.agent_id JOIN projects p ON p.id = a.project_id
-     WHERE j.id = $1
+       SELECT g.id, g.parent_id, a.depth + 1 FROM groups g JOIN ancestors a ON g.id = a.parent_id
+     ),
+     -- The top-level group and all its subgroups.
+     hierarchy (id) AS (
+       SELECT id FROM ancestors WHERE parent_id IS NULL
+       UNION ALL
+       SELECT g.id FROM groups g JOIN hierarchy h ON g.parent_id = h.id
+     ),
+     authorizations AS (
+       SELECT z.agent_id, z.config, 0 AS kind, 0 AS depth FROM agent_authorizations z JOIN job USING (project_id)
+       WHERE ${AVAILABLE_CI_ACCESS}
+       UNION ALL
+       SELECT own.id, '{}'::json, 1, 0 FROM agents own JOIN job USING (project_id)
+       UNION ALL
+       SELECT z.agent_id, z.config, 2, an.depth FROM agent_group_authorizations z
+       JOIN ancestors an ON an.id = z.group_id
+       JOIN agents a ON a.id = z.agent_id JOIN projects ap ON ap.id = a.project_id
+       WHERE ap.group_id IN (SELECT id FROM hierarchy) AND ${AVAILABLE_CI_ACCESS}
+     ),
+     chosen AS (
+       SELECT DISTINCT ON (agent_id) agent_id, config, kind FROM authorizations ORDER BY agent_id, kind, depth
+     )
+     SELECT a.id, to_json(p) AS config_project, z.config, job.environment, job.protected_ref
+     FROM job CROSS JOIN chosen z JOIN agents a ON a.id = z.agent_id JOIN projects p ON p.id = a.project_id
      ORDER BY z.kind, a.id`,
     [jobId],
   );

@@ -866,10 +866,12 @@ export interface components {
             /**
              * @description The CI access authorizations of the job's project (`Clusters::Agents::Authorizations::CiAccess::Finder`), one
              *     per agent, the closest first: those of the project itself, then the agents configured in the project, then
-             *     those of its groups. `CiAccess::FilterService` then drops an authorization whose `environments` has no
-             *     pattern matching the job's environment (the name itself, or a pattern with `*` matching it; none matches a
-             *     job without an environment) and, unless the job's pipeline runs for a protected ref, one that sets
-             *     `protected_branches_only`.
+             *     those of the project's group and its ancestors (an agent's `ci_access.groups`, for agents whose project is
+             *     under the same top-level group), by agent id, each with the `configuration` of its closest group. An agent
+             *     authorized several ways is listed with the first of them only. `CiAccess::FilterService` then drops an
+             *     authorization whose `environments` has no pattern matching the job's environment (the name itself, or a
+             *     pattern with `*` matching it; none matches a job without an environment) and, unless the job's pipeline
+             *     runs for a protected ref, one that sets `protected_branches_only`.
              */
             allowed_agents: components["schemas"]["Agent"][];
             job: {
