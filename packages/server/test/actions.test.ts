@@ -14,6 +14,13 @@ const variablesOf = (jobId: number) =>
     [jobId],
   );
 
+/** The columns besides key and value that a play's variables may set (migration 0015). */
+const variableFieldsOf = (jobId: number) =>
+  db.query<{ key: string; value: string; variable_type: number; raw: boolean; source: number }>(
+    "SELECT key, value, variable_type, raw, source FROM job_variables WHERE job_id = $1 ORDER BY key",
+    [jobId],
+  );
+
 type JobJson = {
   id: number;
   name: string;
@@ -429,6 +436,148 @@ describe.each(backends)("actions on $name", ({ open, skip }) => {
         }
         expect(await get(w, w.manualJob)).toMatchObject({ status: "manual" });
         expect(await variablesOf(w.manualJob)).toEqual([]);
+      });
+
+      // jobs.rb:225 (017a6c12) hands `params[:job_variables_attributes]`, undeclared fields included, to
+      // `job.play`; enqueue_job_service.rb:18 (12b96f0b) assigns them through `accepts_nested_attributes_for
+      // :job_variables` (build.rb, no options), which gives every field to Ci::JobVariable: `variable_type`
+      // (has_variable.rb:8-11, 7e202c4f), `raw` (raw_variable.rb:7-9, cast as Rails' Boolean), `source`
+      // (job_variable.rb:22, stored id 580555140); `_destroy` is ignored without `allow_destroy`, `job_id` is
+      // replaced by the job's.
+      it("stores variable_type, raw and source as Ci::JobVariable takes them (has_variable.rb:8-11, raw_variable.rb:7-9)", async () => {
+        const w = await createWorld(db);
+        const r = await post(w, w.manualJob, "play", w.tokens.developer, {
+          job_variables_attributes: [
+            { key: "A", value: "1", variable_type: "file", raw: true },
+            { key: "B", value: "2", variable_type: 2, raw: "false", source: "dotenv" },
+            { key: "C", value: "3", raw: "yes", _destroy: true, job_id: 999_999, id: "" },
+            { key: "D", value: "4", variable_type: "env_var", raw: 0, source: 0, id: null },
+          ],
+        });
+        expect(r.status, r.text).toBe(200);
+        expect(r.body).toMatchObject({ status: "pending" });
+        expect(await variableFieldsOf(w.manualJob)).toEqual([
+          { key: "A", value: "1", variable_type: 2, raw: true, source: 0 },
+          { key: "B", value: "2", variable_type: 2, raw: false, source: 1 },
+          { key: "C", value: "3", variable_type: 1, raw: true, source: 0 },
+          { key: "D", value: "4", variable_type: 1, raw: false, source: 0 },
+        ]);
+        // A form's fields are text: `file` and `true` read as they do in JSON.
+        const v = await createWorld(db);
+        const form = new URLSearchParams([
+          ["job_variables_attributes[][key]", "F"],
+          ["job_variables_attributes[][value]", "x"],
+          ["job_variables_attributes[][variable_type]", "file"],
+          ["job_variables_attributes[][raw]", "true"],
+        ]);
+        const f = await call(`${server.api}/projects/${v.projectId}/jobs/${v.manualJob}/play`, {
+          method: "POST",
+          token: v.tokens.developer,
+          body: form,
+        });
+        expect(f.status, f.text).toBe(200);
+        expect(await variableFieldsOf(v.manualJob)).toEqual([
+          { key: "F", value: "x", variable_type: 2, raw: true, source: 0 },
+        ]);
+      });
+
+      // A name Ci::JobVariable has no attribute for raises ActiveModel::UnknownAttributeError while it is
+      // assigned; a value an enum does not list raises ArgumentError (Rails' EnumType); a blank variable_type
+      // breaks the column's NOT NULL at the insert. api.rb:141-143 (00459703) `rescue_from :all` answers 500 for
+      // each, inside the play's transaction (enqueue_job_service.rb:16-21), so the job stays as it was.
+      it("answers 500 for a field Ci::JobVariable does not have or an enum value it does not list (api.rb:141-143)", async () => {
+        const w = await createWorld(db);
+        const before = await get(w, w.manualJob);
+        for (const extra of [
+          { masked: true },
+          { protected: false },
+          { environment_scope: "*" },
+          { variable_type: "2" },
+          { variable_type: "secret" },
+          { variable_type: 3 },
+          { variable_type: null },
+          { source: "pipeline" },
+        ]) {
+          const r = await post(w, w.manualJob, "play", w.tokens.developer, {
+            job_variables_attributes: [
+              { key: "GOOD", value: "1" },
+              { key: "K", value: "v", ...extra },
+            ],
+          });
+          expect(r.status, JSON.stringify(extra)).toBe(500);
+          expect(r.body).toEqual({ message: "500 Internal Server Error" });
+        }
+        expect(await get(w, w.manualJob)).toEqual(before);
+        expect(await variablesOf(w.manualJob)).toEqual([]);
+      });
+
+      // `assign_nested_attributes_for_collection_association` looks a non-blank `id` up among the job's own
+      // variables and raises ActiveRecord::RecordNotFound for another: api.rb:104-106 (00459703) answers 404.
+      it("answers 404 Not found for a variable id that is not the job's own (api.rb:104-106)", async () => {
+        const w = await createWorld(db);
+        const before = await get(w, w.manualJob);
+        for (const id of [1, "1", " 7 ", true]) {
+          const r = await post(w, w.manualJob, "play", w.tokens.developer, {
+            job_variables_attributes: [{ key: "K", value: "v", id }],
+          });
+          expect(r.status, String(id)).toBe(404);
+          expect(r.body).toEqual({ message: "404 Not found" });
+        }
+        expect(await get(w, w.manualJob)).toEqual(before);
+      });
+
+      // raw_variable.rb:7-9 (7e202c4f) `validates :raw, inclusion: { in: [true, false] }`: a blank raw casts to
+      // nil and fails the save, which the play answers as for an invalid key (play_build_service.rb:15-17).
+      it('answers 200 with the job unchanged for a raw of null or "" (raw_variable.rb:7-9)', async () => {
+        const w = await createWorld(db);
+        const before = await get(w, w.manualJob);
+        for (const raw of [null, ""]) {
+          const r = await post(w, w.manualJob, "play", w.tokens.developer, {
+            job_variables_attributes: [{ key: "K", value: "v", raw }],
+          });
+          expect(r.status).toBe(200);
+          expect(r.body).toEqual(before);
+        }
+        expect(await variablesOf(w.manualJob)).toEqual([]);
+      });
+
+      // enqueue_job_service.rb:18 assigns the fields before `enqueue!` fails for a finished job, so their errors
+      // come before play_build_service.rb:15-17 retries it; the retry copies the `internal_source` variables with
+      // their type and raw (build.rb `job_variables_attributes`).
+      it("checks a finished manual job's variable fields before retrying it, and the retry keeps type and raw", async () => {
+        const w = await createWorld(db);
+        await post(w, w.manualJob, "play", w.tokens.developer, {
+          job_variables_attributes: [
+            { key: "KEPT", value: "1", variable_type: "file", raw: true },
+            { key: "DROPPED", value: "2", source: "dotenv" },
+          ],
+        });
+        await post(w, w.manualJob, "cancel", w.tokens.developer);
+        const unknown = await post(w, w.manualJob, "play", w.tokens.developer, {
+          job_variables_attributes: [{ key: "K", value: "v", masked: true }],
+        });
+        expect(unknown.status).toBe(500);
+        const missing = await post(w, w.manualJob, "play", w.tokens.developer, {
+          job_variables_attributes: [{ key: "K", value: "v", id: 424_242 }],
+        });
+        expect(missing.status).toBe(404);
+        const jobs = async () =>
+          (
+            (
+              await call(`${server.api}/projects/${w.projectId}/pipelines/${w.pipelineId}/jobs`, {
+                token: w.tokens.developer,
+              })
+            ).body as JobJson[]
+          ).filter((job) => job.name === "deploy");
+        expect((await jobs()).map((job) => job.id)).toEqual([w.manualJob]);
+        const r = await post(w, w.manualJob, "play", w.tokens.developer, {
+          job_variables_attributes: [{ key: "K", value: "v", raw: null }],
+        });
+        expect(r.status).toBe(200);
+        const retried = (await jobs()).find((job) => job.id !== w.manualJob);
+        expect(await variableFieldsOf(retried?.id ?? 0)).toEqual([
+          { key: "KEPT", value: "1", variable_type: 2, raw: true, source: 0 },
+        ]);
       });
 
       it("answers 400 Unplayable Job for other jobs", async () => {

@@ -176,6 +176,71 @@ describe("a job through the runner protocol", () => {
     }
   });
 
+  // build.rb `variables` concatenates `job_variables`; each becomes an Item from `to_hash_variable`
+  // (has_variable.rb:54-56 `public: false, file: file?`, raw_variable.rb:13-15 `raw: raw?`, 7e202c4f), and
+  // variables/collection/item.rb:55-59 (0a412bce) `to_runner_variable` keeps `masked: false` but drops `file`
+  // and `raw` when false.
+  it("sends a played job's variables with file and raw only when true, as Collection::Item does (item.rb:55-59)", async () => {
+    const [project] = world.projects ?? [];
+    const double = await startDouble({
+      fixtures: {
+        ...world,
+        projects: [
+          {
+            ...project,
+            path: "acme/app",
+            pipelines: [
+              {
+                id: 8,
+                ref: "main",
+                status: "manual",
+                jobs: [
+                  {
+                    id: 80,
+                    name: "deploy",
+                    status: "manual",
+                    when: "manual",
+                    tags: ["linux"],
+                    script: ["ls"],
+                  },
+                ],
+              },
+            ],
+          },
+        ],
+      },
+    });
+    const c = client(double);
+    try {
+      const json = { "Content-Type": "application/json" };
+      const played = await c.send(
+        "POST",
+        "/projects/acme%2Fapp/jobs/80/play",
+        { ...json, "PRIVATE-TOKEN": "glpat-alice" },
+        JSON.stringify({
+          job_variables_attributes: [
+            { key: "CONFIG", value: "a: $B", variable_type: "file", raw: true },
+            { key: "PLAIN", value: "p" },
+          ],
+        }),
+      );
+      expect(played.status).toBe(200);
+      const picked = await c.send("POST", "/jobs/request", json, JSON.stringify({ token: "glrt-linux" }));
+      expect(picked.status).toBe(201);
+      const own = (picked.json.variables as { key: string }[]).filter((v) =>
+        ["CONFIG", "PLAIN"].includes(v.key),
+      );
+      expect(own).toEqual([
+        { key: "CONFIG", value: "a: $B", public: false, masked: false, file: true, raw: true },
+        { key: "PLAIN", value: "p", public: false, masked: false },
+      ]);
+      expect(c.problems()).toEqual([]);
+    } finally {
+      c.close();
+      await double.close();
+    }
+  });
+
   it("a failed job keeps the runner's failure reason", async () => {
     const double = await startDouble({ fixtures: world });
     const c = client(double);

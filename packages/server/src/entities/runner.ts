@@ -32,6 +32,22 @@ function repoUrl(projectWebUrl: string, token: string): string {
   return url.href;
 }
 
+/** has_variable.rb `enum variable_type: { env_var: 1, file: 2 }`. */
+const FILE_VARIABLE = 2;
+
+/**
+ * A job variable as the runner gets it: `to_hash_variable` gives `public: false, file: file?, raw: raw?`
+ * (has_variable.rb, raw_variable.rb), and `Collection::Item#to_runner_variable` adds `masked: false` and drops
+ * `file` and `raw` when false (variables/collection/item.rb).
+ */
+function jobVariable(v: RunnerJobRow["variables"][number]): RunnerJobVariable {
+  return {
+    ...variable(v.key, v.value, false),
+    ...(v.variable_type === FILE_VARIABLE && { file: true }),
+    ...(v.raw && { raw: true }),
+  };
+}
+
 /**
  * Predefined variables first (those a job's script and the runner rely on: server, job, pipeline, project and
  * commit), then the job's own variables, which like every variable GitLab stores are not `public`.
@@ -59,7 +75,7 @@ function variables(row: RunnerJobRow, token: string, serverUrl: string): RunnerJ
     variable("CI_COMMIT_SHA", row.sha),
     variable("CI_COMMIT_REF_NAME", row.ref),
     variable(row.tag ? "CI_COMMIT_TAG" : "CI_COMMIT_BRANCH", row.ref),
-    ...row.variables.map((v) => variable(v.key, v.value, false)),
+    ...row.variables.map(jobVariable),
   ];
 }
 

@@ -211,7 +211,8 @@ export interface RunnerJobRow {
   user_id: number | null;
   queued_at: Date | null;
   started_at: Date | null;
-  variables: { key: string; value: string }[];
+  /** The job's own variables: `variable_type` 2 is a file variable (has_variable.rb). */
+  variables: { key: string; value: string; variable_type: number; raw: boolean }[];
 }
 
 export async function getRunnerJob(db: Queryable, jobId: number): Promise<RunnerJobRow | null> {
@@ -220,7 +221,7 @@ export async function getRunnerJob(db: Queryable, jobId: number): Promise<Runner
        p.description AS project_description, p.full_path AS project_full_path, p.web_url AS project_web_url, p.group_id AS namespace_id,
        j.pipeline_id, pl.source AS pipeline_source, pl.sha, c.parent_ids[1] AS before_sha, j.user_id,
        j.queued_at, j.started_at,
-       (SELECT coalesce(json_agg(json_build_object('key', v.key, 'value', v.value) ORDER BY v.id), '[]')
+       (SELECT coalesce(json_agg(json_build_object('key', v.key, 'value', v.value, 'variable_type', v.variable_type, 'raw', v.raw) ORDER BY v.id), '[]')
           FROM job_variables v WHERE v.job_id = j.id) AS variables
      FROM jobs j JOIN projects p ON p.id = j.project_id JOIN pipelines pl ON pl.id = j.pipeline_id
        LEFT JOIN commits c ON c.project_id = pl.project_id AND c.sha = pl.sha

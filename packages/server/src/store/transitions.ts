@@ -9,6 +9,7 @@ import {
 import type { Database, Queryable } from "../db/database.js";
 import { internalServerError } from "../errors.js";
 import { compositeStatus, type JobState } from "../status/pipeline-status.js";
+import { assignVariables, invalidVariable, type StoredJobVariable } from "./job-variables.js";
 import { getJobById } from "./jobs.js";
 import type { JobRow, JobType } from "./rows.js";
 
@@ -41,23 +42,49 @@ async function lockJob(tx: Queryable, jobId: number): Promise<LockedJob> {
 // both refuse the action before this, in `authorize!` (jobs.ts).
 const isRetryable = (job: LockedJob) => RETRYABLE_STATUSES.includes(job.status) && !job.retried;
 
-/**
- * `Ci::HasVariable` (has_variable.rb): the key is stripped (Ruby's `strip`: ASCII whitespace; a NUL never gets
- * this far, `handleMalformedStrings`), then must be 1 to 255 letters, digits or `_`.
- */
-const VARIABLE_KEY = /^[a-zA-Z0-9_]{1,255}$/;
-const rubyStrip = (text: string) => text.replace(/^[\t\n\v\f\r ]+|[\t\n\v\f\r ]+$/g, "");
+/** The job's own variables, which a play's `id` may name. */
+async function ownVariables(tx: Queryable, jobId: number): Promise<StoredJobVariable[]> {
+  return tx.query<StoredJobVariable>(
+    "SELECT id::int AS id, key, value, variable_type, raw, source FROM job_variables WHERE job_id = $1 ORDER BY id",
+    [jobId],
+  );
+}
 
 /**
- * Stores a played job's variables, or throws GitLab's 500 (rolling the play back) for two with one key: the
- * model's uniqueness check reads only stored rows, so the second insert breaks `ci_job_variables`'s unique
- * index (`ActiveRecord::RecordNotUnique`, which lib/api/api.rb leaves to `rescue_from :all`).
+ * Stores a played job's assigned variables, or throws GitLab's 500 (rolling the play back) where the database
+ * refuses them: two with one key break `ci_job_variables`'s unique index (`ActiveRecord::RecordNotUnique`; the
+ * model's uniqueness check reads only stored rows), and a blank `variable_type` or `source` its `NOT NULL`
+ * (`ActiveRecord::NotNullViolation`); lib/api/api.rb leaves both to `rescue_from :all`.
  */
-async function setVariables(tx: Queryable, jobId: number, variables: readonly JobVariableAttributes[]) {
-  if (new Set(variables.map((v) => v.key)).size < variables.length) throw internalServerError();
+async function saveVariables(
+  tx: Queryable,
+  jobId: number,
+  own: readonly StoredJobVariable[],
+  { created, updated }: ReturnType<typeof assignVariables>,
+) {
+  const final = [...own.map((v) => updated.find((u) => u.id === v.id) ?? v), ...created];
+  if (new Set(final.map((v) => v.key)).size < final.length) throw internalServerError();
+  if ([...created, ...updated].some((v) => v.variable_type === null || v.source === null)) {
+    throw internalServerError();
+  }
+  for (const v of updated) {
+    await tx.query(
+      "UPDATE job_variables SET key = $2, value = $3, variable_type = $4, raw = $5, source = $6 WHERE id = $1",
+      [v.id, v.key, v.value, v.variable_type, v.raw, v.source],
+    );
+  }
   await tx.query(
-    "INSERT INTO job_variables (job_id, key, value) SELECT $1, k, v FROM unnest($2::text[], $3::text[]) AS x(k, v)",
-    [jobId, variables.map((v) => v.key), variables.map((v) => v.value)],
+    `INSERT INTO job_variables (job_id, key, value, variable_type, raw, source)
+     SELECT $1, k, v, t, r, s FROM unnest($2::text[], $3::text[], $4::smallint[], $5::boolean[], $6::smallint[])
+       AS x(k, v, t, r, s)`,
+    [
+      jobId,
+      created.map((v) => v.key),
+      created.map((v) => v.value),
+      created.map((v) => v.variable_type),
+      created.map((v) => v.raw),
+      created.map((v) => v.source),
+    ],
   );
 }
 
@@ -74,9 +101,11 @@ async function retryLocked(tx: Queryable, jobId: number, userId: number): Promis
   );
   if (!created) throw new Error(`job ${jobId} vanished`);
   await tx.query("UPDATE jobs SET retried = true WHERE id = $1", [jobId]);
-  // `clone_accessors` carry `job_variables_attributes` over (build.rb, clone_job_service.rb:36-38).
+  // `clone_accessors` carry `job_variables_attributes` over (build.rb, clone_job_service.rb:36-38): the
+  // `internal_source` variables, with their type and `raw` (build.rb `job_variables_attributes`).
   await tx.query(
-    "INSERT INTO job_variables (job_id, key, value) SELECT $2, key, value FROM job_variables WHERE job_id = $1",
+    `INSERT INTO job_variables (job_id, key, value, variable_type, raw, source)
+     SELECT $2, key, value, variable_type, raw, source FROM job_variables WHERE job_id = $1 AND source = 0 ORDER BY id`,
     [jobId, created.id],
   );
   await updatePipeline(tx, created.id);
@@ -184,17 +213,20 @@ export function playJob(
     if (!bridge && variables !== undefined && variables.length > 0 && !mayUseVariables) {
       return { refused: "variables_not_allowed" };
     }
+    // The fields are assigned before `enqueue!` is tried, so their errors (404, 500) come for a finished job
+    // too, whose play then retries it with its own variables (enqueue_job_service.rb, play_build_service.rb).
+    const own = bridge || !variables ? [] : await ownVariables(tx, jobId);
+    const assigned = bridge || !variables ? undefined : assignVariables(own, variables);
     if (blocked) {
-      const stored = bridge ? undefined : variables?.map((v) => ({ key: rubyStrip(v.key), value: v.value }));
-      // An invalid key fails the save of `enqueue!`; PlayBuildService rescues the `InvalidTransition` by
-      // retrying the reloaded job, which a manual or scheduled job is not, and the route presents it: 200,
-      // the job as it was (play_build_service.rb, retry_job_service.rb, jobs.rb).
-      if (stored?.some((v) => !VARIABLE_KEY.test(v.key))) return resulting(tx, jobId, userId);
+      // A variable the model refuses fails the save of `enqueue!`; PlayBuildService rescues the
+      // `InvalidTransition` by retrying the reloaded job, which a manual or scheduled job is not, and the route
+      // presents it: 200, the job as it was (play_build_service.rb, retry_job_service.rb, jobs.rb).
+      if (assigned && invalidVariable(own, assigned)) return resulting(tx, jobId, userId);
       await tx.query(
         "UPDATE jobs SET status = 'pending', user_id = $2, queued_at = now(), scheduled_at = NULL WHERE id = $1",
         [jobId, userId],
       );
-      if (stored) await setVariables(tx, jobId, stored);
+      if (assigned) await saveVariables(tx, jobId, own, assigned);
       await updatePipeline(tx, jobId);
       return resulting(tx, jobId, userId);
     }

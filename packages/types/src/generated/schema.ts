@@ -291,7 +291,8 @@ export interface paths {
          *
          *     Variables are judged by GitLab's model, not its API (`JobVariableAttributes`): a key that is not 1–255
          *     letters, digits or `_` once stripped leaves the job as it was and still answers 200; two variables with
-         *     one key answer 500. Needs the Developer role, and the right to deploy to
+         *     one key answer 500. Fields besides `key` and `value` reach the model too: `variable_type` (`file`) and
+         *     `raw` take effect, a field the model does not have answers 500, an `id` answers 404. Needs the Developer role, and the right to deploy to
          *     the job's environment if it has a protected one; in an archived project, and for an archived job (its
          *     `archived`: older than the instance's "Archive jobs" setting), playing is refused with `403 Forbidden`
          *     before the job's state is looked at.
@@ -920,13 +921,27 @@ export interface components {
         };
         /**
          * @description A CI/CD variable given to a manual job when it is played. GitLab's API checks only that `key` and `value`
-         *     are there and are strings (jobs.rb); the rest is `Ci::JobVariable`'s (has_variable.rb, job_variable.rb),
-         *     which judges the variables when the play saves the job:
-         *     - `key` is stripped of leading and trailing whitespace, then must be 1 to 255 letters, digits or `_`.
-         *       If any variable's key is not, the save fails, the play is dropped, and GitLab answers **200** with the
-         *       job as it was (still `manual` or `scheduled`, no variables stored): there is no 400 for it.
-         *     - Two variables with one key (after stripping) break the table's unique index: **500**
-         *       `{"message":"500 Internal Server Error"}`, the job unchanged.
+         *     are there and are strings (jobs.rb); it hands the whole hash, other fields included, to the model
+         *     (`job_variables_attributes=`, `accepts_nested_attributes_for :job_variables` in build.rb), which assigns each
+         *     field to a `Ci::JobVariable` (has_variable.rb, raw_variable.rb, job_variable.rb) and judges them:
+         *
+         *     - While the fields are assigned, one variable after another, each field in the order sent:
+         *       - a name that is not an attribute of the model (`masked`, `protected`, `environment_scope`, any other) raises
+         *         `ActiveModel::UnknownAttributeError`: **500** `{"message":"500 Internal Server Error"}`, the job unchanged;
+         *       - a value `variable_type` or `source` does not list raises `ArgumentError`: the same **500**;
+         *       - a non-blank `id` that is not one of the job's own variables raises `ActiveRecord::RecordNotFound`:
+         *         **404** `{"message":"404 Not found"}` (api.rb), the job unchanged. A job waiting to be played has no
+         *         variables, so any `id` answers 404 there; this API never shows a variable's `id`.
+         *
+         *       These happen for a finished manual job too, whose play is a retry: the fields are assigned before the job
+         *       is found not to be enqueueable, and only then is it retried, with its own variables.
+         *     - When the play saves the job, the model's rules:
+         *       - `key` is stripped of leading and trailing whitespace, then must be 1 to 255 letters, digits or `_`;
+         *         `raw` must be `true` or `false` once cast (so not `null` or `""`). If any variable breaks a rule the
+         *         save fails, the play is dropped, and GitLab answers **200** with the job as it was (still `manual` or
+         *         `scheduled`, no variables stored): there is no 400 for it.
+         *       - Two variables with one key (after stripping) break the table's unique index, and a `variable_type` of
+         *         `null` or `""` its `NOT NULL`: **500** `{"message":"500 Internal Server Error"}`, the job unchanged.
          *     - `value` has no length limit. A NUL character in a key or value is refused before the API
          *       (`400 Bad Request`, plain text).
          */
@@ -935,6 +950,50 @@ export interface components {
             key: string;
             /** @description Variable value; any text. */
             value: string;
+            /**
+             * @description `env_var` (the default) or `file`, or their numbers `1` and `2` (a JSON number; the text `"2"` is not one
+             *     of them). A `file` variable reaches the runner with `file: true`, which writes its value to a file and
+             *     sets the variable to the file's path. Any other value answers 500; `null` or `""` too, when the job is
+             *     saved (the column is `NOT NULL`).
+             */
+            variable_type?: unknown;
+            /**
+             * @description Whether the value is used as it is, without expanding `$OTHER` variables in it: the runner gets
+             *     `raw: true`. Cast as Rails casts a boolean: `false`, `0`, and the texts `0`, `f`, `F`, `false`, `FALSE`,
+             *     `off`, `OFF` are false, any other value true; `null` or `""` leaves it unset, which the model refuses
+             *     (200, the job unchanged, as for an invalid key). Default false.
+             */
+            raw?: unknown;
+            /**
+             * @description `internal` (the default) or `dotenv`, or `0` and `1`; any other value answers 500. A `dotenv` variable
+             *     is not carried over when the job is retried (only `internal` ones are copied).
+             */
+            source?: unknown;
+            /**
+             * @description Assigns the fields to the job's own variable with this id instead of a new one; blank (`null`, `""`,
+             *     spaces) means a new variable. Any other id answers 404 (see above).
+             */
+            id?: unknown;
+            /** @description Ignored (the association does not allow destroying). */
+            _destroy?: unknown;
+            /**
+             * @description Another name of `value` (`alias_attribute`): a text given here replaces the value given before it, or
+             *     is replaced by one given after it.
+             */
+            secret_value?: unknown;
+            /** @description Assigned, then replaced by the played job's id; no effect. */
+            job_id?: unknown;
+            /** @description Stored by GitLab without any effect this API shows; the double ignores it. */
+            project_id?: unknown;
+            /** @description A partitioning column; GitLab stores it, the double ignores it. */
+            partition_id?: unknown;
+            /**
+             * @description The stored ciphertext of the value: a value written here that does not decrypt breaks the job's variables
+             *     for its runner. Not modelled: the double ignores it.
+             */
+            encrypted_value?: unknown;
+            /** @description The initialisation vector of `encrypted_value`. Not modelled (the double ignores it). */
+            encrypted_value_iv?: unknown;
         };
         /** @description Optional body of the play action. */
         PlayJobRequest: {
