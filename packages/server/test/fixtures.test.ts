@@ -312,7 +312,7 @@ describe("loading", () => {
       const error = await loadFixtures(db, await readFixtures(scenarioFile)).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(DatabaseNotEmptyError);
       expect((error as Error).message).toMatch(
-        /^the database already has data \(5 users, 3 projects, 1 runners, 3 groups\)/,
+        /^the database already has data \(5 users, 4 projects, 1 runners, 3 groups\)/,
       );
       expect(await db.query("SELECT count(*)::int AS n FROM jobs")).toEqual(before);
     } finally {
@@ -859,6 +859,7 @@ describe("the demo file", () => {
       [DEMO_IDS.project, DEMO_IDS.projectPath],
       [DEMO_IDS.publicProject, DEMO_IDS.publicProjectPath],
       [DEMO_IDS.privateProject, "secret/hidden"],
+      [DEMO_IDS.agentProject, "foo/cluster-management"],
     ]);
     const jobIds = projects.flatMap((p) =>
       (p.pipelines ?? []).flatMap((pl) => (pl.jobs ?? []).map((j) => j.id)),

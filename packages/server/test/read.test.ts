@@ -1012,8 +1012,9 @@ describe("getJobTokenJob and getJobTokenAllowedAgents", () => {
     const r = await call(`${server.api}/job/allowed_agents`, { headers: { "JOB-TOKEN": DEMO_TOKENS.job } });
     expect(r.status).toBe(200);
     const body = r.body as { allowed_agents: { config_project: { id: number } }[] };
-    // ci_access/finder.rb:14-15: the authorizations shared with the project, then the project's own agents.
-    expect(body.allowed_agents.map((a) => a.config_project.id)).toEqual([2, 1]);
+    // ci_access/finder.rb:14-15: the authorizations shared with the project (agent 2 of foo/cluster-management,
+    // under the same top-level group, finder.rb:29-39), then the project's own agents.
+    expect(body.allowed_agents.map((a) => a.config_project.id)).toEqual([DEMO_IDS.agentProject, 1]);
     expect({ ...body, allowed_agents: body.allowed_agents.map(({ config_project: _, ...a }) => a) }).toEqual({
       allowed_agents: [
         { id: 2, configuration: { access_as: { ci_job: {} } } },
@@ -1169,11 +1170,14 @@ describe("getJobTokenAllowedAgents lists the agents shared with the project's gr
       app,
       foreign,
       personal,
+      personalNamespace: `someone-${n}`,
       /** A new agent of `projectId` (by default `top/tools`) shared as `sharedWith` says. */
       agent: (sharedWith: Share[], projectId = tools) =>
         store.createAgent(db, { projectId, name: `agent-${++agents}`, sharedWith }),
-      /** What the answer lists to a new running job of `top/sub/app`. */
-      async allowed(job: { environment?: string; protectedRef?: boolean } = {}): Promise<Listed[]> {
+      /** What the answer lists to a new running job of `top/sub/app` (or of project `projectId`). */
+      async allowed(
+        job: { environment?: string; protectedRef?: boolean; projectId?: number } = {},
+      ): Promise<Listed[]> {
         const name = job.environment;
         let environmentId = name === undefined ? undefined : environments.get(name);
         if (name !== undefined && environmentId === undefined) {
@@ -1184,7 +1188,10 @@ describe("getJobTokenAllowedAgents lists the agents shared with the project's gr
           });
           environments.set(name, environmentId);
         }
-        const pipelineId = await store.createPipeline(db, { projectId: app, protected: job.protectedRef });
+        const pipelineId = await store.createPipeline(db, {
+          projectId: job.projectId ?? app,
+          protected: job.protectedRef,
+        });
         const jobId = await store.createJob(db, {
           pipelineId,
           name: "deploy",
@@ -1221,6 +1228,21 @@ describe("getJobTokenAllowedAgents lists the agents shared with the project's gr
     await w.agent([{ groupId: w.top, config: {} }], w.foreign);
     await w.agent([{ groupId: w.sub, config: {} }], w.personal);
     expect(await w.allowed()).toEqual([{ id: inside, configuration: {} }]);
+  });
+
+  // finder.rb:29-39 `project_authorizations`: `namespace_ids = project.group ? all_namespace_ids :
+  // project.namespace_id`, and the agent's project must be in one of them.
+  it("lists an agent shared with the project only from its top-level group, or its own namespace for a personal project (finder.rb:29-39)", async () => {
+    const w = await groupWorld();
+    const inside = await w.agent([{ projectId: w.app, config: {} }]);
+    await w.agent([{ projectId: w.app, config: {} }], w.foreign);
+    await w.agent([{ projectId: w.app, config: {} }], w.personal);
+    expect(await w.allowed()).toEqual([{ id: inside, configuration: {} }]);
+    // A personal project: an agent of the same user's namespace, not one of a group.
+    const mine = await store.createProject(db, { fullPath: `${w.personalNamespace}/app` });
+    const neighbour = await w.agent([{ projectId: mine, config: {} }], w.personal);
+    await w.agent([{ projectId: mine, config: {} }]);
+    expect(await w.allowed({ projectId: mine })).toEqual([{ id: neighbour, configuration: {} }]);
   });
 
   it("takes an agent shared with several ancestors once, with its closest group's configuration (finder.rb:46-49,61-67)", async () => {

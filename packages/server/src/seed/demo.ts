@@ -44,6 +44,8 @@ export const DEMO_IDS = {
   publicProject: 2,
   publicProjectPath: "diaspora/diaspora-client",
   privateProject: 3,
+  /** `foo/cluster-management`, the configuration project of agent 2, which is shared with `foo/bar`. */
+  agentProject: 4,
   pipeline: 6,
   downstreamPipeline: 5,
   /** Builds of GitLab's documentation examples, all in pipeline 6. */

@@ -47,11 +47,15 @@ export interface AgentRow {
 const AVAILABLE_CI_ACCESS = `(z.config->'access_as' IS NULL OR z.config::jsonb->'access_as' = '{}'
   OR z.config::jsonb->'access_as' ?| array['agent', 'ci_job', 'ci_user', 'impersonate'])`;
 
+/** The path of project `p`'s namespace (its group's, or the user's of a personal project). */
+const NAMESPACE_PATH = (p: string) => `regexp_replace(${p}.full_path, '/[^/]+$', '')`;
+
 /**
  * Agents a job may use, in GitLab's order (app/finders/clusters/agents/authorizations/ci_access/finder.rb:12-16):
  * first those shared with the job's project (`ProjectAuthorization`, with the `ci_access` configuration of that
- * authorization), then those configured in the project (`ImplicitAuthorization`, whose `config` is always `{}`),
- * then those shared with the project's group or one of its ancestors (`GroupAuthorization`, finder.rb:41-70),
+ * authorization) by an agent whose project is under the same top-level group, or for a personal project in the
+ * same namespace (finder.rb:29-39), then those configured in the project (`ImplicitAuthorization`, whose
+ * `config` is always `{}`), then those shared with the project's group or one of its ancestors (`GroupAuthorization`, finder.rb:41-70),
  * by agent id, each with the configuration of its closest group, and only for an agent whose project is under
  * the same top-level group as the job's (`all_namespace_ids`, finder.rb:60,73-75). An agent authorized several
  * ways is listed once, by the first of them (`uniq(&:agent_id)`). Only the authorizations whose `access_as`
@@ -62,7 +66,8 @@ const AVAILABLE_CI_ACCESS = `(z.config->'access_as' IS NULL OR z.config::jsonb->
 export async function allowedAgents(db: Queryable, jobId: number): Promise<AgentRow[]> {
   const rows = await db.query<AgentRow & { environment: string | null; protected_ref: boolean }>(
     `WITH RECURSIVE job AS (
-       SELECT j.project_id, p.group_id, e.name AS environment, pl.protected AS protected_ref
+       SELECT j.project_id, p.group_id, ${NAMESPACE_PATH("p")} AS namespace_path, e.name AS environment,
+         pl.protected AS protected_ref
        FROM jobs j JOIN pipelines pl ON pl.id = j.pipeline_id JOIN projects p ON p.id = j.project_id
        LEFT JOIN environments e ON e.id = j.environment_id
        WHERE j.id = $1
@@ -81,7 +86,10 @@ export async function allowedAgents(db: Queryable, jobId: number): Promise<Agent
      ),
      authorizations AS (
        SELECT z.agent_id, z.config, 0 AS kind, 0 AS depth FROM agent_authorizations z JOIN job USING (project_id)
-       WHERE ${AVAILABLE_CI_ACCESS}
+       JOIN agents a ON a.id = z.agent_id JOIN projects ap ON ap.id = a.project_id
+       WHERE ${AVAILABLE_CI_ACCESS} AND CASE WHEN job.group_id IS NULL
+         THEN ap.group_id IS NULL AND ${NAMESPACE_PATH("ap")} = job.namespace_path
+         ELSE ap.group_id IN (SELECT id FROM hierarchy) END
        UNION ALL
        SELECT own.id, '{}'::json, 1, 0 FROM agents own JOIN job USING (project_id)
        UNION ALL
