@@ -9,8 +9,8 @@
 // - GET /job/allowed_agents › when deployment › includes environment slug: no environments or deployments.
 // Skipped assertions, within covered contexts:
 // - GET /job/allowed_agents › `project.groups`: no groups; the group authorization of GitLab's spec becomes
-//   an agent of another project shared with this one, whose `configuration` value is not modelled (only
-//   the key is checked).
+//   an agent of another project of the same namespace shared with this one, whose `configuration` value is
+//   not modelled (only the key is checked).
 // - GET /projects/:id/jobs › `include_pagination_headers` in this spec version: GitLab's jobs.rb now pages
 //   this list `without_count`, so the limited set (no X-Total, X-Total-Pages) is asserted.
 
@@ -214,7 +214,8 @@ describe(`${F} › GET /job/allowed_agents`, () => {
     const token = `glcbt-agents-${jobId}`;
     await store.createJobToken(db, jobId, token);
     const projectAgent = await store.createAgent(db, { projectId: p.id, name: `agent-${p.id}` });
-    const elsewhere = await store.createProject(db, { fullPath: `agents-${p.id}/config` });
+    // In the project's own namespace: GitLab lists a share only from there (ci_access/finder.rb:29-39).
+    const elsewhere = await store.createProject(db, { fullPath: `${p.path.split("/")[0]}/config` });
     const sharedAgent = await store.createAgent(db, {
       projectId: elsewhere,
       name: "shared",
