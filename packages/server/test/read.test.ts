@@ -287,17 +287,20 @@ describe("listProjectJobs", () => {
     }
   });
 
+  /** The project jobs list with `query` answers 400 `{"error": error}`. */
+  const refused = async (query: string, error: string) => {
+    const r = await call(`${server.api}/projects/${w.projectId}/jobs?${query}`, { token: w.tokens.owner });
+    expect(r.status).toBe(400);
+    expect(r.body).toEqual({ error });
+  };
+
   it.each([
     ["scope=bogus", "scope does not have a valid value"],
     ["scope[]=failed&scope[]=nope", "scope does not have a valid value"],
     ["per_page=0", "per_page has a value not allowed"],
     ["per_page=abc", "per_page is invalid"],
     ["page=x", "page is invalid"],
-  ])("answers 400 for %s", async (query, error) => {
-    const r = await call(`${server.api}/projects/${w.projectId}/jobs?${query}`, { token: w.tokens.owner });
-    expect(r.status).toBe(400);
-    expect(r.body).toEqual({ error });
-  });
+  ])("answers 400 for %s", refused);
 
   // Grape runs every validator of the route and raises their errors together (grape 2.0.0, GitLab's
   // Gemfile.checksum 1935348f: endpoint.rb `run_validators`); ValidationErrors groups them by parameter,
@@ -318,11 +321,7 @@ describe("listProjectJobs", () => {
     ["page=x&scope[]=failed&per_page=5", "page is invalid"],
     // `values` judges the whole list once (values_validator.rb `check_values`): scope is named once.
     ["scope[]=bogus&scope[]=nope&page=x", "scope does not have a valid value, page is invalid"],
-  ])("reports every invalid parameter at once, in jobs.rb's order: %s", async (query, error) => {
-    const r = await call(`${server.api}/projects/${w.projectId}/jobs?${query}`, { token: w.tokens.owner });
-    expect(r.status).toBe(400);
-    expect(r.body).toEqual({ error });
-  });
+  ])("reports every invalid parameter at once, in jobs.rb's order: %s", refused);
 
   // A failed coercion leaves the value as sent (coerce_validator.rb `validate_param!` raises before assigning
   // it), and the validators after it still run on that value (params_scope.rb `validates`: presence, then
@@ -334,11 +333,7 @@ describe("listProjectJobs", () => {
     ["scope[a][b]=failed", "scope is invalid, scope does not have a valid value"],
     ["per_page=0e0", "per_page is invalid"],
     ["per_page=0e0&page=0", "per_page is invalid"],
-  ])("names each way one parameter fails, as Grape does: %s", async (query, error) => {
-    const r = await call(`${server.api}/projects/${w.projectId}/jobs?${query}`, { token: w.tokens.owner });
-    expect(r.status).toBe(400);
-    expect(r.body).toEqual({ error });
-  });
+  ])("names each way one parameter fails, as Grape does: %s", refused);
 
   describe("cursor, read as GitLab's keyset paginator reads it (keyset/paginator.rb Base64CursorConverter, decode_cursor_attributes)", () => {
     const jobs = (query: string) =>
