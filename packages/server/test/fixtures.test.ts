@@ -249,6 +249,24 @@ describe("the fixture format", () => {
       },
       ['projects[0].agents[0].sharedWith[0].group: no group "nope" in groups'],
     ],
+    [
+      // ci_access/finder.rb:29-39, 60, 73-75: GitLab lists no share from another top-level group or namespace.
+      "an agent shared with a project or a group under another top-level group",
+      {
+        groups: [{ path: "g" }, { path: "h" }],
+        projects: [
+          { path: "h/app" },
+          {
+            path: "G/tools",
+            agents: [{ name: "k", sharedWith: [{ project: "h/app" }, { group: "h" }, { group: "g" }] }],
+          },
+        ],
+      },
+      [
+        'projects[1].agents[0].sharedWith[0].project: an agent of "G/tools" is shared only under "g": GitLab lists no share from another top-level group or namespace',
+        'projects[1].agents[0].sharedWith[1].group: an agent of "G/tools" is shared only under "g": GitLab lists no share from another top-level group or namespace',
+      ],
+    ],
   ];
 
   it.each(invalid)("refuses %s", (_, value, expected) => {
@@ -757,7 +775,7 @@ describe("an agent shared with a group (agents[].sharedWith[].group)", () => {
             ],
           },
         ],
-        groups: [{ path: "acme" }, { path: "acme/sub" }, { path: "acme/other" }, { path: "elsewhere" }],
+        groups: [{ path: "acme" }, { path: "acme/sub" }, { path: "acme/other" }],
         projects: [
           {
             path: "acme/tools",
@@ -770,7 +788,6 @@ describe("an agent shared with a group (agents[].sharedWith[].group)", () => {
               { id: 8, name: "all", sharedWith: [{ group: "acme" }] },
             ],
           },
-          { path: "elsewhere/tools", agents: [{ id: 9, name: "k", sharedWith: [{ group: "acme" }] }] },
           { path: "acme/sub/app", pipelines: [running("sub")] },
           { path: "acme/other/app", pipelines: [running("other")] },
         ],
