@@ -675,28 +675,21 @@ describe("listPipelineJobs and listPipelineBridges", () => {
   // a84766a2); Grape reports them all, in that order (validation_errors.rb:10-13, 36-47).
   it("reports every invalid parameter at once, in pipelines.rb's order", async () => {
     const query = "page=x&scope[]=bogus&include_retried=maybe&per_page=abc";
-    const jobs = await call(`${server.api}/projects/${w.projectId}/pipelines/x1/jobs?${query}`, {
-      token: w.tokens.owner,
-    });
-    expect(jobs.status).toBe(400);
-    expect(jobs.body).toEqual({
-      error:
+    for (const [path, error] of [
+      [
+        `pipelines/x1/jobs?${query}`,
         "pipeline_id is invalid, include_retried is invalid, scope does not have a valid value, page is invalid, per_page is invalid",
-    });
-    const bridges = await call(`${server.api}/projects/${w.projectId}/pipelines/x1/bridges?${query}`, {
-      token: w.tokens.owner,
-    });
-    expect(bridges.status).toBe(400);
-    expect(bridges.body).toEqual({
-      error:
+      ],
+      [
+        `pipelines/x1/bridges?${query}`,
         "pipeline_id is invalid, scope does not have a valid value, page is invalid, per_page is invalid",
-    });
-    const one = await call(
-      `${server.api}/projects/${w.projectId}/pipelines/${w.pipelineId}/jobs?include_retried=maybe&scope[]=failed`,
-      { token: w.tokens.owner },
-    );
-    expect(one.status).toBe(400);
-    expect(one.body).toEqual({ error: "include_retried is invalid" });
+      ],
+      [`pipelines/${w.pipelineId}/jobs?include_retried=maybe&scope[]=failed`, "include_retried is invalid"],
+    ]) {
+      const r = await call(`${server.api}/projects/${w.projectId}/${path}`, { token: w.tokens.owner });
+      expect(r.status, path).toBe(400);
+      expect(r.body, path).toEqual({ error });
+    }
   });
 
   it("answers 404 Not found for another project's pipeline and bad ids", async () => {
