@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import { DatabaseUnavailableError } from "./db/unavailable.js";
 import { integerProblems } from "./http/integers.js";
 import { grapeValidationMessage, type ParamProblem } from "./http/invalid-params.js";
+import { runnerParamProblems } from "./http/runner-params.js";
 
 /** A failure with the status and body GitLab answers for it. Handlers throw these; nothing else. */
 export class HttpError extends Error {
@@ -61,7 +62,7 @@ export const invalidParam = (name: string, problem = "does not have a valid valu
   new HttpError(400, { error: `${name} ${problem}` });
 
 /** Every invalid parameter of a request in one answer, as Grape reports them (`grapeValidationMessage`). */
-export const invalidParams = (req: Request, problems: readonly ParamProblem[]) =>
+export const invalidParams = (req: Pick<Request, "openapi">, problems: readonly ParamProblem[]) =>
   new HttpError(400, { error: grapeValidationMessage(req, problems) });
 
 interface ValidatorError {
@@ -107,7 +108,8 @@ function problemOf(code: string): string {
  * Every parameter problem the validator found (it collects them all: `allErrors`), and those of the integer
  * texts it read as JavaScript does (`integerProblems`). An integer whose text Grape refuses is only `is
  * invalid`: Grape's coercion fails, and its later checks see the text, never the number the validator
- * judged (`per_page=0e0` is not `0` to `except_values`). Null when no error names a parameter (a path
+ * judged (`per_page=0e0` is not `0` to `except_values`). With them, the runner routes' hand-checked ones
+ * (`runnerParamProblems`). Null when no error names a parameter (a path
  * segment that is not valid percent-encoding).
  */
 function validatorProblems(error: ValidatorError, req: Request): ParamProblem[] | null {
@@ -125,7 +127,9 @@ function validatorProblems(error: ValidatorError, req: Request): ParamProblem[] 
   if (found.length === 0) return null;
   const integers = integerProblems(req);
   const refused = new Set(integers.flatMap((p) => (p.problem === "is invalid" ? [p.name] : [])));
-  return [...found.filter((p) => !refused.has(p.name)), ...integers];
+  // The runner routes' parameters the validator cannot judge (a `token` that may come in the query) fail with
+  // the rest, as in Grape: a missing `token` beside a bad `job_age` is two problems, not one.
+  return [...found.filter((p) => !refused.has(p.name)), ...integers, ...runnerParamProblems(req)];
 }
 
 /** Maps whatever went wrong to GitLab's status and body. */

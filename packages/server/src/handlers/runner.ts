@@ -1,7 +1,8 @@
 import type { Request } from "express";
 import type { Database } from "../db/database.js";
 import { runnerJob } from "../entities/runner.js";
-import { forbidden, HttpError, invalidParam } from "../errors.js";
+import { forbidden, HttpError, invalidParams } from "../errors.js";
+import { integerParam, runnerParamProblems, runnerParams, textParam } from "../http/runner-params.js";
 import {
   appendTrace,
   authenticateRunner,
@@ -23,34 +24,11 @@ export type RunnerOperationId = "requestJob" | "updateJob" | "appendJobTrace";
 /** `Gitlab::Ci::Trace#update_interval` while nobody watches the log (API reads do not count as watching). */
 const TRACE_UPDATE_INTERVAL = "60";
 
-/** Grape's parameters of a runner route: the query's, with the body's winning (Rack merges them so). */
-function runnerParams(req: { query: unknown; body: unknown }): Record<string, unknown> {
-  const body = typeof req.body === "object" && req.body !== null ? req.body : {};
-  return { ...(req.query as Record<string, unknown>), ...body };
-}
-
-/** A declared `String` parameter: absent is undefined; anything but a string is Grape's `is invalid`. */
-function stringParam(params: Record<string, unknown>, name: string): string | undefined {
-  const value = params[name];
-  if (value === undefined) return undefined;
-  if (typeof value !== "string") throw invalidParam(name, "is invalid");
-  return value;
-}
-
-/** A declared `Integer` parameter, which a query gives as text. */
-function integerParam(params: Record<string, unknown>, name: string): number | undefined {
-  const value = params[name];
-  if (value === undefined) return undefined;
-  if (typeof value === "number" && Number.isSafeInteger(value)) return value;
-  if (typeof value === "string" && /^\s*[+-]?\d+\s*$/.test(value)) return Number(value);
-  throw invalidParam(name, "is invalid");
-}
-
-/** Grape's `requires :token`: checked before the route authenticates anyone. */
-function requiredToken(params: Record<string, unknown>): string {
-  const token = stringParam(params, "token");
-  if (token === undefined) throw invalidParam("token", "is missing");
-  return token;
+/** Every problem with the route's parameters, answered at once as Grape does (`runnerParamProblems`). */
+function checkedParams(req: Pick<Request, "openapi" | "query" | "body">): Record<string, unknown> {
+  const problems = runnerParamProblems(req);
+  if (problems.length > 0) throw invalidParams(req, problems);
+  return runnerParams(req);
 }
 
 /** `authenticate_job!`'s answers; a job that no longer runs says what it is in `Job-Status` (`job_forbidden!`). */
@@ -92,12 +70,11 @@ export function createRunnerHandlers(
 
   return {
     async requestJob(req, res) {
-      const params = runnerParams(req);
-      const token = requiredToken(params);
-      const systemId = stringParam(params, "system_id");
-      const lastUpdate = stringParam(params, "last_update");
+      const params = checkedParams(req);
+      const systemId = textParam(params, "system_id");
+      const lastUpdate = textParam(params, "last_update");
       const jobAge = integerParam(params, "job_age");
-      const runner = await authenticateRunner(db, token);
+      const runner = await authenticateRunner(db, textParam(params, "token") ?? "");
       if (!runner) throw forbidden();
       // `info` is recorded only with its declared keys (`get_runner_details_from_request`), strings only.
       const info =
@@ -125,13 +102,12 @@ export function createRunnerHandlers(
     },
 
     async updateJob(req, res) {
-      const params = runnerParams(req);
-      const token = requiredToken(params);
-      const state = stringParam(params, "state");
-      const failureReason = stringParam(params, "failure_reason");
-      // Declared `Integer` (checked by Grape, here also when it comes in the query), but not stored: jobs have
-      // no `allow_failure: exit_codes` for it to decide.
-      integerParam(params, "exit_code");
+      // `exit_code` is checked (Grape's `Integer`, here also when it comes in the query) but not stored: jobs
+      // have no `allow_failure: exit_codes` for it to decide.
+      const params = checkedParams(req);
+      const token = textParam(params, "token") ?? "";
+      const state = textParam(params, "state");
+      const failureReason = textParam(params, "failure_reason");
       const jobId = Number(req.params.id);
       const outcome = isRowId(jobId)
         ? await updateJobState(db, jobId, token, { state: state ?? "", failureReason })
@@ -148,9 +124,9 @@ export function createRunnerHandlers(
 
     async appendJobTrace(req, res) {
       // The body is the log, not parameters.
-      const params = runnerParams({ query: req.query, body: undefined });
+      checkedParams(req);
       // `job_token`: the `token` parameter first, then the `JOB-TOKEN` header.
-      const token = stringParam(params, "token") ?? req.get("job-token") ?? "";
+      const token = textParam(req.query as Record<string, unknown>, "token") ?? req.get("job-token") ?? "";
       const jobId = Number(req.params.id);
       const range = req.get("content-range");
       const body: unknown = req.body;

@@ -25,7 +25,7 @@ const asDeclared = (value: unknown): DeclaredSchema | undefined =>
 const rankOf = (problem: string): number => (problem === "is missing" ? 0 : problem === "is invalid" ? 1 : 2);
 
 /** The top-level names the route declares, in order: its parameters, then its body's properties. */
-function declaredNames(req: Request): { names: string[]; body: DeclaredSchema | undefined } {
+function declaredNames(req: Pick<Request, "openapi">): { names: string[]; body: DeclaredSchema | undefined } {
   const operation = req.openapi?.schema;
   const names = (operation?.parameters ?? []).flatMap((p) => ("name" in p ? [p.name] : []));
   const requestBody = operation?.requestBody;
@@ -58,7 +58,10 @@ const compareLists = (a: readonly number[], b: readonly number[]): number => {
  * it stands), a parameter before its nested fields, and a nested field's validators over every element of
  * its array before the next field's (endpoint.rb `run_validators`, attributes_iterator.rb).
  */
-export function grapeValidationMessage(req: Request, problems: readonly ParamProblem[]): string {
+export function grapeValidationMessage(
+  req: Pick<Request, "openapi">,
+  problems: readonly ParamProblem[],
+): string {
   const { names, body } = declaredNames(req);
   const placed = problems.map((p): Placed => {
     const [root = "", ...rest] = p.name.split(/[[\]]+/).filter(Boolean);

@@ -223,6 +223,43 @@ describe(`${C} › bad inputs`, () => {
     expect(answer.body).toEqual({ error: "id is invalid" });
   });
 
+  // Grape reports every invalid parameter at once, joined in the order runner.rb declares them (gitlabhq
+  // e8d2c257 lib/api/ci/runner.rb:168-179: token, id, state, checksum, failure_reason, output, exit_code),
+  // whether the validator or the route finds them; the job is left as it was.
+  it.each([
+    [
+      "a body without token",
+      { state: "failed", exit_code: "one" },
+      "",
+      "token is missing, exit_code is invalid",
+    ],
+    [
+      "a body of bad types",
+      { token: ["x"], exit_code: "one", failure_reason: ["f"], checksum: ["c"] },
+      "",
+      "token is invalid, checksum is invalid, failure_reason is invalid, exit_code is invalid",
+    ],
+    [
+      "a query without token",
+      undefined,
+      "?exit_code=one&state[]=success",
+      "token is missing, state is invalid, exit_code is invalid",
+    ],
+  ])(
+    `${C} › reports every invalid parameter at once (runner.rb:168-179): %s`,
+    async (_, json, query, error) => {
+      const { job } = await runningJob();
+      const answer = await call(`${server.api}/jobs/${job.id}${query}`, {
+        method: "PUT",
+        headers: { "JOB-TOKEN": job.token },
+        json,
+      });
+      expect(answer.status).toBe(400);
+      expect(answer.body).toEqual({ error });
+      expect((await jobState(db, job.id)).status).toBe("running");
+    },
+  );
+
   it(`${C} › a form body, as Grape reads it › marks job as succeeded`, async () => {
     const { job } = await runningJob();
     const answer = await call(`${server.api}/jobs/${job.id}`, {

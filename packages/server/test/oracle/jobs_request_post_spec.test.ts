@@ -310,6 +310,32 @@ describe(`${C} › bad inputs`, () => {
     expect(answer.body).toEqual({ error: "job_age is invalid" });
   });
 
+  // Grape reports every invalid parameter at once, joined in the order runner.rb declares them (gitlabhq
+  // e8d2c257 lib/api/ci/runner.rb:90-111: token, last_update, info, session, job_age; system_id after token
+  // in lib/api/ci/helpers/job_request.rb `request_job_params`), whether the validator or the route finds them.
+  it.each([
+    ["a body without token", { job_age: "soon" }, "", "token is missing, job_age is invalid"],
+    [
+      "a body of bad types",
+      { token: ["x"], job_age: "soon", last_update: ["u"] },
+      "",
+      "token is invalid, last_update is invalid, job_age is invalid",
+    ],
+    [
+      "a query without token",
+      undefined,
+      "?job_age=soon&system_id[]=s",
+      "token is missing, system_id is invalid, job_age is invalid",
+    ],
+  ])(
+    `${C} › reports every invalid parameter at once (runner.rb:90-111): %s`,
+    async (_, json, query, error) => {
+      const answer = await call(`${server.api}/jobs/request${query}`, { method: "POST", json });
+      expect(answer.status).toBe(400);
+      expect(answer.body).toEqual({ error });
+    },
+  );
+
   it(`${C} › a user's personal access token › returns 403`, async () => {
     const p: OracleProject = await oracleProject(db);
     expect((await requestJob(p.user.token)).status).toBe(403);

@@ -253,4 +253,16 @@ describe(`${C} › bad inputs`, () => {
     expect(answer.status).toBe(400);
     expect(answer.body).toEqual({ error: "id is invalid" });
   });
+
+  it(`${C} › a job id that is not an integer and a token that is not a string › returns 400 naming both (runner.rb:203-206)`, async () => {
+    // gitlabhq e8d2c257 lib/api/ci/runner.rb:203-206 declares `requires :id, type: Integer`, then
+    // `optional :token, type: String`: Grape reports both, in that order.
+    const answer = await call(`${server.api}/jobs/abc/trace?token[]=x`, {
+      method: "PATCH",
+      headers: { "Content-Type": "text/plain", "Content-Range": "0-0" },
+      body: "x",
+    });
+    expect(answer.status).toBe(400);
+    expect(answer.body).toEqual({ error: "id is invalid, token is invalid" });
+  });
 });

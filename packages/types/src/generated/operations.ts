@@ -469,10 +469,10 @@ export const operationTable = {
     "bodyParameters": [
       "token",
       "state",
-      "failure_reason",
-      "exit_code",
       "checksum",
-      "output"
+      "failure_reason",
+      "output",
+      "exit_code"
     ],
     "security": [
       "jobTokenParam"

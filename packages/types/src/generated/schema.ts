@@ -1256,7 +1256,8 @@ export interface components {
         /**
          * @description What a runner reports about the job it runs. `token` (the job's token, from the job payload) is
          *     required, here or as a query parameter: without it the answer is 400 `token is missing`. GitLab ignores
-         *     fields it does not know.
+         *     fields it does not know. The properties are in GitLab's order of declaration (lib/api/ci/runner.rb
+         *     `PUT /jobs/:id` params), the order in which a 400 names every invalid one.
          * @example {
          *       "token": "glcbt-demo-running-job-token",
          *       "state": "failed",
@@ -1277,21 +1278,21 @@ export interface components {
              * @example success
              */
             state?: string;
+            /** @description The log's CRC32 (`crc32:<hex>`); older runners send it here instead of in `output`. */
+            checksum?: string;
             /**
              * @description With `failed`: one of GitLab's failure reasons (`script_failure`, `runner_system_failure`,
              *     `job_execution_timeout`, `unmet_prerequisites`…); an unknown one is recorded as `unknown_failure`.
              */
             failure_reason?: string;
-            /** @description The exit code of the job's script. */
-            exit_code?: number;
-            /** @description The log's CRC32 (`crc32:<hex>`); older runners send it here instead of in `output`. */
-            checksum?: string;
             output?: {
                 /** @description The log's CRC32 (`crc32:<hex>`). */
                 checksum?: string;
                 /** @description The log's size in bytes. */
                 bytesize?: number;
             };
+            /** @description The exit code of the job's script. */
+            exit_code?: number;
         };
     };
     responses: {
