@@ -24,10 +24,15 @@ const asDeclared = (value: unknown): DeclaredSchema | undefined =>
  */
 const rankOf = (problem: string): number => (problem === "is missing" ? 0 : problem === "is invalid" ? 1 : 2);
 
-/** The top-level names the route declares, in order: its parameters, then its body's properties. */
+/**
+ * The top-level names the route declares, in order: the operation's `x-grape-params` where Grape's order is
+ * not the spec's (a runner's `token` before the path's `id`), then its parameters, then its body's properties.
+ */
 function declaredNames(req: Pick<Request, "openapi">): { names: string[]; body: DeclaredSchema | undefined } {
   const operation = req.openapi?.schema;
-  const names = (operation?.parameters ?? []).flatMap((p) => ("name" in p ? [p.name] : []));
+  const grapeOrder: unknown = operation && (operation as Record<string, unknown>)["x-grape-params"];
+  const names = Array.isArray(grapeOrder) ? grapeOrder.filter((n): n is string => typeof n === "string") : [];
+  for (const p of operation?.parameters ?? []) if ("name" in p && !names.includes(p.name)) names.push(p.name);
   const requestBody = operation?.requestBody;
   const content = requestBody && "content" in requestBody ? Object.values(requestBody.content)[0] : undefined;
   const body = asDeclared(content?.schema);

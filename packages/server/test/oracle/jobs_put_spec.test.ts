@@ -260,6 +260,17 @@ describe(`${C} › bad inputs`, () => {
     },
   );
 
+  it(`${C} › a job id that is not an integer and no token › names token first, as runner.rb:169-170 declares them`, async () => {
+    for (const [json, error] of [
+      [{ state: "success" }, "token is missing, id is invalid"],
+      [{ token: ["x"], exit_code: "one" }, "token is invalid, id is invalid, exit_code is invalid"],
+    ] as const) {
+      const answer = await call(`${server.api}/jobs/abc`, { method: "PUT", json });
+      expect(answer.status).toBe(400);
+      expect(answer.body).toEqual({ error });
+    }
+  });
+
   it(`${C} › a form body, as Grape reads it › marks job as succeeded`, async () => {
     const { job } = await runningJob();
     const answer = await call(`${server.api}/jobs/${job.id}`, {
