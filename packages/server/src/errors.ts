@@ -9,7 +9,7 @@ import { runnerParamProblems } from "./http/runner-params.js";
 export class HttpError extends Error {
   constructor(
     readonly status: number,
-    readonly body: { message: string } | { error: string; error_description?: string },
+    readonly body: { message: string } | { error: string; error_description?: string; scope?: string },
     readonly headers: Record<string, string> = {},
   ) {
     super("message" in body ? body.message : body.error);
@@ -29,6 +29,17 @@ export const invalidToken = (description: string) =>
       "WWW-Authenticate": `Bearer realm="Protected by OAuth 2.0", error="invalid_token", error_description="${description}"`,
     },
   );
+/**
+ * APIGuard's answer to `Gitlab::Auth::InsufficientScopeError` (api_guard.rb `oauth2_bearer_token_error_handler`):
+ * rack-oauth2's `Bearer::Forbidden`, whose body names every scope the route registers and which sends no
+ * `WWW-Authenticate` header.
+ */
+export const insufficientScope = (scopes: readonly string[]) =>
+  new HttpError(403, {
+    error: "insufficient_scope",
+    error_description: "The request requires higher privileges than provided by the access token.",
+    scope: scopes.join(" "),
+  });
 export const forbidden = (reason?: string) =>
   new HttpError(403, { message: reason ? `403 Forbidden - ${reason}` : "403 Forbidden" });
 /** `notFound("Project")` → `404 Project Not Found`; `notFound()` → `404 Not found`, GitLab's casing. */

@@ -585,3 +585,128 @@ describe("tokens at rest and in logs", () => {
     }
   });
 });
+
+describe("token scopes (api.rb:38-39 allow_access_with_scope, jobs.rb:11; api_guard.rb InsufficientScopeError)", () => {
+  // rack-oauth2's Bearer::Forbidden, as api_guard.rb's oauth2_bearer_token_error_handler builds it: every
+  // scope the route registers (jobs.rb's and pipelines.rb's ai_workflows, then api.rb's api and read_api).
+  const INSUFFICIENT_SCOPE = {
+    error: "insufficient_scope",
+    error_description: "The request requires higher privileges than provided by the access token.",
+    scope: "ai_workflows api read_api",
+  };
+
+  async function scopedToken(scopes: string[], kind: "personal" | "oauth" = "personal"): Promise<string> {
+    const token = `${kind === "personal" ? "glpat-" : ""}${scopes.join("-")}-${randomUUID()}`;
+    await store.createAccessToken(db, { userId: m.userId, token, kind, scopes });
+    return token;
+  }
+
+  const headersFor = (token: string, kind: "personal" | "oauth"): Record<string, string> =>
+    kind === "personal" ? { "PRIVATE-TOKEN": token } : { Authorization: `Bearer ${token}` };
+
+  async function expectInsufficientScope(r: Response, what: string): Promise<void> {
+    expect(r.status, what).toBe(403);
+    expect(r.headers.get("www-authenticate"), what).toBeNull();
+    expect(await r.json(), what).toEqual(INSUFFICIENT_SCOPE);
+  }
+
+  for (const [scope, kind] of [
+    ["read_api", "personal"],
+    ["read_api", "oauth"],
+    ["ai_workflows", "personal"],
+  ] as const) {
+    it(`a ${kind} ${scope} token reads (200) and is refused on cancel, retry, erase and play, jobs untouched`, async () => {
+      const token = await scopedToken([scope], kind);
+      const headers = headersFor(token, kind);
+      const { id, pipelineId } = m.projects.own;
+      const finished = await jobFor("getJob", "own");
+      for (const path of [
+        `projects/${id}/jobs`,
+        `projects/${id}/jobs/${finished}`,
+        `projects/${id}/jobs/${finished}/trace`,
+        `projects/${id}/pipelines/${pipelineId}/jobs`,
+        `projects/${id}/pipelines/${pipelineId}/bridges`,
+      ]) {
+        const r = await fetch(`${server.api}/${path}`, { headers });
+        expect(r.status, path).toBe(200);
+      }
+      // GitLab's read_api answers HEAD too (`request.get? || request.head?`).
+      expect((await fetch(`${server.api}/projects/${id}/jobs`, { method: "HEAD", headers })).status).toBe(
+        200,
+      );
+      for (const action of ["cancel", "retry", "erase", "play"]) {
+        const job = await jobFor(`${action}Job`, "own");
+        const before = await (await fetch(`${server.api}/projects/${id}/jobs/${job}`, { headers })).json();
+        const r = await fetch(`${server.api}/projects/${id}/jobs/${job}/${action}`, {
+          method: "POST",
+          headers,
+        });
+        await expectInsufficientScope(r, action);
+        const after = await (await fetch(`${server.api}/projects/${id}/jobs/${job}`, { headers })).json();
+        expect(after, action).toEqual(before);
+      }
+    });
+  }
+
+  it("refuses a token with neither api, read_api nor ai_workflows on every route, before looking at the project", async () => {
+    const token = await scopedToken(["read_user", "read_repository"]);
+    const headers = { "PRIVATE-TOKEN": token };
+    const { own, invisible, public: open } = m.projects;
+    const job = await jobFor("getJob", "own");
+    for (const path of [
+      `projects/${own.id}/jobs`,
+      `projects/${own.id}/jobs/${job}`,
+      `projects/${own.id}/jobs/${job}/trace`,
+      // APIGuard checks scopes when the route first asks for current_user: authenticate! here, find_project!
+      // on the pipeline lists (authenticate_non_get!), before their 404 or their anonymous reading.
+      `projects/${invisible.id}/jobs`,
+      `projects/${open.id}/pipelines/${open.pipelineId}/jobs`,
+      `projects/${open.id}/pipelines/${open.pipelineId}/bridges`,
+      // jobs.rb `resource :job`: authenticate! comes before validate_current_authenticated_job's 404.
+      "job",
+      "job/allowed_agents",
+    ]) {
+      await expectInsufficientScope(await fetch(`${server.api}/${path}`, { headers }), path);
+    }
+    const r = await fetch(`${server.api}/projects/${own.id}/jobs/${job}/retry`, { method: "POST", headers });
+    await expectInsufficientScope(r, "retry");
+  });
+
+  it("answers a read_api token on /job with 404 Job Not Found, as any valid non-job token", async () => {
+    const r = await fetch(`${server.api}/job`, {
+      headers: { "PRIVATE-TOKEN": await scopedToken(["read_api"]) },
+    });
+    expect(r.status).toBe(404);
+    expect(await r.json()).toEqual({ message: "404 Job Not Found" });
+  });
+
+  it("refuses an expired or revoked token as such whatever its scopes (validated before the scopes)", async () => {
+    const expired = `glpat-${randomUUID()}`;
+    await store.createAccessToken(db, {
+      userId: m.userId,
+      token: expired,
+      scopes: ["read_user"],
+      expiresAt: new Date(Date.now() - 1000),
+    });
+    const r = await fetch(`${server.api}/projects/${m.projects.own.id}/jobs`, {
+      headers: { "PRIVATE-TOKEN": expired },
+    });
+    expect(r.status).toBe(401);
+    expect(await r.json()).toMatchObject({ error: "invalid_token" });
+  });
+
+  it("keeps job tokens and api tokens as they were (job tokens carry no scopes)", async () => {
+    const own = m.projects.own.id;
+    expect(
+      (await fetch(`${server.api}/projects/${own}/jobs`, { headers: { "JOB-TOKEN": m.tokens.job } })).status,
+    ).toBe(200);
+    expect((await fetch(`${server.api}/job`, { headers: { "JOB-TOKEN": m.tokens.job } })).status).toBe(200);
+    const both = await scopedToken(["read_api", "api"]);
+    const job = await jobFor("cancelJob", "own");
+    const r = await fetch(`${server.api}/projects/${own}/jobs/${job}/cancel`, {
+      method: "POST",
+      headers: { "PRIVATE-TOKEN": both },
+    });
+    expect(r.status).toBe(201);
+  });
+});

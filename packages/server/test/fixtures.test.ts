@@ -171,6 +171,21 @@ describe("the fixture format", () => {
       ],
     ],
     [
+      "scopes on a job token",
+      {
+        users: [{ username: "u", tokens: [{ token: "a", kind: "job", job: 5, scopes: ["read_api"] }] }],
+        projects: [
+          { path: "u/p", pipelines: [{ jobs: [{ id: 5, name: "a", status: "running", user: "u" }] }] },
+        ],
+      },
+      ["users[0].tokens[0].scopes: a job token carries no scopes: it acts with its job's rights"],
+    ],
+    [
+      "a token without any scope",
+      { users: [{ username: "u", tokens: [{ token: "b", scopes: [] }] }] },
+      ["users[0].tokens[0].scopes: must NOT have fewer than 1 items"],
+    ],
+    [
       "duplicate usernames, tokens, token names and ids",
       {
         users: [
@@ -406,6 +421,17 @@ describe("startDouble on the scenario", () => {
       name: "deploy",
     });
     expect((await get(path, { "PRIVATE-TOKEN": "glpat-carol" })).status).toBe(200);
+    // A read_api token reads; GitLab refuses it on POST routes (api.rb:39), a read_user one everywhere.
+    expect((await get(path, { "PRIVATE-TOKEN": "glpat-carol-read" })).status).toBe(200);
+    const retry = await fetch(`${double.baseUrl}/projects/acme%2Fapp/jobs/1/retry`, {
+      method: "POST",
+      headers: { "PRIVATE-TOKEN": "glpat-carol-read" },
+    });
+    expect(retry.status).toBe(403);
+    expect(await retry.json()).toMatchObject({ error: "insufficient_scope" });
+    expect((await get(path, { "PRIVATE-TOKEN": "glpat-carol-user" })).body).toMatchObject({
+      error: "insufficient_scope",
+    });
     for (const token of ["glpat-bob", "glpat-carol-old", "glpat-carol-revoked"])
       expect((await get(path, { "PRIVATE-TOKEN": token })).status).toBe(401);
   });

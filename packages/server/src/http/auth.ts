@@ -1,7 +1,7 @@
 import { type OperationId, operationTable, type SecuritySchemeName } from "@jobs-api/types";
 import type { Request } from "express";
 import type { Queryable } from "../db/database.js";
-import { HttpError, invalidToken, notFound, unauthorized } from "../errors.js";
+import { HttpError, insufficientScope, invalidToken, notFound, unauthorized } from "../errors.js";
 import {
   authenticateAccessToken,
   authenticateForProject,
@@ -137,6 +137,27 @@ async function firstFound<T extends object>(
   return null;
 }
 
+/**
+ * The scopes every operation here registers, in the order `scopes_registered_for_endpoint` lists them: the
+ * route class's (jobs.rb:11 and pipelines.rb `allow_access_with_scope :ai_workflows`, GET and HEAD only),
+ * then API::API's (api.rb:38-39: `api`, and `read_api` for GET and HEAD only).
+ */
+const REGISTERED_SCOPES = ["ai_workflows", "api", "read_api"] as const;
+const WRITE_SCOPES: readonly string[] = ["api"];
+
+/**
+ * `API::Helpers#current_user` → `validate_and_save_access_token!(scopes: scopes_registered_for_endpoint)`:
+ * an access token must hold one of the registered scopes whose `if:` the request satisfies
+ * (`AccessTokenValidationService#include_any_scope?`), else `InsufficientScopeError` (403). Checked once the
+ * token is found, before the route looks at anything else; a job token is not checked (`return if
+ * @current_authenticated_job.present?`). GET covers HEAD (Express answers HEAD with the GET route).
+ */
+function checkScopes(principal: Principal, operationId: OperationId): void {
+  if (principal.scopes === null) return;
+  const allowed = operationTable[operationId].method === "get" ? REGISTERED_SCOPES : WRITE_SCOPES;
+  if (!principal.scopes.some((scope) => allowed.includes(scope))) throw insufficientScope(REGISTERED_SCOPES);
+}
+
 /** Every place a token may come in, as the spec's operations name them: Rack::Attack reads them all on any API path. */
 const EVERY_SCHEME: readonly SecuritySchemeName[] = [
   ...new Set(Object.values(operationTable).flatMap((op): readonly SecuritySchemeName[] => op.security)),
@@ -198,6 +219,7 @@ export async function authenticateProjectCaller(
   );
   if (caller) {
     const { target, ...principal } = caller;
+    checkScopes(principal, operationId);
     return { principal, project: target.project, role: target.role };
   }
   if (!anonymous) throw unauthorized();
@@ -219,6 +241,7 @@ export async function authenticateJobCaller(
       : authenticateAccessToken(db, credential.token, credential.kinds),
   );
   if (!principal) throw unauthorized();
+  checkScopes(principal, operationId);
   if (principal.jobId === null) throw notFound("Job");
   return { ...principal, jobId: principal.jobId };
 }

@@ -14,6 +14,8 @@ export interface Principal {
   jobId: number | null;
   /** The project a job token is confined to. */
   jobProjectId: number | null;
+  /** An access token's scopes; null for a job token, which has none (APIGuard does not check it). */
+  scopes: readonly string[] | null;
 }
 
 /**
@@ -67,6 +69,7 @@ interface TokenRow {
   /** When an access token expires (epoch milliseconds; null: never, or a job token). */
   expires_ms: number | null;
   revoked: boolean;
+  scopes: string[] | null;
 }
 
 /**
@@ -76,9 +79,10 @@ interface TokenRow {
 const lookUpText = textPerShape((job: boolean, project: string, kindsParam: number): string => {
   let sql = job
     ? `SELECT t.token_digest, j.user_id, 'job' AS kind, t.job_id, j.project_id AS job_project_id,
-           NULL::float8 AS expires_ms, false AS revoked`
+           NULL::float8 AS expires_ms, false AS revoked, NULL::text[] AS scopes`
     : `SELECT t.token_digest, t.user_id, t.kind, NULL::bigint AS job_id, NULL::bigint AS job_project_id,
-           (extract(epoch FROM t.expires_at) * 1000)::float8 AS expires_ms, t.revoked_at IS NOT NULL AS revoked`;
+           (extract(epoch FROM t.expires_at) * 1000)::float8 AS expires_ms, t.revoked_at IS NOT NULL AS revoked,
+           t.scopes`;
   if (project !== "") sql += ", to_json(p) AS project, m.role";
   sql += job
     ? " FROM job_tokens t JOIN jobs j ON j.id = t.job_id JOIN users u ON u.id = j.user_id"
@@ -130,6 +134,7 @@ const principalOf = (row: TokenRow): Principal => ({
   kind: row.kind,
   jobId: row.job_id,
   jobProjectId: row.job_project_id,
+  scopes: row.scopes,
 });
 
 /** The user behind an access token; a refusal for an expired or revoked one; null (unknown, blocked user). */

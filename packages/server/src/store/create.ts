@@ -81,6 +81,8 @@ export interface NewAccessToken {
   name?: string;
   expiresAt?: Date;
   revokedAt?: Date;
+  /** Default `["api"]`. */
+  scopes?: readonly string[];
 }
 
 export function createAccessToken(db: Queryable, t: NewAccessToken): Promise<number> {
@@ -91,6 +93,7 @@ export function createAccessToken(db: Queryable, t: NewAccessToken): Promise<num
     token_digest: digestToken(t.token),
     expires_at: t.expiresAt,
     revoked_at: t.revokedAt,
+    scopes: t.scopes ?? ["api"],
   });
 }
 

@@ -794,6 +794,23 @@ export interface components {
              */
             error_description: string;
         };
+        /**
+         * @description GitLab's answer to an access token (personal, project or group access token, OAuth token) whose scopes do not
+         *     allow the request (`Gitlab::Auth::InsufficientScopeError`, answered by api_guard.rb's
+         *     `oauth2_bearer_token_error_handler` with rack-oauth2's `Bearer::Forbidden`): an OAuth 2.0 bearer error
+         *     (RFC 6750) without a `WWW-Authenticate` header. `scope` joins with spaces the names of every scope the route
+         *     registers, whether or not the request's method satisfies it: the route class's own (`ai_workflows`, jobs.rb
+         *     and pipelines.rb) first, then api.rb's (`api`, `read_api`). Later GitLab versions register more on the
+         *     pipeline routes (`mcp` scopes), so the text differs between versions.
+         */
+        ErrorInsufficientScope: {
+            /** @constant */
+            error: "insufficient_scope";
+            /** @constant */
+            error_description: "The request requires higher privileges than provided by the access token.";
+            /** @example ai_workflows api read_api */
+            scope: string;
+        };
         /** @description A Grape `Boolean` parameter: JSON `true`/`false`, or one of the texts dry-types reads as a boolean. */
         GrapeBoolean: boolean | ("1" | "t" | "T" | "true" | "True" | "TRUE" | "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" | "0" | "f" | "F" | "false" | "False" | "FALSE" | "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF");
         /** @description The pipeline a trigger job (bridge) started, in this or another project. */
@@ -1325,13 +1342,17 @@ export interface components {
                 "application/json": components["schemas"]["ErrorMessage"] | components["schemas"]["ErrorInvalidToken"];
             };
         };
-        /** @description The caller can see the project but its role does not allow this. */
+        /**
+         * @description The caller can see the project but its role does not allow this (`403 Forbidden`), or the access token's
+         *     scopes do not allow the request (`insufficient_scope`: a token with neither `api` nor `read_api` nor
+         *     `ai_workflows`; see the `InsufficientScope` response).
+         */
         Forbidden: {
             headers: {
                 [name: string]: unknown;
             };
             content: {
-                "application/json": components["schemas"]["ErrorMessage"];
+                "application/json": components["schemas"]["ErrorMessage"] | components["schemas"]["ErrorInsufficientScope"];
             };
         };
         /**
@@ -1424,6 +1445,19 @@ export interface components {
             };
             content: {
                 "application/json": components["schemas"]["ErrorMessage"];
+            };
+        };
+        /**
+         * @description The access token's scopes do not allow the request: `api` allows every route, `read_api` and `ai_workflows`
+         *     only GET and HEAD (api.rb `allow_access_with_scope`; jobs.rb, pipelines.rb). Checked once the token is found
+         *     and valid, before anything else about the request. Job tokens carry no scopes.
+         */
+        InsufficientScope: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorInsufficientScope"];
             };
         };
         /** @description A non-empty body in a media type other than JSON, a form or a multipart form (Grape's formatter). */
@@ -1685,6 +1719,7 @@ export type ErrorValidation = components['schemas']['ErrorValidation'];
 export type PlainTextBadRequest = components['schemas']['PlainTextBadRequest'];
 export type ErrorMessage = components['schemas']['ErrorMessage'];
 export type ErrorInvalidToken = components['schemas']['ErrorInvalidToken'];
+export type ErrorInsufficientScope = components['schemas']['ErrorInsufficientScope'];
 export type GrapeBoolean = components['schemas']['GrapeBoolean'];
 export type DownstreamPipeline = components['schemas']['DownstreamPipeline'];
 export type Bridge = components['schemas']['Bridge'];
@@ -1715,6 +1750,7 @@ export type ResponseNotFound = components['responses']['NotFound'];
 export type ResponseTooManyRequests = components['responses']['TooManyRequests'];
 export type ResponseInternalServerError = components['responses']['InternalServerError'];
 export type ResponseServiceUnavailable = components['responses']['ServiceUnavailable'];
+export type ResponseInsufficientScope = components['responses']['InsufficientScope'];
 export type ResponseUnsupportedMediaType = components['responses']['UnsupportedMediaType'];
 export type ResponsePayloadTooLarge = components['responses']['PayloadTooLarge'];
 export type ResponseRunnerForbidden = components['responses']['RunnerForbidden'];
@@ -2046,6 +2082,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["InsufficientScope"];
             /** @description The token is valid but is not a job token. */
             404: {
                 headers: {
@@ -2080,6 +2117,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["InsufficientScope"];
             /** @description The token is valid but is not a job token. */
             404: {
                 headers: {
@@ -2283,13 +2321,15 @@ export interface operations {
             /**
              * @description The caller may not retry jobs here (`403 Forbidden`, also in an archived project or on an archived
              *     job), or the job is not retryable (not finished, or already retried).
+             *     An access token without the `api` scope (`read_api`, `ai_workflows` or none of them):
+             *     `insufficient_scope`, before anything else.
              */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorMessage"];
+                    "application/json": components["schemas"]["ErrorMessage"] | components["schemas"]["ErrorInsufficientScope"];
                 };
             };
             404: components["responses"]["NotFound"];
@@ -2338,13 +2378,15 @@ export interface operations {
             /**
              * @description The caller may not erase this job (`403 Forbidden`, also in an archived project), or it is not
              *     erasable (running, or nothing left to erase).
+             *     An access token without the `api` scope (`read_api`, `ai_workflows` or none of them):
+             *     `insufficient_scope`, before anything else.
              */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorMessage"];
+                    "application/json": components["schemas"]["ErrorMessage"] | components["schemas"]["ErrorInsufficientScope"];
                 };
             };
             404: components["responses"]["NotFound"];
@@ -2417,13 +2459,15 @@ export interface operations {
              * @description The caller may not play this job (a role below Developer, a protected environment, an archived
              *     project or job), or gave variables where the project's "Minimum role to use pipeline variables"
              *     is above its role (or `no_one_allowed`). The same body either way.
+             *     An access token without the `api` scope (`read_api`, `ai_workflows` or none of them):
+             *     `insufficient_scope`, before anything else.
              */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorMessage"];
+                    "application/json": components["schemas"]["ErrorMessage"] | components["schemas"]["ErrorInsufficientScope"];
                 };
             };
             404: components["responses"]["NotFound"];
