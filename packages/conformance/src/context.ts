@@ -6,6 +6,7 @@ import type { Job, JobStatus, JobTokenJob, OperationId, operations } from "@jobs
 import type { SpecValidator } from "@jobs-api/types/validate";
 import { curlCommand } from "./curl.js";
 import type { Auth, Exchange, Http, Query, SendExtra } from "./http.js";
+import { insufficientScope } from "./preflight.js";
 import type { Failure, Violation } from "./report.js";
 
 /** An answer together with the operation it answers, so that its body can be typed from the spec. */
@@ -143,6 +144,12 @@ export class CheckContext {
           violations: violations(problems, exchange.json),
         },
         tagged,
+      );
+    }
+    // The token given may lack the api scope (a read_api token): GitLab's refusal is no fault of the server.
+    if (insufficientScope(exchange) && !options.auth) {
+      this.skip(
+        "the token's scopes do not allow this request (403 insufficient_scope: it needs the api scope)",
       );
     }
     return tagged;

@@ -27,6 +27,21 @@ const developer = 30;
 const finished = ["success", "failed", "canceled", "skipped"];
 
 /** An answer in one line: request, status, content type and the start of the body. */
+/**
+ * GitLab's answer to a token whose scopes do not allow the request (api_guard.rb, `InsufficientScopeError`):
+ * 403 `{"error":"insufficient_scope",…}`. A `read_api` token gets it on every POST, a token with neither
+ * `api` nor `read_api` on every route.
+ */
+export function insufficientScope(exchange: Exchange): boolean {
+  const json = exchange.json;
+  return (
+    exchange.status === 403 &&
+    typeof json === "object" &&
+    json !== null &&
+    (json as { error?: unknown }).error === "insufficient_scope"
+  );
+}
+
 export function describe(exchange: Exchange): string {
   const body = exchange.text.replace(/\s+/g, " ").trim();
   const shown = body.length > 120 ? `${body.slice(0, 120)}…` : body;
@@ -95,6 +110,11 @@ export async function preflight(http: Http, tokens: Tokens, project: string | un
   });
   if (!gitlabRouter && list.json === undefined) throw notGitlab(list);
   if (list.status === 401) throw new SetupError(`the token was refused: ${describe(list)}`);
+  if (insufficientScope(list)) {
+    throw new SetupError(
+      `the token's scopes do not allow the API (the suite needs api, or read_api without --destructive): ${describe(list)}`,
+    );
+  }
   if (list.status === 403) {
     throw new SetupError(
       `the token's role in project ${given} cannot read its jobs (the suite needs Reporter or more): ${describe(list)}`,
@@ -128,6 +148,15 @@ export async function preflightDestructive(
   const shown = material.project.given;
   const answer = await http.send("GET", http.url(`/projects/${project}`), auth);
   const permissions = answer.status === 200 ? permissionLevels(answer.json) : [];
+  const job = material.jobs.find((j) => finished.includes(j.status) && j.id !== material.jobTokenJob?.id);
+  // A read_api token reads the project's permissions like any other but may not POST: the cancel tells.
+  const cancel =
+    job && (await http.send("POST", http.url(`/projects/${project}/jobs/${job.id}/cancel`), auth));
+  if (job && cancel && insufficientScope(cancel)) {
+    throw new SetupError(
+      `--destructive needs a token with the api scope: canceling finished job ${job.id} (which changes nothing) was refused: ${describe(cancel)}`,
+    );
+  }
   if (permissions.length > 0) {
     const level = Math.max(...permissions);
     if (level >= developer) return level;
@@ -135,9 +164,7 @@ export async function preflightDestructive(
       `--destructive needs the Developer role in project ${shown}; the token has ${roleName(level)} (access level ${level}, GET /projects/${project} permissions)`,
     );
   }
-  const job = material.jobs.find((j) => finished.includes(j.status) && j.id !== material.jobTokenJob?.id);
-  if (!job) return undefined;
-  const cancel = await http.send("POST", http.url(`/projects/${project}/jobs/${job.id}/cancel`), auth);
+  if (!job || !cancel) return undefined;
   if (cancel.status === 403) {
     throw new SetupError(
       `--destructive needs the Developer role in project ${shown}: canceling finished job ${job.id} (which changes nothing) was forbidden: ${describe(cancel)}`,

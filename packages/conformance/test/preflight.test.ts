@@ -3,7 +3,8 @@ import { readFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
-import { DEMO_TOKENS } from "@jobs-api/server";
+import { DEMO_IDS, DEMO_TOKENS, startDemoServer, store } from "@jobs-api/server";
+import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { CheckContext, CheckSkipped } from "../src/context.js";
 import { Http } from "../src/http.js";
@@ -160,6 +161,57 @@ describe("preflight and options against the reference server", () => {
         `^jobs-api-conformance: --destructive needs the Developer role in project ${served.reference.project}: canceling finished job (\\d+) \\(which changes nothing\\) was forbidden: POST ${served.reference.baseUrl}/projects/${served.reference.project}/jobs/\\1/cancel answered 403 \\(application/json\\) \\{"message":"403 Forbidden"\\}\\n$`,
       ),
     );
+  });
+
+  it("says a token without api or read_api cannot use the API, and refuses a read_api token --destructive (api_guard.rb insufficient_scope)", async () => {
+    const server = await startDemoServer({ logger: pino({ level: "silent" }) });
+    try {
+      const [maintainer] = await server.db.query<{ id: number }>(
+        "SELECT id FROM users WHERE username = 'root'",
+      );
+      const userId = maintainer?.id ?? 0;
+      await store.createAccessToken(server.db, { userId, token: "glpat-read-api", scopes: ["read_api"] });
+      await store.createAccessToken(server.db, { userId, token: "glpat-read-user", scopes: ["read_user"] });
+      const args = ["--base-url", server.api, "--project", String(DEMO_IDS.project)];
+      const readUser = await run(args, { GITLAB_TOKEN: "glpat-read-user" });
+      expect(readUser.code).toBe(exitCodes.usage);
+      // The body's excerpt is cut short; its beginning names GitLab's error.
+      expect(readUser.err).toMatch(
+        /^jobs-api-conformance: the token's scopes do not allow the API \(the suite needs api, or read_api without --destructive\): GET .*\/jobs\?per_page=1 answered 403 \(application\/json\) \{"error":"insufficient_scope",/,
+      );
+      const readOnly = await run([...args, "--only", "getJob.unknownJob"], {
+        GITLAB_TOKEN: "glpat-read-api",
+      });
+      expect(readOnly.err).toBe("");
+      expect(readOnly.code).toBe(exitCodes.passed);
+      const destructive = await run([...args, "--destructive"], { GITLAB_TOKEN: "glpat-read-api" });
+      expect(destructive.code).toBe(exitCodes.usage);
+      expect(destructive.err).toMatch(
+        /^jobs-api-conformance: --destructive needs a token with the api scope: canceling finished job \d+ \(which changes nothing\) was refused: POST .* answered 403 \(application\/json\) \{"error":"insufficient_scope",/,
+      );
+      // A check meeting GitLab's refusal of the token's scopes is skipped, not failed.
+      const ctx = new CheckContext(
+        new Http({ baseUrl: server.api, secrets: [] }),
+        SpecValidator.load(),
+        {
+          project: { given: String(DEMO_IDS.project), id: DEMO_IDS.project, path: undefined },
+          jobs: [],
+          bridgePipeline: undefined,
+          jobTokenJob: undefined,
+          claimed: new Set<number>(),
+          accessLevel: undefined,
+        },
+        { token: "glpat-read-api", jobToken: undefined },
+        true,
+      );
+      const skipped = await ctx.call("cancelJob", { params: { job_id: 1 } }).catch((e: unknown) => e);
+      expect(skipped).toBeInstanceOf(CheckSkipped);
+      expect((skipped as CheckSkipped).message).toBe(
+        "the token's scopes do not allow this request (403 insufficient_scope: it needs the api scope)",
+      );
+    } finally {
+      await server.close();
+    }
   });
 
   it("reads the role from GitLab's project permissions when the server has them", async () => {
