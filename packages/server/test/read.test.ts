@@ -1056,6 +1056,30 @@ describe("getJobTokenAllowedAgents beyond the demo data", () => {
   });
 });
 
+/** What `/job/allowed_agents` lists to a new running job of `job.projectId`, by the job token `glcbt-<name>`. */
+async function allowedAgentsOfNewJob(
+  name: string,
+  job: { projectId: number; userId: number; environmentId?: number; protectedRef?: boolean },
+): Promise<{ id: number; configuration: unknown; config_project: unknown }[]> {
+  const pipelineId = await store.createPipeline(db, {
+    projectId: job.projectId,
+    protected: job.protectedRef,
+  });
+  const jobId = await store.createJob(db, {
+    pipelineId,
+    name: "deploy",
+    status: "running",
+    userId: job.userId,
+    environmentId: job.environmentId,
+  });
+  const token = `glcbt-${name}`;
+  await store.createJobToken(db, jobId, token);
+  const r = await call(`${server.api}/job/allowed_agents`, { headers: { "JOB-TOKEN": token } });
+  expect(r.status).toBe(200);
+  return (r.body as { allowed_agents: { id: number; configuration: unknown; config_project: unknown }[] })
+    .allowed_agents;
+}
+
 describe("getJobTokenAllowedAgents filters as GitLab's CiAccess::FilterService", () => {
   /** A job of a new project with a deployment to `environment` (if any), on a protected ref or not. */
   async function agentsOf(
@@ -1078,20 +1102,14 @@ describe("getJobTokenAllowedAgents filters as GitLab's CiAccess::FilterService",
       job.environment === undefined
         ? undefined
         : await store.createEnvironment(db, { projectId, name: job.environment, slug: `env-${n}` });
-    const pipelineId = await store.createPipeline(db, { projectId, protected: job.protectedRef });
     const userId = await store.createUser(db, { username: `filter-${n}` });
-    const jobId = await store.createJob(db, {
-      pipelineId,
-      name: "deploy",
-      status: "running",
+    const listed = await allowedAgentsOfNewJob(`filter-${n}`, {
+      projectId,
       userId,
       environmentId,
+      protectedRef: job.protectedRef,
     });
-    const token = `glcbt-filter-${n}`;
-    await store.createJobToken(db, jobId, token);
-    const r = await call(`${server.api}/job/allowed_agents`, { headers: { "JOB-TOKEN": token } });
-    expect(r.status).toBe(200);
-    return (r.body as { allowed_agents: { id: number }[] }).allowed_agents.map((a) => agentIds.indexOf(a.id));
+    return listed.map((a) => agentIds.indexOf(a.id));
   }
 
   it("keeps an authorization listing environments only when one matches the job's (filter_service.rb:26-50)", async () => {
@@ -1176,24 +1194,13 @@ describe("getJobTokenAllowedAgents lists the agents shared with the project's gr
           });
           environments.set(name, environmentId);
         }
-        const pipelineId = await store.createPipeline(db, {
+        const listed = await allowedAgentsOfNewJob(`groups-${n}-${++jobs}`, {
           projectId: job.projectId ?? app,
-          protected: job.protectedRef,
-        });
-        const jobId = await store.createJob(db, {
-          pipelineId,
-          name: "deploy",
-          status: "running",
           userId,
           environmentId,
+          protectedRef: job.protectedRef,
         });
-        const token = `glcbt-groups-${n}-${++jobs}`;
-        await store.createJobToken(db, jobId, token);
-        const r = await call(`${server.api}/job/allowed_agents`, { headers: { "JOB-TOKEN": token } });
-        expect(r.status).toBe(200);
-        return (r.body as { allowed_agents: (Listed & { config_project: unknown })[] }).allowed_agents.map(
-          ({ config_project: _, ...a }) => a,
-        );
+        return listed.map(({ config_project: _, ...a }) => a);
       },
     };
   }
