@@ -5,8 +5,14 @@
 import type { Job, JobStatus, JobTokenJob, OperationId, operations } from "@jobs-api/types";
 import type { SpecValidator } from "@jobs-api/types/validate";
 import { curlCommand } from "./curl.js";
-import type { Auth, Exchange, Http, Query, SendExtra } from "./http.js";
-import { insufficientScope } from "./preflight.js";
+import {
+  type Auth,
+  type Exchange,
+  type Http,
+  insufficientScope,
+  type Query,
+  type SendExtra,
+} from "./http.js";
 import type { Failure, Violation } from "./report.js";
 
 /** An answer together with the operation it answers, so that its body can be typed from the spec. */

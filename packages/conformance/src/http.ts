@@ -36,6 +36,21 @@ export interface Exchange extends Answer {
 }
 
 /** What a request may carry besides its token and JSON body. */
+/**
+ * GitLab's answer to a token whose scopes do not allow the request (api_guard.rb, `InsufficientScopeError`):
+ * 403 `{"error":"insufficient_scope",…}`. A `read_api` token gets it on every POST, a token with neither
+ * `api` nor `read_api` on every route.
+ */
+export function insufficientScope(exchange: Exchange): boolean {
+  const json = exchange.json;
+  return (
+    exchange.status === 403 &&
+    typeof json === "object" &&
+    json !== null &&
+    (json as { error?: unknown }).error === "insufficient_scope"
+  );
+}
+
 export interface SendExtra {
   /** Further request headers (`Origin`, `Access-Control-Request-Method`, …). */
   headers?: Record<string, string>;

@@ -6,7 +6,7 @@
 import type { JobTokenJob } from "@jobs-api/types";
 import type { Material, Tokens } from "./context.js";
 import { isJob, SetupError } from "./discovery.js";
-import type { Exchange, Http } from "./http.js";
+import { type Exchange, type Http, insufficientScope } from "./http.js";
 
 /** A route no GitLab has: GitLab's router answers it `404 {"error":"404 Not Found"}` (api.rb `route :any, '*path'`). */
 const unknownRoute = "/jobs-api-conformance/no-such-route";
@@ -27,21 +27,6 @@ const developer = 30;
 const finished = ["success", "failed", "canceled", "skipped"];
 
 /** An answer in one line: request, status, content type and the start of the body. */
-/**
- * GitLab's answer to a token whose scopes do not allow the request (api_guard.rb, `InsufficientScopeError`):
- * 403 `{"error":"insufficient_scope",…}`. A `read_api` token gets it on every POST, a token with neither
- * `api` nor `read_api` on every route.
- */
-export function insufficientScope(exchange: Exchange): boolean {
-  const json = exchange.json;
-  return (
-    exchange.status === 403 &&
-    typeof json === "object" &&
-    json !== null &&
-    (json as { error?: unknown }).error === "insufficient_scope"
-  );
-}
-
 export function describe(exchange: Exchange): string {
   const body = exchange.text.replace(/\s+/g, " ").trim();
   const shown = body.length > 120 ? `${body.slice(0, 120)}…` : body;

@@ -51,7 +51,9 @@ const isInteger = (value: unknown) =>
  * answer adds them to its own (`invalidParams` orders and joins them as Grape does).
  */
 export function runnerParamProblems(req: Pick<Request, "openapi" | "query" | "body">): ParamProblem[] {
-  const declared = HAND_CHECKED[req.openapi?.schema.operationId ?? ""] ?? [];
+  const declared = HAND_CHECKED[req.openapi?.schema.operationId ?? ""];
+  // Every validator refusal asks; only the runner routes have parameters checked by hand.
+  if (!declared) return [];
   const params = paramsOf(req);
   return declared.flatMap(({ name, type, required }): ParamProblem[] => {
     const value = params[name];

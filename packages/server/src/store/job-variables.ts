@@ -63,7 +63,7 @@ function castBoolean(value: unknown): boolean | null {
 }
 
 /** Ruby's `strip` (ASCII whitespace; a NUL never gets this far, `handleMalformedStrings`), as `key=` does. */
-export const rubyStrip = (text: string) => text.replace(/^[\t\n\v\f\r ]+|[\t\n\v\f\r ]+$/g, "");
+const rubyStrip = (text: string) => text.replace(/^[\t\n\v\f\r ]+|[\t\n\v\f\r ]+$/g, "");
 
 /** `_assign_attribute`: one field into the variable, or GitLab's 500 for a name the model has no setter for. */
 function assign(variable: JobVariable, name: string, value: unknown) {
